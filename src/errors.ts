@@ -1,0 +1,90 @@
+/**
+ * Every failure mneme reports is one of these classes, so callers can catch a layer's errors
+ * with `instanceof` and read the figures that explain them instead of parsing messages.
+ * A call that throws one of these has left the state it touched exactly as it was.
+ */
+
+/** Root of every error mneme throws on purpose. `code` is stable and safe to switch on. */
+export class MnemeError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An argument has the wrong type, range or shape (size 0, NaN, alignment not a power of two, …). */
+export class InvalidArgumentError extends MnemeError {
+  readonly argument: string;
+  readonly value: unknown;
+  constructor(argument: string, value: unknown, why: string) {
+    super("EINVAL", `invalid ${argument} ${describe(value)}: ${why}`);
+    this.argument = argument;
+    this.value = value;
+  }
+}
+
+/** An address does not name the start of a live allocation (never allocated, interior, foreign). */
+export class InvalidAddressError extends MnemeError {
+  readonly address: number;
+  constructor(address: number, why: string, code = "EFAULT") {
+    super(code, `invalid address ${describe(address)}: ${why}`);
+    this.address = address;
+  }
+}
+
+/** The address names memory that is already free. */
+export class DoubleFreeError extends InvalidAddressError {
+  constructor(address: number, why = "already free") {
+    super(address, why, "EDOUBLEFREE");
+  }
+}
+
+/** Why an allocation could not be served; each reason comes with the figures that explain it. */
+export type OutOfMemoryReason =
+  | "exhausted"
+  | "fragmented"
+  | "all-pinned"
+  | "no-backing-store"
+  | "quota"
+  | "reserve";
+
+/** No memory could be found for a request that was otherwise valid. */
+export class OutOfMemoryError extends MnemeError {
+  /** Bytes the caller asked for. */
+  readonly requested: number;
+  /** Largest contiguous free block at the time of the failure, in bytes. */
+  readonly largestFree: number;
+  /** Total free bytes at the time of the failure. */
+  readonly free: number;
+  readonly reason: OutOfMemoryReason;
+  constructor(requested: number, largestFree: number, free: number, reason?: OutOfMemoryReason, detail = "") {
+    const why = reason ?? (free >= requested ? "fragmented" : "exhausted");
+    super(
+      "ENOMEM",
+      `out of memory: ${requested} bytes requested, largest free block ${largestFree} bytes, ` +
+        `${free} bytes free (${why})${detail ? `: ${detail}` : ""}`,
+    );
+    this.requested = requested;
+    this.largestFree = largestFree;
+    this.free = free;
+    this.reason = why;
+  }
+}
+
+/** A shared pool has no contiguous space left for the request (Netmcore's Out_of_pool_memory). */
+export class OutOfPoolMemoryError extends OutOfMemoryError {}
+
+/** `check()` found a broken invariant: the arena's structures are inconsistent. */
+export class CorruptionError extends MnemeError {
+  constructor(what: string) {
+    super("ECORRUPT", `arena corrupt: ${what}`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "number") return Number.isInteger(value) ? `${value}` : String(value);
+  if (typeof value === "string") return JSON.stringify(value);
+  return String(value);
+}

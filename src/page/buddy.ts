@@ -1,0 +1,548 @@
+/**
+ * The buddy page allocator.
+ *
+ * The usable pages of the arena are carved into blocks of 2^order pages, each starting at a page
+ * index that is a multiple of its size. A block of order o has exactly one buddy, the block at
+ * index ^ 2^o; two free buddies merge into one block of order o+1, and a request for order o
+ * splits a larger block in halves until one half has the right size:
+ *
+ *     order 3  [               0..7                ]
+ *     order 2  [      0..3       ][      4..7      ]      alloc order 1: split 0..7, keep 0..3,
+ *     order 1  [  0..1  ][  2..3 ]                        split 0..3, keep 0..1 -> caller;
+ *                  ^used   free    free (order 2)          2..3 and 4..7 go on the free lists.
+ *
+ * Why buddies: free() finds the block's order and its buddy in O(1) from the state map, so
+ * coalescing is a handful of array reads and never scans, and the largest free block is always
+ * the head of the highest non-empty list.
+ *
+ * Beyond the textbook buddy, requests of any size and alignment are served (Barrelfish's memory
+ * service): n pages come from the smallest block of order ceil(log2 n) (or log2 of the alignment
+ * if that is larger), and the unused tail goes straight back to the free lists as maximal aligned
+ * blocks, so a 3-page request costs 3 pages. Requests larger than a max-order block, or aligned
+ * beyond one, take a run of adjacent free blocks found by walking the blocks in address order;
+ * the unused head and tail of that run go back too. An arena whose usable size is not a power of
+ * two is carved into maximal aligned blocks the same way, so every page is usable.
+ *
+ * Hot pages (Linux's per-cpu lists): single pages freed recently sit on a small stack and are
+ * handed out again without touching the buddy lists, so the common alloc/free of one page costs
+ * about what a plain free-page stack costs. When the stack is full, its oldest batch is merged
+ * back; a larger request that fails, and every stats()/debugInfo(), drains it first, so figures
+ * and large allocations always see fully coalesced blocks.
+ *
+ * Invariants (checked by check() in page/inspect.ts):
+ *   free pages on lists + hot pages + used pages + header pages = page count
+ *   no two free buddies of the same order (below maxOrder) — coalescing is complete
+ *   every page is covered by exactly one block, hot page or allocation
+ */
+import { Arena, type ArenaBuffer, type ArenaOptions } from "../arena/arena.js";
+import { DoubleFreeError, InvalidAddressError, InvalidArgumentError, OutOfMemoryError } from "../errors.js";
+import { ceilLog2, ctz32, floorLog2, isPowerOfTwo, log2Exact } from "../util/validate.js";
+import { fragmentationIndex, type PageStats, pageCheck, pageDebugInfo, pageStats } from "./inspect.js";
+import {
+  DEFAULT_MAX_ORDER,
+  defaultHotHigh,
+  L_NEXT,
+  L_PREV,
+  M_FREE_COUNT,
+  M_FREE_HEAD,
+  M_FREE_PAGES,
+  M_HOT_BATCH,
+  M_HOT_COUNT,
+  M_HOT_HIGH,
+  M_HOT_OFFSET,
+  M_MAX_ORDER,
+  M_RUN_OFFSET,
+  M_STATE_OFFSET,
+  MAX_SUPPORTED_ORDER,
+  pageMetaGeometry,
+  S_FREE_BASE,
+  S_HEADER,
+  S_HOT,
+  S_NONE,
+  S_USED,
+} from "./layout.js";
+
+export interface PageAllocatorOptions extends ArenaOptions {
+  /** Largest block order kept on the free lists. Default 10 (4 MiB blocks with 4 KiB pages). */
+  maxOrder?: number;
+  /** Capacity of the hot single-page stack; 0 disables it. Default: pages/64, at most 256. */
+  hotPages?: number;
+}
+
+export class PageAllocator {
+  readonly arena: Arena;
+  readonly pageSize: number;
+  readonly maxOrder: number;
+  /** @internal first usable page (after the header pages) */
+  readonly firstPage: number;
+  /** @internal one past the last page */
+  readonly pageCount: number;
+  /** @internal the whole arena as Int32 words: links live here */
+  readonly w: Int32Array;
+  /** @internal word index of the page-meta struct */
+  readonly mb: number;
+  /** @internal state map, a byte per page */
+  readonly state: Uint8Array;
+  /** @internal run-length map, an int32 per page */
+  readonly run: Int32Array;
+  /** @internal hot-page stack */
+  readonly hot: Int32Array;
+  /** words per page: a free block's links are at w[page * wpp] */
+  private readonly wpp: number;
+
+  constructor(options: PageAllocatorOptions | { arena: Arena }) {
+    if (options !== null && typeof options === "object" && "arena" in options) {
+      this.arena = options.arena;
+    } else {
+      this.arena = PageAllocator.format(options as PageAllocatorOptions);
+    }
+    const arena = this.arena;
+    this.pageSize = arena.pageSize;
+    this.pageCount = arena.pageCount;
+    this.firstPage = arena.headerPages;
+    this.w = arena.words;
+    this.mb = arena.metaOffset >> 2;
+    this.maxOrder = this.w[this.mb + M_MAX_ORDER];
+    this.wpp = this.pageSize >> 2;
+    const buf = arena.buffer;
+    this.state = new Uint8Array(buf, this.w[this.mb + M_STATE_OFFSET], this.pageCount);
+    this.run = new Int32Array(buf, this.w[this.mb + M_RUN_OFFSET], this.pageCount);
+    this.hot = new Int32Array(buf, this.w[this.mb + M_HOT_OFFSET], this.w[this.mb + M_HOT_HIGH]);
+  }
+
+  /** Attaches an arena created elsewhere (for example in the main thread, from a worker). */
+  static attach(buffer: ArenaBuffer): PageAllocator {
+    return new PageAllocator({ arena: Arena.attach(buffer) });
+  }
+
+  /** Creates the buffer, writes the header and puts every usable page on the free lists. */
+  private static format(options: PageAllocatorOptions): Arena {
+    const maxOrder = options?.maxOrder ?? DEFAULT_MAX_ORDER;
+    if (!Number.isInteger(maxOrder) || maxOrder < 0 || maxOrder > MAX_SUPPORTED_ORDER) {
+      throw new InvalidArgumentError("maxOrder", maxOrder, `must be an integer from 0 to ${MAX_SUPPORTED_ORDER}`);
+    }
+    const hotOption = options?.hotPages;
+    if (hotOption !== undefined && (!Number.isInteger(hotOption) || hotOption < 0 || hotOption > 1 << 16)) {
+      throw new InvalidArgumentError("hotPages", hotOption, "must be an integer from 0 to 65536");
+    }
+    let hotHigh = 0;
+    const arena = Arena.create(options, (pageCount) => {
+      hotHigh = hotOption ?? defaultHotHigh(pageCount);
+      return pageMetaGeometry(0, pageCount, hotHigh).bytes;
+    });
+    const w = arena.words;
+    const mb = arena.metaOffset >> 2;
+    const geo = pageMetaGeometry(arena.metaOffset, arena.pageCount, hotHigh);
+    w[mb + M_MAX_ORDER] = maxOrder;
+    w[mb + M_STATE_OFFSET] = geo.stateOffset;
+    w[mb + M_RUN_OFFSET] = geo.runOffset;
+    w[mb + M_HOT_OFFSET] = geo.hotOffset;
+    w[mb + M_HOT_HIGH] = hotHigh;
+    w[mb + M_HOT_BATCH] = Math.max(1, hotHigh >> 2);
+    const state = new Uint8Array(arena.buffer, geo.stateOffset, arena.pageCount);
+    const run = new Int32Array(arena.buffer, geo.runOffset, arena.pageCount);
+    state[0] = S_HEADER;
+    run[0] = arena.headerPages;
+    const pages = new PageAllocator({ arena });
+    pages.releaseRange(arena.headerPages, arena.pageCount - arena.headerPages);
+    return arena;
+  }
+
+  /** The arena as bytes. */
+  get memory(): Uint8Array {
+    return this.arena.bytes;
+  }
+
+  /** Bytes that allocations can ever get (header pages excluded). */
+  get capacity(): number {
+    return (this.pageCount - this.firstPage) * this.pageSize;
+  }
+
+  // ---------------------------------------------------------------- allocation
+
+  /** 2^order contiguous pages, aligned to their size. */
+  allocPages(order: number): number {
+    if (!(order >= 0 && order <= this.maxOrder && (order | 0) === order)) {
+      throw new InvalidArgumentError("order", order, `must be an integer from 0 to ${this.maxOrder}`);
+    }
+    let page = order === 0 ? this.popHot() : 0;
+    if (page === 0) page = this.takeBlock(order);
+    if (page === 0) {
+      this.drainHot();
+      page = this.takeBlock(order);
+      if (page === 0) throw this.outOfMemory(this.pageSize * 2 ** order);
+    }
+    this.markUsed(page, 1 << order);
+    return page * this.pageSize;
+  }
+
+  /**
+   * At least `bytes` bytes, contiguous, at an address that is a multiple of `align` (a power of
+   * two; alignments up to the page size are implied). Served by the smallest suitable block; the
+   * unused tail (and, for over-aligned runs, head) goes back to the free lists.
+   */
+  alloc(bytes: number, align = 1): number {
+    const n = this.pagesFor(bytes);
+    const a = this.alignPages(align);
+    if (n === 1 && a === 1) {
+      let page = this.popHot();
+      if (page === 0) page = this.takeBlock(0);
+      if (page === 0) throw this.outOfMemory(bytes);
+      this.markUsed(page, 1);
+      return page * this.pageSize;
+    }
+    const order = Math.max(ceilLog2(n), log2Exact(a));
+    let page = 0;
+    if (order <= this.maxOrder) {
+      page = this.takeBlock(order);
+      if (page === 0) {
+        this.drainHot();
+        page = this.takeBlock(order);
+      }
+      if (page !== 0) {
+        this.markUsed(page, n);
+        if (n < 1 << order) this.releaseRange(page + n, (1 << order) - n);
+        return page * this.pageSize;
+      }
+    } else {
+      this.drainHot();
+    }
+    page = this.takeRun(n, a);
+    if (page === 0) throw this.outOfMemory(bytes);
+    return page * this.pageSize;
+  }
+
+  /**
+   * `count` single pages that need not be contiguous. They come from the hot stack, then from the
+   * smallest free blocks first, so large blocks stay whole. All or nothing.
+   */
+  allocBulk(count: number): number[] {
+    if (!Number.isSafeInteger(count) || count <= 0) {
+      throw new InvalidArgumentError("count", count, "must be a positive integer");
+    }
+    if (count > this.freePages) throw this.outOfMemory(count * this.pageSize, `${count} single pages`);
+    const out: number[] = new Array(count);
+    let k = 0;
+    const ps = this.pageSize;
+    while (k < count) {
+      const page = this.popHot();
+      if (page === 0) break;
+      this.markUsed(page, 1);
+      out[k++] = page * ps;
+    }
+    const w = this.w;
+    const heads = this.mb + M_FREE_HEAD;
+    while (k < count) {
+      let o = 0;
+      while (w[heads + o] === 0) o++;
+      const block = w[heads + o];
+      this.unlink(block, o);
+      const size = 1 << o;
+      const take = Math.min(size, count - k);
+      for (let i = 0; i < take; i++) {
+        this.markUsed(block + i, 1);
+        out[k++] = (block + i) * ps;
+      }
+      if (take < size) this.releaseRange(block + take, size - take);
+    }
+    return out;
+  }
+
+  /** Returns an allocation; `address` must be exactly what an alloc call returned. */
+  free(address: number): void {
+    const page = this.pageOf(address);
+    const state = this.state;
+    if (state[page] !== S_USED) throw this.badAddress(address, page);
+    const n = this.run[page];
+    if (n === 1) {
+      this.pushHot(page);
+      return;
+    }
+    state[page] = S_NONE;
+    if ((n & (n - 1)) === 0 && (page & (n - 1)) === 0) this.freeBlock(page, ctz32(n));
+    else this.releaseRange(page, n);
+  }
+
+  /** Bytes of the allocation that starts at `address` (whole pages). */
+  sizeOf(address: number): number {
+    const page = this.pageOf(address);
+    if (this.state[page] !== S_USED) throw this.badAddress(address, page);
+    return this.run[page] * this.pageSize;
+  }
+
+  /** Free bytes, hot pages included. */
+  get freeBytes(): number {
+    return this.freePages * this.pageSize;
+  }
+
+  /** @internal */
+  get freePages(): number {
+    return this.w[this.mb + M_FREE_PAGES] + this.w[this.mb + M_HOT_COUNT];
+  }
+
+  /** Largest free block in bytes, from the list heads alone (O(maxOrder)). */
+  get largestFree(): number {
+    const heads = this.mb + M_FREE_HEAD;
+    for (let o = this.maxOrder; o >= 0; o--) {
+      if (this.w[heads + o] !== 0) return this.pageSize * 2 ** o;
+    }
+    return this.w[this.mb + M_HOT_COUNT] > 0 ? this.pageSize : 0;
+  }
+
+  /** Figures for this allocator; hot pages are merged back first so the figures are exact. */
+  stats(): PageStats {
+    return pageStats(this);
+  }
+
+  /** A readable dump: geometry, free blocks per order and a compact map of the arena. */
+  debugInfo(): string {
+    return pageDebugInfo(this);
+  }
+
+  /** Verifies every invariant of the page layer; throws CorruptionError on the first broken one. */
+  check(): void {
+    pageCheck(this);
+  }
+
+  /** Unusable free space index at `order` (see PageStats.fragmentation). */
+  fragmentation(order = this.maxOrder): number {
+    this.drainHot();
+    return fragmentationIndex(this, order);
+  }
+
+  /** Merges every hot page back into the buddy lists. */
+  drainHot(): void {
+    const m = this.mb;
+    const count = this.w[m + M_HOT_COUNT];
+    this.w[m + M_HOT_COUNT] = 0;
+    this.releaseHot(0, count);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Validates a page count for `bytes`. */
+  private pagesFor(bytes: number): number {
+    if (typeof bytes !== "number" || !Number.isSafeInteger(bytes) || bytes <= 0) {
+      throw new InvalidArgumentError("size", bytes, "must be a positive integer number of bytes");
+    }
+    if (bytes > this.capacity) {
+      throw new InvalidArgumentError("size", bytes, `exceeds the arena's ${this.capacity} usable bytes`);
+    }
+    return Math.ceil(bytes / this.pageSize);
+  }
+
+  private alignPages(align: number): number {
+    if (typeof align !== "number" || !isPowerOfTwo(align)) {
+      throw new InvalidArgumentError("alignment", align, "must be a positive power of two");
+    }
+    if (align > this.pageCount * this.pageSize) {
+      throw new InvalidArgumentError("alignment", align, "exceeds the arena size");
+    }
+    return align <= this.pageSize ? 1 : align / this.pageSize;
+  }
+
+  /** Page index of an address that could start an allocation, or InvalidAddressError. */
+  private pageOf(address: number): number {
+    if (typeof address !== "number") return this.badPage(address);
+    const exact = address / this.pageSize;
+    const page = exact | 0;
+    if (page !== exact || page < this.firstPage || page >= this.pageCount) return this.badPage(address);
+    return page;
+  }
+
+  private badPage(address: number): never {
+    if (typeof address !== "number") throw new InvalidAddressError(address, "not a number");
+    const page = address / this.pageSize;
+    if (!Number.isInteger(page)) throw new InvalidAddressError(address, "not the start of a page");
+    const where = page < this.firstPage && page >= 0 ? "inside the arena header" : "outside the arena";
+    throw new InvalidAddressError(address, where);
+  }
+
+  /** Explains why a page is not a live allocation's first page. */
+  private badAddress(address: number, page: number): Error {
+    const s = this.state[page];
+    if (s === S_HOT || (s >= S_FREE_BASE && s < S_USED)) return new DoubleFreeError(address);
+    // An interior page: find the block or allocation that covers it.
+    for (let o = 1; o <= MAX_SUPPORTED_ORDER; o++) {
+      const head = page & ~((1 << o) - 1);
+      const hs = this.state[head];
+      if (hs >= S_FREE_BASE && hs < S_USED && hs - S_FREE_BASE >= o) {
+        return new DoubleFreeError(address, "inside a free block (already freed)");
+      }
+      if (head === 0) break;
+    }
+    for (let p = page - 1; p >= 0; p--) {
+      const ps = this.state[p];
+      if (ps === S_USED || ps === S_HEADER) {
+        if (p + this.run[p] > page) return new InvalidAddressError(address, "interior of an allocation");
+        break;
+      }
+      if (ps !== S_NONE) break;
+    }
+    return new InvalidAddressError(address, "not the start of an allocation");
+  }
+
+  /** @internal */
+  outOfMemory(requested: number, detail = ""): OutOfMemoryError {
+    this.drainHot();
+    return new OutOfMemoryError(requested, this.largestFree, this.freeBytes, undefined, detail);
+  }
+
+  private markUsed(page: number, pages: number): void {
+    this.state[page] = S_USED;
+    this.run[page] = pages;
+  }
+
+  /** Takes a block of exactly `order`, splitting a larger one; 0 if none is free. */
+  private takeBlock(order: number): number {
+    const w = this.w;
+    const heads = this.mb + M_FREE_HEAD;
+    let o = order;
+    while (w[heads + o] === 0) {
+      if (++o > this.maxOrder) return 0;
+    }
+    const page = w[heads + o];
+    this.unlink(page, o);
+    while (o > order) {
+      o--;
+      this.pushFree(page + (1 << o), o);
+    }
+    return page;
+  }
+
+  /**
+   * A run of n pages starting at a multiple of a, made of adjacent free blocks; 0 if there is
+   * none. Walks every block in address order, so it is only used past the max order.
+   */
+  private takeRun(n: number, a: number): number {
+    const state = this.state;
+    const end = this.pageCount;
+    let runStart = -1;
+    let firstBlock = -1;
+    let p = this.firstPage;
+    while (p < end) {
+      const s = state[p];
+      if (s >= S_FREE_BASE && s < S_USED) {
+        const size = 1 << (s - S_FREE_BASE);
+        if (runStart < 0) {
+          const aligned = Math.ceil(p / a) * a;
+          if (aligned < p + size) {
+            runStart = aligned;
+            firstBlock = p;
+          }
+        }
+        p += size;
+        if (runStart >= 0 && p - runStart >= n) return this.claimRun(firstBlock, runStart, n, p);
+      } else {
+        runStart = -1;
+        p += s === S_HOT ? 1 : this.run[p];
+      }
+    }
+    return 0;
+  }
+
+  /** Unlinks the free blocks covering [firstBlock, blocksEnd) and keeps [start, start+n). */
+  private claimRun(firstBlock: number, start: number, n: number, blocksEnd: number): number {
+    for (let p = firstBlock; p < blocksEnd; ) {
+      const o = this.state[p] - S_FREE_BASE;
+      this.unlink(p, o);
+      p += 1 << o;
+    }
+    this.markUsed(start, n);
+    if (start > firstBlock) this.releaseRange(firstBlock, start - firstBlock);
+    if (start + n < blocksEnd) this.releaseRange(start + n, blocksEnd - start - n);
+    return start;
+  }
+
+  /** Frees [page, page+n) as maximal aligned blocks, each coalescing with its buddy. */
+  private releaseRange(page: number, n: number): void {
+    while (n > 0) {
+      const o = Math.min(ctz32(page), floorLog2(n), this.maxOrder);
+      this.freeBlock(page, o);
+      page += 1 << o;
+      n -= 1 << o;
+    }
+  }
+
+  /** Puts a block on the free lists, merging it with its buddy as long as the buddy is free. */
+  private freeBlock(page: number, o: number): void {
+    const state = this.state;
+    const max = this.maxOrder;
+    const end = this.pageCount;
+    while (o < max) {
+      const buddy = page ^ (1 << o);
+      if (buddy >= end || state[buddy] !== S_FREE_BASE + o) break;
+      this.unlink(buddy, o);
+      page &= ~(1 << o);
+      o++;
+    }
+    this.pushFree(page, o);
+  }
+
+  private pushFree(page: number, o: number): void {
+    const w = this.w;
+    const m = this.mb;
+    const next = w[m + M_FREE_HEAD + o];
+    const base = page * this.wpp;
+    w[base + L_NEXT] = next;
+    w[base + L_PREV] = 0;
+    if (next !== 0) w[next * this.wpp + L_PREV] = page;
+    w[m + M_FREE_HEAD + o] = page;
+    w[m + M_FREE_COUNT + o]++;
+    w[m + M_FREE_PAGES] += 1 << o;
+    this.state[page] = S_FREE_BASE + o;
+  }
+
+  private unlink(page: number, o: number): void {
+    const w = this.w;
+    const m = this.mb;
+    const base = page * this.wpp;
+    const next = w[base + L_NEXT];
+    const prev = w[base + L_PREV];
+    if (prev !== 0) w[prev * this.wpp + L_NEXT] = next;
+    else w[m + M_FREE_HEAD + o] = next;
+    if (next !== 0) w[next * this.wpp + L_PREV] = prev;
+    w[m + M_FREE_COUNT + o]--;
+    w[m + M_FREE_PAGES] -= 1 << o;
+    this.state[page] = S_NONE;
+  }
+
+  /** Merges hot slots [from, to) back into the buddy lists. */
+  private releaseHot(from: number, to: number): void {
+    for (let i = from; i < to; i++) {
+      const page = this.hot[i];
+      this.state[page] = S_NONE;
+      this.freeBlock(page, 0);
+    }
+  }
+
+  private popHot(): number {
+    const i = this.mb + M_HOT_COUNT;
+    const count = this.w[i];
+    if (count === 0) return 0;
+    this.w[i] = count - 1;
+    return this.hot[count - 1];
+  }
+
+  /** Frees a single page onto the hot stack (its state is S_USED on entry). */
+  private pushHot(page: number): void {
+    const m = this.mb;
+    const high = this.hot.length;
+    if (high === 0) {
+      this.state[page] = S_NONE;
+      this.freeBlock(page, 0);
+      return;
+    }
+    let count = this.w[m + M_HOT_COUNT];
+    if (count === high) {
+      // Merge the oldest batch back so the stack keeps the most recently freed pages.
+      const batch = this.w[m + M_HOT_BATCH];
+      this.releaseHot(0, batch);
+      this.hot.copyWithin(0, batch, count);
+      count -= batch;
+    }
+    this.hot[count] = page;
+    this.w[m + M_HOT_COUNT] = count + 1;
+    this.state[page] = S_HOT;
+  }
+}
