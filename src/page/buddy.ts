@@ -59,6 +59,7 @@ import {
   S_HEADER,
   S_HOT,
   S_NONE,
+  S_SINGLE,
   S_USED,
 } from "./layout.js";
 
@@ -87,6 +88,8 @@ export class PageAllocator {
   readonly run: Int32Array;
   /** @internal hot-page stack */
   readonly hot: Int32Array;
+  private readonly hotHigh: number;
+  private readonly hotCountWord: number;
   /** words per page: a free block's links are at w[page * wpp] */
   private readonly wpp: number;
 
@@ -107,7 +110,9 @@ export class PageAllocator {
     const buf = arena.buffer;
     this.state = new Uint8Array(buf, this.w[this.mb + M_STATE_OFFSET], this.pageCount);
     this.run = new Int32Array(buf, this.w[this.mb + M_RUN_OFFSET], this.pageCount);
-    this.hot = new Int32Array(buf, this.w[this.mb + M_HOT_OFFSET], this.w[this.mb + M_HOT_HIGH]);
+    this.hotHigh = this.w[this.mb + M_HOT_HIGH];
+    this.hotCountWord = this.mb + M_HOT_COUNT;
+    this.hot = new Int32Array(buf, this.w[this.mb + M_HOT_OFFSET], this.hotHigh);
   }
 
   /** Attaches an arena created elsewhere (for example in the main thread, from a worker). */
@@ -162,11 +167,25 @@ export class PageAllocator {
 
   /** 2^order contiguous pages, aligned to their size. */
   allocPages(order: number): number {
+    if (order === 0) {
+      // Fast path, kept small so that it inlines: pop the hot stack.
+      const w = this.w;
+      const count = w[this.hotCountWord];
+      if (count !== 0) {
+        w[this.hotCountWord] = count - 1;
+        const page = this.hot[count - 1];
+        this.state[page] = S_SINGLE;
+        return page * this.pageSize;
+      }
+    }
+    return this.allocPagesSlow(order);
+  }
+
+  private allocPagesSlow(order: number): number {
     if (!(order >= 0 && order <= this.maxOrder && (order | 0) === order)) {
       throw new InvalidArgumentError("order", order, `must be an integer from 0 to ${this.maxOrder}`);
     }
-    let page = order === 0 ? this.popHot() : 0;
-    if (page === 0) page = this.takeBlock(order);
+    let page = this.takeBlock(order);
     if (page === 0) {
       this.drainHot();
       page = this.takeBlock(order);
@@ -252,12 +271,29 @@ export class PageAllocator {
   free(address: number): void {
     const page = this.pageOf(address);
     const state = this.state;
-    if (state[page] !== S_USED) throw this.badAddress(address, page);
-    const n = this.run[page];
-    if (n === 1) {
+    if (state[page] === S_SINGLE) {
+      // Fast path, kept small so that it inlines: push onto the hot stack if it has room.
+      const w = this.w;
+      const count = w[this.hotCountWord];
+      if (count < this.hotHigh) {
+        this.hot[count] = page;
+        w[this.hotCountWord] = count + 1;
+        state[page] = S_HOT;
+        return;
+      }
+    }
+    this.freeSlow(address, page);
+  }
+
+  private freeSlow(address: number, page: number): void {
+    const state = this.state;
+    const s = state[page];
+    if (s === S_SINGLE) {
       this.pushHot(page);
       return;
     }
+    if (s !== S_USED) throw this.badAddress(address, page);
+    const n = this.run[page];
     state[page] = S_NONE;
     if ((n & (n - 1)) === 0 && (page & (n - 1)) === 0) this.freeBlock(page, ctz32(n));
     else this.releaseRange(page, n);
@@ -266,8 +302,40 @@ export class PageAllocator {
   /** Bytes of the allocation that starts at `address` (whole pages). */
   sizeOf(address: number): number {
     const page = this.pageOf(address);
-    if (this.state[page] !== S_USED) throw this.badAddress(address, page);
+    const s = this.state[page];
+    if (s === S_SINGLE) return this.pageSize;
+    if (s !== S_USED) throw this.badAddress(address, page);
     return this.run[page] * this.pageSize;
+  }
+
+  /**
+   * Grows or shrinks the allocation at `address` in place to hold `bytes`. Shrinking always works
+   * (the tail goes back to the free lists); growing works when the pages right after it are free,
+   * and otherwise returns false having changed nothing (the caller moves the data, as realloc does).
+   */
+  resize(address: number, bytes: number): boolean {
+    const page = this.pageOf(address);
+    const s = this.state[page];
+    if (s !== S_USED && s !== S_SINGLE) throw this.badAddress(address, page);
+    const old = s === S_SINGLE ? 1 : this.run[page];
+    const n = this.pagesFor(bytes);
+    if (n <= old) {
+      if (n < old) {
+        this.markUsed(page, n);
+        this.releaseRange(page + n, old - n);
+      }
+      return true;
+    }
+    let end = this.freeBlocksEnd(page + old, page + n);
+    if (end < 0) {
+      this.drainHot();
+      end = this.freeBlocksEnd(page + old, page + n);
+      if (end < 0) return false;
+    }
+    this.unlinkBlocks(page + old, end);
+    this.markUsed(page, n);
+    if (page + n < end) this.releaseRange(page + n, end - page - n);
+    return true;
   }
 
   /** Free bytes, hot pages included. */
@@ -377,6 +445,7 @@ export class PageAllocator {
         if (p + this.run[p] > page) return new InvalidAddressError(address, "interior of an allocation");
         break;
       }
+      if (ps === S_SINGLE) break;
       if (ps !== S_NONE) break;
     }
     return new InvalidAddressError(address, "not the start of an allocation");
@@ -389,8 +458,12 @@ export class PageAllocator {
   }
 
   private markUsed(page: number, pages: number): void {
-    this.state[page] = S_USED;
-    this.run[page] = pages;
+    if (pages === 1) {
+      this.state[page] = S_SINGLE;
+    } else {
+      this.state[page] = S_USED;
+      this.run[page] = pages;
+    }
   }
 
   /** Takes a block of exactly `order`, splitting a larger one; 0 if none is free. */
@@ -435,19 +508,39 @@ export class PageAllocator {
         if (runStart >= 0 && p - runStart >= n) return this.claimRun(firstBlock, runStart, n, p);
       } else {
         runStart = -1;
-        p += s === S_HOT ? 1 : this.run[p];
+        p += s === S_HOT || s === S_SINGLE ? 1 : this.run[p];
       }
     }
     return 0;
   }
 
-  /** Unlinks the free blocks covering [firstBlock, blocksEnd) and keeps [start, start+n). */
-  private claimRun(firstBlock: number, start: number, n: number, blocksEnd: number): number {
-    for (let p = firstBlock; p < blocksEnd; ) {
+  /**
+   * If free blocks cover [from, to) without a gap, the end of the last of them (>= to); else -1.
+   * `from` must start a block.
+   */
+  private freeBlocksEnd(from: number, to: number): number {
+    let p = from;
+    while (p < to) {
+      if (p >= this.pageCount) return -1;
+      const s = this.state[p];
+      if (s < S_FREE_BASE || s >= S_USED) return -1;
+      p += 1 << (s - S_FREE_BASE);
+    }
+    return p;
+  }
+
+  /** Takes the free blocks that cover [from, to) off their lists. */
+  private unlinkBlocks(from: number, to: number): void {
+    for (let p = from; p < to; ) {
       const o = this.state[p] - S_FREE_BASE;
       this.unlink(p, o);
       p += 1 << o;
     }
+  }
+
+  /** Unlinks the free blocks covering [firstBlock, blocksEnd) and keeps [start, start+n). */
+  private claimRun(firstBlock: number, start: number, n: number, blocksEnd: number): number {
+    this.unlinkBlocks(firstBlock, blocksEnd);
     this.markUsed(start, n);
     if (start > firstBlock) this.releaseRange(firstBlock, start - firstBlock);
     if (start + n < blocksEnd) this.releaseRange(start + n, blocksEnd - start - n);
@@ -524,10 +617,10 @@ export class PageAllocator {
     return this.hot[count - 1];
   }
 
-  /** Frees a single page onto the hot stack (its state is S_USED on entry). */
+  /** Frees a single page onto the hot stack (its state is S_SINGLE on entry). */
   private pushHot(page: number): void {
     const m = this.mb;
-    const high = this.hot.length;
+    const high = this.hotHigh;
     if (high === 0) {
       this.state[page] = S_NONE;
       this.freeBlock(page, 0);

@@ -16,6 +16,7 @@ import {
   S_HEADER,
   S_HOT,
   S_NONE,
+  S_SINGLE,
   S_USED,
 } from "./layout.js";
 
@@ -86,6 +87,9 @@ function countAllocations(pages: PageAllocator): number {
     if (s === S_USED) {
       n++;
       p += run[p];
+    } else if (s === S_SINGLE) {
+      n++;
+      p++;
     } else {
       p += s === S_HOT ? 1 : 2 ** (s - S_FREE_BASE);
     }
@@ -151,8 +155,9 @@ function pageKinds(pages: PageAllocator): Uint8Array {
   let p = 0;
   while (p < pages.pageCount) {
     const s = pages.state[p];
-    const n = s === S_HEADER || s === S_USED ? pages.run[p] : s === S_HOT ? 1 : 2 ** (s - S_FREE_BASE);
-    kinds.fill(s === S_HEADER ? KIND_HEADER : s === S_USED ? KIND_USED : KIND_FREE, p, p + n);
+    const used = s === S_USED || s === S_SINGLE;
+    const n = s === S_HEADER || s === S_USED ? pages.run[p] : s === S_HOT || s === S_SINGLE ? 1 : 2 ** (s - S_FREE_BASE);
+    kinds.fill(s === S_HEADER ? KIND_HEADER : used ? KIND_USED : KIND_FREE, p, p + n);
     p += Math.max(1, n);
   }
   return kinds;
@@ -199,6 +204,9 @@ export function pageCheck(pages: PageAllocator): void {
       checkInterior(p, n);
       usedPages += n;
       p += n;
+    } else if (s === S_SINGLE) {
+      usedPages++;
+      p++;
     } else if (s === S_HOT) {
       hotSeen++;
       p++;

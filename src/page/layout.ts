@@ -22,7 +22,8 @@
  * - state map, Uint8 per page: what starts at that page (values below). Only the first page of a
  *   block or allocation carries a state; every other page is NONE, so split, coalesce and free
  *   touch O(1) entries, and free(address) of an interior page is caught at once.
- * - run-length map, Int32 per page: for a USED or HEADER first page, the pages of the allocation;
+ * - run-length map, Int32 per page: for a USED or HEADER first page, the pages of the allocation
+ *   (a SINGLE page is a one-page allocation whose length is implied);
  *   meaningless for any other page (it is not cleared on free).
  * - hot-page stack, Int32 per slot: single pages freed recently, handed out again before the
  *   buddy lists are touched (Linux's per-cpu page lists). They count as free.
@@ -59,6 +60,8 @@ export const S_FREE_BASE = 1;
 export const S_USED = 0x40;
 export const S_HOT = 0x41;
 export const S_HEADER = 0x42;
+/** A one-page allocation: its length is implied, so the hot path never touches the run map. */
+export const S_SINGLE = 0x43;
 
 /** Link words inside a free block. */
 export const L_NEXT = 0;

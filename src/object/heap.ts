@@ -1,0 +1,524 @@
+/**
+ * The object layer's front door: kmalloc-style malloc/calloc/realloc/alignedAlloc/free over slab
+ * caches, named caches for fixed-size objects, vmalloc, and the metadata reserve, all inside the
+ * arena of a PageAllocator (DESIGN.md principle 2).
+ *
+ * Request routing:
+ *
+ *     malloc(size) ── size <= 8192 ──> size class (size-classes.ts) ──> slab cache (slab.ts)
+ *                 └─ size >  8192 ──> page layer, whole pages ("large"), tail returned
+ *     free(addr)   ── owner map[page] ──> slab first page: that slab's bitmap
+ *                                     └─> OWNER_LARGE: the page layer
+ *                                     └─> anything else: InvalidAddressError, nothing changes
+ *
+ * The page-owner map (one Int32 per arena page) is what makes free() need no size and reject
+ * foreign addresses in O(1). Footprint — pages the heap holds from the page layer, its own root
+ * included — and its high-water mark are kept in the root, so benchmarks and stats read the same
+ * figure.
+ */
+import { Arena, type ArenaBuffer } from "../arena/arena.js";
+import { ROOT_HEAP } from "../arena/layout.js";
+import {
+  CorruptionError,
+  DoubleFreeError,
+  InvalidAddressError,
+  InvalidArgumentError,
+  OutOfMemoryError,
+} from "../errors.js";
+import { PageAllocator, type PageAllocatorOptions } from "../page/buddy.js";
+import { isPowerOfTwo } from "../util/validate.js";
+import { RED_ZONE_BYTES } from "./debug.js";
+import { type HeapStats, heapCheck, heapDebugInfo, heapStats } from "./inspect.js";
+import {
+  C_ALIGN,
+  C_BITMAP_WORDS,
+  C_DATA_OFFSET,
+  C_FLAGS,
+  C_NAME,
+  C_PER_SLAB,
+  C_SIZE,
+  C_SLAB_ORDER,
+  C_STRIDE,
+  CACHE_WORDS,
+  CF_DEBUG,
+  CF_KMALLOC,
+  CF_LIVE,
+  FLAG_DEBUG,
+  HEAP_MAGIC,
+  OWNER_LARGE,
+  OWNER_META,
+  OWNER_VMALLOC,
+  R_CACHE_COUNT,
+  R_CLASS_COUNT,
+  R_DIR_OFFSET,
+  R_FLAGS,
+  R_FOOTPRINT,
+  R_LARGE_COUNT,
+  R_LARGE_PAGES,
+  R_MAGIC,
+  R_MAX_CACHES,
+  R_MAX_EMPTY,
+  R_OWNER_OFFSET,
+  R_PEAK,
+  R_RESERVE_OFFSET,
+  R_ROOT_PAGES,
+  R_VM_CAPACITY,
+  R_VM_OFFSET,
+  SIZEOF_ROOT,
+  VM_WORDS,
+} from "./layout.js";
+import { Reserve, SIZEOF_RESERVE } from "./reserve.js";
+import { type Shrinker, ShrinkerRegistry, type ShrinkResult } from "./shrinker.js";
+import { alignUp, CLASS_SIZES, MAX_CLASS_SIZE, MID_TABLE, SMALL_TABLE, slabGeometry } from "./size-classes.js";
+import { SlabCache, type SlabCacheOptions } from "./slab-cache.js";
+import { Slabs, writeName } from "./slab.js";
+import { Vmalloc } from "./vmalloc.js";
+
+export interface HeapOptions extends PageAllocatorOptions {
+  /** Red zones and poisoning in every cache (SLUB debug). Default false. */
+  debug?: boolean;
+  /** Capacity of the cache directory, kmalloc classes included. Default 256. */
+  maxCaches?: number;
+  /** vmalloc areas that can be live at once. Default: pages/64, at least 64. */
+  vmallocAreas?: number;
+  /** Empty slabs a cache keeps for reuse before returning them to the page layer. Default 1. */
+  maxEmptySlabs?: number;
+}
+
+/** Allocation flags. `wait: false` is GFP_ATOMIC: fail at once rather than run shrinkers. */
+export interface AllocFlags {
+  wait?: boolean;
+}
+
+const DEFAULT_MAX_CACHES = 256;
+
+export class Heap {
+  readonly pages: PageAllocator;
+  /** @internal */ readonly slabs: Slabs;
+  /** @internal */ readonly vm: Vmalloc;
+  /** @internal */ readonly reserve: Reserve;
+  /** @internal */ readonly owner: Int32Array;
+  /** @internal word index of the root */ readonly rw: number;
+  readonly shrinkers = new ShrinkerRegistry();
+  private readonly ps: number;
+  private readonly lastPage: number;
+  private readonly firstPage: number;
+  private readonly classCount: number;
+  private readonly alignedCaches = new Map<string, number>();
+
+  constructor(options: HeapOptions | { pages: PageAllocator }) {
+    let pages: PageAllocator;
+    if (options !== null && typeof options === "object" && "pages" in options && options.pages instanceof PageAllocator) {
+      pages = options.pages;
+    } else {
+      pages = new PageAllocator(options as HeapOptions);
+    }
+    this.pages = pages;
+    this.ps = pages.pageSize;
+    this.firstPage = pages.firstPage;
+    this.lastPage = pages.pageCount;
+    let rootPage = pages.arena.root(ROOT_HEAP);
+    if (rootPage === 0) rootPage = Heap.format(pages, options as HeapOptions);
+    const w = pages.w;
+    this.rw = rootPage * (this.ps >> 2);
+    if (w[this.rw + R_MAGIC] !== HEAP_MAGIC) throw new CorruptionError("heap root has a bad magic number");
+    const buf = pages.arena.buffer;
+    this.owner = new Int32Array(buf, w[this.rw + R_OWNER_OFFSET], pages.pageCount);
+    this.slabs = new Slabs(pages, this.rw, w[this.rw + R_DIR_OFFSET] >> 2, this.owner, w[this.rw + R_MAX_CACHES]);
+    this.reserve = new Reserve(pages, w[this.rw + R_RESERVE_OFFSET], this.owner, (n) => this.slabs.account(n));
+    this.vm = new Vmalloc(pages, this.rw, w[this.rw + R_VM_OFFSET], this.owner, this.reserve, (n) =>
+      this.slabs.account(n),
+    );
+    this.classCount = w[this.rw + R_CLASS_COUNT];
+    this.slabs.onPressure = (bytes) => this.reclaim(bytes);
+    this.shrinkers.register({
+      name: "slab-empty",
+      priority: 0,
+      count: () => this.slabs.emptyBytes(),
+      scan: (bytes) => this.shrinkSlabs(bytes),
+    });
+  }
+
+  /** Attaches a heap created elsewhere on the same buffer (for example from a worker). */
+  static attach(buffer: ArenaBuffer): Heap {
+    const pages = new PageAllocator({ arena: Arena.attach(buffer) });
+    if (pages.arena.root(ROOT_HEAP) === 0) throw new InvalidArgumentError("buffer", "heap", "arena holds no heap");
+    return new Heap({ pages });
+  }
+
+  /** Lays out the root, the directories and the kmalloc caches; returns the root's first page. */
+  private static format(pages: PageAllocator, options: HeapOptions): number {
+    const maxCaches = options.maxCaches ?? DEFAULT_MAX_CACHES;
+    if (!Number.isInteger(maxCaches) || maxCaches < CLASS_SIZES.length || maxCaches > 65536) {
+      throw new InvalidArgumentError("maxCaches", maxCaches, `must be an integer from ${CLASS_SIZES.length} to 65536`);
+    }
+    const vmCap = options.vmallocAreas ?? Math.max(64, Math.floor(pages.pageCount / 64));
+    if (!Number.isInteger(vmCap) || vmCap < 1 || vmCap > 1 << 20) {
+      throw new InvalidArgumentError("vmallocAreas", vmCap, "must be an integer from 1 to 2^20");
+    }
+    const maxEmpty = options.maxEmptySlabs ?? 1;
+    if (!Number.isInteger(maxEmpty) || maxEmpty < 0) {
+      throw new InvalidArgumentError("maxEmptySlabs", maxEmpty, "must be a non-negative integer");
+    }
+    const ownerOffset = SIZEOF_ROOT;
+    const dirOffset = ownerOffset + pages.pageCount * 4;
+    const vmOffset = dirOffset + maxCaches * CACHE_WORDS * 4;
+    const reserveOffset = vmOffset + vmCap * VM_WORDS * 4;
+    const rootBytes = reserveOffset + SIZEOF_RESERVE;
+    const root = pages.alloc(rootBytes) / pages.pageSize;
+    const rootPages = Math.ceil(rootBytes / pages.pageSize);
+    const base = root * pages.pageSize;
+    pages.memory.fill(0, base, base + rootPages * pages.pageSize);
+    const w = pages.w;
+    const rw = base >> 2;
+    w[rw + R_ROOT_PAGES] = rootPages;
+    w[rw + R_MAX_CACHES] = maxCaches;
+    w[rw + R_FLAGS] = options.debug ? FLAG_DEBUG : 0;
+    w[rw + R_OWNER_OFFSET] = base + ownerOffset;
+    w[rw + R_DIR_OFFSET] = base + dirOffset;
+    w[rw + R_VM_OFFSET] = base + vmOffset;
+    w[rw + R_VM_CAPACITY] = vmCap;
+    w[rw + R_RESERVE_OFFSET] = base + reserveOffset;
+    w[rw + R_MAX_EMPTY] = maxEmpty;
+    Reserve.format(w, base + reserveOffset);
+    const owner = new Int32Array(pages.arena.buffer, base + ownerOffset, pages.pageCount);
+    owner.fill(OWNER_META, root, root + rootPages);
+    w[rw + R_FOOTPRINT] = rootPages;
+    w[rw + R_PEAK] = rootPages;
+    for (const size of CLASS_SIZES) defineCache(pages, rw, `kmalloc-${size}`, size, 8, CF_KMALLOC, !!options.debug);
+    w[rw + R_CLASS_COUNT] = CLASS_SIZES.length;
+    w[rw + R_MAGIC] = HEAP_MAGIC;
+    pages.arena.setRoot(ROOT_HEAP, root);
+    const heap = new Heap({ pages });
+    heap.reserve.refill();
+    return root;
+  }
+
+  get memory(): Uint8Array {
+    return this.pages.memory;
+  }
+
+  get debug(): boolean {
+    return (this.pages.w[this.rw + R_FLAGS] & FLAG_DEBUG) !== 0;
+  }
+
+  // ---------------------------------------------------------------- kmalloc
+
+  /** At least `size` bytes, 8-byte aligned. Contents are undefined (see calloc). */
+  malloc(size: number, flags?: AllocFlags): number {
+    if (size <= 1024 && size > 0 && (size | 0) === size) {
+      return this.slabs.alloc(SMALL_TABLE[(size + 7) >> 3], flags?.wait !== false);
+    }
+    return this.mallocSlow(size, flags);
+  }
+
+  private mallocSlow(size: number, flags?: AllocFlags): number {
+    this.checkSize(size);
+    if (size <= MAX_CLASS_SIZE) return this.slabs.alloc(MID_TABLE[(size + 127) >> 7], flags?.wait !== false);
+    return this.allocLarge(size, 1, flags);
+  }
+
+  /** `count * size` zeroed bytes. */
+  calloc(count: number, size: number, flags?: AllocFlags): number {
+    if (typeof count !== "number" || !Number.isSafeInteger(count) || count <= 0) {
+      throw new InvalidArgumentError("count", count, "must be a positive integer");
+    }
+    this.checkSize(size);
+    const bytes = count * size;
+    if (!Number.isSafeInteger(bytes) || bytes > this.pages.capacity) {
+      throw new InvalidArgumentError("size", `${count}*${size}`, "the product exceeds the arena");
+    }
+    const a = this.malloc(bytes, flags);
+    this.pages.memory.fill(0, a, a + bytes);
+    return a;
+  }
+
+  /**
+   * Resizes the allocation at `address` to `size` bytes, keeping min(old, new) bytes. Stays in
+   * place when the object's slot or the pages after a large block allow; otherwise moves.
+   */
+  realloc(address: number, size: number, flags?: AllocFlags): number {
+    const old = this.usableSize(address);
+    this.checkSize(size);
+    const o = this.owner[Math.floor(address / this.ps)];
+    if (o > 0) {
+      if (size <= old) return address;
+    } else if (size > MAX_CLASS_SIZE && this.pages.resize(address, size)) {
+      const before = old / this.ps;
+      const after = this.pages.sizeOf(address) / this.ps;
+      this.pages.w[this.rw + R_LARGE_PAGES] += after - before;
+      this.slabs.account(after - before);
+      return address;
+    }
+    const fresh = this.malloc(size, flags);
+    const mem = this.pages.memory;
+    mem.copyWithin(fresh, address, address + Math.min(old, size));
+    this.free(address);
+    return fresh;
+  }
+
+  /** `size` bytes at a multiple of `align` (any power of two). */
+  alignedAlloc(align: number, size: number, flags?: AllocFlags): number {
+    if (typeof align !== "number" || !isPowerOfTwo(align)) {
+      throw new InvalidArgumentError("alignment", align, "must be a positive power of two");
+    }
+    this.checkSize(size);
+    if (align <= 8) return this.malloc(size, flags);
+    if (align >= this.ps || size > MAX_CLASS_SIZE) return this.allocLarge(size, align, flags);
+    return this.slabs.alloc(this.alignedCache(align, size), flags?.wait !== false);
+  }
+
+  /** Returns memory from malloc, calloc, realloc, alignedAlloc or any cache's alloc. */
+  free(address: number): void {
+    const page = Math.floor(address / this.ps);
+    if (typeof address === "number" && page >= this.firstPage && page < this.lastPage) {
+      const o = this.owner[page];
+      if (o > 0) {
+        this.slabs.free(address, o);
+        return;
+      }
+      if (o === OWNER_LARGE && address === page * this.ps) {
+        this.freeLarge(address, page);
+        return;
+      }
+    }
+    throw this.foreign(address);
+  }
+
+  /** Bytes usable at `address` (its slot or its pages), at least what was asked for. */
+  usableSize(address: number): number {
+    const page = Math.floor(address / this.ps);
+    if (typeof address === "number" && Number.isInteger(address) && page >= this.firstPage && page < this.lastPage) {
+      const o = this.owner[page];
+      if (o > 0) {
+        const c = this.slabs.validate(address, o);
+        return this.slabs.size[c];
+      }
+      if (o === OWNER_LARGE && address === page * this.ps) return this.pages.sizeOf(address);
+    }
+    throw this.foreign(address);
+  }
+
+  // ---------------------------------------------------------------- caches
+
+  /** A cache of fixed-size objects (kmem_cache_create). */
+  createCache(name: string, objectSize: number, options: SlabCacheOptions = {}): SlabCache {
+    if (typeof name !== "string" || name.length === 0) throw new InvalidArgumentError("name", name, "must be a non-empty string");
+    if (typeof objectSize !== "number" || !Number.isSafeInteger(objectSize) || objectSize <= 0) {
+      throw new InvalidArgumentError("objectSize", objectSize, "must be a positive integer");
+    }
+    const align = options.align ?? naturalAlign(objectSize);
+    if (typeof align !== "number" || !isPowerOfTwo(align) || align > this.ps) {
+      throw new InvalidArgumentError("align", align, `must be a power of two up to the page size (${this.ps})`);
+    }
+    if (options.ctor !== undefined && typeof options.ctor !== "function") {
+      throw new InvalidArgumentError("ctor", options.ctor, "must be a function");
+    }
+    const maxObject = (this.ps * 2 ** Math.min(5, this.pages.maxOrder)) / 2;
+    if (objectSize > maxObject) {
+      throw new InvalidArgumentError("objectSize", objectSize, `exceeds ${maxObject}, the largest slab object`);
+    }
+    const c = defineCache(this.pages, this.rw, name, objectSize, align, 0, this.debug && !options.ctor);
+    this.slabs.load();
+    if (options.ctor) this.slabs.ctors[c] = options.ctor;
+    return new SlabCache(this, c);
+  }
+
+  // ---------------------------------------------------------------- vmalloc
+
+  /** A virtually contiguous buffer of `bytes` over single pages; returns its virtual address. */
+  vmalloc(bytes: number): number {
+    return this.vm.alloc(bytes);
+  }
+
+  vfree(vaddress: number): void {
+    this.vm.free(vaddress);
+  }
+
+  /** Copies `length` bytes from virtual address `v` (any byte of an area). */
+  vread(vaddress: number, length: number): Uint8Array {
+    return this.vm.read(vaddress, length);
+  }
+
+  /** Copies `bytes` to virtual address `v`; returns the bytes written. */
+  vwrite(vaddress: number, bytes: Uint8Array): number {
+    return this.vm.write(vaddress, bytes);
+  }
+
+  /** The arena address that backs virtual address `v`. */
+  vtranslate(vaddress: number): number {
+    return this.vm.translate(vaddress);
+  }
+
+  // ---------------------------------------------------------------- reclaim hooks
+
+  /** Returns empty slabs to the page layer; bytes freed. */
+  shrink(): number {
+    return this.shrinkSlabs(Number.POSITIVE_INFINITY);
+  }
+
+  registerShrinker(shrinker: Shrinker): () => void {
+    return this.shrinkers.register(shrinker);
+  }
+
+  /** Asks the shrinkers for `bytes`; true if anything was freed. */
+  reclaim(bytes: number): boolean {
+    const r: ShrinkResult = this.shrinkers.shrink(bytes);
+    return r.freed > 0;
+  }
+
+  private shrinkSlabs(bytes: number): number {
+    let freed = 0;
+    for (let c = 0; c < this.slabs.cacheCount && freed < bytes; c++) freed += this.slabs.shrinkCache(c);
+    return freed;
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  stats(): HeapStats {
+    return heapStats(this);
+  }
+
+  debugInfo(): string {
+    return heapDebugInfo(this);
+  }
+
+  /** Verifies the page layer and every object-layer invariant; throws CorruptionError. */
+  check(): void {
+    heapCheck(this);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private checkSize(size: number): void {
+    if (typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0) {
+      throw new InvalidArgumentError("size", size, "must be a positive integer number of bytes");
+    }
+    if (size > this.pages.capacity) {
+      throw new InvalidArgumentError("size", size, `exceeds the arena's ${this.pages.capacity} usable bytes`);
+    }
+  }
+
+  private allocLarge(size: number, align: number, flags?: AllocFlags): number {
+    let address: number;
+    try {
+      address = this.pages.alloc(size, align);
+    } catch (e) {
+      if (!(e instanceof OutOfMemoryError) || flags?.wait === false || !this.reclaim(size)) throw e;
+      address = this.pages.alloc(size, align);
+    }
+    const page = address / this.ps;
+    const n = this.pages.sizeOf(address) / this.ps;
+    this.owner[page] = OWNER_LARGE;
+    const w = this.pages.w;
+    w[this.rw + R_LARGE_COUNT]++;
+    w[this.rw + R_LARGE_PAGES] += n;
+    this.slabs.account(n);
+    return address;
+  }
+
+  private freeLarge(address: number, page: number): void {
+    const n = this.pages.sizeOf(address) / this.ps;
+    this.pages.free(address);
+    this.owner[page] = 0;
+    const w = this.pages.w;
+    w[this.rw + R_LARGE_COUNT]--;
+    w[this.rw + R_LARGE_PAGES] -= n;
+    this.slabs.account(-n);
+  }
+
+  /** The cache for `size` bytes at `align` (8 < align < pageSize), created on first use. */
+  private alignedCache(align: number, size: number): number {
+    const stride = alignUp(CLASS_SIZES[classFor(size)], align);
+    const name = `kmalloc-a${align}-${stride}`;
+    let c = this.alignedCaches.get(name);
+    if (c === undefined) {
+      c = this.findCache(name);
+      if (c < 0) {
+        c = defineCache(this.pages, this.rw, name, stride, align, CF_KMALLOC, this.debug);
+        this.slabs.load();
+      }
+      this.alignedCaches.set(name, c);
+    }
+    return c;
+  }
+
+  private findCache(name: string): number {
+    for (let c = 0; c < this.slabs.cacheCount; c++) if (this.slabs.name(c) === name) return c;
+    return -1;
+  }
+
+  /** Why `address` is not something this heap handed out. */
+  private foreign(address: number): Error {
+    if (typeof address !== "number" || !Number.isInteger(address)) return new InvalidAddressError(address, "not an address");
+    const page = Math.floor(address / this.ps);
+    if (page < this.firstPage || page >= this.lastPage) return new InvalidAddressError(address, "outside the arena");
+    const o = this.owner[page];
+    if (o === OWNER_LARGE) return new InvalidAddressError(address, "interior of a large allocation");
+    if (o === OWNER_META) return new InvalidAddressError(address, "heap metadata");
+    if (o === OWNER_VMALLOC) return new InvalidAddressError(address, "a vmalloc page (use vfree with the virtual address)");
+    for (let p = page - 1; p >= this.firstPage && p > page - (1 << 20); p--) {
+      if (this.owner[p] === OWNER_LARGE) {
+        if (p * this.ps + this.pages.sizeOf(p * this.ps) > address) {
+          return new InvalidAddressError(address, "interior of a large allocation");
+        }
+        break;
+      }
+      if (this.owner[p] !== 0) break;
+    }
+    if (this.isFreePage(page)) return new DoubleFreeError(address, "already freed (its page is free memory)");
+    return new InvalidAddressError(address, "not allocated by this heap");
+  }
+
+  private isFreePage(page: number): boolean {
+    try {
+      this.pages.sizeOf(page * this.ps);
+      return false;
+    } catch (e) {
+      return e instanceof DoubleFreeError;
+    }
+  }
+}
+
+function classFor(size: number): number {
+  return size <= 1024 ? SMALL_TABLE[(size + 7) >> 3] : MID_TABLE[(size + 127) >> 7];
+}
+
+/** Largest power of two dividing `size`, at most 8: 117 -> 1, 120 -> 8, 12 -> 4. */
+function naturalAlign(size: number): number {
+  let a = 1;
+  while (a < 8 && size % (a * 2) === 0) a *= 2;
+  return a;
+}
+
+/** Writes a cache descriptor into the next directory slot; returns its index. */
+function defineCache(
+  pages: PageAllocator,
+  rw: number,
+  name: string,
+  size: number,
+  align: number,
+  flags: number,
+  debug: boolean,
+): number {
+  const w = pages.w;
+  const c = w[rw + R_CACHE_COUNT];
+  if (c >= w[rw + R_MAX_CACHES]) {
+    throw new InvalidArgumentError("caches", c, `the cache directory is full (${w[rw + R_MAX_CACHES]} caches)`);
+  }
+  const stride = alignUp(size + (debug ? RED_ZONE_BYTES : 0), align);
+  const g = slabGeometry(stride, align, pages.pageSize, pages.maxOrder);
+  const cd = (w[rw + R_DIR_OFFSET] >> 2) + c * CACHE_WORDS;
+  w.fill(0, cd, cd + CACHE_WORDS);
+  w[cd + C_SIZE] = size;
+  w[cd + C_STRIDE] = stride;
+  w[cd + C_ALIGN] = align;
+  w[cd + C_SLAB_ORDER] = g.order;
+  w[cd + C_PER_SLAB] = g.perSlab;
+  w[cd + C_DATA_OFFSET] = g.dataOffset;
+  w[cd + C_BITMAP_WORDS] = g.bitmapWords;
+  w[cd + C_FLAGS] = CF_LIVE | flags | (debug ? CF_DEBUG : 0);
+  writeName(pages.memory, (cd + C_NAME) * 4, name);
+  w[rw + R_CACHE_COUNT] = c + 1;
+  return c;
+}

@@ -1,0 +1,317 @@
+/** Figures, a readable dump and the structural check of the object layer. */
+import { CorruptionError } from "../errors.js";
+import { pageStats } from "../page/inspect.js";
+import { formatBytes } from "../util/validate.js";
+import type { Heap } from "./heap.js";
+import {
+  C_ALIGN,
+  C_EMPTY,
+  C_EMPTY_COUNT,
+  C_FLAGS,
+  C_PARTIAL,
+  C_SLABS,
+  CACHE_WORDS,
+  CF_KMALLOC,
+  LIST_EMPTY,
+  LIST_FULL,
+  LIST_PARTIAL,
+  OWNER_LARGE,
+  OWNER_META,
+  OWNER_VMALLOC,
+  R_FOOTPRINT,
+  R_LARGE_COUNT,
+  R_LARGE_PAGES,
+  R_PEAK,
+  R_ROOT_PAGES,
+  S_BITMAP,
+  S_CACHE,
+  S_HINT,
+  S_INUSE,
+  S_LIST,
+  S_NEXT,
+  S_PREV,
+} from "./layout.js";
+
+export interface CacheStats {
+  name: string;
+  kmalloc: boolean;
+  objectSize: number;
+  stride: number;
+  align: number;
+  objectsPerSlab: number;
+  slabBytes: number;
+  slabs: number;
+  partialSlabs: number;
+  fullSlabs: number;
+  emptySlabs: number;
+  /** Objects allocated now. */
+  inUse: number;
+  /** Objects the cache's slabs can hold. */
+  capacity: number;
+  /** Bytes of slab headers and bitmaps. */
+  headerBytes: number;
+  /** Bytes at slab ends too small for an object. */
+  tailBytes: number;
+  /** Bytes between objects (alignment, red zones). */
+  paddingBytes: number;
+}
+
+export interface HeapStats {
+  /** Usable bytes of the arena. */
+  total: number;
+  /** Free bytes in the page layer. */
+  free: number;
+  /** Largest free block of the page layer. */
+  contiguous: number;
+  /** Bytes the heap holds from the page layer now (root, slabs, large, vmalloc, reserve). */
+  footprint: number;
+  /** High-water mark of footprint. */
+  peakFootprint: number;
+  /** Bytes of the heap's fixed root (owner map and directories). */
+  rootBytes: number;
+  /** Objects in use across all caches. */
+  objects: number;
+  large: { count: number; bytes: number };
+  vmalloc: { areas: number; bytes: number; pages: number };
+  reserve: { pages: number };
+  caches: CacheStats[];
+  pageLayer: ReturnType<typeof pageStats>;
+}
+
+interface Census {
+  partial: number;
+  full: number;
+  empty: number;
+  inUse: number;
+}
+
+/** Every slab of every cache, found through the owner map (full slabs are on no list). */
+function census(heap: Heap): Census[] {
+  const s = heap.slabs;
+  const wpp = heap.pages.pageSize >> 2;
+  const out: Census[] = [];
+  for (let c = 0; c < s.cacheCount; c++) out.push({ partial: 0, full: 0, empty: 0, inUse: 0 });
+  const owner = heap.owner;
+  for (let p = 0; p < owner.length; p++) {
+    if (owner[p] !== p || p === 0) continue;
+    const h = p * wpp;
+    const r = out[s.w[h + S_CACHE]];
+    if (!r) fail(`slab ${p} names cache ${s.w[h + S_CACHE]}, which does not exist`);
+    const list = s.w[h + S_LIST];
+    if (list === LIST_PARTIAL) r.partial++;
+    else if (list === LIST_FULL) r.full++;
+    else if (list === LIST_EMPTY) r.empty++;
+    else fail(`slab ${p} is on unknown list ${list}`);
+    r.inUse += s.w[h + S_INUSE];
+  }
+  return out;
+}
+
+function cacheFigures(heap: Heap, c: number, n: Census): CacheStats {
+  const s = heap.slabs;
+  const cd = s.dw + c * CACHE_WORDS;
+  const slabs = n.partial + n.full + n.empty;
+  const slabBytes = heap.pages.pageSize * 2 ** s.order[c];
+  return {
+    name: s.name(c),
+    kmalloc: (s.w[cd + C_FLAGS] & CF_KMALLOC) !== 0,
+    objectSize: s.size[c],
+    stride: s.stride[c],
+    align: s.w[cd + C_ALIGN],
+    objectsPerSlab: s.perSlab[c],
+    slabBytes,
+    slabs,
+    partialSlabs: n.partial,
+    fullSlabs: n.full,
+    emptySlabs: n.empty,
+    inUse: n.inUse,
+    capacity: slabs * s.perSlab[c],
+    headerBytes: slabs * s.dataOffset[c],
+    tailBytes: slabs * (slabBytes - s.dataOffset[c] - s.perSlab[c] * s.stride[c]),
+    paddingBytes: slabs * s.perSlab[c] * (s.stride[c] - s.size[c]),
+  };
+}
+
+export function cacheStats(heap: Heap, c: number): CacheStats {
+  heap.slabs.load();
+  return cacheFigures(heap, c, census(heap)[c]);
+}
+
+export function heapStats(heap: Heap): HeapStats {
+  heap.slabs.load();
+  const p = pageStats(heap.pages);
+  const w = heap.pages.w;
+  const ps = heap.pages.pageSize;
+  const caches: CacheStats[] = [];
+  let objects = 0;
+  const counts = census(heap);
+  for (let c = 0; c < heap.slabs.cacheCount; c++) {
+    const cs = cacheFigures(heap, c, counts[c]);
+    caches.push(cs);
+    objects += cs.inUse;
+  }
+  const areas = heap.vm.areas();
+  return {
+    total: p.total,
+    free: p.free,
+    contiguous: p.contiguous,
+    footprint: w[heap.rw + R_FOOTPRINT] * ps,
+    peakFootprint: w[heap.rw + R_PEAK] * ps,
+    rootBytes: w[heap.rw + R_ROOT_PAGES] * ps,
+    objects,
+    large: { count: w[heap.rw + R_LARGE_COUNT], bytes: w[heap.rw + R_LARGE_PAGES] * ps },
+    vmalloc: {
+      areas: areas.length,
+      bytes: areas.reduce((n, a) => n + a.bytes, 0),
+      pages: areas.reduce((n, a) => n + a.pages, 0),
+    },
+    reserve: { pages: heap.reserve.heldPages() },
+    caches,
+    pageLayer: p,
+  };
+}
+
+export function heapDebugInfo(heap: Heap): string {
+  const s = heapStats(heap);
+  const lines = [
+    `Heap: footprint ${formatBytes(s.footprint)} (peak ${formatBytes(s.peakFootprint)}, root ${formatBytes(s.rootBytes)}), ` +
+      `${s.objects} objects, ${s.large.count} large allocations (${formatBytes(s.large.bytes)}), ` +
+      `${s.vmalloc.areas} vmalloc areas (${formatBytes(s.vmalloc.bytes)}), reserve ${s.reserve.pages} pages`,
+    "caches with slabs (name, object size, per slab, slabs p/f/e, in use/capacity, waste):",
+  ];
+  for (const c of s.caches) {
+    if (c.slabs === 0) continue;
+    lines.push(
+      `  ${c.name.padEnd(24)} ${String(c.objectSize).padStart(6)} B ${String(c.objectsPerSlab).padStart(4)}/slab ` +
+        `${c.partialSlabs}/${c.fullSlabs}/${c.emptySlabs} ${c.inUse}/${c.capacity} ` +
+        `waste ${formatBytes(c.headerBytes + c.tailBytes + c.paddingBytes)}`,
+    );
+  }
+  lines.push(heap.pages.debugInfo());
+  return lines.join("\n");
+}
+
+function fail(what: string): never {
+  throw new CorruptionError(what);
+}
+
+function popcount(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+function checkSlab(heap: Heap, c: number, slab: number, list: number, prev: number): void {
+  const s = heap.slabs;
+  const w = s.w;
+  const ps = heap.pages.pageSize;
+  const h = slab * (ps >> 2);
+  const name = s.name(c);
+  if (w[h + S_CACHE] !== c) fail(`slab ${slab} of cache ${name} names cache ${w[h + S_CACHE]}`);
+  if (w[h + S_LIST] !== list) fail(`slab ${slab} of cache ${name} is on list ${list} but says ${w[h + S_LIST]}`);
+  if (prev >= 0 && w[h + S_PREV] !== prev) fail(`slab ${slab} of cache ${name} has a wrong back link`);
+  const per = s.perSlab[c];
+  const words = s.bitmapWords[c];
+  let used = 0;
+  for (let i = 0; i < words; i++) {
+    let word = w[h + S_BITMAP + i];
+    if (i === words - 1 && (per & 31) !== 0) {
+      const pad = ~((1 << (per & 31)) - 1);
+      if ((word & pad) !== pad) fail(`slab ${slab} of cache ${name}: padding bits cleared`);
+      word &= ~pad;
+    }
+    used += popcount(word);
+    if (i < w[h + S_HINT] && w[h + S_BITMAP + i] !== -1) fail(`slab ${slab} of cache ${name}: free bit below the hint`);
+  }
+  const inuse = w[h + S_INUSE];
+  if (used !== inuse) fail(`slab ${slab} of cache ${name}: ${used} bits set but INUSE says ${inuse}`);
+  if (list === LIST_PARTIAL && !(inuse > 0 && inuse < per)) fail(`partial slab ${slab} of ${name} holds ${inuse}`);
+  if (list === LIST_FULL && inuse !== per) fail(`full slab ${slab} of ${name} holds ${inuse}`);
+  if (list === LIST_EMPTY && inuse !== 0) fail(`empty slab ${slab} of ${name} holds ${inuse}`);
+  const n = 2 ** s.order[c];
+  if (heap.pages.sizeOf(slab * ps) !== n * ps) fail(`slab ${slab} of ${name} is not a ${n}-page block`);
+  for (let p = slab; p < slab + n; p++) if (heap.owner[p] !== slab) fail(`page ${p} of slab ${slab} has owner ${heap.owner[p]}`);
+}
+
+/** Walks a linked list (partial or empty) of cache c, checking each slab; returns its length. */
+function checkList(heap: Heap, c: number, list: number): number {
+  const w = heap.slabs.w;
+  const wpp = heap.pages.pageSize >> 2;
+  const cd = heap.slabs.dw + c * CACHE_WORDS;
+  const limit = w[cd + C_SLABS];
+  let slab = w[cd + (list === LIST_PARTIAL ? C_PARTIAL : C_EMPTY)];
+  let prev = 0;
+  let n = 0;
+  while (slab !== 0) {
+    if (++n > limit) fail(`cache ${heap.slabs.name(c)}: list ${list} is longer than its slab count`);
+    checkSlab(heap, c, slab, list, prev);
+    prev = slab;
+    slab = w[slab * wpp + S_NEXT];
+  }
+  return n;
+}
+
+/** Verifies the page layer, every slab, the owner map and the footprint accounting. */
+export function heapCheck(heap: Heap): void {
+  heap.pages.check();
+  const s = heap.slabs;
+  s.load();
+  const w = s.w;
+  const ps = heap.pages.pageSize;
+  const wpp = ps >> 2;
+  const counts = census(heap);
+  let slabPages = 0;
+  for (let c = 0; c < s.cacheCount; c++) {
+    const cd = s.dw + c * CACHE_WORDS;
+    const name = s.name(c);
+    const n = counts[c];
+    if (checkList(heap, c, LIST_PARTIAL) !== n.partial) fail(`cache ${name}: partial list misses slabs`);
+    if (checkList(heap, c, LIST_EMPTY) !== n.empty) fail(`cache ${name}: empty list misses slabs`);
+    if (n.empty !== w[cd + C_EMPTY_COUNT]) fail(`cache ${name}: empty count is wrong`);
+    const slabs = n.partial + n.full + n.empty;
+    if (slabs !== w[cd + C_SLABS]) fail(`cache ${name}: ${slabs} slabs in the owner map, count says ${w[cd + C_SLABS]}`);
+    slabPages += slabs * 2 ** s.order[c];
+  }
+  for (let p = 0; p < heap.owner.length; p++) {
+    if (p > 0 && heap.owner[p] === p && w[p * wpp + S_LIST] === LIST_FULL) checkSlab(heap, w[p * wpp + S_CACHE], p, LIST_FULL, -1);
+  }
+  let ownedSlab = 0;
+  let largeCount = 0;
+  let largePages = 0;
+  let meta = 0;
+  let vmPages = 0;
+  for (let p = 0; p < heap.owner.length; p++) {
+    const o = heap.owner[p];
+    if (o > 0) ownedSlab++;
+    else if (o === OWNER_LARGE) {
+      largeCount++;
+      largePages += heap.pages.sizeOf(p * ps) / ps;
+    } else if (o === OWNER_META) meta++;
+    else if (o === OWNER_VMALLOC) vmPages++;
+    else if (o !== 0) fail(`page ${p} has an unknown owner ${o}`);
+  }
+  if (ownedSlab !== slabPages) fail(`owner map marks ${ownedSlab} slab pages, lists hold ${slabPages}`);
+  if (largeCount !== w[heap.rw + R_LARGE_COUNT]) fail(`large count ${w[heap.rw + R_LARGE_COUNT]} != ${largeCount}`);
+  if (largePages !== w[heap.rw + R_LARGE_PAGES]) fail(`large pages ${w[heap.rw + R_LARGE_PAGES]} != ${largePages}`);
+  const areas = heap.vm.areas();
+  let vmData = 0;
+  let tables = 0;
+  for (const a of areas) {
+    vmData += a.pages;
+    tables += a.tablePages;
+    for (let i = 0; i < a.pages; i++) {
+      const page = heap.vm.pageOf(a.vaddress, i);
+      if (heap.owner[page] !== OWNER_VMALLOC || heap.pages.sizeOf(page * ps) !== ps) {
+        fail(`vmalloc area ${a.vaddress} page ${i} maps page ${page} which is not its own`);
+      }
+    }
+  }
+  if (vmData !== vmPages) fail(`owner map marks ${vmPages} vmalloc pages, areas map ${vmData}`);
+  const rootPages = w[heap.rw + R_ROOT_PAGES];
+  const reservePages = heap.reserve.heldPages();
+  if (meta !== rootPages + reservePages + tables) {
+    fail(`owner map marks ${meta} metadata pages, root+reserve+tables hold ${rootPages + reservePages + tables}`);
+  }
+  const footprint = rootPages + reservePages + tables + slabPages + largePages + vmData;
+  if (footprint !== w[heap.rw + R_FOOTPRINT]) fail(`footprint ${w[heap.rw + R_FOOTPRINT]} pages, structures hold ${footprint}`);
+}

@@ -1,0 +1,160 @@
+/**
+ * The object layer's structures inside the arena.
+ *
+ * Glossary: a *cache* hands out objects of one size; it owns *slabs*, each 2^slabOrder pages from
+ * the page layer with a header at its start; an *object* is a slot in a slab. kmalloc is a set of
+ * caches, one per size class; requests above the largest class are *large* and go to the page
+ * layer whole. A *vmalloc area* is a virtually contiguous buffer over single pages.
+ *
+ * Heap root (Int32 words at the root pages, whose index the arena header keeps in ROOT_HEAP):
+ *
+ * | word | name            | meaning                                                        |
+ * |------|-----------------|----------------------------------------------------------------|
+ * | 0    | MAGIC           | HEAP_MAGIC                                                     |
+ * | 1    | ROOT_PAGES      | pages the root occupies (this struct and the tables after it)  |
+ * | 2    | CACHE_COUNT     | caches in the directory (kmalloc classes first)                |
+ * | 3    | MAX_CACHES      | directory capacity                                             |
+ * | 4    | CLASS_COUNT     | kmalloc size classes (caches 0..CLASS_COUNT-1)                 |
+ * | 5    | FOOTPRINT       | pages the heap holds from the page layer right now             |
+ * | 6    | PEAK            | high-water mark of FOOTPRINT                                   |
+ * | 7    | FLAGS           | bit 0: debug (red zones and poisoning)                         |
+ * | 8    | OWNER_OFFSET    | byte offset of the page-owner map                              |
+ * | 9    | DIR_OFFSET      | byte offset of the cache directory                             |
+ * | 10   | VM_OFFSET       | byte offset of the vmalloc area directory                      |
+ * | 11   | VM_CAPACITY     | vmalloc areas the directory holds                              |
+ * | 12   | VM_COUNT        | live vmalloc areas                                             |
+ * | 13   | VM_HINT         | directory slot where the search for a free one starts          |
+ * | 14   | RESERVE_OFFSET  | byte offset of the metadata reserve                            |
+ * | 15   | LARGE_COUNT     | live large allocations                                         |
+ * | 16   | LARGE_PAGES     | pages held by live large allocations                           |
+ * | 17   | MAX_EMPTY       | empty slabs a cache keeps before returning them                |
+ *
+ * After it: the page-owner map (Int32 per arena page: the first page of the slab that covers it,
+ * OWNER_LARGE for the first page of a large allocation, OWNER_META for heap metadata (root, reserve,
+ * vmalloc page tables), OWNER_VMALLOC for pages backing vmalloc areas, 0 for pages
+ * the heap does not own), the cache directory (MAX_CACHES descriptors), the vmalloc directory and
+ * the reserve.
+ */
+export const HEAP_MAGIC = 0x50414548; // "HEAP"
+
+export const R_MAGIC = 0;
+export const R_ROOT_PAGES = 1;
+export const R_CACHE_COUNT = 2;
+export const R_MAX_CACHES = 3;
+export const R_CLASS_COUNT = 4;
+export const R_FOOTPRINT = 5;
+export const R_PEAK = 6;
+export const R_FLAGS = 7;
+export const R_OWNER_OFFSET = 8;
+export const R_DIR_OFFSET = 9;
+export const R_VM_OFFSET = 10;
+export const R_VM_CAPACITY = 11;
+export const R_VM_COUNT = 12;
+export const R_VM_HINT = 13;
+export const R_RESERVE_OFFSET = 14;
+export const R_LARGE_COUNT = 15;
+export const R_LARGE_PAGES = 16;
+export const R_MAX_EMPTY = 17;
+export const SIZEOF_ROOT = 32 * 4;
+
+export const FLAG_DEBUG = 1;
+
+export const OWNER_NONE = 0;
+export const OWNER_LARGE = -1;
+export const OWNER_META = -2;
+export const OWNER_VMALLOC = -3;
+
+/**
+ * Cache descriptor (Int32 words, CACHE_WORDS per cache in the directory):
+ *
+ * | word | name          | meaning                                                         |
+ * |------|---------------|-----------------------------------------------------------------|
+ * | 0    | SIZE          | object size the caller asked for                                |
+ * | 1    | STRIDE        | bytes between objects (size, red zone and alignment included)   |
+ * | 2    | ALIGN         | object alignment                                                |
+ * | 3    | SLAB_ORDER    | a slab is 2^SLAB_ORDER pages                                    |
+ * | 4    | PER_SLAB      | objects per slab                                                |
+ * | 5    | DATA_OFFSET   | bytes from the slab start to the first object                  |
+ * | 6    | BITMAP_WORDS  | Int32 words of the slab's bitmap                                |
+ * | 7    | PARTIAL       | first slab with free and used objects (page index, 0 = none)    |
+ * | 8    | (reserved)    | full slabs are on no list (slab.ts)                             |
+ * | 9    | EMPTY         | first slab with no used object                                  |
+ * | 10   | SLABS         | slabs the cache holds                                           |
+ * | 11   | EMPTY_COUNT   | slabs on the EMPTY list                                         |
+ * | 12   | FLAGS         | bit 0 live, bit 1 kmalloc class, bit 2 debug, bit 3 internal    |
+ * | 13   | INUSE         | objects in use (kept off the hot path: updated per slab move)   |
+ * | 16-31| NAME          | up to 63 bytes of UTF-8, NUL-padded                             |
+ */
+export const CACHE_WORDS = 32;
+export const C_SIZE = 0;
+export const C_STRIDE = 1;
+export const C_ALIGN = 2;
+export const C_SLAB_ORDER = 3;
+export const C_PER_SLAB = 4;
+export const C_DATA_OFFSET = 5;
+export const C_BITMAP_WORDS = 6;
+export const C_PARTIAL = 7;
+export const C_EMPTY = 9;
+export const C_SLABS = 10;
+export const C_EMPTY_COUNT = 11;
+export const C_FLAGS = 12;
+export const C_NAME = 16;
+export const NAME_BYTES = 64;
+
+export const CF_LIVE = 1;
+export const CF_KMALLOC = 2;
+export const CF_DEBUG = 4;
+
+/**
+ * Slab header, at the start of every slab (Int32 words); the bitmap follows it directly, one bit
+ * per object, 0 free and 1 used, as in the classic design. Bits past PER_SLAB in the last word
+ * are kept at 1 so a scan never hands them out.
+ *
+ * | word | name     | meaning                                                              |
+ * |------|----------|----------------------------------------------------------------------|
+ * | 0    | CACHE    | index of the owning cache in the directory                           |
+ * | 1    | INUSE    | objects in use                                                       |
+ * | 2    | NEXT     | next slab on the same list (page index, 0 = end)                     |
+ * | 3    | PREV     | previous slab on the same list (page index, 0 = head)                |
+ * | 4    | HINT     | bitmap word where the search for a free bit starts (no free bit below) |
+ * | 5    | LIST     | LIST_PARTIAL or LIST_EMPTY (linked), or LIST_FULL (on no list)       |
+ * | 6..  | BITMAP   | BITMAP_WORDS words                                                   |
+ *
+ * For 117-byte objects on one 4096-byte page: 24 header bytes + 8 bitmap bytes = 32, and
+ * (4096 - 32) / 117 = 34 objects, as in the seed's hand-laid slab (its 118 header bytes are an
+ * upper bound: 34 objects leave 118 bytes).
+ */
+export const S_CACHE = 0;
+export const S_INUSE = 1;
+export const S_NEXT = 2;
+export const S_PREV = 3;
+export const S_HINT = 4;
+export const S_LIST = 5;
+export const S_BITMAP = 6;
+export const SIZEOF_SLAB_HEADER = S_BITMAP * 4;
+
+export const LIST_PARTIAL = 0;
+export const LIST_FULL = 1;
+export const LIST_EMPTY = 2;
+
+/** Virtual addresses of vmalloc areas: far above any arena address, exact as doubles. */
+export const VMALLOC_BASE = 2 ** 48;
+export const VMALLOC_AREA_SPAN = 2 ** 32;
+
+/**
+ * vmalloc directory entry (Int32 words, VM_WORDS per area):
+ *
+ * | word | name    | meaning                                                    |
+ * |------|---------|------------------------------------------------------------|
+ * | 0    | TABLE   | first page of the area's page table (0 = slot free)        |
+ * | 1    | PAGES   | pages mapped                                               |
+ * | 2    | BYTES   | bytes the caller asked for                                 |
+ * | 3    | TABLE_PAGES | pages of a table taken from the page layer, or -(order+1) for a reserve block |
+ *
+ * The page table is one Int32 per mapped page: the arena page index that backs it.
+ */
+export const VM_WORDS = 4;
+export const V_TABLE = 0;
+export const V_PAGES = 1;
+export const V_BYTES = 2;
+export const V_TABLE_PAGES = 3;

@@ -1,0 +1,290 @@
+/**
+ * vmalloc: virtually contiguous buffers over single pages that need not be contiguous (Linux's
+ * vmalloc). Useful when a large buffer is wanted but the arena is too fragmented for one block.
+ *
+ *     virtual:  VMALLOC_BASE + slot * 2^32 + [0 ................................ bytes)
+ *                                            │ page 0 │ page 1 │ page 2 │ … │
+ *     page table (metadata, arena page):     [  17   ,  4093  ,   250  , … ]  arena page indices
+ *
+ * Virtual addresses live far above any arena address (2^48 and up), so they cannot be confused
+ * with arena addresses: free() refuses them and vfree() refuses arena addresses. Each area has a
+ * slot in a fixed directory; its page table is heap metadata, taken from the reserve for tables of
+ * one page or an order-2 block, so building it can neither fail half-way nor recurse. Larger
+ * tables are taken from the page layer before any data page, all or nothing.
+ *
+ * Translation costs one table read per page crossed; vread/vwrite copy page-sized runs.
+ */
+import { DoubleFreeError, InvalidAddressError, InvalidArgumentError, OutOfMemoryError } from "../errors.js";
+import type { PageAllocator } from "../page/buddy.js";
+import {
+  OWNER_META,
+  OWNER_VMALLOC,
+  R_VM_CAPACITY,
+  R_VM_COUNT,
+  R_VM_HINT,
+  V_BYTES,
+  V_PAGES,
+  V_TABLE,
+  V_TABLE_PAGES,
+  VM_WORDS,
+  VMALLOC_AREA_SPAN,
+  VMALLOC_BASE,
+} from "./layout.js";
+import type { Reserve } from "./reserve.js";
+
+/** One area holds less than 2 GiB (its byte length is an Int32 in the directory). */
+export const MAX_VMALLOC_BYTES = 2 ** 31 - 1;
+
+export class Vmalloc {
+  private readonly pages: PageAllocator;
+  private readonly w: Int32Array;
+  private readonly mem: Uint8Array;
+  private readonly owner: Int32Array;
+  private readonly reserve: Reserve;
+  private readonly rw: number;
+  private readonly vw: number;
+  private readonly ps: number;
+  private readonly account: (pages: number) => void;
+
+  constructor(
+    pages: PageAllocator,
+    rootWord: number,
+    vmOffset: number,
+    owner: Int32Array,
+    reserve: Reserve,
+    account: (pages: number) => void,
+  ) {
+    this.pages = pages;
+    this.w = pages.w;
+    this.mem = pages.memory;
+    this.owner = owner;
+    this.reserve = reserve;
+    this.rw = rootWord;
+    this.vw = vmOffset >> 2;
+    this.ps = pages.pageSize;
+    this.account = account;
+  }
+
+  alloc(bytes: number): number {
+    if (typeof bytes !== "number" || !Number.isSafeInteger(bytes) || bytes <= 0) {
+      throw new InvalidArgumentError("size", bytes, "must be a positive integer number of bytes");
+    }
+    if (bytes > Math.min(MAX_VMALLOC_BYTES, this.pages.capacity)) {
+      throw new InvalidArgumentError("size", bytes, "exceeds what one vmalloc area can map");
+    }
+    const w = this.w;
+    const slot = this.freeSlot();
+    if (slot < 0) {
+      throw new OutOfMemoryError(bytes, this.pages.largestFree, this.pages.freeBytes, "quota", "vmalloc directory full");
+    }
+    const n = Math.ceil(bytes / this.ps);
+    const entriesPerPage = this.ps >> 2;
+    const tableNeed = Math.ceil(n / entriesPerPage);
+    // The table first: from the reserve when it is small, else from the page layer (all or nothing).
+    let table = 0;
+    let tablePages = tableNeed;
+    let fromReserve: 0 | 2 | -1 = -1;
+    if (tableNeed === 1) fromReserve = 0;
+    else if (tableNeed <= 4) fromReserve = 2;
+    this.reserve.refill();
+    if (fromReserve >= 0 && n > this.pages.freePages) {
+      throw new OutOfMemoryError(bytes, this.pages.largestFree, this.pages.freeBytes);
+    }
+    if (fromReserve >= 0) {
+      table = this.reserve.take(fromReserve as 0 | 2);
+      tablePages = 2 ** fromReserve;
+      if (table === 0) {
+        throw new OutOfMemoryError(bytes, this.pages.largestFree, this.pages.freeBytes, "reserve", "metadata reserve empty");
+      }
+    } else {
+      if (n + tableNeed > this.pages.freePages) {
+        throw new OutOfMemoryError(bytes, this.pages.largestFree, this.pages.freeBytes);
+      }
+      table = this.pages.alloc(tableNeed * this.ps) / this.ps;
+      this.owner.fill(OWNER_META, table, table + tableNeed);
+      this.account(tableNeed);
+    }
+    let data: number[];
+    try {
+      data = this.pages.allocBulk(n);
+    } catch (e) {
+      this.putTable(table, tablePages, fromReserve);
+      throw e instanceof OutOfMemoryError
+        ? new OutOfMemoryError(bytes, e.largestFree, e.free, e.reason, "vmalloc data pages")
+        : e;
+    }
+    const t = table * entriesPerPage;
+    for (let i = 0; i < n; i++) {
+      const page = data[i] / this.ps;
+      w[t + i] = page;
+      this.owner[page] = OWNER_VMALLOC;
+    }
+    this.account(n);
+    const d = this.vw + slot * VM_WORDS;
+    w[d + V_TABLE] = table;
+    w[d + V_PAGES] = n;
+    w[d + V_BYTES] = bytes;
+    w[d + V_TABLE_PAGES] = fromReserve >= 0 ? -(fromReserve + 1) : tableNeed;
+    w[this.rw + R_VM_COUNT]++;
+    w[this.rw + R_VM_HINT] = slot + 1;
+    this.reserve.refill();
+    return VMALLOC_BASE + slot * VMALLOC_AREA_SPAN;
+  }
+
+  free(vaddress: number): void {
+    const slot = this.slotOf(vaddress, true);
+    const w = this.w;
+    const d = this.vw + slot * VM_WORDS;
+    const table = w[d + V_TABLE];
+    const n = w[d + V_PAGES];
+    const t = table * (this.ps >> 2);
+    for (let i = 0; i < n; i++) {
+      const page = w[t + i];
+      this.owner[page] = 0;
+      this.pages.free(page * this.ps);
+    }
+    this.account(-n);
+    const tp = w[d + V_TABLE_PAGES];
+    if (tp < 0) this.putTable(table, 2 ** (-tp - 1), (-tp - 1) as 0 | 2);
+    else this.putTable(table, tp, -1);
+    w[d + V_TABLE] = 0;
+    w[d + V_PAGES] = 0;
+    w[d + V_BYTES] = 0;
+    w[this.rw + R_VM_COUNT]--;
+    if (slot < w[this.rw + R_VM_HINT]) w[this.rw + R_VM_HINT] = slot;
+    this.reserve.refill();
+  }
+
+  /** Bytes the area at `vaddress` was created with. */
+  sizeOf(vaddress: number): number {
+    return this.w[this.vw + this.slotOf(vaddress, true) * VM_WORDS + V_BYTES];
+  }
+
+  /** The arena address backing virtual address `v` (any byte of a live area). */
+  translate(v: number): number {
+    const { slot, offset } = this.locate(v, 1);
+    const table = this.w[this.vw + slot * VM_WORDS + V_TABLE];
+    const page = this.w[table * (this.ps >> 2) + Math.floor(offset / this.ps)];
+    return page * this.ps + (offset % this.ps);
+  }
+
+  read(v: number, length: number): Uint8Array {
+    const out = new Uint8Array(this.checkLength(length));
+    this.copy(v, length, out, false);
+    return out;
+  }
+
+  write(v: number, bytes: Uint8Array): number {
+    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError("bytes", bytes, "must be a Uint8Array");
+    this.copy(v, bytes.length, bytes, true);
+    return bytes.length;
+  }
+
+  /** Live areas: virtual address, bytes, pages, for stats and the dashboard. */
+  areas(): Array<{ vaddress: number; bytes: number; pages: number; table: number; tablePages: number }> {
+    const w = this.w;
+    const out = [];
+    for (let s = 0; s < w[this.rw + R_VM_CAPACITY]; s++) {
+      const d = this.vw + s * VM_WORDS;
+      if (w[d + V_TABLE] === 0) continue;
+      const tp = w[d + V_TABLE_PAGES];
+      out.push({
+        vaddress: VMALLOC_BASE + s * VMALLOC_AREA_SPAN,
+        bytes: w[d + V_BYTES],
+        pages: w[d + V_PAGES],
+        table: w[d + V_TABLE],
+        tablePages: tp < 0 ? 2 ** (-tp - 1) : tp,
+      });
+    }
+    return out;
+  }
+
+  /** The arena page backing page `i` of the area at `vaddress` (for the checker). */
+  pageOf(vaddress: number, i: number): number {
+    const table = this.w[this.vw + this.slotOf(vaddress, true) * VM_WORDS + V_TABLE];
+    return this.w[table * (this.ps >> 2) + i];
+  }
+
+  private copy(v: number, length: number, buf: Uint8Array, toArena: boolean): void {
+    if (length === 0) {
+      this.locate(v, 0);
+      return;
+    }
+    const { slot, offset } = this.locate(v, length);
+    const w = this.w;
+    const t = w[this.vw + slot * VM_WORDS + V_TABLE] * (this.ps >> 2);
+    const ps = this.ps;
+    let done = 0;
+    let off = offset;
+    while (done < length) {
+      const pi = Math.floor(off / ps);
+      const within = off - pi * ps;
+      const run = Math.min(ps - within, length - done);
+      const a = w[t + pi] * ps + within;
+      if (toArena) this.mem.set(buf.subarray(done, done + run), a);
+      else buf.set(this.mem.subarray(a, a + run), done);
+      done += run;
+      off += run;
+    }
+  }
+
+  private checkLength(length: number): number {
+    if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0) {
+      throw new InvalidArgumentError("length", length, "must be a non-negative integer");
+    }
+    return length;
+  }
+
+  /** Slot and offset of [v, v+length) inside one live area, or a typed error. */
+  private locate(v: number, length: number): { slot: number; offset: number } {
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < VMALLOC_BASE) {
+      throw new InvalidAddressError(v, "not a vmalloc address");
+    }
+    const slot = Math.floor((v - VMALLOC_BASE) / VMALLOC_AREA_SPAN);
+    const offset = v - VMALLOC_BASE - slot * VMALLOC_AREA_SPAN;
+    this.liveSlot(v, slot);
+    const bytes = this.w[this.vw + slot * VM_WORDS + V_BYTES];
+    if (offset + length > bytes) {
+      throw new InvalidArgumentError("range", `${offset}+${length}`, `outside the ${bytes}-byte vmalloc area`);
+    }
+    return { slot, offset };
+  }
+
+  private slotOf(v: number, start: boolean): number {
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < VMALLOC_BASE) {
+      throw new InvalidAddressError(v, "not a vmalloc address");
+    }
+    const rel = v - VMALLOC_BASE;
+    const slot = Math.floor(rel / VMALLOC_AREA_SPAN);
+    if (start && rel !== slot * VMALLOC_AREA_SPAN) throw new InvalidAddressError(v, "not the start of a vmalloc area");
+    this.liveSlot(v, slot);
+    return slot;
+  }
+
+  private liveSlot(v: number, slot: number): void {
+    if (slot >= this.w[this.rw + R_VM_CAPACITY]) throw new InvalidAddressError(v, "not a vmalloc address");
+    if (this.w[this.vw + slot * VM_WORDS + V_TABLE] === 0) throw new DoubleFreeError(v, "vmalloc area is not live");
+  }
+
+  private freeSlot(): number {
+    const w = this.w;
+    const cap = w[this.rw + R_VM_CAPACITY];
+    if (w[this.rw + R_VM_COUNT] >= cap) return -1;
+    const hint = w[this.rw + R_VM_HINT];
+    for (let i = 0; i < cap; i++) {
+      const s = (hint + i) % cap;
+      if (w[this.vw + s * VM_WORDS + V_TABLE] === 0) return s;
+    }
+    return -1;
+  }
+
+  private putTable(table: number, pages: number, fromReserve: 0 | 2 | -1): void {
+    if (fromReserve >= 0) {
+      this.reserve.give(table, fromReserve as 0 | 2);
+      return;
+    }
+    this.owner.fill(0, table, table + pages);
+    this.account(-pages);
+    this.pages.free(table * this.ps);
+  }
+}
