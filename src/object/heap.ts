@@ -30,6 +30,9 @@ import { isPowerOfTwo } from "../util/validate.js";
 import { RED_ZONE_BYTES } from "./debug.js";
 import { type HeapStats, heapCheck, heapDebugInfo, heapStats } from "./inspect.js";
 import {
+  AC_MAX_LIMIT,
+  C_AC_BATCH,
+  C_AC_LIMIT,
   C_ALIGN,
   C_BITMAP_WORDS,
   C_DATA_OFFSET,
@@ -45,6 +48,7 @@ import {
   CF_LIVE,
   FLAG_DEBUG,
   HEAP_MAGIC,
+  MIN_AC_OBJECT,
   OWNER_LARGE,
   OWNER_META,
   OWNER_VMALLOC,
@@ -59,6 +63,7 @@ import {
   R_MAX_CACHES,
   R_MAX_EMPTY,
   R_OWNER_OFFSET,
+  R_PAGE_CACHE_OFFSET,
   R_PEAK,
   R_RESERVE_OFFSET,
   R_ROOT_PAGES,
@@ -77,7 +82,7 @@ import { Vmalloc } from "./vmalloc.js";
 export interface HeapOptions extends PageAllocatorOptions {
   /** Red zones and poisoning in every cache (SLUB debug). Default false. */
   debug?: boolean;
-  /** Capacity of the cache directory, kmalloc classes included. Default 256. */
+  /** Capacity of the cache directory, kmalloc classes (36) included. Default 64. */
   maxCaches?: number;
   /** vmalloc areas that can be live at once. Default: pages/64, at least 64. */
   vmallocAreas?: number;
@@ -90,7 +95,7 @@ export interface AllocFlags {
   wait?: boolean;
 }
 
-const DEFAULT_MAX_CACHES = 256;
+const DEFAULT_MAX_CACHES = 64;
 
 export class Heap {
   readonly pages: PageAllocator;
@@ -124,7 +129,8 @@ export class Heap {
     if (w[this.rw + R_MAGIC] !== HEAP_MAGIC) throw new CorruptionError("heap root has a bad magic number");
     const buf = pages.arena.buffer;
     this.owner = new Int32Array(buf, w[this.rw + R_OWNER_OFFSET], pages.pageCount);
-    this.slabs = new Slabs(pages, this.rw, w[this.rw + R_DIR_OFFSET] >> 2, this.owner, w[this.rw + R_MAX_CACHES]);
+    const pageCache = new Uint16Array(buf, w[this.rw + R_PAGE_CACHE_OFFSET], pages.pageCount);
+    this.slabs = new Slabs(pages, this.rw, w[this.rw + R_DIR_OFFSET] >> 2, this.owner, pageCache, w[this.rw + R_MAX_CACHES]);
     this.reserve = new Reserve(pages, w[this.rw + R_RESERVE_OFFSET], this.owner, (n) => this.slabs.account(n));
     this.vm = new Vmalloc(pages, this.rw, w[this.rw + R_VM_OFFSET], this.owner, this.reserve, (n) =>
       this.slabs.account(n),
@@ -161,7 +167,8 @@ export class Heap {
       throw new InvalidArgumentError("maxEmptySlabs", maxEmpty, "must be a non-negative integer");
     }
     const ownerOffset = SIZEOF_ROOT;
-    const dirOffset = ownerOffset + pages.pageCount * 4;
+    const pageCacheOffset = ownerOffset + pages.pageCount * 4;
+    const dirOffset = alignUp(pageCacheOffset + pages.pageCount * 2, 8);
     const vmOffset = dirOffset + maxCaches * CACHE_WORDS * 4;
     const reserveOffset = vmOffset + vmCap * VM_WORDS * 4;
     const rootBytes = reserveOffset + SIZEOF_RESERVE;
@@ -175,6 +182,7 @@ export class Heap {
     w[rw + R_MAX_CACHES] = maxCaches;
     w[rw + R_FLAGS] = options.debug ? FLAG_DEBUG : 0;
     w[rw + R_OWNER_OFFSET] = base + ownerOffset;
+    w[rw + R_PAGE_CACHE_OFFSET] = base + pageCacheOffset;
     w[rw + R_DIR_OFFSET] = base + dirOffset;
     w[rw + R_VM_OFFSET] = base + vmOffset;
     w[rw + R_VM_CAPACITY] = vmCap;
@@ -318,7 +326,7 @@ export class Heap {
     if (objectSize > maxObject) {
       throw new InvalidArgumentError("objectSize", objectSize, `exceeds ${maxObject}, the largest slab object`);
     }
-    const c = defineCache(this.pages, this.rw, name, objectSize, align, 0, this.debug && !options.ctor);
+    const c = defineCache(this.pages, this.rw, name, objectSize, align, 0, this.debug);
     this.slabs.load();
     if (options.ctor) this.slabs.ctors[c] = options.ctor;
     return new SlabCache(this, c);
@@ -518,6 +526,11 @@ function defineCache(
   w[cd + C_DATA_OFFSET] = g.dataOffset;
   w[cd + C_BITMAP_WORDS] = g.bitmapWords;
   w[cd + C_FLAGS] = CF_LIVE | flags | (debug ? CF_DEBUG : 0);
+  // Debug caches check every free against the bitmap, and objects smaller than the free tag
+  // cannot carry it: neither gets an array cache.
+  const limit = debug || size < MIN_AC_OBJECT ? 0 : AC_MAX_LIMIT;
+  w[cd + C_AC_LIMIT] = limit;
+  w[cd + C_AC_BATCH] = limit >> 1;
   writeName(pages.memory, (cd + C_NAME) * 4, name);
   w[rw + R_CACHE_COUNT] = c + 1;
   return c;

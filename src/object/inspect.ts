@@ -14,6 +14,7 @@ import {
   CF_KMALLOC,
   LIST_EMPTY,
   LIST_FULL,
+  FREE_TAG,
   LIST_PARTIAL,
   OWNER_LARGE,
   OWNER_META,
@@ -46,6 +47,8 @@ export interface CacheStats {
   emptySlabs: number;
   /** Objects allocated now. */
   inUse: number;
+  /** Free objects held on the cache's array cache (still marked used in their slabs). */
+  cached: number;
   /** Objects the cache's slabs can hold. */
   capacity: number;
   /** Bytes of slab headers and bitmaps. */
@@ -124,7 +127,8 @@ function cacheFigures(heap: Heap, c: number, n: Census): CacheStats {
     partialSlabs: n.partial,
     fullSlabs: n.full,
     emptySlabs: n.empty,
-    inUse: n.inUse,
+    inUse: n.inUse - s.cached(c),
+    cached: s.cached(c),
     capacity: slabs * s.perSlab[c],
     headerBytes: slabs * s.dataOffset[c],
     tailBytes: slabs * (slabBytes - s.dataOffset[c] - s.perSlab[c] * s.stride[c]),
@@ -233,6 +237,28 @@ function checkSlab(heap: Heap, c: number, slab: number, list: number, prev: numb
   for (let p = slab; p < slab + n; p++) if (heap.owner[p] !== slab) fail(`page ${p} of slab ${slab} has owner ${heap.owner[p]}`);
 }
 
+/** Every object on cache c's array cache is a distinct object start whose bit is set and which carries the tag. */
+function checkArrayCache(heap: Heap, c: number): void {
+  const s = heap.slabs;
+  const ps = heap.pages.pageSize;
+  const seen = new Set<number>();
+  for (let i = 0; i < s.cached(c); i++) {
+    const a = s.cachedAt(c, i);
+    const name = s.name(c);
+    if (seen.has(a)) fail(`cache ${name}: object ${a} is twice on the array cache`);
+    seen.add(a);
+    const slab = heap.owner[Math.floor(a / ps)];
+    if (!(slab > 0) || s.cacheOf(slab) !== c) fail(`cache ${name}: array cache holds ${a}, not one of its objects`);
+    const off = a - slab * ps - s.dataOffset[c];
+    const idx = off / s.stride[c];
+    if (!Number.isInteger(idx) || idx < 0 || idx >= s.perSlab[c]) fail(`cache ${name}: array cache holds ${a}, not an object start`);
+    if ((s.w[slab * (ps >> 2) + S_BITMAP + (idx >> 5)] & (1 << (idx & 31))) === 0) {
+      fail(`cache ${name}: array cache object ${a} is clear in its bitmap`);
+    }
+    for (let k = 0; k < 4; k++) if (heap.memory[a + k] !== FREE_TAG[k]) fail(`cache ${name}: array cache object ${a} lost its free tag`);
+  }
+}
+
 /** Walks a linked list (partial or empty) of cache c, checking each slab; returns its length. */
 function checkList(heap: Heap, c: number, list: number): number {
   const w = heap.slabs.w;
@@ -274,7 +300,9 @@ export function heapCheck(heap: Heap): void {
   }
   for (let p = 0; p < heap.owner.length; p++) {
     if (p > 0 && heap.owner[p] === p && w[p * wpp + S_LIST] === LIST_FULL) checkSlab(heap, w[p * wpp + S_CACHE], p, LIST_FULL, -1);
+    if (heap.owner[p] > 0 && s.cacheOf(p) !== w[heap.owner[p] * wpp + S_CACHE]) fail(`page ${p}: page-cache map disagrees with its slab`);
   }
+  for (let c = 0; c < s.cacheCount; c++) checkArrayCache(heap, c);
   let ownedSlab = 0;
   let largeCount = 0;
   let largePages = 0;

@@ -28,8 +28,11 @@
  * | 15   | LARGE_COUNT     | live large allocations                                         |
  * | 16   | LARGE_PAGES     | pages held by live large allocations                           |
  * | 17   | MAX_EMPTY       | empty slabs a cache keeps before returning them                |
+ * | 18   | PAGE_CACHE_OFFSET | byte offset of the page-cache map (Uint16 per page)          |
  *
- * After it: the page-owner map (Int32 per arena page: the first page of the slab that covers it,
+ * After it: the page-cache map (Uint16 per arena page: the cache whose slab covers the page, so
+ * free() validates an address without touching the slab header), the page-owner map (Int32 per
+ * arena page: the first page of the slab that covers it,
  * OWNER_LARGE for the first page of a large allocation, OWNER_META for heap metadata (root, reserve,
  * vmalloc page tables), OWNER_VMALLOC for pages backing vmalloc areas, 0 for pages
  * the heap does not own), the cache directory (MAX_CACHES descriptors), the vmalloc directory and
@@ -55,6 +58,7 @@ export const R_RESERVE_OFFSET = 14;
 export const R_LARGE_COUNT = 15;
 export const R_LARGE_PAGES = 16;
 export const R_MAX_EMPTY = 17;
+export const R_PAGE_CACHE_OFFSET = 18;
 export const SIZEOF_ROOT = 32 * 4;
 
 export const FLAG_DEBUG = 1;
@@ -84,8 +88,18 @@ export const OWNER_VMALLOC = -3;
  * | 12   | FLAGS         | bit 0 live, bit 1 kmalloc class, bit 2 debug, bit 3 internal    |
  * | 13   | INUSE         | objects in use (kept off the hot path: updated per slab move)   |
  * | 16-31| NAME          | up to 63 bytes of UTF-8, NUL-padded                             |
+ * | 32   | AC_AVAIL      | objects on the array cache                                      |
+ * | 33   | AC_LIMIT      | array cache capacity (0: no array cache, e.g. debug caches)     |
+ * | 34   | AC_BATCH      | objects returned to their slabs when the array cache is full    |
+ * | 36-95| AC_ENTRIES    | AC_LIMIT object addresses as Float64 (8-byte aligned)           |
+ *
+ * The array cache (Linux SLAB's array_cache, Bonwick's magazine) is a LIFO of objects freed
+ * recently. They stay marked used in their slab's bitmap; free() pushes and alloc() pops without
+ * touching any slab header, so the common alloc/free costs no cache miss beyond the object itself.
+ * A freed object carries FREE_TAG in its first bytes so that a second free is caught at once (a
+ * user's data that happens to equal the tag only sends that free down the slow, exact path).
  */
-export const CACHE_WORDS = 32;
+export const CACHE_WORDS = 96;
 export const C_SIZE = 0;
 export const C_STRIDE = 1;
 export const C_ALIGN = 2;
@@ -100,6 +114,15 @@ export const C_EMPTY_COUNT = 11;
 export const C_FLAGS = 12;
 export const C_NAME = 16;
 export const NAME_BYTES = 64;
+export const C_AC_AVAIL = 32;
+export const C_AC_LIMIT = 33;
+export const C_AC_BATCH = 34;
+export const C_AC_ENTRIES = 36;
+export const AC_MAX_LIMIT = (CACHE_WORDS - C_AC_ENTRIES) / 2;
+/** First bytes of an object on an array cache: "FREE" in ASCII. */
+export const FREE_TAG = [0x46, 0x52, 0x45, 0x45];
+/** Objects smaller than the tag get no array cache. */
+export const MIN_AC_OBJECT = 4;
 
 export const CF_LIVE = 1;
 export const CF_KMALLOC = 2;

@@ -50,7 +50,7 @@ export class SlabCache {
   free(address: number): void {
     const page = Math.floor(address / this.heap.pages.pageSize);
     const o = typeof address === "number" && page >= 0 && page < this.heap.owner.length ? this.heap.owner[page] : 0;
-    if (o > 0 && this.heap.pages.w[o * (this.heap.pages.pageSize >> 2)] !== this.id) {
+    if (o > 0 && this.heap.slabs.cacheOf(o) !== this.id) {
       throw new InvalidAddressError(address, `belongs to another cache, not ${this.name}`);
     }
     if (o <= 0) throw new InvalidAddressError(address, `not an object of cache ${this.name}`);

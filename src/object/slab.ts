@@ -2,70 +2,85 @@
  * Slab caches: objects of one size carved from slabs of 2^k pages, with a bitmap free list in
  * each slab's header (layout.ts), exactly as in the classic design:
  *
- *     slab (2^k pages, aligned) ───────────────────────────────────────────────────────┐
+ *     slab (2^k pages, aligned) ──────────────────────────────────────────────────────────┐
  *     │ header: cache, inuse, next, prev, hint, list │ bitmap 0110… │ obj0 │ obj1 │ … │ tail │
  *
- * alloc takes the first slab of the cache's PARTIAL list, finds a 0 bit starting at the slab's
- * hint word (one clz32 per word; every word below the hint is full), sets it and returns the
- * object's address. Full slabs are on no list; the owner map finds them when needed. free maps the address to its slab through the heap's page-owner map (O(1),
- * any slab size), checks that it is exactly an object start and that its bit is set (else a typed
- * error and nothing changes), and clears the bit. A slab moves between the PARTIAL, FULL and EMPTY
- * lists only when it fills up or empties, so the common alloc/free touches one slab header.
- * Empty slabs beyond the cache's allowance go back to the page layer at once; the rest wait for
- * shrink() (the heap's shrinker), so a cache that breathes in and out does not thrash the buddy
- * lists.
+ * In front of the slabs sits each cache's array cache (Linux SLAB's array_cache):
+ *
+ *     free(a) ──> push a on the array cache ──(full: return the oldest batch to their slabs)
+ *     alloc() <── pop from the array cache  ──(empty: take a 0 bit from the first PARTIAL slab)
+ *
+ * so the common free/alloc pair touches no slab header. free() validates an address from two
+ * small per-page maps (owner: the slab's first page; page-cache: its cache) and the cache's
+ * geometry, never from the slab itself: anything but an object start is an InvalidAddressError,
+ * and an object that carries FREE_TAG is checked exactly (array cache, then bitmap) and refused
+ * with DoubleFreeError if it is free. Nothing changes on either error.
+ *
+ * Bitmap path: alloc finds a 0 bit starting at the slab's hint word (one clz32 per word; every
+ * word below the hint is full). Slabs move between lists only when they fill up or empty: full
+ * slabs sit on no list (as in SLUB), empty ones beyond the cache's allowance go back to the page
+ * layer at once, the rest wait for shrink() (the heap's shrinker).
  *
  * Invariants (checked by Heap.check):
  *   a slab's INUSE = set bits of its bitmap (padding bits excluded)
  *   PARTIAL slabs have 0 < INUSE < PER_SLAB, FULL ones INUSE = PER_SLAB, EMPTY ones INUSE = 0
- *   every page of a slab has the slab's first page in the owner map
- *   no 0 bit sits in a word below the slab's HINT
+ *   objects in use = sum of INUSE - objects on the array cache
+ *   every object on an array cache has its bit set and FREE_TAG in its first bytes
+ *   every page of a slab has the slab's first page in the owner map and its cache in the page-cache map
  */
 import { DoubleFreeError, InvalidAddressError, OutOfMemoryError } from "../errors.js";
 import type { PageAllocator } from "../page/buddy.js";
 import { checkPoison, checkRedZone, paintRedZone, poison } from "./debug.js";
-import {
-  C_BITMAP_WORDS,
-  C_DATA_OFFSET,
-  C_EMPTY,
-  C_EMPTY_COUNT,
-  C_FLAGS,
-  C_NAME,
-  C_PARTIAL,
-  C_PER_SLAB,
-  C_SIZE,
-  C_SLAB_ORDER,
-  C_SLABS,
-  C_STRIDE,
-  CACHE_WORDS,
-  CF_DEBUG,
-  LIST_EMPTY,
-  LIST_FULL,
-  LIST_PARTIAL,
-  NAME_BYTES,
-  R_CACHE_COUNT,
-  R_FOOTPRINT,
-  R_MAX_EMPTY,
-  R_PEAK,
-  S_BITMAP,
-  S_CACHE,
-  S_HINT,
-  S_INUSE,
-  S_LIST,
-  S_NEXT,
-  S_PREV,
-} from "./layout.js";
+import * as L from "./layout.js";
+
+// Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings.
+const C_SIZE = L.C_SIZE;
+const C_STRIDE = L.C_STRIDE;
+const C_PER_SLAB = L.C_PER_SLAB;
+const C_DATA_OFFSET = L.C_DATA_OFFSET;
+const C_SLAB_ORDER = L.C_SLAB_ORDER;
+const C_BITMAP_WORDS = L.C_BITMAP_WORDS;
+const C_FLAGS = L.C_FLAGS;
+const C_NAME = L.C_NAME;
+const C_PARTIAL = L.C_PARTIAL;
+const C_EMPTY = L.C_EMPTY;
+const C_SLABS = L.C_SLABS;
+const C_EMPTY_COUNT = L.C_EMPTY_COUNT;
+const C_AC_AVAIL = L.C_AC_AVAIL;
+const C_AC_LIMIT = L.C_AC_LIMIT;
+const C_AC_BATCH = L.C_AC_BATCH;
+const C_AC_ENTRIES = L.C_AC_ENTRIES;
+const CACHE_WORDS = L.CACHE_WORDS;
+const CF_DEBUG = L.CF_DEBUG;
+const S_CACHE = L.S_CACHE;
+const S_INUSE = L.S_INUSE;
+const S_NEXT = L.S_NEXT;
+const S_PREV = L.S_PREV;
+const S_HINT = L.S_HINT;
+const S_LIST = L.S_LIST;
+const S_BITMAP = L.S_BITMAP;
+const LIST_PARTIAL = L.LIST_PARTIAL;
+const LIST_FULL = L.LIST_FULL;
+const LIST_EMPTY = L.LIST_EMPTY;
+const R_CACHE_COUNT = L.R_CACHE_COUNT;
+const R_FOOTPRINT = L.R_FOOTPRINT;
+const R_PEAK = L.R_PEAK;
+const R_MAX_EMPTY = L.R_MAX_EMPTY;
+const TAG0 = L.FREE_TAG[0];
+const TAG1 = L.FREE_TAG[1];
+const TAG2 = L.FREE_TAG[2];
+const TAG3 = L.FREE_TAG[3];
 
 /** Called when the page layer has no block for a new slab; returns true if it freed something. */
 export type PressureHandler = (bytes: number) => boolean;
 
-const LIST_FIELD = [C_PARTIAL, 0, C_EMPTY];
-
 export class Slabs {
   readonly pages: PageAllocator;
   readonly w: Int32Array;
+  readonly f64: Float64Array;
   readonly mem: Uint8Array;
   readonly owner: Int32Array;
+  readonly pageCache: Uint16Array;
   readonly ps: number;
   private readonly wpp: number;
   /** word index of the heap root */
@@ -81,17 +96,31 @@ export class Slabs {
   readonly bitmapWords: Int32Array;
   readonly inv: Float64Array;
   readonly debug: Uint8Array;
+  /** word index of each cache's array-cache counters, and Float64 index of its entries */
+  private readonly acWord: Int32Array;
+  private readonly acEntry: Int32Array;
+  private readonly acLimit: Int32Array;
   /** Constructors of caches created in this thread, run on every object of a new slab. */
   readonly ctors: Array<((address: number, memory: Uint8Array) => void) | undefined> = [];
   private known = 0;
   private readonly names: string[] = [];
   onPressure: PressureHandler = () => false;
 
-  constructor(pages: PageAllocator, rootWord: number, dirWord: number, owner: Int32Array, maxCaches: number) {
+  constructor(
+    pages: PageAllocator,
+    rootWord: number,
+    dirWord: number,
+    owner: Int32Array,
+    pageCache: Uint16Array,
+    maxCaches: number,
+  ) {
     this.pages = pages;
     this.w = pages.w;
+    const buf = pages.arena.buffer;
+    this.f64 = new Float64Array(buf, 0, Math.floor(buf.byteLength / 8));
     this.mem = pages.memory;
     this.owner = owner;
+    this.pageCache = pageCache;
     this.ps = pages.pageSize;
     this.wpp = this.ps >> 2;
     this.rw = rootWord;
@@ -104,6 +133,9 @@ export class Slabs {
     this.bitmapWords = new Int32Array(maxCaches);
     this.inv = new Float64Array(maxCaches);
     this.debug = new Uint8Array(maxCaches);
+    this.acWord = new Int32Array(maxCaches);
+    this.acEntry = new Int32Array(maxCaches);
+    this.acLimit = new Int32Array(maxCaches);
     this.load();
   }
 
@@ -121,6 +153,9 @@ export class Slabs {
       this.bitmapWords[c] = w[cd + C_BITMAP_WORDS];
       this.inv[c] = 1 / w[cd + C_STRIDE];
       this.debug[c] = w[cd + C_FLAGS] & CF_DEBUG ? 1 : 0;
+      this.acWord[c] = cd + C_AC_AVAIL;
+      this.acEntry[c] = (cd + C_AC_ENTRIES) >> 1;
+      this.acLimit[c] = w[cd + C_AC_LIMIT];
       this.names[c] = readName(this.mem, (cd + C_NAME) * 4);
     }
     this.known = count;
@@ -137,7 +172,122 @@ export class Slabs {
 
   /** One object from cache c. `wait` false fails at once instead of asking shrinkers. */
   alloc(c: number, wait: boolean): number {
+    const w = this.w;
+    const aw = this.acWord[c];
+    const avail = w[aw];
+    if (avail !== 0) {
+      w[aw] = avail - 1;
+      const address = this.f64[this.acEntry[c] + avail - 1];
+      this.mem[address] = 0;
+      return address;
+    }
     if (this.debug[c] !== 0) return this.allocDebug(c, wait);
+    return this.allocFromSlab(c, wait);
+  }
+
+  /**
+   * Frees the object at `address`, whose page's owner-map entry is `slab`. Throws
+   * InvalidAddressError for anything but an object start, DoubleFreeError for a free object;
+   * nothing changes on either.
+   */
+  free(address: number, slab: number): void {
+    const c = this.pageCache[slab];
+    if (c >= this.known) this.load();
+    const off = address - slab * this.ps - this.dataOffset[c];
+    const idx = Math.round(off * this.inv[c]);
+    if (idx * this.stride[c] !== off || idx < 0 || idx >= this.perSlab[c]) throw this.notObject(address, c);
+    const limit = this.acLimit[c];
+    if (limit === 0) {
+      this.freeToSlab(c, address, slab, idx);
+      return;
+    }
+    const mem = this.mem;
+    if (mem[address] === TAG0 && mem[address + 1] === TAG1 && mem[address + 2] === TAG2 && mem[address + 3] === TAG3) {
+      this.checkNotFree(c, address, slab, idx);
+    }
+    const w = this.w;
+    const aw = this.acWord[c];
+    let avail = w[aw];
+    if (avail === limit) avail = this.flush(c, w[aw + C_AC_BATCH - C_AC_AVAIL]);
+    mem[address] = TAG0;
+    mem[address + 1] = TAG1;
+    mem[address + 2] = TAG2;
+    mem[address + 3] = TAG3;
+    this.f64[this.acEntry[c] + avail] = address;
+    w[aw] = avail + 1;
+  }
+
+  /**
+   * The cache of the live object at `address` (owner-map entry `slab`); a typed error if the
+   * address is not a live object. For usableSize and realloc.
+   */
+  validate(address: number, slab: number): number {
+    const c = this.pageCache[slab];
+    if (c >= this.known) this.load();
+    const off = address - slab * this.ps - this.dataOffset[c];
+    const idx = Math.round(off * this.inv[c]);
+    if (idx * this.stride[c] !== off || idx < 0 || idx >= this.perSlab[c]) throw this.notObject(address, c);
+    this.checkNotFree(c, address, slab, idx);
+    return c;
+  }
+
+  /** Cache index of the slab that starts at page `slab`. */
+  cacheOf(slab: number): number {
+    return this.pageCache[slab];
+  }
+
+  /** Returns the array cache's objects to their slabs (all of them). */
+  drain(c: number): void {
+    const avail = this.w[this.acWord[c]];
+    if (avail > 0) this.flush(c, avail);
+  }
+
+  /** Objects on cache c's array cache. */
+  cached(c: number): number {
+    return this.w[this.acWord[c]];
+  }
+
+  /** Address of entry i of cache c's array cache. */
+  cachedAt(c: number, i: number): number {
+    return this.f64[this.acEntry[c] + i];
+  }
+
+  /** Returns cache c's array cache and empty slabs to the page layer; bytes freed. */
+  shrinkCache(c: number): number {
+    this.drain(c);
+    const w = this.w;
+    const cd = this.dw + c * CACHE_WORDS;
+    let freed = 0;
+    while (w[cd + C_EMPTY_COUNT] > 0) {
+      const slab = w[cd + C_EMPTY];
+      this.unlink(c, slab);
+      w[cd + C_EMPTY_COUNT]--;
+      freed += this.release(c, slab);
+    }
+    return freed;
+  }
+
+  /** Bytes held in empty slabs of all caches. */
+  emptyBytes(): number {
+    let n = 0;
+    for (let c = 0; c < this.cacheCount; c++) {
+      n += this.w[this.dw + c * CACHE_WORDS + C_EMPTY_COUNT] * this.ps * 2 ** this.order[c];
+      n += this.w[this.acWord[c]] * this.stride[c];
+    }
+    return n;
+  }
+
+  /** Pages taken from (positive) or given back to (negative) the page layer by the heap. */
+  account(pages: number): void {
+    const w = this.w;
+    const now = w[this.rw + R_FOOTPRINT] + pages;
+    w[this.rw + R_FOOTPRINT] = now;
+    if (now > w[this.rw + R_PEAK]) w[this.rw + R_PEAK] = now;
+  }
+
+  // ---------------------------------------------------------------- bitmap path
+
+  private allocFromSlab(c: number, wait: boolean): number {
     const w = this.w;
     let slab = w[this.dw + c * CACHE_WORDS + C_PARTIAL];
     if (slab === 0) slab = this.refill(c, wait);
@@ -155,80 +305,55 @@ export class Slabs {
     return slab * this.ps + this.dataOffset[c] + ((wi << 5) + bit) * this.stride[c];
   }
 
-  /**
-   * Returns the object at `address` to its slab (`slab` = the owner map's entry for its page).
-   * Throws InvalidAddressError for anything but an object start and DoubleFreeError for a free
-   * object, having changed nothing.
-   */
-  free(address: number, slab: number): void {
+  /** Clears object idx's bit in its slab (the bit must be set). */
+  private freeToSlab(c: number, address: number, slab: number, idx: number): void {
     const w = this.w;
     const h = slab * this.wpp;
-    const c = w[h + S_CACHE];
-    if (c >= this.known) this.load();
-    const off = address - slab * this.ps - this.dataOffset[c];
-    const idx = Math.round(off * this.inv[c]);
-    if (idx * this.stride[c] !== off || idx < 0 || idx >= this.perSlab[c]) {
-      throw new InvalidAddressError(address, `not the start of an object in cache ${this.name(c)}`);
-    }
     const wi = h + S_BITMAP + (idx >> 5);
     const bit = 1 << (idx & 31);
     const word = w[wi];
     if ((word & bit) === 0) throw new DoubleFreeError(address, `already free (cache ${this.name(c)})`);
     if (this.debug[c] !== 0) this.freeDebug(c, address);
     w[wi] = word ^ bit;
-    if (wi - h - S_BITMAP < w[h + S_HINT]) w[h + S_HINT] = wi - h - S_BITMAP;
+    if (idx >> 5 < w[h + S_HINT]) w[h + S_HINT] = idx >> 5;
     const inuse = w[h + S_INUSE] - 1;
     w[h + S_INUSE] = inuse;
     if (inuse === 0) this.emptied(c, slab);
     else if (inuse === this.perSlab[c] - 1) this.move(c, slab, LIST_PARTIAL);
   }
 
-  /** True if the object at `address` (in `slab`) is allocated; for realloc/usableSize checks. */
-  validate(address: number, slab: number): number {
+  /** Returns the oldest n array-cache objects to their slabs; the new count. */
+  private flush(c: number, n: number): number {
     const w = this.w;
-    const h = slab * this.wpp;
-    const c = w[h + S_CACHE];
-    if (c >= this.known) this.load();
-    const off = address - slab * this.ps - this.dataOffset[c];
-    const idx = Math.round(off * this.inv[c]);
-    if (idx * this.stride[c] !== off || idx < 0 || idx >= this.perSlab[c]) {
-      throw new InvalidAddressError(address, `not the start of an object in cache ${this.name(c)}`);
+    const aw = this.acWord[c];
+    const avail = w[aw];
+    const e = this.acEntry[c];
+    const f64 = this.f64;
+    const ps = this.ps;
+    for (let i = 0; i < n; i++) {
+      const address = f64[e + i];
+      const slab = this.owner[Math.floor(address / ps)];
+      const idx = Math.round((address - slab * ps - this.dataOffset[c]) * this.inv[c]);
+      this.freeToSlab(c, address, slab, idx);
     }
-    if ((w[h + S_BITMAP + (idx >> 5)] & (1 << (idx & 31))) === 0) {
-      throw new DoubleFreeError(address, `already free (cache ${this.name(c)})`);
-    }
-    return c;
+    f64.copyWithin(e, e + n, e + avail);
+    w[aw] = avail - n;
+    return avail - n;
   }
 
-  /** Returns every empty slab of cache c to the page layer; bytes freed. */
-  shrinkCache(c: number, keep = 0): number {
-    const w = this.w;
-    const cd = this.dw + c * CACHE_WORDS;
-    let freed = 0;
-    while (w[cd + C_EMPTY_COUNT] > keep) {
-      const slab = w[cd + C_EMPTY];
-      this.unlink(c, slab);
-      w[cd + C_EMPTY_COUNT]--;
-      freed += this.release(c, slab);
+  /** Throws DoubleFreeError if the object is on the array cache or its bit is clear. */
+  private checkNotFree(c: number, address: number, slab: number, idx: number): void {
+    const avail = this.w[this.acWord[c]];
+    const e = this.acEntry[c];
+    for (let i = 0; i < avail; i++) {
+      if (this.f64[e + i] === address) throw new DoubleFreeError(address, `already free (cache ${this.name(c)})`);
     }
-    return freed;
+    const word = this.w[slab * this.wpp + S_BITMAP + (idx >> 5)];
+    if ((word & (1 << (idx & 31))) === 0) throw new DoubleFreeError(address, `already free (cache ${this.name(c)})`);
   }
 
-  /** Bytes held in empty slabs of all caches. */
-  emptyBytes(): number {
-    let n = 0;
-    for (let c = 0; c < this.cacheCount; c++) {
-      n += this.w[this.dw + c * CACHE_WORDS + C_EMPTY_COUNT] * this.ps * 2 ** this.order[c];
-    }
-    return n;
-  }
-
-  /** Pages taken from (positive) or given back to (negative) the page layer by the heap. */
-  account(pages: number): void {
-    const w = this.w;
-    const now = w[this.rw + R_FOOTPRINT] + pages;
-    w[this.rw + R_FOOTPRINT] = now;
-    if (now > w[this.rw + R_PEAK]) w[this.rw + R_PEAK] = now;
+  private notObject(address: number, c: number): InvalidAddressError {
+    return new InvalidAddressError(address, `not the start of an object in cache ${this.name(c)}`);
   }
 
   // ---------------------------------------------------------------- slab lists
@@ -273,6 +398,7 @@ export class Slabs {
     const tail = this.perSlab[c] & 31;
     if (tail !== 0) w[h + S_BITMAP + words - 1] = ~((1 << tail) - 1);
     this.owner.fill(slab, slab, slab + 2 ** order);
+    this.pageCache.fill(c, slab, slab + 2 ** order);
     w[this.dw + c * CACHE_WORDS + C_SLABS]++;
     this.account(2 ** order);
     if (this.debug[c] !== 0) this.paintSlab(c, address);
@@ -305,6 +431,7 @@ export class Slabs {
   private release(c: number, slab: number): number {
     const n = 2 ** this.order[c];
     this.owner.fill(0, slab, slab + n);
+    this.pageCache.fill(0, slab, slab + n);
     this.w[this.dw + c * CACHE_WORDS + C_SLABS]--;
     this.pages.free(slab * this.ps);
     this.account(-n);
@@ -322,16 +449,13 @@ export class Slabs {
    */
   private push(c: number, slab: number, list: number): void {
     const w = this.w;
-    if (list === LIST_FULL) {
-      w[slab * this.wpp + S_LIST] = LIST_FULL;
-      return;
-    }
-    const head = this.dw + c * CACHE_WORDS + LIST_FIELD[list];
     const h = slab * this.wpp;
+    w[h + S_LIST] = list;
+    if (list === LIST_FULL) return;
+    const head = this.dw + c * CACHE_WORDS + (list === LIST_PARTIAL ? C_PARTIAL : C_EMPTY);
     const next = w[head];
     w[h + S_NEXT] = next;
     w[h + S_PREV] = 0;
-    w[h + S_LIST] = list;
     if (next !== 0) w[next * this.wpp + S_PREV] = slab;
     w[head] = slab;
   }
@@ -339,17 +463,18 @@ export class Slabs {
   private unlink(c: number, slab: number): void {
     const w = this.w;
     const h = slab * this.wpp;
-    if (w[h + S_LIST] === LIST_FULL) return;
+    const list = w[h + S_LIST];
+    if (list === LIST_FULL) return;
     const next = w[h + S_NEXT];
     const prev = w[h + S_PREV];
     if (prev !== 0) w[prev * this.wpp + S_NEXT] = next;
-    else w[this.dw + c * CACHE_WORDS + LIST_FIELD[w[h + S_LIST]]] = next;
+    else w[this.dw + c * CACHE_WORDS + (list === LIST_PARTIAL ? C_PARTIAL : C_EMPTY)] = next;
     if (next !== 0) w[next * this.wpp + S_PREV] = prev;
   }
 
   // ---------------------------------------------------------------- debug mode
 
-  /** Like alloc, but refuses to hand out an object whose poison was overwritten after its free. */
+  /** Like allocFromSlab, but refuses an object whose poison was overwritten after its free. */
   private allocDebug(c: number, wait: boolean): number {
     const w = this.w;
     let slab = w[this.dw + c * CACHE_WORDS + C_PARTIAL];
@@ -360,7 +485,7 @@ export class Slabs {
     const free = ~w[h + S_BITMAP + wi];
     const bit = 31 - Math.clz32(free & -free);
     const address = slab * this.ps + this.dataOffset[c] + ((wi << 5) + bit) * this.stride[c];
-    checkPoison(this.mem, address, this.size[c], this.name(c));
+    if (!this.ctors[c]) checkPoison(this.mem, address, this.size[c], this.name(c));
     w[h + S_HINT] = wi;
     w[h + S_BITMAP + wi] |= 1 << bit;
     const inuse = w[h + S_INUSE] + 1;
@@ -371,7 +496,7 @@ export class Slabs {
 
   private freeDebug(c: number, address: number): void {
     checkRedZone(this.mem, address, this.size[c], this.stride[c], this.name(c));
-    poison(this.mem, address, this.size[c]);
+    if (!this.ctors[c]) poison(this.mem, address, this.size[c]);
   }
 
   private paintSlab(c: number, address: number): void {
@@ -387,13 +512,13 @@ export class Slabs {
 /** Reads a NUL-padded UTF-8 name from the directory. */
 export function readName(mem: Uint8Array, offset: number): string {
   let end = offset;
-  while (end < offset + NAME_BYTES && mem[end] !== 0) end++;
+  while (end < offset + L.NAME_BYTES && mem[end] !== 0) end++;
   return new TextDecoder().decode(mem.subarray(offset, end));
 }
 
 /** Writes a name, truncated to fit, NUL-padded. */
 export function writeName(mem: Uint8Array, offset: number, name: string): void {
-  const bytes = new TextEncoder().encode(name).subarray(0, NAME_BYTES - 1);
-  mem.fill(0, offset, offset + NAME_BYTES);
+  const bytes = new TextEncoder().encode(name).subarray(0, L.NAME_BYTES - 1);
+  mem.fill(0, offset, offset + L.NAME_BYTES);
   mem.set(bytes, offset);
 }
