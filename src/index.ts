@@ -9,11 +9,11 @@ export {
   type OutOfMemoryReason,
   OutOfPoolMemoryError,
 } from "./errors.js";
-export { PageAllocator, type PageAllocatorOptions } from "./page/buddy.js";
-export type { PageStats } from "./page/inspect.js";
 export { HeapCorruptionError } from "./object/debug.js";
 export { type AllocFlags, Heap, type HeapOptions } from "./object/heap.js";
 export type { CacheStats, HeapStats } from "./object/inspect.js";
+export { VMALLOC_BASE } from "./object/layout.js";
 export type { Shrinker, ShrinkResult } from "./object/shrinker.js";
 export { SlabCache, type SlabCacheOptions } from "./object/slab-cache.js";
-export { VMALLOC_BASE } from "./object/layout.js";
+export { PageAllocator, type PageAllocatorOptions } from "./page/buddy.js";
+export type { PageStats } from "./page/inspect.js";

@@ -105,7 +105,11 @@ export class Arena {
     const pageSize = words[H_PAGE_SIZE];
     const pageCount = words[H_PAGE_COUNT];
     if (!isPowerOfTwo(pageSize) || pageSize * pageCount !== buffer.byteLength) {
-      throw new InvalidArgumentError("buffer", buffer.byteLength, "header geometry does not match the buffer");
+      throw new InvalidArgumentError(
+        "buffer",
+        buffer.byteLength,
+        "header geometry does not match the buffer",
+      );
     }
     return new Arena(buffer);
   }

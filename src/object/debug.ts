@@ -48,7 +48,13 @@ export function checkPoison(mem: Uint8Array, address: number, size: number, cach
   }
 }
 
-export function checkRedZone(mem: Uint8Array, address: number, size: number, stride: number, cache: string): void {
+export function checkRedZone(
+  mem: Uint8Array,
+  address: number,
+  size: number,
+  stride: number,
+  cache: string,
+): void {
   for (let i = size; i < stride; i++) {
     if (mem[address + i] !== RED_ZONE) throw new HeapCorruptionError("overflow", cache, address, i);
   }

@@ -74,9 +74,16 @@ import {
 } from "./layout.js";
 import { Reserve, SIZEOF_RESERVE } from "./reserve.js";
 import { type Shrinker, ShrinkerRegistry, type ShrinkResult } from "./shrinker.js";
-import { alignUp, CLASS_SIZES, MAX_CLASS_SIZE, MID_TABLE, SMALL_TABLE, slabGeometry } from "./size-classes.js";
-import { SlabCache, type SlabCacheOptions } from "./slab-cache.js";
+import {
+  alignUp,
+  CLASS_SIZES,
+  MAX_CLASS_SIZE,
+  MID_TABLE,
+  SMALL_TABLE,
+  slabGeometry,
+} from "./size-classes.js";
 import { Slabs, writeName } from "./slab.js";
+import { SlabCache, type SlabCacheOptions } from "./slab-cache.js";
 import { Vmalloc } from "./vmalloc.js";
 
 export interface HeapOptions extends PageAllocatorOptions {
@@ -113,7 +120,12 @@ export class Heap {
 
   constructor(options: HeapOptions | { pages: PageAllocator }) {
     let pages: PageAllocator;
-    if (options !== null && typeof options === "object" && "pages" in options && options.pages instanceof PageAllocator) {
+    if (
+      options !== null &&
+      typeof options === "object" &&
+      "pages" in options &&
+      options.pages instanceof PageAllocator
+    ) {
       pages = options.pages;
     } else {
       pages = new PageAllocator(options as HeapOptions);
@@ -130,8 +142,17 @@ export class Heap {
     const buf = pages.arena.buffer;
     this.owner = new Int32Array(buf, w[this.rw + R_OWNER_OFFSET], pages.pageCount);
     const pageCache = new Uint16Array(buf, w[this.rw + R_PAGE_CACHE_OFFSET], pages.pageCount);
-    this.slabs = new Slabs(pages, this.rw, w[this.rw + R_DIR_OFFSET] >> 2, this.owner, pageCache, w[this.rw + R_MAX_CACHES]);
-    this.reserve = new Reserve(pages, w[this.rw + R_RESERVE_OFFSET], this.owner, (n) => this.slabs.account(n));
+    this.slabs = new Slabs(
+      pages,
+      this.rw,
+      w[this.rw + R_DIR_OFFSET] >> 2,
+      this.owner,
+      pageCache,
+      w[this.rw + R_MAX_CACHES],
+    );
+    this.reserve = new Reserve(pages, w[this.rw + R_RESERVE_OFFSET], this.owner, (n) =>
+      this.slabs.account(n),
+    );
     this.vm = new Vmalloc(pages, this.rw, w[this.rw + R_VM_OFFSET], this.owner, this.reserve, (n) =>
       this.slabs.account(n),
     );
@@ -148,7 +169,8 @@ export class Heap {
   /** Attaches a heap created elsewhere on the same buffer (for example from a worker). */
   static attach(buffer: ArenaBuffer): Heap {
     const pages = new PageAllocator({ arena: Arena.attach(buffer) });
-    if (pages.arena.root(ROOT_HEAP) === 0) throw new InvalidArgumentError("buffer", "heap", "arena holds no heap");
+    if (pages.arena.root(ROOT_HEAP) === 0)
+      throw new InvalidArgumentError("buffer", "heap", "arena holds no heap");
     return new Heap({ pages });
   }
 
@@ -156,7 +178,11 @@ export class Heap {
   private static format(pages: PageAllocator, options: HeapOptions): number {
     const maxCaches = options.maxCaches ?? DEFAULT_MAX_CACHES;
     if (!Number.isInteger(maxCaches) || maxCaches < CLASS_SIZES.length || maxCaches > 65536) {
-      throw new InvalidArgumentError("maxCaches", maxCaches, `must be an integer from ${CLASS_SIZES.length} to 65536`);
+      throw new InvalidArgumentError(
+        "maxCaches",
+        maxCaches,
+        `must be an integer from ${CLASS_SIZES.length} to 65536`,
+      );
     }
     const vmCap = options.vmallocAreas ?? Math.max(64, Math.floor(pages.pageCount / 64));
     if (!Number.isInteger(vmCap) || vmCap < 1 || vmCap > 1 << 20) {
@@ -193,7 +219,8 @@ export class Heap {
     owner.fill(OWNER_META, root, root + rootPages);
     w[rw + R_FOOTPRINT] = rootPages;
     w[rw + R_PEAK] = rootPages;
-    for (const size of CLASS_SIZES) defineCache(pages, rw, `kmalloc-${size}`, size, 8, CF_KMALLOC, !!options.debug);
+    for (const size of CLASS_SIZES)
+      defineCache(pages, rw, `kmalloc-${size}`, size, 8, CF_KMALLOC, !!options.debug);
     w[rw + R_CLASS_COUNT] = CLASS_SIZES.length;
     w[rw + R_MAGIC] = HEAP_MAGIC;
     pages.arena.setRoot(ROOT_HEAP, root);
@@ -296,7 +323,12 @@ export class Heap {
   /** Bytes usable at `address` (its slot or its pages), at least what was asked for. */
   usableSize(address: number): number {
     const page = Math.floor(address / this.ps);
-    if (typeof address === "number" && Number.isInteger(address) && page >= this.firstPage && page < this.lastPage) {
+    if (
+      typeof address === "number" &&
+      Number.isInteger(address) &&
+      page >= this.firstPage &&
+      page < this.lastPage
+    ) {
       const o = this.owner[page];
       if (o > 0) {
         const c = this.slabs.validate(address, o);
@@ -311,20 +343,29 @@ export class Heap {
 
   /** A cache of fixed-size objects (kmem_cache_create). */
   createCache(name: string, objectSize: number, options: SlabCacheOptions = {}): SlabCache {
-    if (typeof name !== "string" || name.length === 0) throw new InvalidArgumentError("name", name, "must be a non-empty string");
+    if (typeof name !== "string" || name.length === 0)
+      throw new InvalidArgumentError("name", name, "must be a non-empty string");
     if (typeof objectSize !== "number" || !Number.isSafeInteger(objectSize) || objectSize <= 0) {
       throw new InvalidArgumentError("objectSize", objectSize, "must be a positive integer");
     }
     const align = options.align ?? naturalAlign(objectSize);
     if (typeof align !== "number" || !isPowerOfTwo(align) || align > this.ps) {
-      throw new InvalidArgumentError("align", align, `must be a power of two up to the page size (${this.ps})`);
+      throw new InvalidArgumentError(
+        "align",
+        align,
+        `must be a power of two up to the page size (${this.ps})`,
+      );
     }
     if (options.ctor !== undefined && typeof options.ctor !== "function") {
       throw new InvalidArgumentError("ctor", options.ctor, "must be a function");
     }
     const maxObject = (this.ps * 2 ** Math.min(5, this.pages.maxOrder)) / 2;
     if (objectSize > maxObject) {
-      throw new InvalidArgumentError("objectSize", objectSize, `exceeds ${maxObject}, the largest slab object`);
+      throw new InvalidArgumentError(
+        "objectSize",
+        objectSize,
+        `exceeds ${maxObject}, the largest slab object`,
+      );
     }
     const c = defineCache(this.pages, this.rw, name, objectSize, align, 0, this.debug);
     this.slabs.load();
@@ -458,13 +499,16 @@ export class Heap {
 
   /** Why `address` is not something this heap handed out. */
   private foreign(address: number): Error {
-    if (typeof address !== "number" || !Number.isInteger(address)) return new InvalidAddressError(address, "not an address");
+    if (typeof address !== "number" || !Number.isInteger(address))
+      return new InvalidAddressError(address, "not an address");
     const page = Math.floor(address / this.ps);
-    if (page < this.firstPage || page >= this.lastPage) return new InvalidAddressError(address, "outside the arena");
+    if (page < this.firstPage || page >= this.lastPage)
+      return new InvalidAddressError(address, "outside the arena");
     const o = this.owner[page];
     if (o === OWNER_LARGE) return new InvalidAddressError(address, "interior of a large allocation");
     if (o === OWNER_META) return new InvalidAddressError(address, "heap metadata");
-    if (o === OWNER_VMALLOC) return new InvalidAddressError(address, "a vmalloc page (use vfree with the virtual address)");
+    if (o === OWNER_VMALLOC)
+      return new InvalidAddressError(address, "a vmalloc page (use vfree with the virtual address)");
     for (let p = page - 1; p >= this.firstPage && p > page - (1 << 20); p--) {
       if (this.owner[p] === OWNER_LARGE) {
         if (p * this.ps + this.pages.sizeOf(p * this.ps) > address) {
@@ -512,7 +556,11 @@ function defineCache(
   const w = pages.w;
   const c = w[rw + R_CACHE_COUNT];
   if (c >= w[rw + R_MAX_CACHES]) {
-    throw new InvalidArgumentError("caches", c, `the cache directory is full (${w[rw + R_MAX_CACHES]} caches)`);
+    throw new InvalidArgumentError(
+      "caches",
+      c,
+      `the cache directory is full (${w[rw + R_MAX_CACHES]} caches)`,
+    );
   }
   const stride = alignUp(size + (debug ? RED_ZONE_BYTES : 0), align);
   const g = slabGeometry(stride, align, pages.pageSize, pages.maxOrder);

@@ -12,9 +12,9 @@ import {
   C_SLABS,
   CACHE_WORDS,
   CF_KMALLOC,
+  FREE_TAG,
   LIST_EMPTY,
   LIST_FULL,
-  FREE_TAG,
   LIST_PARTIAL,
   OWNER_LARGE,
   OWNER_META,
@@ -212,7 +212,8 @@ function checkSlab(heap: Heap, c: number, slab: number, list: number, prev: numb
   const h = slab * (ps >> 2);
   const name = s.name(c);
   if (w[h + S_CACHE] !== c) fail(`slab ${slab} of cache ${name} names cache ${w[h + S_CACHE]}`);
-  if (w[h + S_LIST] !== list) fail(`slab ${slab} of cache ${name} is on list ${list} but says ${w[h + S_LIST]}`);
+  if (w[h + S_LIST] !== list)
+    fail(`slab ${slab} of cache ${name} is on list ${list} but says ${w[h + S_LIST]}`);
   if (prev >= 0 && w[h + S_PREV] !== prev) fail(`slab ${slab} of cache ${name} has a wrong back link`);
   const per = s.perSlab[c];
   const words = s.bitmapWords[c];
@@ -225,16 +226,19 @@ function checkSlab(heap: Heap, c: number, slab: number, list: number, prev: numb
       word &= ~pad;
     }
     used += popcount(word);
-    if (i < w[h + S_HINT] && w[h + S_BITMAP + i] !== -1) fail(`slab ${slab} of cache ${name}: free bit below the hint`);
+    if (i < w[h + S_HINT] && w[h + S_BITMAP + i] !== -1)
+      fail(`slab ${slab} of cache ${name}: free bit below the hint`);
   }
   const inuse = w[h + S_INUSE];
   if (used !== inuse) fail(`slab ${slab} of cache ${name}: ${used} bits set but INUSE says ${inuse}`);
-  if (list === LIST_PARTIAL && !(inuse > 0 && inuse < per)) fail(`partial slab ${slab} of ${name} holds ${inuse}`);
+  if (list === LIST_PARTIAL && !(inuse > 0 && inuse < per))
+    fail(`partial slab ${slab} of ${name} holds ${inuse}`);
   if (list === LIST_FULL && inuse !== per) fail(`full slab ${slab} of ${name} holds ${inuse}`);
   if (list === LIST_EMPTY && inuse !== 0) fail(`empty slab ${slab} of ${name} holds ${inuse}`);
   const n = 2 ** s.order[c];
   if (heap.pages.sizeOf(slab * ps) !== n * ps) fail(`slab ${slab} of ${name} is not a ${n}-page block`);
-  for (let p = slab; p < slab + n; p++) if (heap.owner[p] !== slab) fail(`page ${p} of slab ${slab} has owner ${heap.owner[p]}`);
+  for (let p = slab; p < slab + n; p++)
+    if (heap.owner[p] !== slab) fail(`page ${p} of slab ${slab} has owner ${heap.owner[p]}`);
 }
 
 /** Every object on cache c's array cache is a distinct object start whose bit is set and which carries the tag. */
@@ -248,14 +252,18 @@ function checkArrayCache(heap: Heap, c: number): void {
     if (seen.has(a)) fail(`cache ${name}: object ${a} is twice on the array cache`);
     seen.add(a);
     const slab = heap.owner[Math.floor(a / ps)];
-    if (!(slab > 0) || s.cacheOf(slab) !== c) fail(`cache ${name}: array cache holds ${a}, not one of its objects`);
+    if (!(slab > 0) || s.cacheOf(slab) !== c)
+      fail(`cache ${name}: array cache holds ${a}, not one of its objects`);
     const off = a - slab * ps - s.dataOffset[c];
     const idx = off / s.stride[c];
-    if (!Number.isInteger(idx) || idx < 0 || idx >= s.perSlab[c]) fail(`cache ${name}: array cache holds ${a}, not an object start`);
+    if (!Number.isInteger(idx) || idx < 0 || idx >= s.perSlab[c])
+      fail(`cache ${name}: array cache holds ${a}, not an object start`);
     if ((s.w[slab * (ps >> 2) + S_BITMAP + (idx >> 5)] & (1 << (idx & 31))) === 0) {
       fail(`cache ${name}: array cache object ${a} is clear in its bitmap`);
     }
-    for (let k = 0; k < 4; k++) if (heap.memory[a + k] !== FREE_TAG[k]) fail(`cache ${name}: array cache object ${a} lost its free tag`);
+    for (let k = 0; k < 4; k++)
+      if (heap.memory[a + k] !== FREE_TAG[k])
+        fail(`cache ${name}: array cache object ${a} lost its free tag`);
   }
 }
 
@@ -295,12 +303,15 @@ export function heapCheck(heap: Heap): void {
     if (checkList(heap, c, LIST_EMPTY) !== n.empty) fail(`cache ${name}: empty list misses slabs`);
     if (n.empty !== w[cd + C_EMPTY_COUNT]) fail(`cache ${name}: empty count is wrong`);
     const slabs = n.partial + n.full + n.empty;
-    if (slabs !== w[cd + C_SLABS]) fail(`cache ${name}: ${slabs} slabs in the owner map, count says ${w[cd + C_SLABS]}`);
+    if (slabs !== w[cd + C_SLABS])
+      fail(`cache ${name}: ${slabs} slabs in the owner map, count says ${w[cd + C_SLABS]}`);
     slabPages += slabs * 2 ** s.order[c];
   }
   for (let p = 0; p < heap.owner.length; p++) {
-    if (p > 0 && heap.owner[p] === p && w[p * wpp + S_LIST] === LIST_FULL) checkSlab(heap, w[p * wpp + S_CACHE], p, LIST_FULL, -1);
-    if (heap.owner[p] > 0 && s.cacheOf(p) !== w[heap.owner[p] * wpp + S_CACHE]) fail(`page ${p}: page-cache map disagrees with its slab`);
+    if (p > 0 && heap.owner[p] === p && w[p * wpp + S_LIST] === LIST_FULL)
+      checkSlab(heap, w[p * wpp + S_CACHE], p, LIST_FULL, -1);
+    if (heap.owner[p] > 0 && s.cacheOf(p) !== w[heap.owner[p] * wpp + S_CACHE])
+      fail(`page ${p}: page-cache map disagrees with its slab`);
   }
   for (let c = 0; c < s.cacheCount; c++) checkArrayCache(heap, c);
   let ownedSlab = 0;
@@ -319,8 +330,10 @@ export function heapCheck(heap: Heap): void {
     else if (o !== 0) fail(`page ${p} has an unknown owner ${o}`);
   }
   if (ownedSlab !== slabPages) fail(`owner map marks ${ownedSlab} slab pages, lists hold ${slabPages}`);
-  if (largeCount !== w[heap.rw + R_LARGE_COUNT]) fail(`large count ${w[heap.rw + R_LARGE_COUNT]} != ${largeCount}`);
-  if (largePages !== w[heap.rw + R_LARGE_PAGES]) fail(`large pages ${w[heap.rw + R_LARGE_PAGES]} != ${largePages}`);
+  if (largeCount !== w[heap.rw + R_LARGE_COUNT])
+    fail(`large count ${w[heap.rw + R_LARGE_COUNT]} != ${largeCount}`);
+  if (largePages !== w[heap.rw + R_LARGE_PAGES])
+    fail(`large pages ${w[heap.rw + R_LARGE_PAGES]} != ${largePages}`);
   const areas = heap.vm.areas();
   let vmData = 0;
   let tables = 0;
@@ -338,8 +351,11 @@ export function heapCheck(heap: Heap): void {
   const rootPages = w[heap.rw + R_ROOT_PAGES];
   const reservePages = heap.reserve.heldPages();
   if (meta !== rootPages + reservePages + tables) {
-    fail(`owner map marks ${meta} metadata pages, root+reserve+tables hold ${rootPages + reservePages + tables}`);
+    fail(
+      `owner map marks ${meta} metadata pages, root+reserve+tables hold ${rootPages + reservePages + tables}`,
+    );
   }
   const footprint = rootPages + reservePages + tables + slabPages + largePages + vmData;
-  if (footprint !== w[heap.rw + R_FOOTPRINT]) fail(`footprint ${w[heap.rw + R_FOOTPRINT]} pages, structures hold ${footprint}`);
+  if (footprint !== w[heap.rw + R_FOOTPRINT])
+    fail(`footprint ${w[heap.rw + R_FOOTPRINT]} pages, structures hold ${footprint}`);
 }

@@ -29,7 +29,8 @@ export class ShrinkerRegistry {
     if (!shrinker || typeof shrinker.name !== "string" || typeof shrinker.count !== "function") {
       throw new InvalidArgumentError("shrinker", shrinker, "needs name, count() and scan()");
     }
-    if (typeof shrinker.scan !== "function") throw new InvalidArgumentError("shrinker", shrinker.name, "needs scan()");
+    if (typeof shrinker.scan !== "function")
+      throw new InvalidArgumentError("shrinker", shrinker.name, "needs scan()");
     const p = shrinker.priority ?? 100;
     if (!Number.isFinite(p)) throw new InvalidArgumentError("priority", p, "must be a finite number");
     this.list.push(shrinker);

@@ -60,7 +60,11 @@ const MAX_SLAB_ORDER = 5;
 const WASTE_LIMIT = 1 / 16;
 
 /** Objects that fit in a slab of `slabBytes`, with the header and bitmap in front of them. */
-export function fit(slabBytes: number, stride: number, align: number): { perSlab: number; dataOffset: number } {
+export function fit(
+  slabBytes: number,
+  stride: number,
+  align: number,
+): { perSlab: number; dataOffset: number } {
   let n = Math.floor((slabBytes - SIZEOF_SLAB_HEADER) / (stride + 1 / 8));
   while (n > 0) {
     const dataOffset = alignUp(SIZEOF_SLAB_HEADER + 4 * Math.ceil(n / 32), align);
@@ -74,7 +78,12 @@ export function fit(slabBytes: number, stride: number, align: number): { perSlab
  * The smallest slab order whose header and tail waste stays under WASTE_LIMIT, or, if none does,
  * the order with the least waste.
  */
-export function slabGeometry(stride: number, align: number, pageSize: number, maxOrder: number): SlabGeometry {
+export function slabGeometry(
+  stride: number,
+  align: number,
+  pageSize: number,
+  maxOrder: number,
+): SlabGeometry {
   let best: SlabGeometry | null = null;
   let bestWaste = 2;
   for (let order = 0; order <= Math.min(MAX_SLAB_ORDER, maxOrder); order++) {

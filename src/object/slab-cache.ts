@@ -1,7 +1,7 @@
 /** The handle createCache returns: a named cache of fixed-size objects (kmem_cache). */
 import { InvalidAddressError } from "../errors.js";
 import type { AllocFlags, Heap } from "./heap.js";
-import { cacheStats, type CacheStats } from "./inspect.js";
+import { type CacheStats, cacheStats } from "./inspect.js";
 
 export interface SlabCacheOptions {
   /** Object alignment, a power of two up to the page size. Default: the size's natural alignment, at most 8. */
@@ -49,7 +49,8 @@ export class SlabCache {
   /** Frees an object of this cache; an address of another cache is refused, nothing changes. */
   free(address: number): void {
     const page = Math.floor(address / this.heap.pages.pageSize);
-    const o = typeof address === "number" && page >= 0 && page < this.heap.owner.length ? this.heap.owner[page] : 0;
+    const o =
+      typeof address === "number" && page >= 0 && page < this.heap.owner.length ? this.heap.owner[page] : 0;
     if (o > 0 && this.heap.slabs.cacheOf(o) !== this.id) {
       throw new InvalidAddressError(address, `belongs to another cache, not ${this.name}`);
     }

@@ -202,7 +202,12 @@ export class Slabs {
       return;
     }
     const mem = this.mem;
-    if (mem[address] === TAG0 && mem[address + 1] === TAG1 && mem[address + 2] === TAG2 && mem[address + 3] === TAG3) {
+    if (
+      mem[address] === TAG0 &&
+      mem[address + 1] === TAG1 &&
+      mem[address + 2] === TAG2 &&
+      mem[address + 3] === TAG3
+    ) {
       this.checkNotFree(c, address, slab, idx);
     }
     const w = this.w;
@@ -346,10 +351,12 @@ export class Slabs {
     const avail = this.w[this.acWord[c]];
     const e = this.acEntry[c];
     for (let i = 0; i < avail; i++) {
-      if (this.f64[e + i] === address) throw new DoubleFreeError(address, `already free (cache ${this.name(c)})`);
+      if (this.f64[e + i] === address)
+        throw new DoubleFreeError(address, `already free (cache ${this.name(c)})`);
     }
     const word = this.w[slab * this.wpp + S_BITMAP + (idx >> 5)];
-    if ((word & (1 << (idx & 31))) === 0) throw new DoubleFreeError(address, `already free (cache ${this.name(c)})`);
+    if ((word & (1 << (idx & 31))) === 0)
+      throw new DoubleFreeError(address, `already free (cache ${this.name(c)})`);
   }
 
   private notObject(address: number, c: number): InvalidAddressError {
@@ -412,7 +419,13 @@ export class Slabs {
 
   private slabOom(c: number, e: unknown): unknown {
     if (!(e instanceof OutOfMemoryError)) return e;
-    return new OutOfMemoryError(this.size[c], e.largestFree, e.free, e.reason, `cache ${this.name(c)} needs a new slab`);
+    return new OutOfMemoryError(
+      this.size[c],
+      e.largestFree,
+      e.free,
+      e.reason,
+      `cache ${this.name(c)} needs a new slab`,
+    );
   }
 
   private emptied(c: number, slab: number): void {

@@ -75,7 +75,13 @@ export class Vmalloc {
     const w = this.w;
     const slot = this.freeSlot();
     if (slot < 0) {
-      throw new OutOfMemoryError(bytes, this.pages.largestFree, this.pages.freeBytes, "quota", "vmalloc directory full");
+      throw new OutOfMemoryError(
+        bytes,
+        this.pages.largestFree,
+        this.pages.freeBytes,
+        "quota",
+        "vmalloc directory full",
+      );
     }
     const n = Math.ceil(bytes / this.ps);
     const entriesPerPage = this.ps >> 2;
@@ -94,7 +100,13 @@ export class Vmalloc {
       table = this.reserve.take(fromReserve as 0 | 2);
       tablePages = 2 ** fromReserve;
       if (table === 0) {
-        throw new OutOfMemoryError(bytes, this.pages.largestFree, this.pages.freeBytes, "reserve", "metadata reserve empty");
+        throw new OutOfMemoryError(
+          bytes,
+          this.pages.largestFree,
+          this.pages.freeBytes,
+          "reserve",
+          "metadata reserve empty",
+        );
       }
     } else {
       if (n + tableNeed > this.pages.freePages) {
@@ -175,7 +187,8 @@ export class Vmalloc {
   }
 
   write(v: number, bytes: Uint8Array): number {
-    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError("bytes", bytes, "must be a Uint8Array");
+    if (!(bytes instanceof Uint8Array))
+      throw new InvalidArgumentError("bytes", bytes, "must be a Uint8Array");
     this.copy(v, bytes.length, bytes, true);
     return bytes.length;
   }
@@ -245,7 +258,11 @@ export class Vmalloc {
     this.liveSlot(v, slot);
     const bytes = this.w[this.vw + slot * VM_WORDS + V_BYTES];
     if (offset + length > bytes) {
-      throw new InvalidArgumentError("range", `${offset}+${length}`, `outside the ${bytes}-byte vmalloc area`);
+      throw new InvalidArgumentError(
+        "range",
+        `${offset}+${length}`,
+        `outside the ${bytes}-byte vmalloc area`,
+      );
     }
     return { slot, offset };
   }
@@ -256,14 +273,16 @@ export class Vmalloc {
     }
     const rel = v - VMALLOC_BASE;
     const slot = Math.floor(rel / VMALLOC_AREA_SPAN);
-    if (start && rel !== slot * VMALLOC_AREA_SPAN) throw new InvalidAddressError(v, "not the start of a vmalloc area");
+    if (start && rel !== slot * VMALLOC_AREA_SPAN)
+      throw new InvalidAddressError(v, "not the start of a vmalloc area");
     this.liveSlot(v, slot);
     return slot;
   }
 
   private liveSlot(v: number, slot: number): void {
     if (slot >= this.w[this.rw + R_VM_CAPACITY]) throw new InvalidAddressError(v, "not a vmalloc address");
-    if (this.w[this.vw + slot * VM_WORDS + V_TABLE] === 0) throw new DoubleFreeError(v, "vmalloc area is not live");
+    if (this.w[this.vw + slot * VM_WORDS + V_TABLE] === 0)
+      throw new DoubleFreeError(v, "vmalloc area is not live");
   }
 
   private freeSlot(): number {

@@ -38,30 +38,29 @@ import { Arena, type ArenaBuffer, type ArenaOptions } from "../arena/arena.js";
 import { DoubleFreeError, InvalidAddressError, InvalidArgumentError, OutOfMemoryError } from "../errors.js";
 import { ceilLog2, ctz32, floorLog2, isPowerOfTwo, log2Exact } from "../util/validate.js";
 import { fragmentationIndex, type PageStats, pageCheck, pageDebugInfo, pageStats } from "./inspect.js";
-import {
-  DEFAULT_MAX_ORDER,
-  defaultHotHigh,
-  L_NEXT,
-  L_PREV,
-  M_FREE_COUNT,
-  M_FREE_HEAD,
-  M_FREE_PAGES,
-  M_HOT_BATCH,
-  M_HOT_COUNT,
-  M_HOT_HIGH,
-  M_HOT_OFFSET,
-  M_MAX_ORDER,
-  M_RUN_OFFSET,
-  M_STATE_OFFSET,
-  MAX_SUPPORTED_ORDER,
-  pageMetaGeometry,
-  S_FREE_BASE,
-  S_HEADER,
-  S_HOT,
-  S_NONE,
-  S_SINGLE,
-  S_USED,
-} from "./layout.js";
+import * as L from "./layout.js";
+
+// Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings.
+const DEFAULT_MAX_ORDER = L.DEFAULT_MAX_ORDER;
+const L_NEXT = L.L_NEXT;
+const L_PREV = L.L_PREV;
+const M_FREE_COUNT = L.M_FREE_COUNT;
+const M_FREE_HEAD = L.M_FREE_HEAD;
+const M_FREE_PAGES = L.M_FREE_PAGES;
+const M_HOT_BATCH = L.M_HOT_BATCH;
+const M_HOT_COUNT = L.M_HOT_COUNT;
+const M_HOT_HIGH = L.M_HOT_HIGH;
+const M_HOT_OFFSET = L.M_HOT_OFFSET;
+const M_MAX_ORDER = L.M_MAX_ORDER;
+const M_RUN_OFFSET = L.M_RUN_OFFSET;
+const M_STATE_OFFSET = L.M_STATE_OFFSET;
+const MAX_SUPPORTED_ORDER = L.MAX_SUPPORTED_ORDER;
+const S_FREE_BASE = L.S_FREE_BASE;
+const S_HEADER = L.S_HEADER;
+const S_HOT = L.S_HOT;
+const S_NONE = L.S_NONE;
+const S_SINGLE = L.S_SINGLE;
+const S_USED = L.S_USED;
 
 export interface PageAllocatorOptions extends ArenaOptions {
   /** Largest block order kept on the free lists. Default 10 (4 MiB blocks with 4 KiB pages). */
@@ -124,7 +123,11 @@ export class PageAllocator {
   private static format(options: PageAllocatorOptions): Arena {
     const maxOrder = options?.maxOrder ?? DEFAULT_MAX_ORDER;
     if (!Number.isInteger(maxOrder) || maxOrder < 0 || maxOrder > MAX_SUPPORTED_ORDER) {
-      throw new InvalidArgumentError("maxOrder", maxOrder, `must be an integer from 0 to ${MAX_SUPPORTED_ORDER}`);
+      throw new InvalidArgumentError(
+        "maxOrder",
+        maxOrder,
+        `must be an integer from 0 to ${MAX_SUPPORTED_ORDER}`,
+      );
     }
     const hotOption = options?.hotPages;
     if (hotOption !== undefined && (!Number.isInteger(hotOption) || hotOption < 0 || hotOption > 1 << 16)) {
@@ -132,12 +135,12 @@ export class PageAllocator {
     }
     let hotHigh = 0;
     const arena = Arena.create(options, (pageCount) => {
-      hotHigh = hotOption ?? defaultHotHigh(pageCount);
-      return pageMetaGeometry(0, pageCount, hotHigh).bytes;
+      hotHigh = hotOption ?? L.defaultHotHigh(pageCount);
+      return L.pageMetaGeometry(0, pageCount, hotHigh).bytes;
     });
     const w = arena.words;
     const mb = arena.metaOffset >> 2;
-    const geo = pageMetaGeometry(arena.metaOffset, arena.pageCount, hotHigh);
+    const geo = L.pageMetaGeometry(arena.metaOffset, arena.pageCount, hotHigh);
     w[mb + M_MAX_ORDER] = maxOrder;
     w[mb + M_STATE_OFFSET] = geo.stateOffset;
     w[mb + M_RUN_OFFSET] = geo.runOffset;
@@ -295,7 +298,8 @@ export class PageAllocator {
     if (s !== S_USED) throw this.badAddress(address, page);
     const n = this.run[page];
     state[page] = S_NONE;
-    if ((n & (n - 1)) === 0 && (page & (n - 1)) === 0) this.freeBlock(page, ctz32(n));
+    if ((n & (n - 1)) === 0 && (page & (n - 1)) === 0 && n <= 1 << this.maxOrder)
+      this.freeBlock(page, ctz32(n));
     else this.releaseRange(page, n);
   }
 
@@ -304,7 +308,13 @@ export class PageAllocator {
     const page = this.pageOf(address);
     const s = this.state[page];
     if (s === S_SINGLE) return this.pageSize;
-    if (s !== S_USED) throw this.badAddress(address, page);
+    if (s !== S_USED) {
+      const e = this.badAddress(address, page);
+      // A lookup of free memory is a bad address, not a second free.
+      throw e instanceof DoubleFreeError
+        ? new InvalidAddressError(address, "free memory, not an allocation")
+        : e;
+    }
     return this.run[page] * this.pageSize;
   }
 

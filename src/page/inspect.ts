@@ -115,7 +115,9 @@ export function pageDebugInfo(pages: PageAllocator): string {
     "free blocks per order:",
   ];
   for (let o = 0; o <= s.maxOrder; o++) {
-    lines.push(`  order ${String(o).padStart(2)} (${formatBytes(s.pageSize * 2 ** o)}): ${s.freeBlocksPerOrder[o]}`);
+    lines.push(
+      `  order ${String(o).padStart(2)} (${formatBytes(s.pageSize * 2 ** o)}): ${s.freeBlocksPerOrder[o]}`,
+    );
   }
   const kinds = pageKinds(pages);
   const per = Math.max(1, Math.ceil(pages.pageCount / MAP_CELLS));
@@ -156,7 +158,12 @@ function pageKinds(pages: PageAllocator): Uint8Array {
   while (p < pages.pageCount) {
     const s = pages.state[p];
     const used = s === S_USED || s === S_SINGLE;
-    const n = s === S_HEADER || s === S_USED ? pages.run[p] : s === S_HOT || s === S_SINGLE ? 1 : 2 ** (s - S_FREE_BASE);
+    const n =
+      s === S_HEADER || s === S_USED
+        ? pages.run[p]
+        : s === S_HOT || s === S_SINGLE
+          ? 1
+          : 2 ** (s - S_FREE_BASE);
     kinds.fill(s === S_HEADER ? KIND_HEADER : used ? KIND_USED : KIND_FREE, p, p + n);
     p += Math.max(1, n);
   }
@@ -179,7 +186,8 @@ export function pageCheck(pages: PageAllocator): void {
   let usedPages = 0;
   let hotSeen = 0;
   const checkInterior = (p: number, n: number) => {
-    for (let i = p + 1; i < p + n; i++) if (state[i] !== S_NONE) fail(`page ${i} inside block ${p} has a state`);
+    for (let i = p + 1; i < p + n; i++)
+      if (state[i] !== S_NONE) fail(`page ${i} inside block ${p} has a state`);
   };
   checkInterior(0, firstPage);
   let p = firstPage;
@@ -192,7 +200,8 @@ export function pageCheck(pages: PageAllocator): void {
       if (p + n > pageCount) fail(`free block ${p} of order ${o} runs past the arena`);
       if (o < maxOrder) {
         const buddy = p ^ n;
-        if (buddy < pageCount && state[buddy] === s) fail(`free buddies ${p} and ${buddy} of order ${o} not merged`);
+        if (buddy < pageCount && state[buddy] === s)
+          fail(`free buddies ${p} and ${buddy} of order ${o} not merged`);
       }
       checkInterior(p, n);
       freeCount[o]++;
@@ -233,7 +242,8 @@ export function pageCheck(pages: PageAllocator): void {
     if (walked !== stored) fail(`order ${o}: list has ${walked} blocks, count says ${stored}`);
   }
   const hotCount = w[mb + M_HOT_COUNT];
-  if (hotCount > pages.hot.length || hotSeen !== hotCount) fail(`hot stack holds ${hotCount}, map shows ${hotSeen}`);
+  if (hotCount > pages.hot.length || hotSeen !== hotCount)
+    fail(`hot stack holds ${hotCount}, map shows ${hotSeen}`);
   for (let i = 0; i < hotCount; i++) {
     if (state[pages.hot[i]] !== S_HOT) fail(`hot slot ${i} holds page ${pages.hot[i]} which is not hot`);
   }

@@ -21,8 +21,10 @@ const UNITS: Record<string, number> = {
 export function parseBytes(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(String(text));
   const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new InvalidArgumentError("size", text, "expected a number with an optional unit (kb, mb, gb)");
+  if (!m || unit === undefined)
+    throw new InvalidArgumentError("size", text, "expected a number with an optional unit (kb, mb, gb)");
   const bytes = Math.round(Number(m[1]) * unit);
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new InvalidArgumentError("size", text, "must be a positive size");
+  if (!Number.isSafeInteger(bytes) || bytes <= 0)
+    throw new InvalidArgumentError("size", text, "must be a positive size");
   return bytes;
 }
