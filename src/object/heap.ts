@@ -115,7 +115,6 @@ export class Heap {
   private readonly ps: number;
   private readonly lastPage: number;
   private readonly firstPage: number;
-  private readonly classCount: number;
   private readonly alignedCaches = new Map<string, number>();
 
   constructor(options: HeapOptions | { pages: PageAllocator }) {
@@ -156,7 +155,6 @@ export class Heap {
     this.vm = new Vmalloc(pages, this.rw, w[this.rw + R_VM_OFFSET], this.owner, this.reserve, (n) =>
       this.slabs.account(n),
     );
-    this.classCount = w[this.rw + R_CLASS_COUNT];
     this.slabs.onPressure = (bytes) => this.reclaim(bytes);
     this.shrinkers.register({
       name: "slab-empty",

@@ -60,7 +60,7 @@ const MAX_SLAB_ORDER = 5;
 const WASTE_LIMIT = 1 / 16;
 
 /** Objects that fit in a slab of `slabBytes`, with the header and bitmap in front of them. */
-export function fit(
+export function fitObjects(
   slabBytes: number,
   stride: number,
   align: number,
@@ -88,7 +88,7 @@ export function slabGeometry(
   let bestWaste = 2;
   for (let order = 0; order <= Math.min(MAX_SLAB_ORDER, maxOrder); order++) {
     const bytes = pageSize * 2 ** order;
-    const { perSlab, dataOffset } = fit(bytes, stride, align);
+    const { perSlab, dataOffset } = fitObjects(bytes, stride, align);
     if (perSlab === 0) continue;
     const waste = (bytes - perSlab * stride) / bytes;
     const g = { order, perSlab, dataOffset, bitmapWords: Math.ceil(perSlab / 32) };
