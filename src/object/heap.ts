@@ -72,16 +72,9 @@ import {
   SIZEOF_ROOT,
   VM_WORDS,
 } from "./layout.js";
-import { Reserve, SIZEOF_RESERVE } from "./reserve.js";
+import { RESERVE_HOME_PAGES, Reserve, SIZEOF_RESERVE } from "./reserve.js";
 import { type Shrinker, ShrinkerRegistry, type ShrinkResult } from "./shrinker.js";
-import {
-  alignUp,
-  CLASS_SIZES,
-  MAX_CLASS_SIZE,
-  MID_TABLE,
-  SMALL_TABLE,
-  slabGeometry,
-} from "./size-classes.js";
+import { alignUp, CLASS_SIZES, MID_TABLE, SMALL_LIMIT, SMALL_TABLE, slabGeometry } from "./size-classes.js";
 import { Slabs, writeName } from "./slab.js";
 import { SlabCache, type SlabCacheOptions } from "./slab-cache.js";
 import { Vmalloc } from "./vmalloc.js";
@@ -115,7 +108,9 @@ export class Heap {
   private readonly ps: number;
   private readonly lastPage: number;
   private readonly firstPage: number;
-  private readonly alignedCaches = new Map<string, number>();
+  /** Largest kmalloc class of this heap, and the largest size the fast path's table covers. */
+  private readonly maxClass: number;
+  private readonly smallLimit: number;
 
   constructor(options: HeapOptions | { pages: PageAllocator }) {
     let pages: PageAllocator;
@@ -155,6 +150,9 @@ export class Heap {
     this.vm = new Vmalloc(pages, this.rw, w[this.rw + R_VM_OFFSET], this.owner, this.reserve, (n) =>
       this.slabs.account(n),
     );
+    const classes = w[this.rw + R_CLASS_COUNT];
+    this.maxClass = classes > 0 ? CLASS_SIZES[classes - 1] : 0;
+    this.smallLimit = Math.min(SMALL_LIMIT, this.maxClass);
     this.slabs.onPressure = (bytes) => this.reclaim(bytes);
     this.shrinkers.register({
       name: "slab-empty",
@@ -196,8 +194,10 @@ export class Heap {
     const vmOffset = dirOffset + maxCaches * CACHE_WORDS * 4;
     const reserveOffset = vmOffset + vmCap * VM_WORDS * 4;
     const rootBytes = reserveOffset + SIZEOF_RESERVE;
-    const root = pages.alloc(rootBytes) / pages.pageSize;
-    const rootPages = Math.ceil(rootBytes / pages.pageSize);
+    // The reserve's home blocks follow the root's structures, in the same run of pages.
+    const homeAt = Math.ceil(rootBytes / pages.pageSize);
+    const rootPages = homeAt + RESERVE_HOME_PAGES;
+    const root = pages.alloc(rootPages * pages.pageSize) / pages.pageSize;
     const base = root * pages.pageSize;
     pages.memory.fill(0, base, base + rootPages * pages.pageSize);
     const w = pages.w;
@@ -212,18 +212,25 @@ export class Heap {
     w[rw + R_VM_CAPACITY] = vmCap;
     w[rw + R_RESERVE_OFFSET] = base + reserveOffset;
     w[rw + R_MAX_EMPTY] = maxEmpty;
-    Reserve.format(w, base + reserveOffset);
+    Reserve.format(w, base + reserveOffset, root + homeAt);
     const owner = new Int32Array(pages.arena.buffer, base + ownerOffset, pages.pageCount);
     owner.fill(OWNER_META, root, root + rootPages);
     w[rw + R_FOOTPRINT] = rootPages;
     w[rw + R_PEAK] = rootPages;
-    for (const size of CLASS_SIZES)
-      defineCache(pages, rw, `kmalloc-${size}`, size, 8, CF_KMALLOC, !!options.debug);
-    w[rw + R_CLASS_COUNT] = CLASS_SIZES.length;
+    // The classes whose objects fit (at least 2 to a slab) at this page size and max order; larger
+    // requests go to the page layer whole. Power-of-two classes are naturally aligned (Linux's
+    // kmalloc guarantee), which costs no object per slab since the header is smaller than the
+    // first object anyway.
+    let classes = 0;
+    for (const size of CLASS_SIZES) {
+      const align = isPowerOfTwo(size) ? size : 8;
+      if (!fitsInSlab(pages, size, align, !!options.debug)) break;
+      defineCache(pages, rw, `kmalloc-${size}`, size, align, CF_KMALLOC, !!options.debug);
+      classes++;
+    }
+    w[rw + R_CLASS_COUNT] = classes;
     w[rw + R_MAGIC] = HEAP_MAGIC;
     pages.arena.setRoot(ROOT_HEAP, root);
-    const heap = new Heap({ pages });
-    heap.reserve.refill();
     return root;
   }
 
@@ -237,18 +244,29 @@ export class Heap {
 
   // ---------------------------------------------------------------- kmalloc
 
-  /** At least `size` bytes, 8-byte aligned. Contents are undefined (see calloc). */
+  /**
+   * At least `size` bytes, 8-byte aligned (a power-of-two size up to the largest class is aligned
+   * to its size). Contents are undefined (see calloc).
+   */
   malloc(size: number, flags?: AllocFlags): number {
-    if (size <= 1024 && size > 0 && (size | 0) === size) {
-      return this.slabs.alloc(SMALL_TABLE[(size + 7) >> 3], flags?.wait !== false);
+    if (size <= this.smallLimit && size > 0 && (size | 0) === size) {
+      try {
+        return this.slabs.alloc(SMALL_TABLE[(size + 7) >> 3], flags?.wait !== false);
+      } catch (e) {
+        throw asRequest(e, size);
+      }
     }
     return this.mallocSlow(size, flags);
   }
 
   private mallocSlow(size: number, flags?: AllocFlags): number {
     this.checkSize(size);
-    if (size <= MAX_CLASS_SIZE) return this.slabs.alloc(MID_TABLE[(size + 127) >> 7], flags?.wait !== false);
-    return this.allocLarge(size, 1, flags);
+    if (size > this.maxClass) return this.allocLarge(size, 1, flags);
+    try {
+      return this.slabs.alloc(classFor(size), flags?.wait !== false);
+    } catch (e) {
+      throw asRequest(e, size);
+    }
   }
 
   /** `count * size` zeroed bytes. */
@@ -276,7 +294,7 @@ export class Heap {
     const o = this.owner[Math.floor(address / this.ps)];
     if (o > 0) {
       if (size <= old) return address;
-    } else if (size > MAX_CLASS_SIZE && this.pages.resize(address, size)) {
+    } else if (size > this.maxClass && this.pages.resize(address, size)) {
       const before = old / this.ps;
       const after = this.pages.sizeOf(address) / this.ps;
       this.pages.w[this.rw + R_LARGE_PAGES] += after - before;
@@ -297,8 +315,14 @@ export class Heap {
     }
     this.checkSize(size);
     if (align <= 8) return this.malloc(size, flags);
-    if (align >= this.ps || size > MAX_CLASS_SIZE) return this.allocLarge(size, align, flags);
-    return this.slabs.alloc(this.alignedCache(align, size), flags?.wait !== false);
+    // Power-of-two classes are naturally aligned: the smallest one that holds both is aligned.
+    const slot = 2 ** Math.ceil(Math.log2(Math.max(size, align)));
+    if (align >= this.ps || slot > this.maxClass) return this.allocLarge(size, align, flags);
+    try {
+      return this.slabs.alloc(classFor(slot), flags?.wait !== false);
+    } catch (e) {
+      throw asRequest(e, size);
+    }
   }
 
   /** Returns memory from malloc, calloc, realloc, alignedAlloc or any cache's alloc. */
@@ -366,6 +390,10 @@ export class Heap {
       );
     }
     const c = defineCache(this.pages, this.rw, name, objectSize, align, 0, this.debug);
+    // Constructed objects must stay constructed between uses: the array cache's free tag would
+    // overwrite their first bytes, so a cache with a constructor goes to its slabs directly.
+    if (options.ctor)
+      this.pages.w[(this.pages.w[this.rw + R_DIR_OFFSET] >> 2) + c * CACHE_WORDS + C_AC_LIMIT] = 0;
     this.slabs.load();
     if (options.ctor) this.slabs.ctors[c] = options.ctor;
     return new SlabCache(this, c);
@@ -474,27 +502,6 @@ export class Heap {
     this.slabs.account(-n);
   }
 
-  /** The cache for `size` bytes at `align` (8 < align < pageSize), created on first use. */
-  private alignedCache(align: number, size: number): number {
-    const stride = alignUp(CLASS_SIZES[classFor(size)], align);
-    const name = `kmalloc-a${align}-${stride}`;
-    let c = this.alignedCaches.get(name);
-    if (c === undefined) {
-      c = this.findCache(name);
-      if (c < 0) {
-        c = defineCache(this.pages, this.rw, name, stride, align, CF_KMALLOC, this.debug);
-        this.slabs.load();
-      }
-      this.alignedCaches.set(name, c);
-    }
-    return c;
-  }
-
-  private findCache(name: string): number {
-    for (let c = 0; c < this.slabs.cacheCount; c++) if (this.slabs.name(c) === name) return c;
-    return -1;
-  }
-
   /** Why `address` is not something this heap handed out. */
   private foreign(address: number): Error {
     if (typeof address !== "number" || !Number.isInteger(address))
@@ -516,22 +523,30 @@ export class Heap {
       }
       if (this.owner[p] !== 0) break;
     }
-    if (this.isFreePage(page)) return new DoubleFreeError(address, "already freed (its page is free memory)");
+    if (this.pages.isFree(address))
+      return new DoubleFreeError(address, "already freed (its page is free memory)");
     return new InvalidAddressError(address, "not allocated by this heap");
-  }
-
-  private isFreePage(page: number): boolean {
-    try {
-      this.pages.sizeOf(page * this.ps);
-      return false;
-    } catch (e) {
-      return e instanceof DoubleFreeError;
-    }
   }
 }
 
 function classFor(size: number): number {
-  return size <= 1024 ? SMALL_TABLE[(size + 7) >> 3] : MID_TABLE[(size + 127) >> 7];
+  return size <= SMALL_LIMIT ? SMALL_TABLE[(size + 7) >> 3] : MID_TABLE[(size + 127) >> 7];
+}
+
+/** An OutOfMemoryError from a slab path, restated with the caller's request size. */
+function asRequest(e: unknown, size: number): unknown {
+  if (!(e instanceof OutOfMemoryError) || e.requested === size) return e;
+  return new OutOfMemoryError(size, e.largestFree, e.free, e.reason, "no slab could be grown");
+}
+
+/** Whether at least two objects of `size` at `align` fit in a slab of this heap. */
+function fitsInSlab(pages: PageAllocator, size: number, align: number, debug: boolean): boolean {
+  const stride = alignUp(size + (debug ? RED_ZONE_BYTES : 0), align);
+  try {
+    return slabGeometry(stride, align, pages.pageSize, pages.maxOrder).perSlab >= 2;
+  } catch {
+    return false;
+  }
 }
 
 /** Largest power of two dividing `size`, at most 8: 117 -> 1, 120 -> 8, 12 -> 4. */

@@ -76,7 +76,8 @@ export interface HeapStats {
   objects: number;
   large: { count: number; bytes: number };
   vmalloc: { areas: number; bytes: number; pages: number };
-  reserve: { pages: number };
+  /** Pages the metadata reserve holds, and how many of them it borrowed from the page layer. */
+  reserve: { pages: number; borrowed: number };
   caches: CacheStats[];
   pageLayer: ReturnType<typeof pageStats>;
 }
@@ -169,7 +170,10 @@ export function heapStats(heap: Heap): HeapStats {
       bytes: areas.reduce((n, a) => n + a.bytes, 0),
       pages: areas.reduce((n, a) => n + a.pages, 0),
     },
-    reserve: { pages: heap.reserve.heldPages() },
+    reserve: {
+      pages: heap.reserve.held().reduce((n, h) => n + 2 ** h.order, 0),
+      borrowed: heap.reserve.borrowedPages(),
+    },
     caches,
     pageLayer: p,
   };
@@ -339,7 +343,8 @@ export function heapCheck(heap: Heap): void {
   let tables = 0;
   for (const a of areas) {
     vmData += a.pages;
-    tables += a.tablePages;
+    // A table lent from the reserve's home blocks is part of the root's pages already.
+    if (!heap.reserve.isHome(a.table)) tables += a.tablePages;
     for (let i = 0; i < a.pages; i++) {
       const page = heap.vm.pageOf(a.vaddress, i);
       if (heap.owner[page] !== OWNER_VMALLOC || heap.pages.sizeOf(page * ps) !== ps) {
@@ -349,13 +354,13 @@ export function heapCheck(heap: Heap): void {
   }
   if (vmData !== vmPages) fail(`owner map marks ${vmPages} vmalloc pages, areas map ${vmData}`);
   const rootPages = w[heap.rw + R_ROOT_PAGES];
-  const reservePages = heap.reserve.heldPages();
-  if (meta !== rootPages + reservePages + tables) {
+  const borrowed = heap.reserve.borrowedPages();
+  if (meta !== rootPages + borrowed + tables) {
     fail(
-      `owner map marks ${meta} metadata pages, root+reserve+tables hold ${rootPages + reservePages + tables}`,
+      `owner map marks ${meta} metadata pages, root+borrowed reserve+tables hold ${rootPages + borrowed + tables}`,
     );
   }
-  const footprint = rootPages + reservePages + tables + slabPages + largePages + vmData;
+  const footprint = rootPages + borrowed + tables + slabPages + largePages + vmData;
   if (footprint !== w[heap.rw + R_FOOTPRINT])
     fail(`footprint ${w[heap.rw + R_FOOTPRINT]} pages, structures hold ${footprint}`);
 }

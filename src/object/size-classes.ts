@@ -12,6 +12,7 @@
  * BigInt64Array view can sit on any of them). Lookup is one table read: sizes up to 1024 index a
  * table by 8-byte steps, larger ones by 128-byte steps.
  */
+import { InvalidArgumentError } from "../errors.js";
 import { SIZEOF_SLAB_HEADER } from "./layout.js";
 
 export const CLASS_SIZES: readonly number[] = (() => {
@@ -23,7 +24,8 @@ export const CLASS_SIZES: readonly number[] = (() => {
 })();
 
 export const MAX_CLASS_SIZE = CLASS_SIZES[CLASS_SIZES.length - 1];
-const SMALL_LIMIT = 1024;
+/** Sizes up to this one are looked up by 8-byte steps. */
+export const SMALL_LIMIT = 1024;
 
 /** Class index for sizes 1..1024, indexed by (size + 7) >> 3. */
 export const SMALL_TABLE = new Uint8Array((SMALL_LIMIT >> 3) + 1);
@@ -98,7 +100,13 @@ export function slabGeometry(
       bestWaste = waste;
     }
   }
-  if (!best) throw new RangeError(`objects of ${stride} bytes do not fit in a slab`);
+  if (!best) {
+    throw new InvalidArgumentError(
+      "objectSize",
+      stride,
+      `objects of ${stride} bytes aligned to ${align} do not fit in a slab of at most ${2 ** Math.min(MAX_SLAB_ORDER, maxOrder)} pages`,
+    );
+  }
   return best;
 }
 

@@ -201,6 +201,11 @@ export class Slabs {
       this.freeToSlab(c, address, slab, idx);
       return;
     }
+    const w = this.w;
+    // The bit must be set (a clear one is free or was never handed out). Reading it touches the
+    // slab header, but only to read: headers of live slabs are few and stay in cache.
+    if ((w[slab * this.wpp + S_BITMAP + (idx >> 5)] & (1 << (idx & 31))) === 0)
+      throw this.alreadyFree(address, c);
     const mem = this.mem;
     if (
       mem[address] === TAG0 &&
@@ -208,9 +213,8 @@ export class Slabs {
       mem[address + 2] === TAG2 &&
       mem[address + 3] === TAG3
     ) {
-      this.checkNotFree(c, address, slab, idx);
+      this.checkNotCached(c, address);
     }
-    const w = this.w;
     const aw = this.acWord[c];
     let avail = w[aw];
     if (avail === limit) avail = this.flush(c, w[aw + C_AC_BATCH - C_AC_AVAIL]);
@@ -259,17 +263,17 @@ export class Slabs {
 
   /** Returns cache c's array cache and empty slabs to the page layer; bytes freed. */
   shrinkCache(c: number): number {
-    this.drain(c);
     const w = this.w;
+    const before = w[this.rw + R_FOOTPRINT];
+    this.drain(c);
     const cd = this.dw + c * CACHE_WORDS;
-    let freed = 0;
     while (w[cd + C_EMPTY_COUNT] > 0) {
       const slab = w[cd + C_EMPTY];
       this.unlink(c, slab);
       w[cd + C_EMPTY_COUNT]--;
-      freed += this.release(c, slab);
+      this.release(c, slab);
     }
-    return freed;
+    return (before - w[this.rw + R_FOOTPRINT]) * this.ps;
   }
 
   /** Bytes held in empty slabs of all caches. */
@@ -317,7 +321,7 @@ export class Slabs {
     const wi = h + S_BITMAP + (idx >> 5);
     const bit = 1 << (idx & 31);
     const word = w[wi];
-    if ((word & bit) === 0) throw new DoubleFreeError(address, `already free (cache ${this.name(c)})`);
+    if ((word & bit) === 0) throw this.alreadyFree(address, c);
     if (this.debug[c] !== 0) this.freeDebug(c, address);
     w[wi] = word ^ bit;
     if (idx >> 5 < w[h + S_HINT]) w[h + S_HINT] = idx >> 5;
@@ -348,15 +352,20 @@ export class Slabs {
 
   /** Throws DoubleFreeError if the object is on the array cache or its bit is clear. */
   private checkNotFree(c: number, address: number, slab: number, idx: number): void {
+    const word = this.w[slab * this.wpp + S_BITMAP + (idx >> 5)];
+    if ((word & (1 << (idx & 31))) === 0) throw this.alreadyFree(address, c);
+    this.checkNotCached(c, address);
+  }
+
+  /** Throws DoubleFreeError if the object sits on cache c's array cache (it is free). */
+  private checkNotCached(c: number, address: number): void {
     const avail = this.w[this.acWord[c]];
     const e = this.acEntry[c];
-    for (let i = 0; i < avail; i++) {
-      if (this.f64[e + i] === address)
-        throw new DoubleFreeError(address, `already free (cache ${this.name(c)})`);
-    }
-    const word = this.w[slab * this.wpp + S_BITMAP + (idx >> 5)];
-    if ((word & (1 << (idx & 31))) === 0)
-      throw new DoubleFreeError(address, `already free (cache ${this.name(c)})`);
+    for (let i = 0; i < avail; i++) if (this.f64[e + i] === address) throw this.alreadyFree(address, c);
+  }
+
+  private alreadyFree(address: number, c: number): DoubleFreeError {
+    return new DoubleFreeError(address, `not allocated: free or never handed out (cache ${this.name(c)})`);
   }
 
   private notObject(address: number, c: number): InvalidAddressError {
@@ -440,15 +449,14 @@ export class Slabs {
     }
   }
 
-  /** Gives an unlinked slab back to the page layer; bytes freed. */
-  private release(c: number, slab: number): number {
+  /** Gives an unlinked slab back to the page layer. */
+  private release(c: number, slab: number): void {
     const n = 2 ** this.order[c];
     this.owner.fill(0, slab, slab + n);
     this.pageCache.fill(0, slab, slab + n);
     this.w[this.dw + c * CACHE_WORDS + C_SLABS]--;
     this.pages.free(slab * this.ps);
     this.account(-n);
-    return n * this.ps;
   }
 
   private move(c: number, slab: number, list: number): void {

@@ -30,7 +30,7 @@ import {
   VMALLOC_AREA_SPAN,
   VMALLOC_BASE,
 } from "./layout.js";
-import type { Reserve } from "./reserve.js";
+import type { Reserve, ReserveOrder } from "./reserve.js";
 
 /** One area holds less than 2 GiB (its byte length is an Int32 in the directory). */
 export const MAX_VMALLOC_BYTES = 2 ** 31 - 1;
@@ -86,18 +86,15 @@ export class Vmalloc {
     const n = Math.ceil(bytes / this.ps);
     const entriesPerPage = this.ps >> 2;
     const tableNeed = Math.ceil(n / entriesPerPage);
-    // The table first: from the reserve when it is small, else from the page layer (all or nothing).
-    let table = 0;
-    let tablePages = tableNeed;
-    let fromReserve: 0 | 2 | -1 = -1;
-    if (tableNeed === 1) fromReserve = 0;
-    else if (tableNeed <= 4) fromReserve = 2;
-    this.reserve.refill();
-    if (fromReserve >= 0 && n > this.pages.freePages) {
+    // Tables of one page or up to four come from the reserve; larger ones from the page layer,
+    // all or nothing. Nothing is taken before the data pages are known to fit.
+    const fromReserve: ReserveOrder | -1 = tableNeed === 1 ? 0 : tableNeed <= 4 ? 2 : -1;
+    if (n > this.pages.freePages)
       throw new OutOfMemoryError(bytes, this.pages.largestFree, this.pages.freeBytes);
-    }
+    let table: number;
+    let tablePages: number;
     if (fromReserve >= 0) {
-      table = this.reserve.take(fromReserve as 0 | 2);
+      table = this.reserve.take(fromReserve as ReserveOrder);
       tablePages = 2 ** fromReserve;
       if (table === 0) {
         throw new OutOfMemoryError(
@@ -113,6 +110,7 @@ export class Vmalloc {
         throw new OutOfMemoryError(bytes, this.pages.largestFree, this.pages.freeBytes);
       }
       table = this.pages.alloc(tableNeed * this.ps) / this.ps;
+      tablePages = tableNeed;
       this.owner.fill(OWNER_META, table, table + tableNeed);
       this.account(tableNeed);
     }
@@ -157,7 +155,7 @@ export class Vmalloc {
     }
     this.account(-n);
     const tp = w[d + V_TABLE_PAGES];
-    if (tp < 0) this.putTable(table, 2 ** (-tp - 1), (-tp - 1) as 0 | 2);
+    if (tp < 0) this.putTable(table, 2 ** (-tp - 1), (-tp - 1) as ReserveOrder);
     else this.putTable(table, tp, -1);
     w[d + V_TABLE] = 0;
     w[d + V_PAGES] = 0;
@@ -297,9 +295,9 @@ export class Vmalloc {
     return -1;
   }
 
-  private putTable(table: number, pages: number, fromReserve: 0 | 2 | -1): void {
+  private putTable(table: number, pages: number, fromReserve: ReserveOrder | -1): void {
     if (fromReserve >= 0) {
-      this.reserve.give(table, fromReserve as 0 | 2);
+      this.reserve.give(table, fromReserve as ReserveOrder);
       return;
     }
     this.owner.fill(0, table, table + pages);

@@ -438,16 +438,10 @@ export class PageAllocator {
 
   /** Explains why a page is not a live allocation's first page. */
   private badAddress(address: number, page: number): Error {
-    const s = this.state[page];
-    if (s === S_HOT || (s >= S_FREE_BASE && s < S_USED)) return new DoubleFreeError(address);
-    // An interior page: find the block or allocation that covers it.
-    for (let o = 1; o <= MAX_SUPPORTED_ORDER; o++) {
-      const head = page & ~((1 << o) - 1);
-      const hs = this.state[head];
-      if (hs >= S_FREE_BASE && hs < S_USED && hs - S_FREE_BASE >= o) {
-        return new DoubleFreeError(address, "inside a free block (already freed)");
-      }
-      if (head === 0) break;
+    if (this.pageIsFree(page)) {
+      const s = this.state[page];
+      const first = s === S_HOT || (s >= S_FREE_BASE && s < S_USED);
+      return new DoubleFreeError(address, first ? "already free" : "inside a free block (already freed)");
     }
     for (let p = page - 1; p >= 0; p--) {
       const ps = this.state[p];
@@ -455,10 +449,30 @@ export class PageAllocator {
         if (p + this.run[p] > page) return new InvalidAddressError(address, "interior of an allocation");
         break;
       }
-      if (ps === S_SINGLE) break;
       if (ps !== S_NONE) break;
     }
     return new InvalidAddressError(address, "not the start of an allocation");
+  }
+
+  /** True if the page holding `address` is free (on a free list or the hot stack). */
+  isFree(address: number): boolean {
+    if (typeof address !== "number" || !Number.isFinite(address)) return false;
+    const page = Math.floor(address / this.pageSize);
+    return page >= this.firstPage && page < this.pageCount && this.pageIsFree(page);
+  }
+
+  /** Whether a page lies in a free block or on the hot stack: O(maxOrder). */
+  private pageIsFree(page: number): boolean {
+    const s = this.state[page];
+    if (s === S_HOT || (s >= S_FREE_BASE && s < S_USED)) return true;
+    if (s !== S_NONE) return false;
+    for (let o = 1; o <= this.maxOrder; o++) {
+      const head = page & ~((1 << o) - 1);
+      const hs = this.state[head];
+      if (hs >= S_FREE_BASE && hs < S_USED) return hs - S_FREE_BASE >= o;
+      if (hs !== S_NONE) return false;
+    }
+    return false;
   }
 
   /** @internal */
