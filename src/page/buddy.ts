@@ -204,6 +204,28 @@ export class PageAllocator {
    * unused tail (and, for over-aligned runs, head) goes back to the free lists.
    */
   alloc(bytes: number, align = 1): number {
+    if (
+      typeof bytes === "number" &&
+      typeof align === "number" &&
+      bytes <= this.pageSize &&
+      align <= this.pageSize
+    ) {
+      // One page, which satisfies any alignment up to the page size: the allocPages(0) path.
+      const count = this.w[this.hotCountWord];
+      if (
+        count !== 0 &&
+        bytes > 0 &&
+        (bytes | 0) === bytes &&
+        align > 0 &&
+        (align | 0) === align &&
+        (align & (align - 1)) === 0
+      ) {
+        this.w[this.hotCountWord] = count - 1;
+        const page = this.hot[count - 1];
+        this.state[page] = S_SINGLE;
+        return page * this.pageSize;
+      }
+    }
     const n = this.pagesFor(bytes);
     const a = this.alignPages(align);
     if (n === 1 && a === 1) {

@@ -67,9 +67,13 @@ export const S_SINGLE = 0x43;
 export const L_NEXT = 0;
 export const L_PREV = 1;
 
-/** Hot-page stack capacity: about 1/64 of the pages, at most 256; none for tiny arenas. */
+/**
+ * Hot-page stack capacity: 1/16 of the pages, at most 1024 (4 MiB of 4 KiB pages); none for tiny
+ * arenas. Larger stacks absorb longer bursts of single-page frees before the buddy lists are
+ * touched (measured in BENCHMARKS.md); higher-order requests drain it when they need to.
+ */
 export function defaultHotHigh(pageCount: number): number {
-  const high = Math.min(256, Math.floor(pageCount / 64));
+  const high = Math.min(1024, Math.floor(pageCount / 16));
   return high < 4 ? 0 : high;
 }
 

@@ -24,6 +24,7 @@ export function powerOfTwo(argument: string, value: unknown): number {
 }
 
 export function isPowerOfTwo(v: number): boolean {
+  if (v > 0 && v <= 0x40000000 && (v | 0) === v) return (v & (v - 1)) === 0;
   return v > 0 && Number.isSafeInteger(v) && 2 ** Math.round(Math.log2(v)) === v;
 }
 
