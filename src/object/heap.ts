@@ -63,7 +63,6 @@ import {
   R_MAX_CACHES,
   R_MAX_EMPTY,
   R_OWNER_OFFSET,
-  R_PAGE_CACHE_OFFSET,
   R_PEAK,
   R_RESERVE_OFFSET,
   R_ROOT_PAGES,
@@ -135,13 +134,11 @@ export class Heap {
     if (w[this.rw + R_MAGIC] !== HEAP_MAGIC) throw new CorruptionError("heap root has a bad magic number");
     const buf = pages.arena.buffer;
     this.owner = new Int32Array(buf, w[this.rw + R_OWNER_OFFSET], pages.pageCount);
-    const pageCache = new Uint16Array(buf, w[this.rw + R_PAGE_CACHE_OFFSET], pages.pageCount);
     this.slabs = new Slabs(
       pages,
       this.rw,
       w[this.rw + R_DIR_OFFSET] >> 2,
       this.owner,
-      pageCache,
       w[this.rw + R_MAX_CACHES],
     );
     this.reserve = new Reserve(pages, w[this.rw + R_RESERVE_OFFSET], this.owner, (n) =>
@@ -189,8 +186,7 @@ export class Heap {
       throw new InvalidArgumentError("maxEmptySlabs", maxEmpty, "must be a non-negative integer");
     }
     const ownerOffset = SIZEOF_ROOT;
-    const pageCacheOffset = ownerOffset + pages.pageCount * 4;
-    const dirOffset = alignUp(pageCacheOffset + pages.pageCount * 2, 8);
+    const dirOffset = alignUp(ownerOffset + pages.pageCount * 4, 8);
     const vmOffset = dirOffset + maxCaches * CACHE_WORDS * 4;
     const reserveOffset = vmOffset + vmCap * VM_WORDS * 4;
     const rootBytes = reserveOffset + SIZEOF_RESERVE;
@@ -206,7 +202,6 @@ export class Heap {
     w[rw + R_MAX_CACHES] = maxCaches;
     w[rw + R_FLAGS] = options.debug ? FLAG_DEBUG : 0;
     w[rw + R_OWNER_OFFSET] = base + ownerOffset;
-    w[rw + R_PAGE_CACHE_OFFSET] = base + pageCacheOffset;
     w[rw + R_DIR_OFFSET] = base + dirOffset;
     w[rw + R_VM_OFFSET] = base + vmOffset;
     w[rw + R_VM_CAPACITY] = vmCap;
@@ -331,7 +326,7 @@ export class Heap {
     if (typeof address === "number" && page >= this.firstPage && page < this.lastPage) {
       const o = this.owner[page];
       if (o > 0) {
-        this.slabs.free(address, o);
+        this.slabs.free(address, page, o);
         return;
       }
       if (o === OWNER_LARGE && address === page * this.ps) {
@@ -353,7 +348,7 @@ export class Heap {
     ) {
       const o = this.owner[page];
       if (o > 0) {
-        const c = this.slabs.validate(address, o);
+        const c = this.slabs.validate(address, page, o);
         return this.slabs.size[c];
       }
       if (o === OWNER_LARGE && address === page * this.ps) return this.pages.sizeOf(address);

@@ -19,6 +19,8 @@ import {
   OWNER_LARGE,
   OWNER_META,
   OWNER_VMALLOC,
+  ownerCache,
+  ownerSlab,
   R_FOOTPRINT,
   R_LARGE_COUNT,
   R_LARGE_PAGES,
@@ -31,6 +33,7 @@ import {
   S_LIST,
   S_NEXT,
   S_PREV,
+  slabOwner,
 } from "./layout.js";
 
 export interface CacheStats {
@@ -97,7 +100,7 @@ function census(heap: Heap): Census[] {
   for (let c = 0; c < s.cacheCount; c++) out.push({ partial: 0, full: 0, empty: 0, inUse: 0 });
   const owner = heap.owner;
   for (let p = 0; p < owner.length; p++) {
-    if (owner[p] !== p || p === 0) continue;
+    if (owner[p] <= 0 || (owner[p] & 63) !== 1) continue;
     const h = p * wpp;
     const r = out[s.w[h + S_CACHE]];
     if (!r) fail(`slab ${p} names cache ${s.w[h + S_CACHE]}, which does not exist`);
@@ -241,8 +244,10 @@ function checkSlab(heap: Heap, c: number, slab: number, list: number, prev: numb
   if (list === LIST_EMPTY && inuse !== 0) fail(`empty slab ${slab} of ${name} holds ${inuse}`);
   const n = 2 ** s.order[c];
   if (heap.pages.sizeOf(slab * ps) !== n * ps) fail(`slab ${slab} of ${name} is not a ${n}-page block`);
-  for (let p = slab; p < slab + n; p++)
-    if (heap.owner[p] !== slab) fail(`page ${p} of slab ${slab} has owner ${heap.owner[p]}`);
+  for (let p = slab; p < slab + n; p++) {
+    if (heap.owner[p] !== slabOwner(c, p - slab))
+      fail(`page ${p} of slab ${slab} has owner ${heap.owner[p]}`);
+  }
 }
 
 /** Every object on cache c's array cache is a distinct object start whose bit is set and which carries the tag. */
@@ -255,9 +260,11 @@ function checkArrayCache(heap: Heap, c: number): void {
     const name = s.name(c);
     if (seen.has(a)) fail(`cache ${name}: object ${a} is twice on the array cache`);
     seen.add(a);
-    const slab = heap.owner[Math.floor(a / ps)];
-    if (!(slab > 0) || s.cacheOf(slab) !== c)
+    const page = Math.floor(a / ps);
+    const o = heap.owner[page];
+    if (!(o > 0) || ownerCache(o) !== c)
       fail(`cache ${name}: array cache holds ${a}, not one of its objects`);
+    const slab = ownerSlab(page, o);
     const off = a - slab * ps - s.dataOffset[c];
     const idx = off / s.stride[c];
     if (!Number.isInteger(idx) || idx < 0 || idx >= s.perSlab[c])
@@ -312,10 +319,12 @@ export function heapCheck(heap: Heap): void {
     slabPages += slabs * 2 ** s.order[c];
   }
   for (let p = 0; p < heap.owner.length; p++) {
-    if (p > 0 && heap.owner[p] === p && w[p * wpp + S_LIST] === LIST_FULL)
-      checkSlab(heap, w[p * wpp + S_CACHE], p, LIST_FULL, -1);
-    if (heap.owner[p] > 0 && s.cacheOf(p) !== w[heap.owner[p] * wpp + S_CACHE])
-      fail(`page ${p}: page-cache map disagrees with its slab`);
+    const o = heap.owner[p];
+    if (o <= 0) continue;
+    const slab = ownerSlab(p, o);
+    if (w[slab * wpp + S_CACHE] !== ownerCache(o))
+      fail(`page ${p}: owner map names another cache than its slab`);
+    if (slab === p && w[p * wpp + S_LIST] === LIST_FULL) checkSlab(heap, ownerCache(o), p, LIST_FULL, -1);
   }
   for (let c = 0; c < s.cacheCount; c++) checkArrayCache(heap, c);
   let ownedSlab = 0;

@@ -28,13 +28,10 @@
  * | 15   | LARGE_COUNT     | live large allocations                                         |
  * | 16   | LARGE_PAGES     | pages held by live large allocations                           |
  * | 17   | MAX_EMPTY       | empty slabs a cache keeps before returning them                |
- * | 18   | PAGE_CACHE_OFFSET | byte offset of the page-cache map (Uint16 per page)          |
  *
- * After it: the page-cache map (Uint16 per arena page: the cache whose slab covers the page, so
- * free() validates an address without touching the slab header), the page-owner map (Int32 per
- * arena page: the first page of the slab that covers it,
- * OWNER_LARGE for the first page of a large allocation, OWNER_META for heap metadata (root, reserve,
- * vmalloc page tables), OWNER_VMALLOC for pages backing vmalloc areas, 0 for pages
+ * After it: the page-owner map (Int32 per arena page, see slabOwner below; OWNER_LARGE for the
+ * first page of a large allocation, OWNER_META for heap metadata (root, reserve, vmalloc page
+ * tables), OWNER_VMALLOC for pages backing vmalloc areas, 0 for pages
  * the heap does not own), the cache directory (MAX_CACHES descriptors), the vmalloc directory and
  * the reserve.
  */
@@ -58,7 +55,6 @@ export const R_RESERVE_OFFSET = 14;
 export const R_LARGE_COUNT = 15;
 export const R_LARGE_PAGES = 16;
 export const R_MAX_EMPTY = 17;
-export const R_PAGE_CACHE_OFFSET = 18;
 export const SIZEOF_ROOT = 32 * 4;
 
 export const FLAG_DEBUG = 1;
@@ -67,6 +63,22 @@ export const OWNER_NONE = 0;
 export const OWNER_LARGE = -1;
 export const OWNER_META = -2;
 export const OWNER_VMALLOC = -3;
+
+/**
+ * Owner-map entry of a page that belongs to a slab: the cache in the high bits and the page's
+ * distance from the slab's first page (plus one, so the entry is never 0) in the low 6 bits. So
+ * free() finds the cache and the slab of any address with one read of a small map, without
+ * touching the slab itself. Slabs have at most 2^5 pages (size-classes.ts), so the distance fits.
+ */
+export function slabOwner(cache: number, back: number): number {
+  return cache * 64 + back + 1;
+}
+export function ownerCache(owner: number): number {
+  return owner >> 6;
+}
+export function ownerSlab(page: number, owner: number): number {
+  return page - (owner & 63) + 1;
+}
 
 /**
  * Cache descriptor (Int32 words, CACHE_WORDS per cache in the directory):

@@ -55,7 +55,7 @@ export class SlabCache {
       throw new InvalidAddressError(address, `belongs to another cache, not ${this.name}`);
     }
     if (o <= 0) throw new InvalidAddressError(address, `not an object of cache ${this.name}`);
-    this.heap.slabs.free(address, o);
+    this.heap.slabs.free(address, page, o);
   }
 
   /** Returns this cache's empty slabs to the page layer; bytes freed. */

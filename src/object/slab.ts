@@ -10,9 +10,8 @@
  *     free(a) ──> push a on the array cache ──(full: return the oldest batch to their slabs)
  *     alloc() <── pop from the array cache  ──(empty: take a 0 bit from the first PARTIAL slab)
  *
- * so the common free/alloc pair touches no slab header. free() validates an address from two
- * small per-page maps (owner: the slab's first page; page-cache: its cache) and the cache's
- * geometry, never from the slab itself: anything but an object start is an InvalidAddressError,
+ * so the common free/alloc pair touches no slab header. free() validates an address from the
+ * owner map (its cache and slab, layout.ts slabOwner) and the cache's geometry: anything but an object start is an InvalidAddressError,
  * and an object that carries FREE_TAG is checked exactly (array cache, then bitmap) and refused
  * with DoubleFreeError if it is free. Nothing changes on either error.
  *
@@ -26,7 +25,7 @@
  *   PARTIAL slabs have 0 < INUSE < PER_SLAB, FULL ones INUSE = PER_SLAB, EMPTY ones INUSE = 0
  *   objects in use = sum of INUSE - objects on the array cache
  *   every object on an array cache has its bit set and FREE_TAG in its first bytes
- *   every page of a slab has the slab's first page in the owner map and its cache in the page-cache map
+ *   every page of a slab has slabOwner(its cache, its distance from the slab start) in the owner map
  */
 import { DoubleFreeError, InvalidAddressError, OutOfMemoryError } from "../errors.js";
 import type { PageAllocator } from "../page/buddy.js";
@@ -80,7 +79,6 @@ export class Slabs {
   readonly f64: Float64Array;
   readonly mem: Uint8Array;
   readonly owner: Int32Array;
-  readonly pageCache: Uint16Array;
   readonly ps: number;
   private readonly wpp: number;
   /** word index of the heap root */
@@ -106,21 +104,13 @@ export class Slabs {
   private readonly names: string[] = [];
   onPressure: PressureHandler = () => false;
 
-  constructor(
-    pages: PageAllocator,
-    rootWord: number,
-    dirWord: number,
-    owner: Int32Array,
-    pageCache: Uint16Array,
-    maxCaches: number,
-  ) {
+  constructor(pages: PageAllocator, rootWord: number, dirWord: number, owner: Int32Array, maxCaches: number) {
     this.pages = pages;
     this.w = pages.w;
     const buf = pages.arena.buffer;
     this.f64 = new Float64Array(buf, 0, Math.floor(buf.byteLength / 8));
     this.mem = pages.memory;
     this.owner = owner;
-    this.pageCache = pageCache;
     this.ps = pages.pageSize;
     this.wpp = this.ps >> 2;
     this.rw = rootWord;
@@ -186,12 +176,13 @@ export class Slabs {
   }
 
   /**
-   * Frees the object at `address`, whose page's owner-map entry is `slab`. Throws
+   * Frees the object at `address`, on page `page` whose owner-map entry is `o` (> 0). Throws
    * InvalidAddressError for anything but an object start, DoubleFreeError for a free object;
    * nothing changes on either.
    */
-  free(address: number, slab: number): void {
-    const c = this.pageCache[slab];
+  free(address: number, page: number, o: number): void {
+    const c = o >> 6;
+    const slab = page - (o & 63) + 1;
     if (c >= this.known) this.load();
     const off = address - slab * this.ps - this.dataOffset[c];
     const idx = Math.round(off * this.inv[c]);
@@ -227,11 +218,12 @@ export class Slabs {
   }
 
   /**
-   * The cache of the live object at `address` (owner-map entry `slab`); a typed error if the
-   * address is not a live object. For usableSize and realloc.
+   * The cache of the live object at `address` (on `page`, owner-map entry `o` > 0); a typed error
+   * if the address is not a live object. For usableSize and realloc.
    */
-  validate(address: number, slab: number): number {
-    const c = this.pageCache[slab];
+  validate(address: number, page: number, o: number): number {
+    const c = o >> 6;
+    const slab = page - (o & 63) + 1;
     if (c >= this.known) this.load();
     const off = address - slab * this.ps - this.dataOffset[c];
     const idx = Math.round(off * this.inv[c]);
@@ -240,9 +232,9 @@ export class Slabs {
     return c;
   }
 
-  /** Cache index of the slab that starts at page `slab`. */
-  cacheOf(slab: number): number {
-    return this.pageCache[slab];
+  /** Cache index of a page whose owner-map entry is `o` (> 0). */
+  cacheOf(o: number): number {
+    return L.ownerCache(o);
   }
 
   /** Returns the array cache's objects to their slabs (all of them). */
@@ -341,7 +333,8 @@ export class Slabs {
     const ps = this.ps;
     for (let i = 0; i < n; i++) {
       const address = f64[e + i];
-      const slab = this.owner[Math.floor(address / ps)];
+      const page = Math.floor(address / ps);
+      const slab = L.ownerSlab(page, this.owner[page]);
       const idx = Math.round((address - slab * ps - this.dataOffset[c]) * this.inv[c]);
       this.freeToSlab(c, address, slab, idx);
     }
@@ -413,8 +406,7 @@ export class Slabs {
     w.fill(0, h + S_BITMAP, h + S_BITMAP + words);
     const tail = this.perSlab[c] & 31;
     if (tail !== 0) w[h + S_BITMAP + words - 1] = ~((1 << tail) - 1);
-    this.owner.fill(slab, slab, slab + 2 ** order);
-    this.pageCache.fill(c, slab, slab + 2 ** order);
+    for (let i = 0; i < 2 ** order; i++) this.owner[slab + i] = L.slabOwner(c, i);
     w[this.dw + c * CACHE_WORDS + C_SLABS]++;
     this.account(2 ** order);
     if (this.debug[c] !== 0) this.paintSlab(c, address);
@@ -453,7 +445,6 @@ export class Slabs {
   private release(c: number, slab: number): void {
     const n = 2 ** this.order[c];
     this.owner.fill(0, slab, slab + n);
-    this.pageCache.fill(0, slab, slab + n);
     this.w[this.dw + c * CACHE_WORDS + C_SLABS]--;
     this.pages.free(slab * this.ps);
     this.account(-n);
