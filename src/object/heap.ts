@@ -95,6 +95,8 @@ export interface AllocFlags {
 }
 
 const DEFAULT_MAX_CACHES = 64;
+// Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings.
+const SMALL = SMALL_TABLE;
 
 export class Heap {
   readonly pages: PageAllocator;
@@ -105,6 +107,8 @@ export class Heap {
   /** @internal word index of the root */ readonly rw: number;
   readonly shrinkers = new ShrinkerRegistry();
   private readonly ps: number;
+  /** 1 / pageSize: exact for a power of two, and a multiply is much cheaper than a divide. */
+  private readonly perByte: number;
   private readonly lastPage: number;
   private readonly firstPage: number;
   /** Largest kmalloc class of this heap, and the largest size the fast path's table covers. */
@@ -125,6 +129,7 @@ export class Heap {
     }
     this.pages = pages;
     this.ps = pages.pageSize;
+    this.perByte = 1 / pages.pageSize;
     this.firstPage = pages.firstPage;
     this.lastPage = pages.pageCount;
     let rootPage = pages.arena.root(ROOT_HEAP);
@@ -245,11 +250,7 @@ export class Heap {
    */
   malloc(size: number, flags?: AllocFlags): number {
     if (size <= this.smallLimit && size > 0 && (size | 0) === size) {
-      try {
-        return this.slabs.alloc(SMALL_TABLE[(size + 7) >> 3], flags?.wait !== false);
-      } catch (e) {
-        throw asRequest(e, size);
-      }
+      return this.slabs.alloc(SMALL[(size + 7) >> 3], flags?.wait !== false, size);
     }
     return this.mallocSlow(size, flags);
   }
@@ -257,11 +258,7 @@ export class Heap {
   private mallocSlow(size: number, flags?: AllocFlags): number {
     this.checkSize(size);
     if (size > this.maxClass) return this.allocLarge(size, 1, flags);
-    try {
-      return this.slabs.alloc(classFor(size), flags?.wait !== false);
-    } catch (e) {
-      throw asRequest(e, size);
-    }
+    return this.slabs.alloc(classFor(size), flags?.wait !== false, size);
   }
 
   /** `count * size` zeroed bytes. */
@@ -313,23 +310,27 @@ export class Heap {
     // Power-of-two classes are naturally aligned: the smallest one that holds both is aligned.
     const slot = 2 ** Math.ceil(Math.log2(Math.max(size, align)));
     if (align >= this.ps || slot > this.maxClass) return this.allocLarge(size, align, flags);
-    try {
-      return this.slabs.alloc(classFor(slot), flags?.wait !== false);
-    } catch (e) {
-      throw asRequest(e, size);
-    }
+    return this.slabs.alloc(classFor(slot), flags?.wait !== false, size);
   }
 
   /** Returns memory from malloc, calloc, realloc, alignedAlloc or any cache's alloc. */
   free(address: number): void {
-    const page = Math.floor(address / this.ps);
+    const page = Math.floor(address * this.perByte);
     if (typeof address === "number" && page >= this.firstPage && page < this.lastPage) {
       const o = this.owner[page];
       if (o > 0) {
         this.slabs.free(address, page, o);
         return;
       }
-      if (o === OWNER_LARGE && address === page * this.ps) {
+    }
+    this.freeOther(address);
+  }
+
+  /** free() of anything but a slab object: a large block, or an address to refuse. */
+  private freeOther(address: number): void {
+    const page = Math.floor(address * this.perByte);
+    if (typeof address === "number" && page >= this.firstPage && page < this.lastPage) {
+      if (this.owner[page] === OWNER_LARGE && address === page * this.ps) {
         this.freeLarge(address, page);
         return;
       }
@@ -526,12 +527,6 @@ export class Heap {
 
 function classFor(size: number): number {
   return size <= SMALL_LIMIT ? SMALL_TABLE[(size + 7) >> 3] : MID_TABLE[(size + 127) >> 7];
-}
-
-/** An OutOfMemoryError from a slab path, restated with the caller's request size. */
-function asRequest(e: unknown, size: number): unknown {
-  if (!(e instanceof OutOfMemoryError) || e.requested === size) return e;
-  return new OutOfMemoryError(size, e.largestFree, e.free, e.reason, "no slab could be grown");
 }
 
 /** Whether at least two objects of `size` at `align` fit in a slab of this heap. */

@@ -69,6 +69,21 @@ const TAG0 = L.FREE_TAG[0];
 const TAG1 = L.FREE_TAG[1];
 const TAG2 = L.FREE_TAG[2];
 const TAG3 = L.FREE_TAG[3];
+/** The tag as one little-endian Int32, for objects at 4-byte aligned addresses. */
+const TAG32 = TAG0 | (TAG1 << 8) | (TAG2 << 16) | (TAG3 << 24);
+
+/**
+ * The hot paths read each cache's constants from one packed Int32Array (INFO_WORDS per cache), so
+ * a call loads one array's base and bounds once instead of one per constant.
+ */
+const INFO_WORDS = 8;
+const I_STRIDE = 0;
+const I_PER_SLAB = 1;
+const I_DATA = 2;
+const I_AC_WORD = 3;
+const I_AC_ENTRY = 4;
+const I_AC_LIMIT = 5;
+const I_DEBUG = 6;
 
 /** Called when the page layer has no block for a new slab; returns true if it freed something. */
 export type PressureHandler = (bytes: number) => boolean;
@@ -98,6 +113,7 @@ export class Slabs {
   private readonly acWord: Int32Array;
   private readonly acEntry: Int32Array;
   private readonly acLimit: Int32Array;
+  private readonly info: Int32Array;
   /** Constructors of caches created in this thread, run on every object of a new slab. */
   readonly ctors: Array<((address: number, memory: Uint8Array) => void) | undefined> = [];
   private known = 0;
@@ -126,6 +142,7 @@ export class Slabs {
     this.acWord = new Int32Array(maxCaches);
     this.acEntry = new Int32Array(maxCaches);
     this.acLimit = new Int32Array(maxCaches);
+    this.info = new Int32Array(maxCaches * INFO_WORDS);
     this.load();
   }
 
@@ -146,6 +163,14 @@ export class Slabs {
       this.acWord[c] = cd + C_AC_AVAIL;
       this.acEntry[c] = (cd + C_AC_ENTRIES) >> 1;
       this.acLimit[c] = w[cd + C_AC_LIMIT];
+      const b = c * INFO_WORDS;
+      this.info[b + I_STRIDE] = this.stride[c];
+      this.info[b + I_PER_SLAB] = this.perSlab[c];
+      this.info[b + I_DATA] = this.dataOffset[c];
+      this.info[b + I_AC_WORD] = this.acWord[c];
+      this.info[b + I_AC_ENTRY] = this.acEntry[c];
+      this.info[b + I_AC_LIMIT] = this.acLimit[c];
+      this.info[b + I_DEBUG] = this.debug[c];
       this.names[c] = readName(this.mem, (cd + C_NAME) * 4);
     }
     this.known = count;
@@ -160,19 +185,36 @@ export class Slabs {
     return this.names[c] ?? `cache#${c}`;
   }
 
-  /** One object from cache c. `wait` false fails at once instead of asking shrinkers. */
-  alloc(c: number, wait: boolean): number {
+  /**
+   * One object from cache c. `wait` false fails at once instead of asking shrinkers; `requested`
+   * is what an OutOfMemoryError reports (the caller's size, default the object size).
+   */
+  alloc(c: number, wait: boolean, requested = 0): number {
+    // Kept tiny so V8 inlines it into callers: pop the array cache, or take the slow path.
+    const info = this.info;
+    const b = c * INFO_WORDS;
     const w = this.w;
-    const aw = this.acWord[c];
+    const aw = info[b + I_AC_WORD];
     const avail = w[aw];
     if (avail !== 0) {
       w[aw] = avail - 1;
-      const address = this.f64[this.acEntry[c] + avail - 1];
+      const address = this.f64[info[b + I_AC_ENTRY] + avail - 1];
       this.mem[address] = 0;
       return address;
     }
-    if (this.debug[c] !== 0) return this.allocDebug(c, wait);
-    return this.allocFromSlab(c, wait);
+    return this.allocSlow(c, wait, requested);
+  }
+
+  private allocSlow(c: number, wait: boolean, requested: number): number {
+    try {
+      if (this.debug[c] !== 0) return this.allocDebug(c, wait);
+      return this.allocFromSlab(c, wait);
+    } catch (e) {
+      if (e instanceof OutOfMemoryError && requested > 0 && e.requested !== requested) {
+        throw new OutOfMemoryError(requested, e.largestFree, e.free, e.reason, e.message);
+      }
+      throw e;
+    }
   }
 
   /**
@@ -181,9 +223,42 @@ export class Slabs {
    * nothing changes on either.
    */
   free(address: number, page: number, o: number): void {
+    // Kept tiny so V8 inlines it: the common case (a live, 4-byte aligned object of a known cache
+    // with room on its array cache) is pushed here; anything else is redone by freeSlow.
     const c = o >> 6;
+    const info = this.info;
+    const b = c * INFO_WORDS;
     const slab = page - (o & 63) + 1;
+    const off = address - slab * this.ps - info[b + I_DATA];
+    const idx = Math.round(off * this.inv[c]);
+    const w = this.w;
+    if (
+      c < this.known &&
+      idx * info[b + I_STRIDE] === off &&
+      idx >= 0 &&
+      idx < info[b + I_PER_SLAB] &&
+      (address & 3) === 0 &&
+      address < 0x80000000 &&
+      (w[slab * this.wpp + S_BITMAP + (idx >> 5)] & (1 << (idx & 31))) !== 0
+    ) {
+      const t = address >> 2;
+      const aw = info[b + I_AC_WORD];
+      const avail = w[aw];
+      if (avail < info[b + I_AC_LIMIT] && w[t] !== TAG32) {
+        w[t] = TAG32;
+        this.f64[info[b + I_AC_ENTRY] + avail] = address;
+        w[aw] = avail + 1;
+        return;
+      }
+    }
+    this.freeSlow(address, page, o);
+  }
+
+  /** free() for everything but the common case; validates fully and throws typed errors. */
+  private freeSlow(address: number, page: number, o: number): void {
+    const c = o >> 6;
     if (c >= this.known) this.load();
+    const slab = page - (o & 63) + 1;
     const off = address - slab * this.ps - this.dataOffset[c];
     const idx = Math.round(off * this.inv[c]);
     if (idx * this.stride[c] !== off || idx < 0 || idx >= this.perSlab[c]) throw this.notObject(address, c);
@@ -193,10 +268,13 @@ export class Slabs {
       return;
     }
     const w = this.w;
-    // The bit must be set (a clear one is free or was never handed out). Reading it touches the
-    // slab header, but only to read: headers of live slabs are few and stay in cache.
     if ((w[slab * this.wpp + S_BITMAP + (idx >> 5)] & (1 << (idx & 31))) === 0)
       throw this.alreadyFree(address, c);
+    this.pushCached(c, address, limit);
+  }
+
+  /** Pushes a live object on its array cache, flushing a batch to the slabs if it is full. */
+  private pushCached(c: number, address: number, limit: number): void {
     const mem = this.mem;
     if (
       mem[address] === TAG0 &&
@@ -206,6 +284,7 @@ export class Slabs {
     ) {
       this.checkNotCached(c, address);
     }
+    const w = this.w;
     const aw = this.acWord[c];
     let avail = w[aw];
     if (avail === limit) avail = this.flush(c, w[aw + C_AC_BATCH - C_AC_AVAIL]);
