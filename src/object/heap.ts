@@ -95,6 +95,8 @@ export interface AllocFlags {
 }
 
 const DEFAULT_MAX_CACHES = 64;
+/** Bytes of objects an array cache holds at most. */
+const AC_BYTES = 16384;
 // Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings.
 const SMALL = SMALL_TABLE;
 
@@ -223,7 +225,7 @@ export class Heap {
     // first object anyway.
     let classes = 0;
     for (const size of CLASS_SIZES) {
-      const align = isPowerOfTwo(size) ? size : 8;
+      const align = isPowerOfTwo(size) && size <= pages.pageSize / 2 ? size : 8;
       if (!fitsInSlab(pages, size, align, !!options.debug)) break;
       defineCache(pages, rw, `kmalloc-${size}`, size, align, CF_KMALLOC, !!options.debug);
       classes++;
@@ -245,8 +247,8 @@ export class Heap {
   // ---------------------------------------------------------------- kmalloc
 
   /**
-   * At least `size` bytes, 8-byte aligned (a power-of-two size up to the largest class is aligned
-   * to its size). Contents are undefined (see calloc).
+   * At least `size` bytes, 8-byte aligned (a power-of-two size up to half a page is aligned to its
+   * size). Contents are undefined (see calloc).
    */
   malloc(size: number, flags?: AllocFlags): number {
     if (size <= this.smallLimit && size > 0 && (size | 0) === size) {
@@ -309,7 +311,8 @@ export class Heap {
     if (align <= 8) return this.malloc(size, flags);
     // Power-of-two classes are naturally aligned: the smallest one that holds both is aligned.
     const slot = 2 ** Math.ceil(Math.log2(Math.max(size, align)));
-    if (align >= this.ps || slot > this.maxClass) return this.allocLarge(size, align, flags);
+    // Classes are naturally aligned up to half a page (see format); beyond that, whole pages.
+    if (slot > this.ps / 2 || slot > this.maxClass) return this.allocLarge(size, align, flags);
     return this.slabs.alloc(classFor(slot), flags?.wait !== false, size);
   }
 
@@ -533,7 +536,8 @@ function classFor(size: number): number {
 function fitsInSlab(pages: PageAllocator, size: number, align: number, debug: boolean): boolean {
   const stride = alignUp(size + (debug ? RED_ZONE_BYTES : 0), align);
   try {
-    return slabGeometry(stride, align, pages.pageSize, pages.maxOrder).perSlab >= 2;
+    slabGeometry(stride, align, pages.pageSize, pages.maxOrder);
+    return true;
   } catch {
     return false;
   }
@@ -566,7 +570,8 @@ function defineCache(
     );
   }
   const stride = alignUp(size + (debug ? RED_ZONE_BYTES : 0), align);
-  const g = slabGeometry(stride, align, pages.pageSize, pages.maxOrder);
+  // A named cache may hold one object per slab (the caller asked for it); kmalloc needs two.
+  const g = slabGeometry(stride, align, pages.pageSize, pages.maxOrder, flags & CF_KMALLOC ? 2 : 1);
   const cd = (w[rw + R_DIR_OFFSET] >> 2) + c * CACHE_WORDS;
   w.fill(0, cd, cd + CACHE_WORDS);
   w[cd + C_SIZE] = size;
@@ -578,8 +583,10 @@ function defineCache(
   w[cd + C_BITMAP_WORDS] = g.bitmapWords;
   w[cd + C_FLAGS] = CF_LIVE | flags | (debug ? CF_DEBUG : 0);
   // Debug caches check every free against the bitmap, and objects smaller than the free tag
-  // cannot carry it: neither gets an array cache.
-  const limit = debug || size < MIN_AC_OBJECT ? 0 : AC_MAX_LIMIT;
+  // cannot carry it: neither gets an array cache. Others cache up to AC_BYTES of objects, so a
+  // cache of large objects does not pin several idle slabs.
+  const limit =
+    debug || size < MIN_AC_OBJECT ? 0 : Math.max(2, Math.min(AC_MAX_LIMIT, Math.floor(AC_BYTES / stride)));
   w[cd + C_AC_LIMIT] = limit;
   w[cd + C_AC_BATCH] = limit >> 1;
   writeName(pages.memory, (cd + C_NAME) * 4, name);

@@ -103,7 +103,7 @@ export function ownerSlab(page: number, owner: number): number {
  * | 32   | AC_AVAIL      | objects on the array cache                                      |
  * | 33   | AC_LIMIT      | array cache capacity (0: no array cache, e.g. debug caches)     |
  * | 34   | AC_BATCH      | objects returned to their slabs when the array cache is full    |
- * | 36-95| AC_ENTRIES    | AC_LIMIT object addresses as Float64 (8-byte aligned)           |
+ * | 36-63| AC_ENTRIES    | AC_LIMIT object addresses as Float64 (8-byte aligned)           |
  *
  * The array cache (Linux SLAB's array_cache, Bonwick's magazine) is a LIFO of objects freed
  * recently. They stay marked used in their slab's bitmap; free() pushes and alloc() pops without
@@ -111,7 +111,7 @@ export function ownerSlab(page: number, owner: number): number {
  * A freed object carries FREE_TAG in its first bytes so that a second free is caught at once (a
  * user's data that happens to equal the tag only sends that free down the slow, exact path).
  */
-export const CACHE_WORDS = 96;
+export const CACHE_WORDS = 64;
 export const C_SIZE = 0;
 export const C_STRIDE = 1;
 export const C_ALIGN = 2;

@@ -58,8 +58,49 @@ export interface SlabGeometry {
 
 /** Largest slab order considered; 2^5 pages = 128 KiB with 4 KiB pages. */
 const MAX_SLAB_ORDER = 5;
-/** A slab order is good enough once headers and tail waste at most 1/16 of it. */
-const WASTE_LIMIT = 1 / 16;
+/** A slab order is good enough once headers and tail waste at most 1/8 of it... */
+const WASTE_LIMIT = 1 / 8;
+/** ...or 1/4 for objects of a page or more, whose slabs would otherwise grow to dozens of pages. */
+const WASTE_LIMIT_LARGE = 1 / 4;
+/** A kmalloc slab holds at least two objects; one object per slab is a job for the page layer. */
+export const MIN_PER_SLAB = 2;
+
+/**
+ * The smallest slab order that holds at least `minPerSlab` objects with headers and tail wasting
+ * no more than the limit, or, if none does, the order with the least waste. Small slabs keep a
+ * cache that holds a few objects cheap, which is what most caches of a small heap are.
+ */
+export function slabGeometry(
+  stride: number,
+  align: number,
+  pageSize: number,
+  maxOrder: number,
+  minPerSlab = MIN_PER_SLAB,
+): SlabGeometry {
+  const limit = stride >= pageSize ? WASTE_LIMIT_LARGE : WASTE_LIMIT;
+  let best: SlabGeometry | null = null;
+  let bestWaste = 2;
+  for (let order = 0; order <= Math.min(MAX_SLAB_ORDER, maxOrder); order++) {
+    const bytes = pageSize * 2 ** order;
+    const { perSlab, dataOffset } = fitObjects(bytes, stride, align);
+    if (perSlab < minPerSlab) continue;
+    const waste = (bytes - perSlab * stride) / bytes;
+    const g = { order, perSlab, dataOffset, bitmapWords: Math.ceil(perSlab / 32) };
+    if (waste <= limit) return g;
+    if (waste < bestWaste) {
+      best = g;
+      bestWaste = waste;
+    }
+  }
+  if (!best) {
+    throw new InvalidArgumentError(
+      "objectSize",
+      stride,
+      `${minPerSlab} objects of ${stride} bytes aligned to ${align} do not fit in a slab of at most ${2 ** Math.min(MAX_SLAB_ORDER, maxOrder)} pages`,
+    );
+  }
+  return best;
+}
 
 /** Objects that fit in a slab of `slabBytes`, with the header and bitmap in front of them. */
 export function fitObjects(
@@ -74,40 +115,6 @@ export function fitObjects(
     n--;
   }
   return { perSlab: 0, dataOffset: 0 };
-}
-
-/**
- * The smallest slab order whose header and tail waste stays under WASTE_LIMIT, or, if none does,
- * the order with the least waste.
- */
-export function slabGeometry(
-  stride: number,
-  align: number,
-  pageSize: number,
-  maxOrder: number,
-): SlabGeometry {
-  let best: SlabGeometry | null = null;
-  let bestWaste = 2;
-  for (let order = 0; order <= Math.min(MAX_SLAB_ORDER, maxOrder); order++) {
-    const bytes = pageSize * 2 ** order;
-    const { perSlab, dataOffset } = fitObjects(bytes, stride, align);
-    if (perSlab === 0) continue;
-    const waste = (bytes - perSlab * stride) / bytes;
-    const g = { order, perSlab, dataOffset, bitmapWords: Math.ceil(perSlab / 32) };
-    if (waste <= WASTE_LIMIT) return g;
-    if (waste < bestWaste) {
-      best = g;
-      bestWaste = waste;
-    }
-  }
-  if (!best) {
-    throw new InvalidArgumentError(
-      "objectSize",
-      stride,
-      `objects of ${stride} bytes aligned to ${align} do not fit in a slab of at most ${2 ** Math.min(MAX_SLAB_ORDER, maxOrder)} pages`,
-    );
-  }
-  return best;
 }
 
 export function alignUp(n: number, align: number): number {

@@ -57,7 +57,8 @@ function drive(heap: Heap, seed: number, after: number, bigAreaPages: number): D
   };
   let tagSeq = 0;
 
-  const tagOf = (h: Held): [number, number] => [h.tag, (h.tag * 7 + 3) & 0xff];
+  // A one-byte block has one byte for both tags: its tail tag is its head tag.
+  const tagOf = (h: Held): [number, number] => [h.tag, h.length === 1 ? h.tag : (h.tag * 7 + 3) & 0xff];
   const mark = (h: Held) => {
     const [a, b] = tagOf(h);
     if (h.kind === "v") {
