@@ -29,7 +29,8 @@
  *   ops, every 256 for thi.ng whose ops can take milliseconds); "ops" then says how far it got and
  *   ns_per_op covers only what was done.
  * - Arena (mneme and thi.ng alike): the next power of two of 4 x peak live requested bytes,
- *   at least 64 MiB and at most 2 GiB. The bump allocator never frees (free is a no-op) and
+ *   at least 4 MiB and at most 2 GiB (an arena sized for the workload, as a user would size it:
+ *   the heap's root grows with the arena, so a needlessly large one inflates the footprint). The bump allocator never frees (free is a no-op) and
  *   advances through a ring of 1 MiB + the largest request, small enough to stay in cache: it is
  *   the cost of the loop itself (reading the ops, the id tables, the touch writes and checks), not
  *   of fresh memory. Its realloc check can fail when the ring wrapped over the old block; its
@@ -69,7 +70,7 @@ export interface JsResult {
 }
 
 export function arenaBytesFor(peakLive: number): number {
-  let a = 64 * MiB;
+  let a = 4 * MiB;
   while (a < 4 * peakLive && a < 2 ** 31) a *= 2;
   return a;
 }
