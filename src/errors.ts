@@ -88,3 +88,44 @@ function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   return String(value);
 }
+
+/** A MnemeError as plain data, for postMessage (structured clone drops the class). */
+export interface SerializedError {
+  readonly mneme: true;
+  readonly name: string;
+  readonly code: string;
+  readonly message: string;
+  readonly fields: Record<string, unknown>;
+}
+
+const CLASSES: Record<string, new (...args: never[]) => MnemeError> = {
+  MnemeError,
+  InvalidArgumentError,
+  InvalidAddressError,
+  DoubleFreeError,
+  OutOfMemoryError,
+  OutOfPoolMemoryError,
+  CorruptionError,
+};
+
+/** Turns an error into data that survives postMessage; revive it with reviveError. */
+export function serializeError(e: unknown): SerializedError | unknown {
+  if (!(e instanceof MnemeError)) return e;
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e)) if (k !== "code") fields[k] = v;
+  return { mneme: true, name: e.name, code: e.code, message: e.message, fields };
+}
+
+/** The typed error that serializeError turned into data (same class, message and fields). */
+export function reviveError(data: unknown): unknown {
+  if (!data || typeof data !== "object" || (data as SerializedError).mneme !== true) return data;
+  const d = data as SerializedError;
+  const cls = CLASSES[d.name] ?? MnemeError;
+  const e = Object.create(cls.prototype) as MnemeError;
+  Object.assign(e, d.fields);
+  Object.defineProperty(e, "message", { value: d.message, writable: true, configurable: true });
+  Object.defineProperty(e, "name", { value: d.name, writable: true, configurable: true });
+  Object.defineProperty(e, "code", { value: d.code, writable: false, configurable: true, enumerable: true });
+  e.stack = `${d.name}: ${d.message}\n    (revived from another thread)`;
+  return e;
+}

@@ -1,4 +1,5 @@
 export { Arena, type ArenaBuffer, type ArenaOptions } from "./arena/arena.js";
+export { Mutex } from "./arena/mutex.js";
 export {
   CorruptionError,
   DoubleFreeError,
@@ -8,6 +9,9 @@ export {
   OutOfMemoryError,
   type OutOfMemoryReason,
   OutOfPoolMemoryError,
+  reviveError,
+  type SerializedError,
+  serializeError,
 } from "./errors.js";
 export { HeapCorruptionError } from "./object/debug.js";
 export { type AllocFlags, Heap, type HeapOptions } from "./object/heap.js";
@@ -17,3 +21,11 @@ export { type Shrinker, ShrinkerRegistry, type ShrinkResult } from "./object/shr
 export { SlabCache, type SlabCacheOptions } from "./object/slab-cache.js";
 export { PageAllocator, type PageAllocatorOptions } from "./page/buddy.js";
 export type { PageStats } from "./page/inspect.js";
+export {
+  Mempool,
+  type MempoolHandle,
+  type MempoolOptions,
+  type MempoolStats,
+  type WorkerFigures,
+} from "./pool/mempool.js";
+export { SegmentedHeap } from "./pool/segmented-heap.js";

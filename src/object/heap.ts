@@ -283,23 +283,25 @@ export class Heap {
    * place when the object's slot or the pages after a large block allow; otherwise moves.
    */
   realloc(address: number, size: number, flags?: AllocFlags): number {
-    const old = this.usableSize(address);
-    this.checkSize(size);
-    const o = this.owner[Math.floor(address / this.ps)];
-    if (o > 0) {
-      if (size <= old) return address;
-    } else if (size > this.maxClass && this.pages.resize(address, size)) {
-      const before = old / this.ps;
-      const after = this.pages.sizeOf(address) / this.ps;
-      this.pages.w[this.rw + R_LARGE_PAGES] += after - before;
-      this.slabs.account(after - before);
-      return address;
-    }
-    const fresh = this.malloc(size, flags);
-    const mem = this.pages.memory;
-    mem.copyWithin(fresh, address, address + Math.min(old, size));
-    this.free(address);
-    return fresh;
+    return this.slabs.withLock(() => {
+      const old = this.usableSize(address);
+      this.checkSize(size);
+      const o = this.owner[Math.floor(address / this.ps)];
+      if (o > 0) {
+        if (size <= old) return address;
+      } else if (size > this.maxClass && this.pages.resize(address, size)) {
+        const before = old / this.ps;
+        const after = this.pages.sizeOf(address) / this.ps;
+        this.pages.w[this.rw + R_LARGE_PAGES] += after - before;
+        this.slabs.account(after - before);
+        return address;
+      }
+      const fresh = this.malloc(size, flags);
+      const mem = this.pages.memory;
+      mem.copyWithin(fresh, address, address + Math.min(old, size));
+      this.free(address);
+      return fresh;
+    });
   }
 
   /** `size` bytes at a multiple of `align` (any power of two). */
@@ -364,49 +366,55 @@ export class Heap {
 
   /** A cache of fixed-size objects (kmem_cache_create). */
   createCache(name: string, objectSize: number, options: SlabCacheOptions = {}): SlabCache {
-    if (typeof name !== "string" || name.length === 0)
-      throw new InvalidArgumentError("name", name, "must be a non-empty string");
-    if (typeof objectSize !== "number" || !Number.isSafeInteger(objectSize) || objectSize <= 0) {
-      throw new InvalidArgumentError("objectSize", objectSize, "must be a positive integer");
-    }
-    const align = options.align ?? naturalAlign(objectSize);
-    if (typeof align !== "number" || !isPowerOfTwo(align) || align > this.ps) {
-      throw new InvalidArgumentError(
-        "align",
-        align,
-        `must be a power of two up to the page size (${this.ps})`,
-      );
-    }
-    if (options.ctor !== undefined && typeof options.ctor !== "function") {
-      throw new InvalidArgumentError("ctor", options.ctor, "must be a function");
-    }
-    const maxObject = (this.ps * 2 ** Math.min(5, this.pages.maxOrder)) / 2;
-    if (objectSize > maxObject) {
-      throw new InvalidArgumentError(
-        "objectSize",
-        objectSize,
-        `exceeds ${maxObject}, the largest slab object`,
-      );
-    }
-    const c = defineCache(this.pages, this.rw, name, objectSize, align, 0, this.debug);
-    // Constructed objects must stay constructed between uses: the array cache's free tag would
-    // overwrite their first bytes, so a cache with a constructor goes to its slabs directly.
-    if (options.ctor)
-      this.pages.w[(this.pages.w[this.rw + R_DIR_OFFSET] >> 2) + c * CACHE_WORDS + C_AC_LIMIT] = 0;
-    this.slabs.load();
-    if (options.ctor) this.slabs.ctors[c] = options.ctor;
-    return new SlabCache(this, c);
+    return this.slabs.withLock(() => {
+      if (typeof name !== "string" || name.length === 0)
+        throw new InvalidArgumentError("name", name, "must be a non-empty string");
+      if (typeof objectSize !== "number" || !Number.isSafeInteger(objectSize) || objectSize <= 0) {
+        throw new InvalidArgumentError("objectSize", objectSize, "must be a positive integer");
+      }
+      const align = options.align ?? naturalAlign(objectSize);
+      if (typeof align !== "number" || !isPowerOfTwo(align) || align > this.ps) {
+        throw new InvalidArgumentError(
+          "align",
+          align,
+          `must be a power of two up to the page size (${this.ps})`,
+        );
+      }
+      if (options.ctor !== undefined && typeof options.ctor !== "function") {
+        throw new InvalidArgumentError("ctor", options.ctor, "must be a function");
+      }
+      const maxObject = (this.ps * 2 ** Math.min(5, this.pages.maxOrder)) / 2;
+      if (objectSize > maxObject) {
+        throw new InvalidArgumentError(
+          "objectSize",
+          objectSize,
+          `exceeds ${maxObject}, the largest slab object`,
+        );
+      }
+      const c = defineCache(this.pages, this.rw, name, objectSize, align, 0, this.debug);
+      // Constructed objects must stay constructed between uses: the array cache's free tag would
+      // overwrite their first bytes, so a cache with a constructor goes to its slabs directly.
+      if (options.ctor)
+        this.pages.w[(this.pages.w[this.rw + R_DIR_OFFSET] >> 2) + c * CACHE_WORDS + C_AC_LIMIT] = 0;
+      this.slabs.load();
+      if (options.ctor) this.slabs.ctors[c] = options.ctor;
+      return new SlabCache(this, c);
+    });
   }
 
   // ---------------------------------------------------------------- vmalloc
 
   /** A virtually contiguous buffer of `bytes` over single pages; returns its virtual address. */
   vmalloc(bytes: number): number {
-    return this.vm.alloc(bytes);
+    return this.slabs.withLock(() => {
+      return this.vm.alloc(bytes);
+    });
   }
 
   vfree(vaddress: number): void {
-    this.vm.free(vaddress);
+    this.slabs.withLock(() => {
+      this.vm.free(vaddress);
+    });
   }
 
   /** Copies `length` bytes from virtual address `v` (any byte of an area). */
@@ -428,7 +436,9 @@ export class Heap {
 
   /** Returns empty slabs to the page layer; bytes freed. */
   shrink(): number {
-    return this.shrinkSlabs(Number.POSITIVE_INFINITY);
+    return this.slabs.withLock(() => {
+      return this.shrinkSlabs(Number.POSITIVE_INFINITY);
+    });
   }
 
   registerShrinker(shrinker: Shrinker): () => void {
@@ -450,16 +460,22 @@ export class Heap {
   // ---------------------------------------------------------------- inspection
 
   stats(): HeapStats {
-    return heapStats(this);
+    return this.slabs.withLock(() => {
+      return heapStats(this);
+    });
   }
 
   debugInfo(): string {
-    return heapDebugInfo(this);
+    return this.slabs.withLock(() => {
+      return heapDebugInfo(this);
+    });
   }
 
   /** Verifies the page layer and every object-layer invariant; throws CorruptionError. */
   check(): void {
-    heapCheck(this);
+    this.slabs.withLock(() => {
+      heapCheck(this);
+    });
   }
 
   // ---------------------------------------------------------------- internals
@@ -474,31 +490,35 @@ export class Heap {
   }
 
   private allocLarge(size: number, align: number, flags?: AllocFlags): number {
-    let address: number;
-    try {
-      address = this.pages.alloc(size, align);
-    } catch (e) {
-      if (!(e instanceof OutOfMemoryError) || flags?.wait === false || !this.reclaim(size)) throw e;
-      address = this.pages.alloc(size, align);
-    }
-    const page = address / this.ps;
-    const n = this.pages.sizeOf(address) / this.ps;
-    this.owner[page] = OWNER_LARGE;
-    const w = this.pages.w;
-    w[this.rw + R_LARGE_COUNT]++;
-    w[this.rw + R_LARGE_PAGES] += n;
-    this.slabs.account(n);
-    return address;
+    return this.slabs.withLock(() => {
+      let address: number;
+      try {
+        address = this.pages.alloc(size, align);
+      } catch (e) {
+        if (!(e instanceof OutOfMemoryError) || flags?.wait === false || !this.reclaim(size)) throw e;
+        address = this.pages.alloc(size, align);
+      }
+      const page = address / this.ps;
+      const n = this.pages.sizeOf(address) / this.ps;
+      this.owner[page] = OWNER_LARGE;
+      const w = this.pages.w;
+      w[this.rw + R_LARGE_COUNT]++;
+      w[this.rw + R_LARGE_PAGES] += n;
+      this.slabs.account(n);
+      return address;
+    });
   }
 
   private freeLarge(address: number, page: number): void {
-    const n = this.pages.sizeOf(address) / this.ps;
-    this.pages.free(address);
-    this.owner[page] = 0;
-    const w = this.pages.w;
-    w[this.rw + R_LARGE_COUNT]--;
-    w[this.rw + R_LARGE_PAGES] -= n;
-    this.slabs.account(-n);
+    this.slabs.withLock(() => {
+      const n = this.pages.sizeOf(address) / this.ps;
+      this.pages.free(address);
+      this.owner[page] = 0;
+      const w = this.pages.w;
+      w[this.rw + R_LARGE_COUNT]--;
+      w[this.rw + R_LARGE_PAGES] -= n;
+      this.slabs.account(-n);
+    });
   }
 
   /** Why `address` is not something this heap handed out. */

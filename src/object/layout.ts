@@ -133,6 +133,13 @@ export const C_AC_ENTRIES = 36;
 export const AC_MAX_LIMIT = (CACHE_WORDS - C_AC_ENTRIES) / 2;
 /** First bytes of an object on an array cache: "FREE" in ASCII. */
 export const FREE_TAG = [0x46, 0x52, 0x45, 0x45];
+/**
+ * A pool gives every worker its own array caches, in a region of AC_SLOT_WORDS words per cache:
+ * word 0 the count, entries (Float64) from word AC_SLOT_ENTRIES. Capacity and batch are the
+ * descriptor's (AC_LIMIT), the same for every worker.
+ */
+export const AC_SLOT_ENTRIES = 4;
+export const AC_SLOT_WORDS = AC_SLOT_ENTRIES + 2 * AC_MAX_LIMIT;
 /** Objects smaller than the tag get no array cache. */
 export const MIN_AC_OBJECT = 4;
 

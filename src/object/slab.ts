@@ -27,6 +27,8 @@
  *   every object on an array cache has its bit set and FREE_TAG in its first bytes
  *   every page of a slab has slabOwner(its cache, its distance from the slab start) in the owner map
  */
+
+import type { Mutex } from "../arena/mutex.js";
 import { DoubleFreeError, InvalidAddressError, OutOfMemoryError } from "../errors.js";
 import type { PageAllocator } from "../page/buddy.js";
 import { checkPoison, checkRedZone, paintRedZone, poison } from "./debug.js";
@@ -47,7 +49,6 @@ const C_SLABS = L.C_SLABS;
 const C_EMPTY_COUNT = L.C_EMPTY_COUNT;
 const C_AC_AVAIL = L.C_AC_AVAIL;
 const C_AC_LIMIT = L.C_AC_LIMIT;
-const C_AC_BATCH = L.C_AC_BATCH;
 const C_AC_ENTRIES = L.C_AC_ENTRIES;
 const CACHE_WORDS = L.CACHE_WORDS;
 const CF_DEBUG = L.CF_DEBUG;
@@ -114,6 +115,15 @@ export class Slabs {
   private readonly acEntry: Int32Array;
   private readonly acLimit: Int32Array;
   private readonly info: Int32Array;
+  /**
+   * Word index of this thread's array-cache region (a pool gives each worker its own, see
+   * layout.ts AC_SLOT_WORDS), or -1 to use the caches inside the directory descriptors.
+   */
+  private acBase = -1;
+  /** @internal Set by a pool: the lock shared with the page layer. */
+  mutex: Mutex | null = null;
+  /** @internal Set by a pool: the array-cache regions of the other live threads. */
+  otherRegions: () => number[] = () => [];
   /** Constructors of caches created in this thread, run on every object of a new slab. */
   readonly ctors: Array<((address: number, memory: Uint8Array) => void) | undefined> = [];
   private known = 0;
@@ -160,8 +170,9 @@ export class Slabs {
       this.bitmapWords[c] = w[cd + C_BITMAP_WORDS];
       this.inv[c] = 1 / w[cd + C_STRIDE];
       this.debug[c] = w[cd + C_FLAGS] & CF_DEBUG ? 1 : 0;
-      this.acWord[c] = cd + C_AC_AVAIL;
-      this.acEntry[c] = (cd + C_AC_ENTRIES) >> 1;
+      const own = this.acBase < 0 ? cd + C_AC_AVAIL : this.acBase + c * L.AC_SLOT_WORDS;
+      this.acWord[c] = own;
+      this.acEntry[c] = (own + (this.acBase < 0 ? C_AC_ENTRIES - C_AC_AVAIL : L.AC_SLOT_ENTRIES)) >> 1;
       this.acLimit[c] = w[cd + C_AC_LIMIT];
       const b = c * INFO_WORDS;
       this.info[b + I_STRIDE] = this.stride[c];
@@ -206,6 +217,8 @@ export class Slabs {
   }
 
   private allocSlow(c: number, wait: boolean, requested: number): number {
+    const m = this.mutex;
+    if (m !== null) m.lock();
     try {
       if (this.debug[c] !== 0) return this.allocDebug(c, wait);
       return this.allocFromSlab(c, wait);
@@ -214,6 +227,8 @@ export class Slabs {
         throw new OutOfMemoryError(requested, e.largestFree, e.free, e.reason, e.message);
       }
       throw e;
+    } finally {
+      if (m !== null) m.unlock();
     }
   }
 
@@ -256,6 +271,10 @@ export class Slabs {
 
   /** free() for everything but the common case; validates fully and throws typed errors. */
   private freeSlow(address: number, page: number, o: number): void {
+    this.withLock(() => this.freeSlowLocked(address, page, o));
+  }
+
+  private freeSlowLocked(address: number, page: number, o: number): void {
     const c = o >> 6;
     if (c >= this.known) this.load();
     const slab = page - (o & 63) + 1;
@@ -287,7 +306,7 @@ export class Slabs {
     const w = this.w;
     const aw = this.acWord[c];
     let avail = w[aw];
-    if (avail === limit) avail = this.flush(c, w[aw + C_AC_BATCH - C_AC_AVAIL]);
+    if (avail === limit) avail = this.flush(c, Math.max(1, limit >> 1));
     mem[address] = TAG0;
     mem[address + 1] = TAG1;
     mem[address + 2] = TAG2;
@@ -334,6 +353,10 @@ export class Slabs {
 
   /** Returns cache c's array cache and empty slabs to the page layer; bytes freed. */
   shrinkCache(c: number): number {
+    return this.withLock(() => this.shrinkCacheLocked(c));
+  }
+
+  private shrinkCacheLocked(c: number): number {
     const w = this.w;
     const before = w[this.rw + R_FOOTPRINT];
     this.drain(c);
@@ -429,11 +452,69 @@ export class Slabs {
     this.checkNotCached(c, address);
   }
 
-  /** Throws DoubleFreeError if the object sits on cache c's array cache (it is free). */
+  /** Throws DoubleFreeError if the object sits on an array cache of cache c, this thread's or another's. */
   private checkNotCached(c: number, address: number): void {
-    const avail = this.w[this.acWord[c]];
-    const e = this.acEntry[c];
-    for (let i = 0; i < avail; i++) if (this.f64[e + i] === address) throw this.alreadyFree(address, c);
+    for (const [aw, e] of this.acLocations(c)) {
+      const avail = this.w[aw];
+      for (let i = 0; i < avail; i++) if (this.f64[e + i] === address) throw this.alreadyFree(address, c);
+    }
+  }
+
+  /** [count word, first entry's Float64 index] of every array cache of cache c: this thread's first. */
+  acLocations(c: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [[this.acWord[c], this.acEntry[c]]];
+    for (const base of this.otherRegions()) {
+      const aw = base + c * L.AC_SLOT_WORDS;
+      out.push([aw, (aw + L.AC_SLOT_ENTRIES) >> 1]);
+    }
+    return out;
+  }
+
+  /**
+   * @internal Uses the array-cache region at word `base` for this thread (a pool's per-worker
+   * region); the objects on the current array caches go back to their slabs first.
+   */
+  bindArrayCaches(base: number): void {
+    this.withLock(() => {
+      for (let c = 0; c < this.known; c++) this.drain(c);
+    });
+    this.acBase = base;
+    this.known = 0;
+    this.load();
+  }
+
+  /** @internal Returns every object of the array-cache region at `base` (a dead thread's) to its slab. */
+  drainRegion(base: number): void {
+    this.withLock(() => {
+      this.load();
+      const w = this.w;
+      const ps = this.ps;
+      for (let c = 0; c < this.known; c++) {
+        const aw = base + c * L.AC_SLOT_WORDS;
+        const e = (aw + L.AC_SLOT_ENTRIES) >> 1;
+        const avail = w[aw];
+        w[aw] = 0;
+        for (let i = 0; i < avail; i++) {
+          const address = this.f64[e + i];
+          const page = Math.floor(address / ps);
+          const slab = L.ownerSlab(page, this.owner[page]);
+          const idx = Math.round((address - slab * ps - this.dataOffset[c]) * this.inv[c]);
+          this.freeToSlab(c, address, slab, idx);
+        }
+      }
+    });
+  }
+
+  /** Runs `f` holding the pool's lock, if any. */
+  withLock<T>(f: () => T): T {
+    const m = this.mutex;
+    if (m === null) return f();
+    m.lock();
+    try {
+      return f();
+    } finally {
+      m.unlock();
+    }
   }
 
   private alreadyFree(address: number, c: number): DoubleFreeError {

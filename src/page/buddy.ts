@@ -35,6 +35,7 @@
  *   every page is covered by exactly one block, hot page or allocation
  */
 import { Arena, type ArenaBuffer, type ArenaOptions } from "../arena/arena.js";
+import type { Mutex } from "../arena/mutex.js";
 import { DoubleFreeError, InvalidAddressError, InvalidArgumentError, OutOfMemoryError } from "../errors.js";
 import { ceilLog2, ctz32, floorLog2, isPowerOfTwo, log2Exact } from "../util/validate.js";
 import { fragmentationIndex, type PageStats, pageCheck, pageDebugInfo, pageStats } from "./inspect.js";
@@ -62,6 +63,13 @@ const S_NONE = L.S_NONE;
 const S_SINGLE = L.S_SINGLE;
 const S_USED = L.S_USED;
 
+/** A thread's stack of hot pages: `count` entries of `pages` are in use. */
+export interface HotStack {
+  pages: Int32Array;
+  count: number;
+  countWord: number;
+}
+
 export interface PageAllocatorOptions extends ArenaOptions {
   /** Largest block order kept on the free lists. Default 10 (4 MiB blocks with 4 KiB pages). */
   maxOrder?: number;
@@ -85,10 +93,18 @@ export class PageAllocator {
   readonly state: Uint8Array;
   /** @internal run-length map, an int32 per page */
   readonly run: Int32Array;
-  /** @internal hot-page stack */
-  readonly hot: Int32Array;
-  private readonly hotHigh: number;
-  private readonly hotCountWord: number;
+  /** @internal this thread's hot-page stack (a pool gives each worker its own, see bindHotStack) */
+  hot: Int32Array;
+  private hotHigh: number;
+  private hotCountWord: number;
+  private hotBatch: number;
+  /**
+   * @internal Set by a pool: the lock that guards the free lists when several threads share the
+   * arena. Everything but the hot-stack fast paths runs under it.
+   */
+  mutex: Mutex | null = null;
+  /** @internal Set by a pool: the other threads' hot stacks (they count as free). */
+  otherHotStacks: () => HotStack[] = () => [];
   /** words per page: a free block's links are at w[page * wpp] */
   private readonly wpp: number;
 
@@ -111,7 +127,26 @@ export class PageAllocator {
     this.run = new Int32Array(buf, this.w[this.mb + M_RUN_OFFSET], this.pageCount);
     this.hotHigh = this.w[this.mb + M_HOT_HIGH];
     this.hotCountWord = this.mb + M_HOT_COUNT;
+    this.hotBatch = this.w[this.mb + M_HOT_BATCH];
     this.hot = new Int32Array(buf, this.w[this.mb + M_HOT_OFFSET], this.hotHigh);
+  }
+
+  /**
+   * @internal Uses another hot stack for this thread (a pool's per-worker stack): `hot` holds the
+   * pages, `countWord` is the index in the arena words of its count. Pages on the current stack
+   * are merged back first.
+   */
+  bindHotStack(hot: Int32Array, countWord: number, batch: number): void {
+    this.drainHot();
+    this.hot = hot;
+    this.hotHigh = hot.length;
+    this.hotCountWord = countWord;
+    this.hotBatch = Math.max(1, batch);
+  }
+
+  /** @internal This thread's hot stack, for the checker and for recovery. */
+  ownHotStack(): HotStack {
+    return { pages: this.hot, count: this.w[this.hotCountWord], countWord: this.hotCountWord };
   }
 
   /** Attaches an arena created elsewhere (for example in the main thread, from a worker). */
@@ -185,17 +220,23 @@ export class PageAllocator {
   }
 
   private allocPagesSlow(order: number): number {
-    if (!(order >= 0 && order <= this.maxOrder && (order | 0) === order)) {
-      throw new InvalidArgumentError("order", order, `must be an integer from 0 to ${this.maxOrder}`);
+    const mx = this.mutex;
+    if (mx !== null) mx.lock();
+    try {
+      if (!(order >= 0 && order <= this.maxOrder && (order | 0) === order)) {
+        throw new InvalidArgumentError("order", order, `must be an integer from 0 to ${this.maxOrder}`);
+      }
+      let page = this.takeBlock(order);
+      if (page === 0) {
+        this.drainHot();
+        page = this.takeBlock(order);
+        if (page === 0) throw this.outOfMemory(this.pageSize * 2 ** order);
+      }
+      this.markUsed(page, 1 << order);
+      return page * this.pageSize;
+    } finally {
+      if (mx !== null) mx.unlock();
     }
-    let page = this.takeBlock(order);
-    if (page === 0) {
-      this.drainHot();
-      page = this.takeBlock(order);
-      if (page === 0) throw this.outOfMemory(this.pageSize * 2 ** order);
-    }
-    this.markUsed(page, 1 << order);
-    return page * this.pageSize;
   }
 
   /**
@@ -228,32 +269,38 @@ export class PageAllocator {
     }
     const n = this.pagesFor(bytes);
     const a = this.alignPages(align);
-    if (n === 1 && a === 1) {
-      let page = this.popHot();
-      if (page === 0) page = this.takeBlock(0);
-      if (page === 0) throw this.outOfMemory(bytes);
-      this.markUsed(page, 1);
-      return page * this.pageSize;
-    }
-    const order = Math.max(ceilLog2(n), log2Exact(a));
-    let page = 0;
-    if (order <= this.maxOrder) {
-      page = this.takeBlock(order);
-      if (page === 0) {
-        this.drainHot();
-        page = this.takeBlock(order);
-      }
-      if (page !== 0) {
-        this.markUsed(page, n);
-        if (n < 1 << order) this.releaseRange(page + n, (1 << order) - n);
+    const mx = this.mutex;
+    if (mx !== null) mx.lock();
+    try {
+      if (n === 1 && a === 1) {
+        let page = this.popHot();
+        if (page === 0) page = this.takeBlock(0);
+        if (page === 0) throw this.outOfMemory(bytes);
+        this.markUsed(page, 1);
         return page * this.pageSize;
       }
-    } else {
-      this.drainHot();
+      const order = Math.max(ceilLog2(n), log2Exact(a));
+      let page = 0;
+      if (order <= this.maxOrder) {
+        page = this.takeBlock(order);
+        if (page === 0) {
+          this.drainHot();
+          page = this.takeBlock(order);
+        }
+        if (page !== 0) {
+          this.markUsed(page, n);
+          if (n < 1 << order) this.releaseRange(page + n, (1 << order) - n);
+          return page * this.pageSize;
+        }
+      } else {
+        this.drainHot();
+      }
+      page = this.takeRun(n, a);
+      if (page === 0) throw this.outOfMemory(bytes);
+      return page * this.pageSize;
+    } finally {
+      if (mx !== null) mx.unlock();
     }
-    page = this.takeRun(n, a);
-    if (page === 0) throw this.outOfMemory(bytes);
-    return page * this.pageSize;
   }
 
   /**
@@ -261,35 +308,41 @@ export class PageAllocator {
    * smallest free blocks first, so large blocks stay whole. All or nothing.
    */
   allocBulk(count: number): number[] {
-    if (!Number.isSafeInteger(count) || count <= 0) {
-      throw new InvalidArgumentError("count", count, "must be a positive integer");
-    }
-    if (count > this.freePages) throw this.outOfMemory(count * this.pageSize, `${count} single pages`);
-    const out: number[] = new Array(count);
-    let k = 0;
-    const ps = this.pageSize;
-    while (k < count) {
-      const page = this.popHot();
-      if (page === 0) break;
-      this.markUsed(page, 1);
-      out[k++] = page * ps;
-    }
-    const w = this.w;
-    const heads = this.mb + M_FREE_HEAD;
-    while (k < count) {
-      let o = 0;
-      while (w[heads + o] === 0) o++;
-      const block = w[heads + o];
-      this.unlink(block, o);
-      const size = 1 << o;
-      const take = Math.min(size, count - k);
-      for (let i = 0; i < take; i++) {
-        this.markUsed(block + i, 1);
-        out[k++] = (block + i) * ps;
+    const mx = this.mutex;
+    if (mx !== null) mx.lock();
+    try {
+      if (!Number.isSafeInteger(count) || count <= 0) {
+        throw new InvalidArgumentError("count", count, "must be a positive integer");
       }
-      if (take < size) this.releaseRange(block + take, size - take);
+      if (count > this.freePages) throw this.outOfMemory(count * this.pageSize, `${count} single pages`);
+      const out: number[] = new Array(count);
+      let k = 0;
+      const ps = this.pageSize;
+      while (k < count) {
+        const page = this.popHot();
+        if (page === 0) break;
+        this.markUsed(page, 1);
+        out[k++] = page * ps;
+      }
+      const w = this.w;
+      const heads = this.mb + M_FREE_HEAD;
+      while (k < count) {
+        let o = 0;
+        while (w[heads + o] === 0) o++;
+        const block = w[heads + o];
+        this.unlink(block, o);
+        const size = 1 << o;
+        const take = Math.min(size, count - k);
+        for (let i = 0; i < take; i++) {
+          this.markUsed(block + i, 1);
+          out[k++] = (block + i) * ps;
+        }
+        if (take < size) this.releaseRange(block + take, size - take);
+      }
+      return out;
+    } finally {
+      if (mx !== null) mx.unlock();
     }
-    return out;
   }
 
   /** Returns an allocation; `address` must be exactly what an alloc call returned. */
@@ -311,18 +364,24 @@ export class PageAllocator {
   }
 
   private freeSlow(address: number, page: number): void {
-    const state = this.state;
-    const s = state[page];
-    if (s === S_SINGLE) {
-      this.pushHot(page);
-      return;
+    const mx = this.mutex;
+    if (mx !== null) mx.lock();
+    try {
+      const state = this.state;
+      const s = state[page];
+      if (s === S_SINGLE) {
+        this.pushHot(page);
+        return;
+      }
+      if (s !== S_USED) throw this.badAddress(address, page);
+      const n = this.run[page];
+      state[page] = S_NONE;
+      if ((n & (n - 1)) === 0 && (page & (n - 1)) === 0 && n <= 1 << this.maxOrder)
+        this.freeBlock(page, ctz32(n));
+      else this.releaseRange(page, n);
+    } finally {
+      if (mx !== null) mx.unlock();
     }
-    if (s !== S_USED) throw this.badAddress(address, page);
-    const n = this.run[page];
-    state[page] = S_NONE;
-    if ((n & (n - 1)) === 0 && (page & (n - 1)) === 0 && n <= 1 << this.maxOrder)
-      this.freeBlock(page, ctz32(n));
-    else this.releaseRange(page, n);
   }
 
   /** Bytes of the allocation that starts at `address` (whole pages). */
@@ -346,28 +405,34 @@ export class PageAllocator {
    * and otherwise returns false having changed nothing (the caller moves the data, as realloc does).
    */
   resize(address: number, bytes: number): boolean {
-    const page = this.pageOf(address);
-    const s = this.state[page];
-    if (s !== S_USED && s !== S_SINGLE) throw this.badAddress(address, page);
-    const old = s === S_SINGLE ? 1 : this.run[page];
-    const n = this.pagesFor(bytes);
-    if (n <= old) {
-      if (n < old) {
-        this.markUsed(page, n);
-        this.releaseRange(page + n, old - n);
+    const mx = this.mutex;
+    if (mx !== null) mx.lock();
+    try {
+      const page = this.pageOf(address);
+      const s = this.state[page];
+      if (s !== S_USED && s !== S_SINGLE) throw this.badAddress(address, page);
+      const old = s === S_SINGLE ? 1 : this.run[page];
+      const n = this.pagesFor(bytes);
+      if (n <= old) {
+        if (n < old) {
+          this.markUsed(page, n);
+          this.releaseRange(page + n, old - n);
+        }
+        return true;
       }
+      let end = this.freeBlocksEnd(page + old, page + n);
+      if (end < 0) {
+        this.drainHot();
+        end = this.freeBlocksEnd(page + old, page + n);
+        if (end < 0) return false;
+      }
+      this.unlinkBlocks(page + old, end);
+      this.markUsed(page, n);
+      if (page + n < end) this.releaseRange(page + n, end - page - n);
       return true;
+    } finally {
+      if (mx !== null) mx.unlock();
     }
-    let end = this.freeBlocksEnd(page + old, page + n);
-    if (end < 0) {
-      this.drainHot();
-      end = this.freeBlocksEnd(page + old, page + n);
-      if (end < 0) return false;
-    }
-    this.unlinkBlocks(page + old, end);
-    this.markUsed(page, n);
-    if (page + n < end) this.releaseRange(page + n, end - page - n);
-    return true;
   }
 
   /** Free bytes, hot pages included. */
@@ -377,7 +442,9 @@ export class PageAllocator {
 
   /** @internal */
   get freePages(): number {
-    return this.w[this.mb + M_FREE_PAGES] + this.w[this.mb + M_HOT_COUNT];
+    let n = this.w[this.mb + M_FREE_PAGES] + this.w[this.hotCountWord];
+    for (const h of this.otherHotStacks()) n += h.count;
+    return n;
   }
 
   /** Largest free block in bytes, from the list heads alone (O(maxOrder)). */
@@ -386,22 +453,40 @@ export class PageAllocator {
     for (let o = this.maxOrder; o >= 0; o--) {
       if (this.w[heads + o] !== 0) return this.pageSize * 2 ** o;
     }
-    return this.w[this.mb + M_HOT_COUNT] > 0 ? this.pageSize : 0;
+    return this.freePages > 0 ? this.pageSize : 0;
   }
 
   /** Figures for this allocator; hot pages are merged back first so the figures are exact. */
   stats(): PageStats {
-    return pageStats(this);
+    const mx = this.mutex;
+    if (mx !== null) mx.lock();
+    try {
+      return pageStats(this);
+    } finally {
+      if (mx !== null) mx.unlock();
+    }
   }
 
   /** A readable dump: geometry, free blocks per order and a compact map of the arena. */
   debugInfo(): string {
-    return pageDebugInfo(this);
+    const mx = this.mutex;
+    if (mx !== null) mx.lock();
+    try {
+      return pageDebugInfo(this);
+    } finally {
+      if (mx !== null) mx.unlock();
+    }
   }
 
   /** Verifies every invariant of the page layer; throws CorruptionError on the first broken one. */
   check(): void {
-    pageCheck(this);
+    const mx = this.mutex;
+    if (mx !== null) mx.lock();
+    try {
+      pageCheck(this);
+    } finally {
+      if (mx !== null) mx.unlock();
+    }
   }
 
   /** Unusable free space index at `order` (see PageStats.fragmentation). */
@@ -410,12 +495,53 @@ export class PageAllocator {
     return fragmentationIndex(this, order);
   }
 
-  /** Merges every hot page back into the buddy lists. */
+  /**
+   * @internal Rebuilds the free lists and counters from the state and run maps, after a thread
+   * died in the middle of changing them (the caller holds the lock it stole). Allocations are
+   * trusted (their first page's state is written last, see markUsed); every page no allocation
+   * covers becomes free, except the pages on `liveStacks`, the hot stacks of live threads.
+   */
+  repair(liveStacks: HotStack[]): void {
+    const { state, run, w, mb, pageCount, firstPage, maxOrder } = this;
+    const keep = new Uint8Array(pageCount);
+    for (const h of liveStacks) for (let i = 0; i < h.count; i++) keep[h.pages[i]] = 1;
+    for (let o = 0; o <= maxOrder; o++) {
+      w[mb + M_FREE_HEAD + o] = 0;
+      w[mb + M_FREE_COUNT + o] = 0;
+    }
+    w[mb + M_FREE_PAGES] = 0;
+    let freeStart = -1;
+    let p = firstPage;
+    while (p < pageCount) {
+      const s = state[p];
+      let used = 0;
+      if ((s === S_USED || s === S_HEADER) && run[p] >= 1 && p + run[p] <= pageCount) used = run[p];
+      else if (s === S_SINGLE || (s === S_HOT && keep[p] === 1)) used = 1;
+      if (used > 0) {
+        if (freeStart >= 0) this.releaseRange(freeStart, p - freeStart);
+        freeStart = -1;
+        p += used;
+      } else {
+        state[p] = S_NONE;
+        if (freeStart < 0) freeStart = p;
+        p++;
+      }
+    }
+    if (freeStart >= 0) this.releaseRange(freeStart, pageCount - freeStart);
+  }
+
+  /** Merges every page of this thread's hot stack back into the buddy lists. */
   drainHot(): void {
-    const m = this.mb;
-    const count = this.w[m + M_HOT_COUNT];
-    this.w[m + M_HOT_COUNT] = 0;
-    this.releaseHot(0, count);
+    const count = this.w[this.hotCountWord];
+    if (count === 0) return;
+    const m = this.mutex;
+    if (m !== null) m.lock();
+    try {
+      this.w[this.hotCountWord] = 0;
+      this.releaseHot(0, count);
+    } finally {
+      if (m !== null) m.unlock();
+    }
   }
 
   // ---------------------------------------------------------------- internals
@@ -479,8 +605,14 @@ export class PageAllocator {
   /** True if the page holding `address` is free (on a free list or the hot stack). */
   isFree(address: number): boolean {
     if (typeof address !== "number" || !Number.isFinite(address)) return false;
-    const page = Math.floor(address / this.pageSize);
-    return page >= this.firstPage && page < this.pageCount && this.pageIsFree(page);
+    const mx = this.mutex;
+    if (mx !== null) mx.lock();
+    try {
+      const page = Math.floor(address / this.pageSize);
+      return page >= this.firstPage && page < this.pageCount && this.pageIsFree(page);
+    } finally {
+      if (mx !== null) mx.unlock();
+    }
   }
 
   /** Whether a page lies in a free block or on the hot stack: O(maxOrder). */
@@ -504,11 +636,13 @@ export class PageAllocator {
   }
 
   private markUsed(page: number, pages: number): void {
+    // The run length first: a thread killed between the two writes then leaves a state that
+    // recovery (page/repair.ts) can trust.
     if (pages === 1) {
       this.state[page] = S_SINGLE;
     } else {
-      this.state[page] = S_USED;
       this.run[page] = pages;
+      this.state[page] = S_USED;
     }
   }
 
@@ -656,7 +790,7 @@ export class PageAllocator {
   }
 
   private popHot(): number {
-    const i = this.mb + M_HOT_COUNT;
+    const i = this.hotCountWord;
     const count = this.w[i];
     if (count === 0) return 0;
     this.w[i] = count - 1;
@@ -665,23 +799,22 @@ export class PageAllocator {
 
   /** Frees a single page onto the hot stack (its state is S_SINGLE on entry). */
   private pushHot(page: number): void {
-    const m = this.mb;
     const high = this.hotHigh;
     if (high === 0) {
       this.state[page] = S_NONE;
       this.freeBlock(page, 0);
       return;
     }
-    let count = this.w[m + M_HOT_COUNT];
+    let count = this.w[this.hotCountWord];
     if (count === high) {
       // Merge the oldest batch back so the stack keeps the most recently freed pages.
-      const batch = this.w[m + M_HOT_BATCH];
+      const batch = this.hotBatch;
       this.releaseHot(0, batch);
       this.hot.copyWithin(0, batch, count);
       count -= batch;
     }
     this.hot[count] = page;
-    this.w[m + M_HOT_COUNT] = count + 1;
+    this.w[this.hotCountWord] = count + 1;
     this.state[page] = S_HOT;
   }
 }

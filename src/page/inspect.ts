@@ -11,7 +11,6 @@ import {
   M_FREE_COUNT,
   M_FREE_HEAD,
   M_FREE_PAGES,
-  M_HOT_COUNT,
   S_FREE_BASE,
   S_HEADER,
   S_HOT,
@@ -241,12 +240,17 @@ export function pageCheck(pages: PageAllocator): void {
     }
     if (walked !== stored) fail(`order ${o}: list has ${walked} blocks, count says ${stored}`);
   }
-  const hotCount = w[mb + M_HOT_COUNT];
-  if (hotCount > pages.hot.length || hotSeen !== hotCount)
-    fail(`hot stack holds ${hotCount}, map shows ${hotSeen}`);
-  for (let i = 0; i < hotCount; i++) {
-    if (state[pages.hot[i]] !== S_HOT) fail(`hot slot ${i} holds page ${pages.hot[i]} which is not hot`);
+  let hotCount = 0;
+  for (const stack of [pages.ownHotStack(), ...pages.otherHotStacks()]) {
+    if (stack.count > stack.pages.length)
+      fail(`a hot stack holds ${stack.count} of ${stack.pages.length} slots`);
+    for (let i = 0; i < stack.count; i++) {
+      if (state[stack.pages[i]] !== S_HOT)
+        fail(`hot slot ${i} holds page ${stack.pages[i]} which is not hot`);
+    }
+    hotCount += stack.count;
   }
+  if (hotSeen !== hotCount) fail(`hot stacks hold ${hotCount}, map shows ${hotSeen}`);
   if (w[mb + M_FREE_PAGES] !== freePages) fail(`free page counter ${w[mb + M_FREE_PAGES]} != ${freePages}`);
   if (freePages + hotCount + usedPages + firstPage !== pageCount) fail("pages are not all accounted for");
 }

@@ -1,0 +1,60 @@
+/**
+ * The pool's root, in pages taken from the page layer of each segment (the arena header's ROOT_POOL
+ * slot holds its first page). Glossary: a *segment* is one SharedArrayBuffer arena of a pool; a
+ * *slot* is a worker's entry in the registry (slot ids start at 1; 0 means "nobody"); a *region* is
+ * a slot's private part of the root: its hot-page stack and its array caches.
+ *
+ * Pool root (Int32 words):
+ *
+ * | word | name          | meaning                                                      |
+ * |------|---------------|--------------------------------------------------------------|
+ * | 0    | MAGIC         | POOL_MAGIC                                                   |
+ * | 1    | MAX_SLOTS     | workers that can be attached at once (slots 1..MAX_SLOTS)     |
+ * | 2    | HOT_PAGES     | capacity of each slot's hot-page stack                       |
+ * | 3    | REGION_WORDS  | words of one slot's region                                   |
+ * | 4    | REGIONS       | word index (in the arena) of slot 1's region                 |
+ * | 5    | SEGMENT       | index of this segment in its pool                            |
+ * | 6    | SEGMENTS      | segments of the pool                                         |
+ * | 7    | OWNERS        | byte offset of the allocation-owner map (Uint8 per page)     |
+ * | 8-10 | MUTEX         | the segment's lock (arena/mutex.ts)                          |
+ * | 11   | RECOVERIES    | dead workers recovered so far                                |
+ * | 16.. | SLOTS         | SLOT_WORDS per slot, slot 1 first                            |
+ *
+ * Slot (Int32 words): STATE (FREE, ALIVE, DEAD), THREAD (threadId of the worker), ALLOCS (pool
+ * allocations it holds), PAGES (pages they span).
+ *
+ * Region of a slot (Int32 words from its start): word 0 the hot stack's count, words 4.. its
+ * HOT_PAGES entries, then the array caches: MAX_CACHES x AC_SLOT_WORDS (object/layout.ts).
+ */
+export const POOL_MAGIC = 0x4c4f4f50; // "POOL"
+
+export const P_MAGIC = 0;
+export const P_MAX_SLOTS = 1;
+export const P_HOT_PAGES = 2;
+export const P_REGION_WORDS = 3;
+export const P_REGIONS = 4;
+export const P_SEGMENT = 5;
+export const P_SEGMENTS = 6;
+export const P_OWNERS = 7;
+export const P_MUTEX = 8;
+export const P_RECOVERIES = 11;
+export const P_SLOTS = 16;
+
+export const SLOT_WORDS = 4;
+export const SL_STATE = 0;
+export const SL_THREAD = 1;
+export const SL_ALLOCS = 2;
+export const SL_PAGES = 3;
+
+export const SLOT_FREE = 0;
+export const SLOT_ALIVE = 1;
+export const SLOT_DEAD = 2;
+
+export const REGION_HOT = 4;
+
+export const DEFAULT_MAX_WORKERS = 16;
+export const DEFAULT_WORKER_HOT_PAGES = 64;
+/** Each segment is at most 1 GiB: engines refuse larger SharedArrayBuffers in practice. */
+export const DEFAULT_SEGMENT_BYTES = 2 ** 30;
+/** Addresses of segment i are i * SEGMENT_SPAN + offset: plain numbers, exact up to 2^53. */
+export const SEGMENT_SPAN = 2 ** 32;

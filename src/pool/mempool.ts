@@ -1,0 +1,364 @@
+/**
+ * The shared pool for worker threads (OCaml's Netmcore_mempool): created in the main thread before
+ * the workers, attached in each worker through its handle, the same addresses and the same state
+ * everywhere, with no copying.
+ *
+ *     main thread                                  worker thread
+ *     pool = Mempool.create(64 << 20)              pool = Mempool.attach(workerData.handle)
+ *     new Worker(file, { workerData: { handle: pool.handle } })
+ *     pool.watch(worker)                           a = pool.alloc(8192); pool.free(a)
+ *
+ * A pool has a fixed size and never grows; size it for the peak of what all workers hold at once,
+ * plus the slack fragmentation costs (a quarter more is a sound start; stats().contiguous tells how
+ * large a block can still be had). A pool larger than one SharedArrayBuffer should be (engines cap
+ * single buffers, and reservations past about 1 GiB fail) spans several segments, created up
+ * front: addresses stay plain numbers (segment * 2^32 + offset), so pools beyond 4 GiB work. A block
+ * never spans two segments.
+ *
+ * Every worker gets a slot: its own hot-page stack and array caches in the pool, so two workers
+ * allocating at once do not contend; the shared lists sit behind each segment's lock. A block may
+ * be freed by any worker. When a worker dies (crash, worker.terminate()), the creator learns it
+ * through watch(); the dead worker's cached pages and objects go back to the pool, and a lock it
+ * held is taken over by the next thread that needs it, which repairs what it may have left half
+ * done. Blocks the dead worker still owned stay allocated until someone frees them; debugInfo()
+ * lists them under its slot.
+ */
+import { threadId as currentThread, type Worker } from "node:worker_threads";
+import {
+  InvalidAddressError,
+  InvalidArgumentError,
+  OutOfMemoryError,
+  OutOfPoolMemoryError,
+} from "../errors.js";
+import type { Heap } from "../object/heap.js";
+import { formatBytes, positiveInteger } from "../util/validate.js";
+import * as P from "./layout.js";
+import { Segment, type SegmentOptions } from "./segment.js";
+import { SegmentedHeap } from "./segmented-heap.js";
+
+export interface MempoolOptions extends SegmentOptions {
+  /** Largest segment (one SharedArrayBuffer). Default 1 GiB. */
+  segmentBytes?: number;
+}
+
+/** What travels to a worker (workerData or postMessage) to attach the same pool. */
+export interface MempoolHandle {
+  readonly kind: "mneme.mempool";
+  readonly buffers: SharedArrayBuffer[];
+}
+
+export interface WorkerFigures {
+  slot: number;
+  threadId: number;
+  state: "alive" | "dead";
+  allocations: number;
+  bytes: number;
+  /** Pages on the worker's hot stack (free, cached for it). */
+  cachedPages: number;
+}
+
+export interface MempoolStats {
+  total: number;
+  free: number;
+  /** Largest block alloc() can still return. */
+  contiguous: number;
+  segments: number;
+  workers: WorkerFigures[];
+  recoveries: number;
+}
+
+export class Mempool {
+  readonly segments: Segment[];
+  /** The object layer over the same memory: malloc/free from every worker. */
+  readonly heap: Heap | SegmentedHeap;
+
+  private constructor(segments: Segment[]) {
+    this.segments = segments;
+    this.heap = segments.length === 1 ? segments[0].heap : new SegmentedHeap(segments);
+  }
+
+  /** Creates a pool of `bytes` (rounded up to whole pages) in this thread; it claims the first slot. */
+  static create(bytes: number, options: MempoolOptions = {}): Mempool {
+    positiveInteger("bytes", bytes);
+    const segmentBytes = options.segmentBytes ?? P.DEFAULT_SEGMENT_BYTES;
+    positiveInteger("segmentBytes", segmentBytes);
+    if (segmentBytes > 2 ** 31)
+      throw new InvalidArgumentError("segmentBytes", segmentBytes, "must be at most 2 GiB");
+    const count = Math.ceil(bytes / segmentBytes);
+    if (count > 2 ** 20) throw new InvalidArgumentError("bytes", bytes, "needs too many segments");
+    const segments: Segment[] = [];
+    for (let i = 0; i < count; i++) {
+      const size = i === count - 1 ? bytes - segmentBytes * (count - 1) : segmentBytes;
+      segments.push(Segment.create(Math.max(size, 64 * 1024), options, i, count));
+    }
+    const pool = new Mempool(segments);
+    pool.join();
+    return pool;
+  }
+
+  /** Attaches, in a worker, the pool whose handle was passed to it. */
+  static attach(handle: MempoolHandle): Mempool {
+    if (
+      !handle ||
+      handle.kind !== "mneme.mempool" ||
+      !Array.isArray(handle.buffers) ||
+      handle.buffers.length === 0
+    ) {
+      throw new InvalidArgumentError("handle", handle, "not a Mempool handle (pass pool.handle)");
+    }
+    const pool = new Mempool(handle.buffers.map((b) => Segment.attach(b)));
+    pool.join();
+    return pool;
+  }
+
+  private join(): void {
+    for (const s of this.segments) {
+      const slot = s.claim(currentThread);
+      if (slot === 0) {
+        throw new OutOfPoolMemoryError(
+          0,
+          0,
+          0,
+          "quota",
+          `all ${s.maxSlots} worker slots are taken (option maxWorkers)`,
+        );
+      }
+      s.bind(slot);
+    }
+  }
+
+  get handle(): MempoolHandle {
+    return {
+      kind: "mneme.mempool",
+      buffers: this.segments.map((s) => s.pages.arena.buffer as SharedArrayBuffer),
+    };
+  }
+
+  get pageSize(): number {
+    return this.segments[0].pages.pageSize;
+  }
+
+  /** The pool's memory, for a single-segment pool (addresses are offsets into it). */
+  get memory(): Uint8Array {
+    if (this.segments.length !== 1) {
+      throw new InvalidArgumentError(
+        "memory",
+        this.segments.length,
+        "a multi-segment pool has no single buffer; use view()",
+      );
+    }
+    return this.segments[0].pages.memory;
+  }
+
+  /** `bytes` rounded up to whole pages, contiguous; OutOfPoolMemoryError when no segment has room. */
+  alloc(bytes: number): number {
+    positiveInteger("size", bytes);
+    const ps = this.pageSize;
+    const rounded = Math.ceil(bytes / ps) * ps;
+    const n = this.segments.length;
+    const home = n === 1 ? 0 : (this.segments[0].slot - 1) % n;
+    for (let k = 0; k < n; k++) {
+      const s = this.segments[(home + k) % n];
+      if (rounded > s.pages.capacity) continue;
+      let offset: number;
+      try {
+        offset = s.pages.alloc(rounded);
+      } catch (e) {
+        if (e instanceof OutOfMemoryError) continue;
+        throw e;
+      }
+      const page = offset / ps;
+      s.owners[page] = s.slot;
+      const sw = s.slotWord(s.slot);
+      s.w[sw + P.SL_ALLOCS]++;
+      s.w[sw + P.SL_PAGES] += rounded / ps;
+      return s.index * P.SEGMENT_SPAN + offset;
+    }
+    const st = this.stats();
+    throw new OutOfPoolMemoryError(
+      bytes,
+      st.contiguous,
+      st.free,
+      undefined,
+      "no contiguous space left in the pool",
+    );
+  }
+
+  /** A block of `bytes` as a Uint8Array on the shared buffer. */
+  allocView(bytes: number): Uint8Array {
+    const a = this.alloc(bytes);
+    return this.view(a, bytes);
+  }
+
+  /** `length` bytes at `address` as a Uint8Array on the shared buffer (no copy). */
+  view(address: number, length: number): Uint8Array {
+    const { seg, offset } = this.locate(address);
+    if (!Number.isSafeInteger(length) || length < 0 || offset + length > seg.pages.memory.length) {
+      throw new InvalidArgumentError("length", length, "outside the segment");
+    }
+    return new Uint8Array(seg.pages.arena.buffer, offset, length);
+  }
+
+  /** Frees a block from alloc/allocView (an address or the view itself), from any worker. */
+  free(block: number | Uint8Array): void {
+    const { seg, offset } = this.blockOf(block);
+    const page = offset / this.pageSize;
+    const owner = Number.isInteger(page) ? seg.owners[page] : 0;
+    if (owner === 0) {
+      if (seg.pages.isFree(offset)) throw new InvalidAddressError(this.addressOf(block), "already free");
+      throw new InvalidAddressError(this.addressOf(block), "not a block from pool.alloc");
+    }
+    const pages = seg.pages.sizeOf(offset) / this.pageSize;
+    // Cleared before the pages go back: once freed, another worker may get them and set it.
+    seg.owners[page] = 0;
+    try {
+      seg.pages.free(offset);
+    } catch (e) {
+      seg.owners[page] = owner;
+      throw e;
+    }
+    const sw = seg.slotWord(owner);
+    Atomics.sub(seg.w, sw + P.SL_ALLOCS, 1);
+    Atomics.sub(seg.w, sw + P.SL_PAGES, pages);
+  }
+
+  /** Bytes of a block from alloc/allocView (whole pages). */
+  size(block: number | Uint8Array): number {
+    const { seg, offset } = this.blockOf(block);
+    const page = offset / this.pageSize;
+    if (!Number.isInteger(page) || seg.owners[page] === 0) {
+      throw new InvalidAddressError(this.addressOf(block), "not a block from pool.alloc");
+    }
+    return seg.pages.sizeOf(offset);
+  }
+
+  stats(): MempoolStats {
+    let total = 0;
+    let free = 0;
+    let contiguous = 0;
+    let recoveries = 0;
+    const workers = new Map<number, WorkerFigures>();
+    for (const s of this.segments) {
+      total += s.pages.capacity;
+      free += s.pages.freeBytes;
+      contiguous = Math.max(contiguous, s.pages.largestFree);
+      recoveries += s.recoveries;
+      for (let slot = 1; slot <= s.maxSlots; slot++) {
+        const state = s.state(slot);
+        if (state === P.SLOT_FREE) continue;
+        const sw = s.slotWord(slot);
+        const threadId = s.threadOf(slot);
+        const f = workers.get(threadId) ?? {
+          slot,
+          threadId,
+          state: state === P.SLOT_ALIVE ? "alive" : "dead",
+          allocations: 0,
+          bytes: 0,
+          cachedPages: 0,
+        };
+        f.allocations += s.w[sw + P.SL_ALLOCS];
+        f.cachedPages += s.cachedPages(slot);
+        f.bytes += s.w[sw + P.SL_PAGES] * this.pageSize;
+        workers.set(threadId, f);
+      }
+    }
+    return {
+      total,
+      free,
+      contiguous,
+      segments: this.segments.length,
+      workers: [...workers.values()],
+      recoveries,
+    };
+  }
+
+  /** Who allocated what: every pool.alloc block, by worker, with its size; then the heap. */
+  debugInfo(): string {
+    const st = this.stats();
+    const lines = [
+      `Mempool: ${formatBytes(st.total)} in ${st.segments} segment(s), ${formatBytes(st.free)} free, ` +
+        `largest free block ${formatBytes(st.contiguous)}, ${st.recoveries} dead worker(s) recovered`,
+    ];
+    const ps = this.pageSize;
+    for (const s of this.segments) {
+      const byOwner = new Map<number, string[]>();
+      for (let p = 0; p < s.owners.length; p++) {
+        const o = s.owners[p];
+        if (o === 0) continue;
+        const list = byOwner.get(o) ?? [];
+        list.push(`${s.index * P.SEGMENT_SPAN + p * ps} (${formatBytes(s.pages.sizeOf(p * ps))})`);
+        byOwner.set(o, list);
+      }
+      for (let slot = 1; slot <= s.maxSlots; slot++) {
+        const state = s.state(slot);
+        const blocks = byOwner.get(slot) ?? [];
+        if (state === P.SLOT_FREE && blocks.length === 0) continue;
+        const who = state === P.SLOT_ALIVE ? "alive" : state === P.SLOT_DEAD ? "dead" : "gone";
+        lines.push(
+          `  segment ${s.index} slot ${slot} (thread ${s.threadOf(slot)}, ${who}): ${blocks.length} block(s)` +
+            (blocks.length ? `: ${blocks.slice(0, 32).join(", ")}${blocks.length > 32 ? ", …" : ""}` : ""),
+        );
+      }
+    }
+    lines.push(this.heap.debugInfo());
+    return lines.join("\n");
+  }
+
+  /** Verifies every segment's page and object layers. */
+  check(): void {
+    for (const s of this.segments) s.heap.check();
+  }
+
+  /**
+   * Watches a worker (in the thread that created it): when it exits, for whatever reason, its
+   * slots are recovered and its cached memory returns to the pool.
+   */
+  watch(worker: Worker): void {
+    const id = worker.threadId;
+    worker.once("exit", () => this.reapThread(id));
+  }
+
+  /** Recovers the slots of a thread known to be gone (what watch() does on exit). */
+  reapThread(threadId: number): number {
+    let n = 0;
+    for (const s of this.segments) {
+      for (let slot = 1; slot <= s.maxSlots; slot++) {
+        if (slot === s.slot || s.threadOf(slot) !== threadId || s.state(slot) !== P.SLOT_ALIVE) continue;
+        s.markDead(slot);
+        if (s.recover(slot)) n++;
+      }
+    }
+    return n;
+  }
+
+  /** Detaches this thread: its cached pages and objects go back, its slots are freed. */
+  close(): void {
+    for (const s of this.segments) s.release();
+  }
+
+  private locate(address: number): { seg: Segment; offset: number } {
+    if (typeof address !== "number" || !Number.isSafeInteger(address) || address < 0) {
+      throw new InvalidAddressError(address, "not a pool address");
+    }
+    const index = Math.floor(address / P.SEGMENT_SPAN);
+    const seg = this.segments[index];
+    const offset = address - index * P.SEGMENT_SPAN;
+    if (!seg || offset >= seg.pages.memory.length) throw new InvalidAddressError(address, "outside the pool");
+    return { seg, offset };
+  }
+
+  private blockOf(block: number | Uint8Array): { seg: Segment; offset: number } {
+    if (block instanceof Uint8Array) {
+      const seg = this.segments.find((s) => s.pages.arena.buffer === block.buffer);
+      if (!seg) throw new InvalidAddressError(block.byteOffset, "a view of another buffer");
+      return { seg, offset: block.byteOffset };
+    }
+    return this.locate(block);
+  }
+
+  private addressOf(block: number | Uint8Array): number {
+    if (typeof block === "number") return block;
+    const { seg, offset } = this.blockOf(block);
+    return seg.index * P.SEGMENT_SPAN + offset;
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * One arena of a pool: a shared PageAllocator and Heap, the pool root (layout.ts) with the worker
+ * registry, the segment's lock, and this thread's binding to its slot.
+ *
+ * Concurrency contract (see arena/mutex.ts for the lock itself):
+ * - Under the segment lock: the buddy lists and counters, slab lists and bitmaps, large and
+ *   vmalloc bookkeeping, the reserve, the allocation-owner map, slot recovery.
+ * - Without it: a slot's region (its hot-page stack and array caches) is written only by the
+ *   thread bound to that slot — until the slot is marked DEAD, after which only recovery (under
+ *   the lock) touches it. Slot STATE changes by Atomics.compareExchange (FREE -> ALIVE to claim)
+ *   and Atomics.store (ALIVE -> DEAD by whoever learns of the death, DEAD -> FREE by recovery).
+ * - The page state map and slab bitmaps are read without the lock by the fast paths, for the
+ *   caller's own blocks only; their bytes and bits are written by single stores.
+ */
+import { ROOT_POOL } from "../arena/layout.js";
+import { Mutex } from "../arena/mutex.js";
+import { CorruptionError, InvalidArgumentError } from "../errors.js";
+import { Heap, type HeapOptions } from "../object/heap.js";
+import { AC_SLOT_WORDS } from "../object/layout.js";
+import { repairSlabs } from "../object/repair.js";
+import type { HotStack, PageAllocator } from "../page/buddy.js";
+import * as P from "./layout.js";
+
+export interface SegmentOptions extends Omit<HeapOptions, "bytes" | "shared"> {
+  /** Workers (the creator included) that can be attached at once. Default 16. */
+  maxWorkers?: number;
+  /** Capacity of each worker's hot-page stack. Default 64. */
+  workerHotPages?: number;
+}
+
+export class Segment {
+  readonly heap: Heap;
+  readonly pages: PageAllocator;
+  readonly index: number;
+  readonly w: Int32Array;
+  /** word index of the pool root */
+  readonly rw: number;
+  readonly owners: Uint8Array;
+  slot = 0;
+  mutex: Mutex | null = null;
+
+  private constructor(heap: Heap) {
+    this.heap = heap;
+    this.pages = heap.pages;
+    this.w = heap.pages.w;
+    const root = heap.pages.arena.root(ROOT_POOL);
+    if (root === 0) throw new InvalidArgumentError("buffer", "pool", "arena holds no pool");
+    this.rw = root * (heap.pages.pageSize >> 2);
+    if (this.w[this.rw + P.P_MAGIC] !== P.POOL_MAGIC)
+      throw new CorruptionError("pool root has a bad magic number");
+    this.index = this.w[this.rw + P.P_SEGMENT];
+    this.owners = new Uint8Array(heap.pages.arena.buffer, this.w[this.rw + P.P_OWNERS], heap.pages.pageCount);
+  }
+
+  /** Formats a shared arena with a heap and a pool root. */
+  static create(bytes: number, options: SegmentOptions, index: number, count: number): Segment {
+    const maxWorkers = options.maxWorkers ?? P.DEFAULT_MAX_WORKERS;
+    if (!Number.isInteger(maxWorkers) || maxWorkers < 1 || maxWorkers > 250) {
+      throw new InvalidArgumentError("maxWorkers", maxWorkers, "must be an integer from 1 to 250");
+    }
+    const hotPages = options.workerHotPages ?? P.DEFAULT_WORKER_HOT_PAGES;
+    if (!Number.isInteger(hotPages) || hotPages < 0 || hotPages > 4096) {
+      throw new InvalidArgumentError("workerHotPages", hotPages, "must be an integer from 0 to 4096");
+    }
+    const heap = new Heap({ ...options, bytes, shared: true });
+    const pages = heap.pages;
+    const maxCaches = pages.w[heap.rw + 3];
+    // Region: hot count + 3 spare words, the hot entries, then the array caches (8-byte aligned).
+    const acAt = (P.REGION_HOT + hotPages + 1) & ~1;
+    const regionWords = acAt + maxCaches * AC_SLOT_WORDS;
+    const slotsWords = P.P_SLOTS + maxWorkers * P.SLOT_WORDS;
+    const ownersAt = (slotsWords + regionWords * maxWorkers) * 4;
+    const rootBytes = ownersAt + pages.pageCount;
+    const rootAddress = pages.alloc(rootBytes);
+    const root = rootAddress / pages.pageSize;
+    pages.memory.fill(0, rootAddress, rootAddress + pages.sizeOf(rootAddress));
+    const w = pages.w;
+    const rw = rootAddress >> 2;
+    w[rw + P.P_MAX_SLOTS] = maxWorkers;
+    w[rw + P.P_HOT_PAGES] = hotPages;
+    w[rw + P.P_REGION_WORDS] = regionWords;
+    w[rw + P.P_REGIONS] = rw + slotsWords;
+    w[rw + P.P_SEGMENT] = index;
+    w[rw + P.P_SEGMENTS] = count;
+    w[rw + P.P_OWNERS] = rootAddress + ownersAt;
+    w[rw + P.P_MAGIC] = P.POOL_MAGIC;
+    pages.arena.setRoot(ROOT_POOL, root);
+    return new Segment(heap);
+  }
+
+  static attach(buffer: SharedArrayBuffer): Segment {
+    return new Segment(Heap.attach(buffer));
+  }
+
+  get maxSlots(): number {
+    return this.w[this.rw + P.P_MAX_SLOTS];
+  }
+
+  slotWord(slot: number): number {
+    return this.rw + P.P_SLOTS + (slot - 1) * P.SLOT_WORDS;
+  }
+
+  state(slot: number): number {
+    return Atomics.load(this.w, this.slotWord(slot) + P.SL_STATE);
+  }
+
+  private regionWord(slot: number): number {
+    return this.w[this.rw + P.P_REGIONS] + (slot - 1) * this.w[this.rw + P.P_REGION_WORDS];
+  }
+
+  private acWord(slot: number): number {
+    return this.regionWord(slot) + ((P.REGION_HOT + this.w[this.rw + P.P_HOT_PAGES] + 1) & ~1);
+  }
+
+  private hotStackOf(slot: number): HotStack {
+    const r = this.regionWord(slot);
+    const n = this.w[this.rw + P.P_HOT_PAGES];
+    const pages = new Int32Array(this.w.buffer, (r + P.REGION_HOT) * 4, n);
+    return { pages, count: this.w[r], countWord: r };
+  }
+
+  /** Claims a free slot for this thread (`threadId`), or `slot` if given (the creator's). */
+  claim(threadId: number): number {
+    for (let s = 1; s <= this.maxSlots; s++) {
+      const sw = this.slotWord(s) + P.SL_STATE;
+      if (Atomics.compareExchange(this.w, sw, P.SLOT_FREE, P.SLOT_ALIVE) === P.SLOT_FREE) {
+        Atomics.store(this.w, this.slotWord(s) + P.SL_THREAD, threadId);
+        this.w[this.slotWord(s) + P.SL_ALLOCS] = 0;
+        this.w[this.slotWord(s) + P.SL_PAGES] = 0;
+        return s;
+      }
+    }
+    return 0;
+  }
+
+  /** Binds this thread to `slot`: its lock identity, hot stack and array caches. */
+  bind(slot: number): void {
+    this.slot = slot;
+    const mutex = new Mutex(
+      this.w,
+      this.rw + P.P_MUTEX,
+      slot,
+      (s) => this.state(s) === P.SLOT_DEAD,
+      (dead) => this.recoverLocked(dead),
+    );
+    this.mutex = mutex;
+    this.pages.mutex = mutex;
+    this.heap.slabs.mutex = mutex;
+    const hot = this.hotStackOf(slot);
+    this.pages.bindHotStack(hot.pages, hot.countWord, Math.max(1, hot.pages.length >> 2));
+    this.heap.slabs.bindArrayCaches(this.acWord(slot));
+    this.pages.otherHotStacks = () => this.others().map((s) => this.hotStackOf(s));
+    this.heap.slabs.otherRegions = () => this.others().map((s) => this.acWord(s));
+  }
+
+  /** Live slots other than this thread's (their caches count as free memory and may hold objects). */
+  private others(): number[] {
+    const out: number[] = [];
+    for (let s = 1; s <= this.maxSlots; s++)
+      if (s !== this.slot && this.state(s) === P.SLOT_ALIVE) out.push(s);
+    return out;
+  }
+
+  /** Marks `slot` dead (its thread is gone) and wakes lock waiters so they can act on it. */
+  markDead(slot: number): void {
+    const sw = this.slotWord(slot) + P.SL_STATE;
+    if (Atomics.compareExchange(this.w, sw, P.SLOT_ALIVE, P.SLOT_DEAD) === P.SLOT_ALIVE)
+      this.mutex?.wakeAll();
+  }
+
+  /** Recovers a dead slot if its lock is free or stealable; returns true once done. */
+  recover(slot: number): boolean {
+    if (this.state(slot) !== P.SLOT_DEAD || !this.mutex) return false;
+    this.mutex.lock();
+    try {
+      if (this.state(slot) === P.SLOT_DEAD) this.recoverLocked(slot);
+      return true;
+    } finally {
+      this.mutex.unlock();
+    }
+  }
+
+  /**
+   * Under the lock: returns a dead worker's cached pages and objects, and rebuilds what it may have
+   * left half changed (it may have died holding the lock, or inside a fast path).
+   */
+  private recoverLocked(slot: number): void {
+    if (this.state(slot) !== P.SLOT_DEAD) return;
+    const live = [this.pages.ownHotStack(), ...this.others().map((s) => this.hotStackOf(s))];
+    this.pages.repair(live);
+    this.w[this.regionWord(slot)] = 0;
+    repairSlabs(this.heap);
+    this.heap.slabs.drainRegion(this.acWord(slot));
+    this.w[this.rw + P.P_RECOVERIES]++;
+    Atomics.store(this.w, this.slotWord(slot) + P.SL_STATE, P.SLOT_FREE);
+  }
+
+  /** Hands this thread's slot back (clean detach): its caches go back first. */
+  release(): void {
+    if (this.slot === 0 || !this.mutex) return;
+    const slot = this.slot;
+    this.mutex.lock();
+    try {
+      // Objects first: slabs they empty go back to the page layer through this thread's hot stack.
+      for (let c = 0; c < this.heap.slabs.cacheCount; c++) this.heap.slabs.drain(c);
+      this.pages.drainHot();
+    } finally {
+      this.mutex.unlock();
+    }
+    Atomics.store(this.w, this.slotWord(slot) + P.SL_STATE, P.SLOT_FREE);
+    this.slot = 0;
+  }
+
+  /** Pages on a slot's hot stack (free memory cached for that worker). */
+  cachedPages(slot: number): number {
+    return this.w[this.regionWord(slot)];
+  }
+
+  threadOf(slot: number): number {
+    return Atomics.load(this.w, this.slotWord(slot) + P.SL_THREAD);
+  }
+
+  get recoveries(): number {
+    return this.w[this.rw + P.P_RECOVERIES];
+  }
+}
