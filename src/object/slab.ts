@@ -221,7 +221,11 @@ export class Slabs {
     if (m !== null) m.lock();
     try {
       if (this.debug[c] !== 0) return this.allocDebug(c, wait);
-      return this.allocFromSlab(c, wait);
+      const address = this.allocFromSlab(c, wait);
+      // A thread sharing the heap refills its array cache with a batch while it holds the lock
+      // (Linux SLAB's cache_alloc_refill), so its next allocations need no lock at all.
+      if (m !== null && this.acLimit[c] > 0) this.refillCached(c);
+      return address;
     } catch (e) {
       if (e instanceof OutOfMemoryError && requested > 0 && e.requested !== requested) {
         throw new OutOfMemoryError(requested, e.largestFree, e.free, e.reason, e.message);
@@ -290,6 +294,28 @@ export class Slabs {
     if ((w[slab * this.wpp + S_BITMAP + (idx >> 5)] & (1 << (idx & 31))) === 0)
       throw this.alreadyFree(address, c);
     this.pushCached(c, address, limit);
+  }
+
+  /** Moves up to half an array cache of objects from the slabs onto it (tagged, bits set). */
+  private refillCached(c: number): void {
+    const w = this.w;
+    const aw = this.acWord[c];
+    const e = this.acEntry[c];
+    const mem = this.mem;
+    let avail = w[aw];
+    const target = Math.min(this.acLimit[c], avail + Math.max(1, this.acLimit[c] >> 1));
+    while (
+      avail < target &&
+      (w[this.dw + c * CACHE_WORDS + C_PARTIAL] !== 0 || w[this.dw + c * CACHE_WORDS + C_EMPTY] !== 0)
+    ) {
+      const address = this.allocFromSlab(c, false);
+      mem[address] = TAG0;
+      mem[address + 1] = TAG1;
+      mem[address + 2] = TAG2;
+      mem[address + 3] = TAG3;
+      this.f64[e + avail++] = address;
+    }
+    w[aw] = avail;
   }
 
   /** Pushes a live object on its array cache, flushing a batch to the slabs if it is full. */

@@ -232,11 +232,28 @@ export class PageAllocator {
         page = this.takeBlock(order);
         if (page === 0) throw this.outOfMemory(this.pageSize * 2 ** order);
       }
+      // A thread sharing the arena refills its hot stack with a batch while it holds the lock
+      // (Linux's rmqueue_bulk), so its next single-page allocations need no lock at all.
+      if (order === 0 && mx !== null) this.refillHot();
       this.markUsed(page, 1 << order);
       return page * this.pageSize;
     } finally {
       if (mx !== null) mx.unlock();
     }
+  }
+
+  /** Moves up to a batch of single pages from the buddy lists onto this thread's hot stack. */
+  private refillHot(): void {
+    const w = this.w;
+    let count = w[this.hotCountWord];
+    const target = Math.min(this.hotHigh, count + this.hotBatch);
+    while (count < target) {
+      const page = this.takeBlock(0);
+      if (page === 0) break;
+      this.hot[count++] = page;
+      this.state[page] = S_HOT;
+    }
+    w[this.hotCountWord] = count;
   }
 
   /**

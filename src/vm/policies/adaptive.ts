@@ -150,7 +150,11 @@ export class AdaptivePolicy implements ReplacementPolicy {
   }
 
   stats(): Record<string, number> {
-    const out: Record<string, number> = { leader: this.leader, switches: this.switches, orphans: this.orphans.size };
+    const out: Record<string, number> = {
+      leader: this.leader,
+      switches: this.switches,
+      orphans: this.orphans.size,
+    };
     this.experts.forEach((e, i) => {
       out[`score_${e.name}`] = Math.round(this.scores[i] * 100) / 100;
     });
@@ -159,7 +163,8 @@ export class AdaptivePolicy implements ReplacementPolicy {
 
   check(): void {
     for (const e of this.experts) e.check();
-    if (this.real.size > this.capacity) throw new CorruptionError(`adaptive: ${this.real.size} over capacity`);
+    if (this.real.size > this.capacity)
+      throw new CorruptionError(`adaptive: ${this.real.size} over capacity`);
     const l = this.experts[this.leader];
     for (const k of this.real) {
       if (!l.has(k) !== this.orphans.has(k)) throw new CorruptionError(`adaptive: orphan set wrong for ${k}`);
