@@ -1,0 +1,65 @@
+/**
+ * Time for the reclaim layer, injectable so that tests are deterministic and fast (STYLE.md 12).
+ * `systemClock` is the real one; `ManualClock` only moves when told to, firing due timers in order.
+ */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref?.();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+interface Timer {
+  at: number;
+  fn: () => void;
+  id: number;
+}
+
+export class ManualClock implements Clock {
+  private t: number;
+  private timers: Timer[] = [];
+  private nextId = 1;
+
+  constructor(start = 0) {
+    this.t = start;
+  }
+
+  now(): number {
+    return this.t;
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const timer = { at: this.t + Math.max(0, ms), fn, id: this.nextId++ };
+    this.timers.push(timer);
+    return timer.id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers = this.timers.filter((t) => t.id !== handle);
+  }
+
+  /** Moves time forward by `ms`, running every timer that falls due, in order. */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      this.timers.sort((a, b) => a.at - b.at || a.id - b.id);
+      const next = this.timers[0];
+      if (!next || next.at > end) break;
+      this.timers.shift();
+      this.t = next.at;
+      next.fn();
+      // Let async work the timer started (writeback) settle before the next one fires.
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+    }
+    this.t = end;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The OOM killer (Linux mm/oom_kill.c): when reclaim makes no progress after several rounds, the
+ * consumer with the highest badness is killed. Badness is the consumer's footprint adjusted by its
+ * oomScoreAdj (-1000..1000) in proportion to the total: adj 1000 adds the whole total, -500 takes
+ * half of it away, and -1000 means never. Killing drops the victim's mappings and frees its
+ * frames; the `oom` event names the victim and the reason; using a killed consumer afterwards
+ * throws ConsumerKilledError. Dirty data of consumers that were not killed is never dropped.
+ */
+import { EventEmitter } from "node:events";
+import { InvalidArgumentError, MnemeError } from "../errors.js";
+
+/** An address space, a pool or anything else that holds memory and can be killed. */
+export interface Consumer {
+  readonly name: string;
+  /** Bytes (or frames: the unit only has to agree across consumers) it holds now. */
+  footprint(): number;
+  /** -1000 (never kill) .. 1000 (kill first). */
+  oomScoreAdj: number;
+  /** Drops everything it holds; after this, its operations throw ConsumerKilledError. */
+  kill(reason: string): void | Promise<void>;
+}
+
+export class ConsumerKilledError extends MnemeError {
+  readonly consumer: string;
+  constructor(consumer: string, reason: string) {
+    super("EKILLED", `${consumer} was killed by the OOM killer: ${reason}`);
+    this.consumer = consumer;
+  }
+}
+
+export interface OomEvent {
+  victim: string;
+  reason: string;
+  badness: number;
+  footprint: number;
+}
+
+export class OomKiller extends EventEmitter {
+  private readonly consumers = new Set<Consumer>();
+  kills = 0;
+
+  register(consumer: Consumer): () => void {
+    checkAdj(consumer.oomScoreAdj);
+    this.consumers.add(consumer);
+    return () => this.consumers.delete(consumer);
+  }
+
+  /** Badness of a consumer against `total`; -Infinity for oomScoreAdj -1000. */
+  badness(c: Consumer, total: number): number {
+    checkAdj(c.oomScoreAdj);
+    if (c.oomScoreAdj === -1000) return Number.NEGATIVE_INFINITY;
+    return Math.max(1, c.footprint() + (c.oomScoreAdj / 1000) * total);
+  }
+
+  /** The consumer that would be killed now, or null if none may be. */
+  select(): Consumer | null {
+    const total = [...this.consumers].reduce((n, c) => n + Math.max(0, c.footprint()), 0);
+    let best: Consumer | null = null;
+    let bestScore = Number.NEGATIVE_INFINITY;
+    for (const c of this.consumers) {
+      const b = this.badness(c, total);
+      if (b > bestScore) {
+        best = c;
+        bestScore = b;
+      }
+    }
+    return bestScore === Number.NEGATIVE_INFINITY ? null : best;
+  }
+
+  /** Kills the worst consumer; returns its event, or null if every consumer is protected. */
+  async kill(reason: string): Promise<OomEvent | null> {
+    const victim = this.select();
+    if (!victim) return null;
+    const total = [...this.consumers].reduce((n, c) => n + Math.max(0, c.footprint()), 0);
+    const event: OomEvent = {
+      victim: victim.name,
+      reason,
+      badness: this.badness(victim, total),
+      footprint: victim.footprint(),
+    };
+    this.consumers.delete(victim);
+    await victim.kill(reason);
+    this.kills++;
+    this.emit("oom", event);
+    return event;
+  }
+}
+
+function checkAdj(adj: number): void {
+  if (!Number.isInteger(adj) || adj < -1000 || adj > 1000) {
+    throw new InvalidArgumentError("oomScoreAdj", adj, "must be an integer from -1000 to 1000");
+  }
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { InvalidArgumentError } from "../../src/index.js";
+import { mayAllocate, watermarks, zoneOf } from "../../src/reclaim/watermarks.js";
+
+describe("free-frame watermarks", () => {
+  it("derives min < low < high from the size", () => {
+    for (const total of [4, 16, 64, 1000, 262144]) {
+      const w = watermarks(total);
+      expect(w.min).toBeGreaterThanOrEqual(2);
+      expect(w.min).toBeLessThan(w.low);
+      expect(w.low).toBeLessThan(w.high);
+      expect(w.high).toBeLessThanOrEqual(total);
+    }
+    expect(watermarks(6400)).toEqual({ total: 6400, min: 100, low: 125, high: 150 });
+  });
+
+  it("puts every free count in its zone", () => {
+    const w = watermarks(1000, { min: 10, low: 20, high: 30 });
+    expect(zoneOf(30, w)).toBe("ok");
+    expect(zoneOf(20, w)).toBe("ok");
+    expect(zoneOf(19, w)).toBe("background");
+    expect(zoneOf(10, w)).toBe("background");
+    expect(zoneOf(9, w)).toBe("direct");
+    expect(zoneOf(1, w)).toBe("direct");
+    expect(zoneOf(0, w)).toBe("critical");
+  });
+
+  it("keeps the frames below min for critical allocations", () => {
+    const w = watermarks(1000, { min: 10, low: 20, high: 30 });
+    expect(mayAllocate(11, w, false)).toBe(true);
+    expect(mayAllocate(10, w, false)).toBe(false);
+    expect(mayAllocate(1, w, true)).toBe(true);
+    expect(mayAllocate(0, w, true)).toBe(false);
+  });
+
+  it("rejects low >= high, min >= low, high beyond the frames and bad numbers", () => {
+    expect(() => watermarks(100, { min: 5, low: 10, high: 10 })).toThrow(InvalidArgumentError);
+    expect(() => watermarks(100, { min: 10, low: 10, high: 20 })).toThrow(InvalidArgumentError);
+    expect(() => watermarks(100, { min: 5, low: 10, high: 101 })).toThrow(InvalidArgumentError);
+    expect(() => watermarks(100, { min: -1, low: 10, high: 20 })).toThrow(InvalidArgumentError);
+    expect(() => watermarks(100, { min: 1.5, low: 10, high: 20 })).toThrow(InvalidArgumentError);
+    expect(() => watermarks(3)).toThrow(InvalidArgumentError);
+  });
+});
