@@ -1,0 +1,139 @@
+/**
+ * `mneme serve`: the memory service with embedded defaults (127.0.0.1:6389, data under
+ * ./mneme-data, a 256 MiB pool). Stops cleanly on SIGINT/SIGTERM. --http-port, --replicate and
+ * --replication-batch are accepted and reported in INFO, but do nothing yet (later issues).
+ */
+import type { Command } from "commander";
+import { InvalidArgumentError as CommanderArgumentError } from "commander";
+import { DEFAULTS, type ServiceConfig } from "../service/config.js";
+import { Service } from "../service/server.js";
+import { parseBytes } from "../util/bytes.js";
+
+interface ServeOptions {
+  host: string;
+  port: string;
+  httpPort: string;
+  data: string;
+  memory: string;
+  pollers: string;
+  workers: string;
+  replyBuffers: string;
+  replyBufferSize: string;
+  maxBulk: string;
+  maxClients: string;
+  maxPipeline: string;
+  quotaBytes?: string;
+  quotaHandles: string;
+  replicate?: string;
+  replicationBatch: string;
+  requirepass?: string;
+  user: string[];
+  freeOnClose?: boolean;
+}
+
+function bytes(text: string): number {
+  try {
+    return parseBytes(text);
+  } catch (e) {
+    throw new CommanderArgumentError((e as Error).message);
+  }
+}
+
+function int(text: string): number {
+  if (!/^\d+$/.test(text)) throw new CommanderArgumentError(`${JSON.stringify(text)} is not a whole number`);
+  return Number(text);
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command("serve")
+    .description("run the memory service (RESP on 127.0.0.1:6389; any Redis client works)")
+    .option("--host <addr>", "address to bind (loopback unless told otherwise)", DEFAULTS.host)
+    .option("--port <n>", "RESP port (0 = any free port)", String(DEFAULTS.port))
+    .option(
+      "--http-port <n>",
+      "HTTP port (reported only; the dashboard is a later issue)",
+      String(DEFAULTS.httpPort),
+    )
+    .option("--data <dir>", "data directory", DEFAULTS.data)
+    .option("--memory <size>", "size of the shared pool (e.g. 256mb, 1gib)", "256mb")
+    .option("--pollers <n>", "I/O threads (only 1 in this version)", "1")
+    .option("--workers <n>", "worker threads for READ/WRITE copies; 0 = inline", String(DEFAULTS.workers))
+    .option("--reply-buffers <n>", "reply buffers in the fixed pool", String(DEFAULTS.replyBuffers))
+    .option("--reply-buffer-size <size>", "bytes per reply buffer", "16kb")
+    .option("--max-bulk <size>", "largest bulk string in a request and largest READ", "16mb")
+    .option("--max-clients <n>", "connections at once", String(DEFAULTS.maxClients))
+    .option(
+      "--max-pipeline <n>",
+      "commands parsed but not yet run, per connection",
+      String(DEFAULTS.maxPipeline),
+    )
+    .option("--quota-bytes <size>", "bytes one identity may hold (default: the pool size)")
+    .option("--quota-handles <n>", "handles one identity may hold", String(DEFAULTS.quotaHandles))
+    .option("--replicate <target>", "file:DIR or redis://HOST:PORT (reported only; a later issue)")
+    .option("--replication-batch <n>", "flushes per replication batch (reported only)", "32")
+    .option("--requirepass <secret>", "password of the default user; nothing but AUTH/HELLO before it")
+    .option(
+      "--user <name:password>",
+      "an ACL user, its own identity (repeatable)",
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
+    .option("--free-on-close", "free a connection's anonymous allocations when it closes")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  mneme serve\n  mneme serve --port 7000 --memory 1gib --workers 1\n" +
+        "  mneme serve --requirepass s3cret --user alice:pw1 --user bob:pw2\n  redis-cli -p 6389 ALLOC 4096",
+    )
+    .action(async (o: ServeOptions) => {
+      const users: Record<string, string> = {};
+      for (const u of o.user) {
+        const i = u.indexOf(":");
+        if (i <= 0) throw new CommanderArgumentError(`--user wants name:password, got ${JSON.stringify(u)}`);
+        users[u.slice(0, i)] = u.slice(i + 1);
+      }
+      const config: Partial<ServiceConfig> = {
+        host: o.host,
+        port: int(o.port),
+        httpPort: int(o.httpPort),
+        data: o.data,
+        memory: bytes(o.memory),
+        pollers: int(o.pollers),
+        workers: int(o.workers),
+        replyBuffers: int(o.replyBuffers),
+        replyBufferSize: bytes(o.replyBufferSize),
+        maxBulk: bytes(o.maxBulk),
+        maxClients: int(o.maxClients),
+        maxPipeline: int(o.maxPipeline),
+        quotaBytes: o.quotaBytes ? bytes(o.quotaBytes) : 0,
+        quotaHandles: int(o.quotaHandles),
+        replicate: o.replicate ?? null,
+        replicationBatch: int(o.replicationBatch),
+        requirepass: o.requirepass ?? null,
+        users,
+        freeOnClose: o.freeOnClose === true,
+      };
+      const service = new Service(config);
+      const port = await service.listen();
+      const c = service.config;
+      console.log(
+        `mneme: serving RESP on ${c.host}:${port} (pool ${c.memory} bytes, pollers ${c.pollers}, workers ${c.workers}, ` +
+          `reply buffers ${c.replyBuffers} x ${c.replyBufferSize}, data ${c.data})`,
+      );
+      if (c.replicate !== null || o.httpPort !== String(DEFAULTS.httpPort)) {
+        console.log("mneme: --http-port and --replicate are recorded in INFO but not active yet");
+      }
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        console.log(`mneme: ${signal}, stopping`);
+        service.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.on("SIGINT", () => stop("SIGINT"));
+      process.on("SIGTERM", () => stop("SIGTERM"));
+    });
+}

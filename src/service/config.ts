@@ -1,0 +1,117 @@
+/**
+ * The service's tunables, in one table (defaults, units, meaning, validation). `mneme serve`
+ * maps its options onto these; INFO reports every one of them.
+ *
+ * | option          | default        | unit    | meaning                                                    |
+ * |-----------------|----------------|---------|------------------------------------------------------------|
+ * | host            | 127.0.0.1      |         | address to bind (loopback unless told otherwise)           |
+ * | port            | 6389           |         | RESP port (0 = any free port)                              |
+ * | httpPort        | 6390           |         | reported only; the HTTP dashboard is a later issue         |
+ * | data            | ./mneme-data   | path    | directory for file-backed maps and replication             |
+ * | memory          | 256 MiB        | bytes   | size of the shared pool that holds every allocation       |
+ * | pollers         | 1              | threads | I/O threads reading sockets (only 1 in this version)       |
+ * | workers         | 0              | threads | worker threads executing READ/WRITE; 0 = inline on I/O    |
+ * | replyBuffers    | 2048           | slots   | fixed pool of reply buffers (backpressure when all used)   |
+ * | replyBufferSize | 16 KiB         | bytes   | size of one reply buffer                                   |
+ * | maxBulk         | 16 MiB         | bytes   | largest bulk string in a request and largest READ          |
+ * | maxArgs         | 1048576        | args    | most arguments in one command                              |
+ * | maxInline       | 64 KiB         | bytes   | longest inline command / header line                       |
+ * | maxPipeline     | 100000         | cmds    | commands parsed but not yet run, per connection            |
+ * | maxClients      | 10000          | conns   | connections at once; more get "max number of clients"      |
+ * | quotaBytes      | = memory       | bytes   | bytes one identity may hold                                |
+ * | quotaHandles    | 1048576        | handles | handles one identity may hold                              |
+ * | requirepass     | none           |         | password of the default user; nothing but AUTH/HELLO before |
+ * | users           | none           |         | extra ACL users name:password (each its own identity)      |
+ * | freeOnClose     | false          |         | free a connection's anonymous blocks when it closes        |
+ * | replicate       | none           |         | reported only; replication is a later issue                |
+ * | replicationBatch| 32             | flushes | reported only                                              |
+ */
+import { InvalidArgumentError } from "../errors.js";
+
+export interface ServiceConfig {
+  host: string;
+  port: number;
+  httpPort: number;
+  data: string;
+  memory: number;
+  pollers: number;
+  workers: number;
+  replyBuffers: number;
+  replyBufferSize: number;
+  maxBulk: number;
+  maxArgs: number;
+  maxInline: number;
+  maxPipeline: number;
+  maxClients: number;
+  quotaBytes: number;
+  quotaHandles: number;
+  requirepass: string | null;
+  users: Record<string, string>;
+  freeOnClose: boolean;
+  replicate: string | null;
+  replicationBatch: number;
+}
+
+export const DEFAULTS: ServiceConfig = {
+  host: "127.0.0.1",
+  port: 6389,
+  httpPort: 6390,
+  data: "./mneme-data",
+  memory: 256 * 1024 * 1024,
+  pollers: 1,
+  workers: 0,
+  replyBuffers: 2048,
+  replyBufferSize: 16 * 1024,
+  maxBulk: 16 * 1024 * 1024,
+  maxArgs: 1024 * 1024,
+  maxInline: 64 * 1024,
+  maxPipeline: 100_000,
+  maxClients: 10_000,
+  quotaBytes: 0,
+  quotaHandles: 1024 * 1024,
+  requirepass: null,
+  users: {},
+  freeOnClose: false,
+  replicate: null,
+  replicationBatch: 32,
+};
+
+/** Defaults filled in and every field validated. */
+export function resolveConfig(partial: Partial<ServiceConfig>): ServiceConfig {
+  const c: ServiceConfig = { ...DEFAULTS, ...partial };
+  if (!c.quotaBytes) c.quotaBytes = c.memory;
+  const int = (name: keyof ServiceConfig, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    const v = c[name];
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) {
+      throw new InvalidArgumentError(name, v, `must be an integer from ${min} to ${max}`);
+    }
+  };
+  int("port", 0, 65535);
+  int("httpPort", 0, 65535);
+  int("memory", 64 * 1024);
+  int("pollers", 1, 1);
+  int("workers", 0, 64);
+  int("replyBuffers", 4, 1 << 20);
+  int("replyBufferSize", 1024, 16 * 1024 * 1024);
+  int("maxBulk", 1, 512 * 1024 * 1024);
+  int("maxArgs", 1);
+  int("maxInline", 64);
+  int("maxPipeline", 1);
+  int("maxClients", 1);
+  int("quotaBytes", 1);
+  int("quotaHandles", 1);
+  int("replicationBatch", 1);
+  if (Math.ceil((c.maxBulk + 64) / c.replyBufferSize) > c.replyBuffers) {
+    throw new InvalidArgumentError(
+      "maxBulk",
+      c.maxBulk,
+      `a READ that large would not fit in the reply buffers (${c.replyBuffers} x ${c.replyBufferSize} bytes)`,
+    );
+  }
+  for (const name of Object.keys(c.users)) {
+    if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name) || name === "default") {
+      throw new InvalidArgumentError("user", name, "names are 1-64 of A-Z a-z 0-9 _ . @ - and not 'default'");
+    }
+  }
+  return c;
+}

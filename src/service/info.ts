@@ -1,0 +1,140 @@
+/**
+ * INFO: Redis-style sections (`# Server`, `key:value` lines, CRLF), so that tools which parse
+ * Redis's INFO work unchanged. `loading:0` is in Persistence (ioredis waits for it); the service's
+ * own figures and every tunable are in `# Mneme`, the pool's in `# Pool`.
+ */
+import type { Service } from "./server.js";
+
+const ORDER = [
+  "server",
+  "clients",
+  "memory",
+  "persistence",
+  "stats",
+  "replication",
+  "cpu",
+  "mneme",
+  "pool",
+  "keyspace",
+];
+
+export function infoText(svc: Service, wanted: readonly string[]): string {
+  const all = wanted.length === 0 || wanted.some((w) => w === "all" || w === "everything" || w === "default");
+  const out: string[] = [];
+  for (const name of ORDER) {
+    if (!all && !wanted.includes(name)) continue;
+    out.push(`# ${name[0].toUpperCase()}${name.slice(1)}`);
+    for (const [k, v] of section(svc, name)) out.push(`${k}:${v}`);
+    out.push("");
+  }
+  return out.join("\r\n");
+}
+
+function section(svc: Service, name: string): [string, string | number][] {
+  const c = svc.config;
+  const mem = process.memoryUsage();
+  switch (name) {
+    case "server":
+      return [
+        ["redis_version", "7.0.0"],
+        ["mneme_version", "0.1.0"],
+        ["redis_mode", "standalone"],
+        ["os", `${process.platform} ${process.arch}`],
+        ["arch_bits", 64],
+        ["process_id", process.pid],
+        ["tcp_port", svc.port],
+        ["bind", c.host],
+        ["uptime_in_seconds", Math.floor((Date.now() - svc.started) / 1000)],
+        ["executable", process.argv[1] ?? ""],
+      ];
+    case "clients":
+      return [
+        ["connected_clients", svc.clientCount],
+        ["maxclients", c.maxClients],
+        ["rejected_connections", svc.counters.rejected],
+      ];
+    case "memory": {
+      const p = svc.pool.stats();
+      return [
+        ["used_memory", p.total - p.free],
+        ["used_memory_rss", mem.rss],
+        ["maxmemory", p.total],
+        ["mem_pool_total", p.total],
+        ["mem_pool_free", p.free],
+        ["mem_pool_contiguous", p.contiguous],
+      ];
+    }
+    case "persistence":
+      return [
+        ["loading", 0],
+        ["async_loading", 0],
+        ["rdb_changes_since_last_save", 0],
+        ["aof_enabled", 0],
+      ];
+    case "stats":
+      return [
+        ["total_connections_received", svc.counters.connections],
+        ["total_commands_processed", svc.counters.commands],
+        ["rejected_connections", svc.counters.rejected],
+        ["protocol_errors", svc.counters.protocolErrors],
+      ];
+    case "replication":
+      return [
+        ["role", "master"],
+        ["connected_slaves", 0],
+        ["mneme_replicate", c.replicate ?? "none"],
+        ["mneme_replication_batch", c.replicationBatch],
+        ["mneme_replication_active", 0],
+      ];
+    case "cpu": {
+      const u = process.cpuUsage();
+      return [
+        ["used_cpu_sys", (u.system / 1e6).toFixed(6)],
+        ["used_cpu_user", (u.user / 1e6).toFixed(6)],
+      ];
+    }
+    case "mneme": {
+      const r = svc.replyBuffers.stats();
+      return [
+        ["pollers", c.pollers],
+        ["workers", c.workers],
+        ["reply_buffers", r.replyBuffers],
+        ["reply_buffer_bytes", r.replyBufferBytes],
+        ["reply_buffers_in_use", r.replyBuffersInUse],
+        ["reply_buffers_peak", r.replyBuffersPeak],
+        ["reply_buffer_waits", r.replyBufferWaits],
+        ["http_port", c.httpPort],
+        ["http_active", 0],
+        ["data_dir", c.data],
+        ["max_bulk", c.maxBulk],
+        ["max_pipeline", c.maxPipeline],
+        ["quota_bytes", c.quotaBytes],
+        ["quota_handles", c.quotaHandles],
+        ["free_on_close", c.freeOnClose ? 1 : 0],
+        ["handles", svc.caps.size],
+        ["identities", svc.quotas.identities()],
+        ["allocs", svc.counters.allocs],
+        ["frees", svc.counters.frees],
+        ["reads", svc.counters.reads],
+        ["writes", svc.counters.writes],
+        ["bytes_read", svc.counters.bytesRead],
+        ["bytes_written", svc.counters.bytesWritten],
+        ["worker_jobs", svc.counters.workerJobs],
+        ["map_available", 0],
+      ];
+    }
+    case "pool": {
+      const p = svc.pool.stats();
+      return [
+        ["pool_total", p.total],
+        ["pool_free", p.free],
+        ["pool_contiguous", p.contiguous],
+        ["pool_segments", p.segments],
+        ["pool_recoveries", p.recoveries],
+        ["pool_threads", p.workers.length],
+      ];
+    }
+    default:
+      return [];
+  }
+}

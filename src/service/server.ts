@@ -1,0 +1,419 @@
+/**
+ * The memory service: a RESP server over the shared pool (LegoOS memory manager).
+ *
+ *   socket ─data─► RequestParser ─► queue ─drain─► dispatch ─► ReplyStream (reply buffers) ─► socket
+ *                                     │                  │
+ *                                     │                  └─ READ/WRITE: inline, or a job for a worker
+ *                                     └─ stalls (socket paused) when the reply buffers are short
+ *
+ * One I/O thread (the poller) owns every socket, parses requests, checks capabilities and
+ * quotas, and runs the commands. With `workers > 0`, the memory copies of READ and WRITE are
+ * handed to worker threads over the shared pool (workers.ts); a connection with a job out waits
+ * for it before running its next command, so its replies stay in order.
+ *
+ * Connection state: the identity (ACL user, "default" before/without AUTH), whether it is
+ * authenticated, RESP version, name, the parse queue and its reply stream. Blocks belong to the
+ * identity, so they survive the connection unless `freeOnClose` is set.
+ */
+
+import { timingSafeEqual } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import { Mempool } from "../pool/mempool.js";
+import { type Capability, CapabilityTable } from "./capabilities.js";
+import { dispatch, parseCount } from "./commands.js";
+import { resolveConfig, type ServiceConfig } from "./config.js";
+import { Quotas } from "./quotas.js";
+import { ReplyBuffers, ReplyStream } from "./reply-buffers.js";
+import { encode, ProtocolError, type Reply, RequestParser } from "./resp.js";
+import { type Job, WorkerPool } from "./workers.js";
+
+export interface Counters {
+  connections: number;
+  rejected: number;
+  commands: number;
+  protocolErrors: number;
+  allocs: number;
+  frees: number;
+  reads: number;
+  writes: number;
+  bytesRead: number;
+  bytesWritten: number;
+  workerJobs: number;
+}
+
+export class Service {
+  readonly config: ServiceConfig;
+  readonly pool: Mempool;
+  readonly caps = new CapabilityTable();
+  readonly quotas: Quotas;
+  readonly replyBuffers: ReplyBuffers;
+  readonly counters: Counters = {
+    connections: 0,
+    rejected: 0,
+    commands: 0,
+    protocolErrors: 0,
+    allocs: 0,
+    frees: 0,
+    reads: 0,
+    writes: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    workerJobs: 0,
+  };
+  readonly started = Date.now();
+  readonly clients = new Map<number, Connection>();
+  workers: WorkerPool | null = null;
+  port = 0;
+  private nextId = 1;
+  private server: Server | null = null;
+
+  constructor(config: Partial<ServiceConfig> = {}) {
+    this.config = resolveConfig(config);
+    this.pool = Mempool.create(this.config.memory, { maxWorkers: Math.max(16, this.config.workers + 2) });
+    this.quotas = new Quotas({ bytes: this.config.quotaBytes, handles: this.config.quotaHandles });
+    this.replyBuffers = new ReplyBuffers(this.config.replyBuffers, this.config.replyBufferSize);
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Starts the worker threads and listens; resolves with the port. */
+  async listen(): Promise<number> {
+    mkdirSync(this.config.data, { recursive: true });
+    if (this.config.workers > 0) {
+      this.workers = new WorkerPool(this.config.workers, this.pool, this.replyBuffers);
+      await this.workers.ready();
+    }
+    const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+    server.maxConnections = this.config.maxClients + 64;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host: this.config.host, port: this.config.port, backlog: 2048 }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    this.port = typeof addr === "object" && addr !== null ? addr.port : this.config.port;
+    return this.port;
+  }
+
+  /** Stops listening, closes every connection and the workers; the pool is released. */
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const c of [...this.clients.values()]) c.socket.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (this.workers) await this.workers.close();
+    this.workers = null;
+  }
+
+  authenticate(user: string, pass: string): boolean {
+    const expected = user === "default" ? this.config.requirepass : (this.config.users[user] ?? null);
+    if (expected === null) return false;
+    const a = Buffer.from(pass);
+    const b = Buffer.from(expected);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  /** Whether a new connection starts authenticated (no password for the default user). */
+  get openByDefault(): boolean {
+    return this.config.requirepass === null;
+  }
+
+  /** Frees a block whose handle was revoked (now, or when its worker jobs finish). */
+  release(cap: Capability): void {
+    this.caps.revoke(cap);
+    if (cap.inflight > 0) {
+      cap.freeing = true;
+      return;
+    }
+    this.pool.heap.free(cap.address);
+    this.quotas.refund(cap.owner, cap.charged);
+  }
+
+  /** A job finished using these blocks. */
+  unpin(caps: Capability[]): void {
+    for (const cap of caps) {
+      cap.inflight--;
+      if (cap.inflight === 0 && cap.freeing) {
+        this.pool.heap.free(cap.address);
+        this.quotas.refund(cap.owner, cap.charged);
+      }
+    }
+  }
+
+  configValues(): [string, Reply][] {
+    const c = this.config;
+    return [
+      ["save", ""],
+      ["appendonly", "no"],
+      ["databases", "1"],
+      ["port", String(this.port)],
+      ["bind", c.host],
+      ["maxclients", String(c.maxClients)],
+      ["maxmemory", String(c.memory)],
+      ["proto-max-bulk-len", String(c.maxBulk)],
+      ["dir", c.data],
+      ["pollers", String(c.pollers)],
+      ["workers", String(c.workers)],
+      ["reply-buffers", String(c.replyBuffers)],
+      ["replication-batch", String(c.replicationBatch)],
+    ];
+  }
+
+  describeClients(): string {
+    return [...this.clients.values()].map((c) => `${c.describe()}\n`).join("");
+  }
+
+  private accept(socket: Socket): void {
+    if (this.server === null) {
+      socket.destroy();
+      return;
+    }
+    if (this.clients.size >= this.config.maxClients) {
+      this.counters.rejected++;
+      socket.on("error", () => {});
+      socket.end("-ERR max number of clients reached\r\n");
+      return;
+    }
+    this.counters.connections++;
+    const conn = new Connection(this, this.nextId++, socket);
+    this.clients.set(conn.id, conn);
+  }
+
+  /** A connection is gone: its blocks stay with the identity unless freeOnClose. */
+  closed(conn: Connection): void {
+    this.clients.delete(conn.id);
+    if (this.config.freeOnClose) {
+      for (const cap of this.caps.madeBy(conn.id, "anon")) this.release(cap);
+    }
+    this.caps.orphan(conn.id);
+  }
+}
+
+export class Connection {
+  readonly id: number;
+  readonly socket: Socket;
+  readonly stream: ReplyStream;
+  identity = "default";
+  authed: boolean;
+  proto: 2 | 3 = 2;
+  name = "";
+  readonly libInfo: Record<string, string> = {};
+  private readonly svc: Service;
+  private readonly parser: RequestParser;
+  private queue: Buffer[][] = [];
+  private head = 0;
+  private stalled = false;
+  private closing = false;
+  private quitting = false;
+  private gone = false;
+  /** Worker job being assembled / out. */
+  private job: Job | null = null;
+  private jobOut = false;
+  private readonly resume = () => this.unstall();
+
+  constructor(svc: Service, id: number, socket: Socket) {
+    this.svc = svc;
+    this.id = id;
+    this.socket = socket;
+    this.authed = svc.openByDefault;
+    const share = Math.max(2, Math.floor(svc.replyBuffers.count / 2));
+    this.stream = new ReplyStream(svc.replyBuffers, socket, share);
+    this.parser = new RequestParser({
+      maxBulk: svc.config.maxBulk,
+      maxArgs: svc.config.maxArgs,
+      maxInline: svc.config.maxInline,
+    });
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("error", () => {});
+    socket.on("close", () => this.onClose());
+    socket.on("end", () => {
+      // Half-close from the client: finish what was asked, then close.
+      this.closing = true;
+      if (!this.busy()) this.socket.end();
+    });
+  }
+
+  login(user: string): void {
+    this.identity = user;
+    this.authed = true;
+  }
+
+  reset(): void {
+    this.proto = 2;
+    this.name = "";
+    this.identity = "default";
+    this.authed = this.svc.openByDefault;
+  }
+
+  describe(): string {
+    const r = this.socket.remoteAddress ?? "?";
+    return (
+      `id=${this.id} addr=${r}:${this.socket.remotePort ?? 0} name=${this.name} user=${this.identity} ` +
+      `resp=${this.proto} lib-name=${this.libInfo["lib-name"] ?? ""} lib-ver=${this.libInfo["lib-ver"] ?? ""}`
+    );
+  }
+
+  /** Encodes a reply value into the stream. */
+  reply(value: Reply): void {
+    if (typeof value === "object" && value !== null && "error" in value) {
+      this.stream.ascii(`-${value.error.replace(/[\r\n]/g, " ")}\r\n`);
+      return;
+    }
+    this.stream.bytes(encode(value, this.proto));
+  }
+
+  closeAfterReply(): void {
+    this.closing = true;
+    this.quitting = true;
+  }
+
+  writeBlock(cap: Capability, offset: number, data: Buffer): void {
+    if (this.svc.workers === null) {
+      this.svc.pool.view(cap.address + offset, data.length).set(data);
+      this.stream.ascii(`:${data.length}\r\n`);
+      return;
+    }
+    this.jobFor().write(cap, offset, data);
+    this.stream.ascii(`:${data.length}\r\n`);
+  }
+
+  readBlock(cap: Capability, offset: number, length: number): void {
+    this.stream.ascii(`$${length}\r\n`);
+    if (this.svc.workers === null) {
+      this.stream.bytes(this.svc.pool.view(cap.address + offset, length));
+    } else {
+      this.jobFor().read(cap, offset, this.stream.reserve(length));
+    }
+    this.stream.ascii("\r\n");
+  }
+
+  private jobFor(): Job {
+    if (this.job === null) this.job = this.svc.workers!.job();
+    return this.job;
+  }
+
+  private busy(): boolean {
+    return this.jobOut || this.stalled || this.head < this.queue.length;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing || this.gone) return;
+    try {
+      this.parser.feed(chunk, (args) => this.queue.push(args));
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      this.svc.counters.protocolErrors++;
+      // Commands before the bad frame still run; then the error, then the connection closes.
+      this.drain();
+      this.protocolError(e.message);
+      return;
+    }
+    if (this.queue.length - this.head > this.svc.config.maxPipeline) {
+      this.protocolError(`ERR Protocol error: more than ${this.svc.config.maxPipeline} commands pipelined`);
+      return;
+    }
+    this.drain();
+  }
+
+  private protocolError(message: string): void {
+    this.queue = [];
+    this.head = 0;
+    this.closing = true;
+    if (this.stream.fits(message.length + 3)) this.stream.ascii(`-${message}\r\n`);
+    if (!this.jobOut) {
+      this.stream.flush();
+      this.socket.end();
+    }
+  }
+
+  /** The worst-case reply size of a command before it runs (for backpressure). */
+  private replyBound(args: Buffer[]): number {
+    const small = this.svc.replyBuffers.slotSize;
+    const n = args[0].length;
+    if (n === 4 && args.length === 4 && (args[0][0] | 32) === 114 /* r */) {
+      const len = parseCount(args[3]);
+      return len > 0 ? Math.min(len, this.svc.config.maxBulk) + 32 : small;
+    }
+    if (args.length === 2 && n === 4 && (args[0][0] | 32) === 101 /* e */) return args[1].length + 32;
+    if (args.length === 2 && n === 4 && (args[0][0] | 32) === 112 /* p */) return args[1].length + 32;
+    return small;
+  }
+
+  /** Runs queued commands while reply buffers allow; flushes; stalls when they do not. */
+  private drain(): void {
+    if (this.jobOut || this.gone) return;
+    const q = this.queue;
+    while (this.head < q.length) {
+      const args = q[this.head];
+      if (!this.stream.fits(this.replyBound(args))) {
+        this.stall();
+        break;
+      }
+      this.head++;
+      this.svc.counters.commands++;
+      dispatch(this.svc, this, args);
+      if (this.quitting) {
+        this.queue = [];
+        this.head = 0;
+        break;
+      }
+    }
+    if (this.head === q.length && q === this.queue) {
+      this.queue = [];
+      this.head = 0;
+    }
+    const job = this.job;
+    if (job !== null && !job.empty) {
+      this.job = null;
+      this.jobOut = true;
+      this.svc.counters.workerJobs++;
+      this.svc.workers!.submit(job, () => {
+        this.jobOut = false;
+        this.svc.unpin(job.caps);
+        this.afterBatch();
+        if (!this.gone && this.head < this.queue.length && !this.stalled) this.drain();
+      });
+      return;
+    }
+    this.afterBatch();
+  }
+
+  private afterBatch(): void {
+    this.stream.flush();
+    if (this.closing && !this.busy()) this.socket.end();
+  }
+
+  private stall(): void {
+    if (this.stalled) return;
+    this.stalled = true;
+    this.socket.pause();
+    this.svc.replyBuffers.wait(this.resume);
+  }
+
+  private unstall(): boolean {
+    if (this.gone) return true;
+    const args = this.queue[this.head];
+    if (args !== undefined && !this.stream.fits(this.replyBound(args))) return false;
+    this.stalled = false;
+    if (!this.closing) this.socket.resume();
+    this.drain();
+    return true;
+  }
+
+  private onClose(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.queue = [];
+    this.head = 0;
+    this.svc.replyBuffers.forget(this.resume);
+    if (!this.jobOut) this.stream.detach();
+    this.svc.closed(this);
+  }
+}
