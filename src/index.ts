@@ -29,3 +29,4 @@ export {
   type WorkerFigures,
 } from "./pool/mempool.js";
 export { SegmentedHeap } from "./pool/segmented-heap.js";
+export * from "./vm/index.js";

@@ -1,0 +1,915 @@
+/**
+ * AddressSpace: self-paging virtual memory over backing stores, in the spirit of GNU Hurd's
+ * libhurd-mm. A program maps regions of a virtual address space to stores and reads and writes
+ * more data than fits in its frames; the pager (fault.ts) pages data in on faults and evicts
+ * under a replacement policy (policies/).
+ *
+ *     space.map({ length, store })  ──> v            mappings.ts: B+ tree by start address
+ *     await space.read(v + i, n)                      per page: hit, or fault -> store -> frame
+ *          │                                                   (evicting, writing back first)
+ *          v
+ *     frames (arena pages from a PageAllocator, at most `frames`)  <──  policy picks victims
+ *
+ * Every public call validates all of its arguments before it changes anything and throws (or,
+ * for async calls, rejects with) a typed error: InvalidArgumentError for a bad argument,
+ * InvalidAddressError for an address outside every mapping (code EFAULT), a write to a read-only
+ * mapping (EACCES) or pinned pages in the way (EBUSY), OutOfMemoryError when no frame can be
+ * had, StoreError when a store fails. Calls that do I/O are async (DESIGN.md principle 3); map,
+ * stats, debugInfo and check are synchronous.
+ *
+ * Tunables:
+ *
+ * | option            | default       | unit   | meaning                                         |
+ * |-------------------|---------------|--------|-------------------------------------------------|
+ * | frames            | (required)    | frames | most pages resident at once, 1 .. 2^24           |
+ * | pageSize          | 4096          | bytes  | power of two, 512 .. 65536 (the pages' if given) |
+ * | policy            | DEFAULT_POLICY| name   | a registered policy (policyNames()) or instance  |
+ * | pages             | a new one     | -      | the PageAllocator frames come from               |
+ * | readahead.initial | 4             | pages  | first read-ahead window                          |
+ * | readahead.max     | 32            | pages  | largest window; at most frames / 4               |
+ */
+import {
+  CorruptionError,
+  DoubleFreeError,
+  InvalidAddressError,
+  InvalidArgumentError,
+  MnemeError,
+  OutOfMemoryError,
+} from "../errors.js";
+import { PageAllocator } from "../page/buddy.js";
+import { formatBytes, isPowerOfTwo } from "../util/validate.js";
+import { KEY_STRIDE, Pager, type PagerStats } from "./fault.js";
+import { hint as checkHint, type Hint, HintRanges, isKeptHint, type KeptHint } from "./hints.js";
+import { type Mapping, MappingTree } from "./mappings.js";
+import { DEFAULT_POLICY } from "./policies/index.js";
+import { createPolicy, type ReplacementPolicy } from "./policies/policy.js";
+import { type Store, StoreError } from "./stores/store.js";
+
+export interface AddressSpaceOptions {
+  frames: number;
+  pageSize?: number;
+  policy?: string | ReplacementPolicy;
+  pages?: PageAllocator;
+  readahead?: { initial?: number; max?: number };
+}
+
+export interface MapOptions {
+  length: number;
+  store: Store;
+  /** Byte offset in the store, a multiple of the page size. Default 0. */
+  offset?: number;
+  /** Kept hint for the whole mapping, or willneed (prefetch now). Default normal. */
+  hint?: Hint;
+  /** Default true. */
+  writable?: boolean;
+}
+
+/** A pinned range: its pages stay resident until release(). */
+export interface PinnedRange {
+  readonly address: number;
+  readonly length: number;
+  readonly owner: string;
+  /**
+   * The range's bytes. A view of the frames (zero-copy) when the range lies in one page or its
+   * frames happen to be adjacent in the arena; otherwise a copy, written back on release().
+   */
+  readonly bytes: Uint8Array;
+  /** Whether `bytes` is a view of the frames. */
+  readonly zeroCopy: boolean;
+  /** Zero-copy views of each page's part of the range, in order. */
+  readonly pages: readonly Uint8Array[];
+  /** Unpins (and writes a copied `bytes` back). A second call throws InvalidAddressError EDOUBLEFREE. */
+  release(): void;
+}
+
+export interface VmStats extends PagerStats {
+  frames: number;
+  pageSize: number;
+  policy: string;
+  resident: number;
+  dirty: number;
+  pinned: number;
+  pins: number;
+  mappings: number;
+  inFlight: number;
+  arenaBytes: number;
+  policyStats: Record<string, number>;
+}
+
+interface PinRecord {
+  id: number;
+  owner: string;
+  address: number;
+  length: number;
+  frames: number[];
+}
+
+/** Which address space a store is mapped in (a store's frames belong to one space). */
+const storeOwner = new WeakMap<Store, AddressSpace>();
+
+const MAX_FRAMES = 2 ** 24;
+
+export class AddressSpace {
+  readonly pageSize: number;
+  readonly frameLimit: number;
+  readonly pages: PageAllocator;
+  readonly policy: ReplacementPolicy;
+  private readonly pager: Pager;
+  private readonly tree: MappingTree;
+  private readonly storeIds = new Map<Store, number>();
+  private readonly stores = new Map<number, Store>();
+  private readonly mapCount = new Map<number, number>();
+  private nextStoreId = 1;
+  private nextMappingId = 1;
+  private readonly pinRecords = new Map<number, PinRecord>();
+  private nextPinId = 1;
+  private readonly raInitial: number;
+  private readonly raMax: number;
+  private closed = false;
+
+  constructor(options: AddressSpaceOptions) {
+    if (options === null || typeof options !== "object") {
+      throw new InvalidArgumentError("options", options, "must be an object with frames");
+    }
+    const frames = options.frames;
+    if (!Number.isSafeInteger(frames) || frames < 1 || frames > MAX_FRAMES) {
+      throw new InvalidArgumentError("frames", frames, `must be an integer from 1 to ${MAX_FRAMES}`);
+    }
+    const given = options.pages;
+    if (given !== undefined && !(given instanceof PageAllocator)) {
+      throw new InvalidArgumentError("pages", given, "must be a PageAllocator");
+    }
+    const pageSize = options.pageSize ?? given?.pageSize ?? 4096;
+    if (!isPowerOfTwo(pageSize) || pageSize < 512 || pageSize > 65536) {
+      throw new InvalidArgumentError("pageSize", pageSize, "must be a power of two from 512 to 65536");
+    }
+    if (given && (pageSize < given.pageSize || pageSize > given.pageSize * 2 ** given.maxOrder)) {
+      throw new InvalidArgumentError(
+        "pageSize",
+        pageSize,
+        `must be a block size of the given PageAllocator (${given.pageSize} .. ${given.pageSize * 2 ** given.maxOrder})`,
+      );
+    }
+    const ra = options.readahead ?? {};
+    const raInitial = ra.initial ?? 4;
+    const raMax = ra.max ?? 32;
+    if (!Number.isSafeInteger(raInitial) || raInitial < 0 || raInitial > 1024) {
+      throw new InvalidArgumentError("readahead.initial", raInitial, "must be an integer from 0 to 1024");
+    }
+    if (!Number.isSafeInteger(raMax) || raMax < raInitial || raMax > 1024) {
+      throw new InvalidArgumentError(
+        "readahead.max",
+        raMax,
+        "must be an integer from readahead.initial to 1024",
+      );
+    }
+    let policy: ReplacementPolicy;
+    if (options.policy === undefined || typeof options.policy === "string") {
+      policy = createPolicy(options.policy ?? DEFAULT_POLICY, frames);
+    } else {
+      policy = options.policy;
+      const p = policy as Partial<ReplacementPolicy>;
+      if (typeof p.victim !== "function" || typeof p.insert !== "function" || typeof p.hit !== "function") {
+        throw new InvalidArgumentError("policy", policy, "must be a policy name or a ReplacementPolicy");
+      }
+      if (p.capacity !== frames || p.size !== 0) {
+        throw new InvalidArgumentError("policy", p.name, `must be a fresh policy with capacity ${frames}`);
+      }
+    }
+    this.pageSize = pageSize;
+    this.frameLimit = frames;
+    this.raInitial = raInitial;
+    this.raMax = Math.min(raMax, Math.floor(frames / 4));
+    this.policy = policy;
+    this.pages = given ?? AddressSpace.allocatorFor(frames, pageSize);
+    this.tree = new MappingTree(pageSize);
+    this.pager = new Pager(
+      frames,
+      pageSize,
+      this.pages,
+      policy,
+      (key) => this.stores.get(Math.floor(key / KEY_STRIDE))!,
+    );
+  }
+
+  /** A PageAllocator with room for `frames` pages beside its own header. */
+  private static allocatorFor(frames: number, pageSize: number): PageAllocator {
+    const want = frames * pageSize;
+    let bytes = want + pageSize;
+    for (;;) {
+      const pages = new PageAllocator({ bytes, pageSize });
+      if (pages.capacity >= want) return pages;
+      bytes += want - pages.capacity;
+    }
+  }
+
+  // ---------------------------------------------------------------- mappings
+
+  /** Maps `length` bytes of `store` from `offset`; returns the virtual address. */
+  map(options: MapOptions): number {
+    this.open();
+    if (options === null || typeof options !== "object") {
+      throw new InvalidArgumentError("options", options, "must be an object with length and store");
+    }
+    const { length, store, offset = 0, hint = "normal", writable = true } = options;
+    const ps = this.pageSize;
+    if (!Number.isSafeInteger(length) || length <= 0) {
+      throw new InvalidArgumentError("length", length, "must be a positive integer");
+    }
+    const s = store as Partial<Store> | null;
+    if (
+      s === null ||
+      typeof s !== "object" ||
+      typeof s.readPage !== "function" ||
+      typeof s.writePage !== "function" ||
+      typeof s.close !== "function"
+    ) {
+      throw new InvalidArgumentError(
+        "store",
+        store,
+        "must implement the Store interface (readPage, writePage, close)",
+      );
+    }
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset % ps !== 0) {
+      throw new InvalidArgumentError(
+        "offset",
+        offset,
+        `must be a non-negative multiple of the page size ${ps}`,
+      );
+    }
+    const h = checkHint("hint", hint);
+    if (h === "dontneed")
+      throw new InvalidArgumentError("hint", hint, "dontneed is an action for advise(), not a mapping hint");
+    if (typeof writable !== "boolean")
+      throw new InvalidArgumentError("writable", writable, "must be a boolean");
+    const pages = Math.ceil(length / ps);
+    if (offset / ps + pages > KEY_STRIDE) {
+      throw new InvalidArgumentError(
+        "length",
+        length,
+        `offset + length must stay below ${KEY_STRIDE} pages of the store`,
+      );
+    }
+    const owner = storeOwner.get(store);
+    if (owner !== undefined && owner !== this) {
+      throw new InvalidArgumentError("store", store.description, "is mapped in another address space");
+    }
+    const start = this.tree.place(pages);
+    if (start < 0) {
+      throw new OutOfMemoryError(
+        length,
+        0,
+        0,
+        "exhausted",
+        "no gap in the virtual address space is large enough",
+      );
+    }
+    store.attach?.(ps);
+    // From here on nothing can fail.
+    let storeId = this.storeIds.get(store);
+    if (storeId === undefined) {
+      storeId = this.nextStoreId++;
+      this.storeIds.set(store, storeId);
+      this.stores.set(storeId, store);
+    }
+    storeOwner.set(store, this);
+    this.mapCount.set(storeId, (this.mapCount.get(storeId) ?? 0) + 1);
+    const m: Mapping = {
+      id: this.nextMappingId++,
+      start,
+      length,
+      pages,
+      store,
+      storeId,
+      offset,
+      writable,
+      hints: new HintRanges(isKeptHint(h) ? h : "normal"),
+      lastPage: -2,
+      window: 0,
+      removed: false,
+    };
+    this.tree.insert(m);
+    if (h === "willneed") {
+      this.prefetch(m, 0, pages).catch(() => {}); // best effort: failures show as storeErrors
+    }
+    return start;
+  }
+
+  /**
+   * Removes the mapping that starts at `v`. Dirty pages of persistent stores are written back; the
+   * pages of an anonymous store that no other mapping covers are discarded with their swap slots.
+   */
+  async unmap(v: number): Promise<void> {
+    this.open();
+    const m = typeof v === "number" ? this.tree.at(v) : undefined;
+    if (m === undefined) throw new InvalidAddressError(v, "is not the start of a mapping");
+    this.refusePinned(m, 0, m.pages);
+    this.tree.remove(m);
+    m.removed = true;
+    const ps = this.pageSize;
+    const first = m.offset / ps;
+    const others = this.tree.ofStore(m.storeId);
+    const covered = (page: number) =>
+      others.some((o) => page >= o.offset / ps && page < o.offset / ps + o.pages);
+    const anonymous = typeof m.store.discard === "function";
+    try {
+      for (const key of this.keysOf(m, 0, m.pages)) {
+        if (covered(key % KEY_STRIDE)) continue;
+        await this.settle(key);
+        if (!anonymous) await this.pager.clean(key);
+        await this.unrefWait(key);
+        this.pager.drop(key);
+      }
+      if (anonymous) {
+        let run = -1;
+        for (let p = first; p <= first + m.pages; p++) {
+          const free = p < first + m.pages && !covered(p);
+          if (free && run < 0) run = p;
+          if (!free && run >= 0) {
+            await m.store.discard!(run * ps, (p - run) * ps);
+            run = -1;
+          }
+        }
+      }
+    } catch (e) {
+      // Put the mapping back: what was written or dropped is consistent, the rest is as it was.
+      m.removed = false;
+      this.tree.insert(m);
+      throw e;
+    }
+    const left = (this.mapCount.get(m.storeId) ?? 1) - 1;
+    if (left === 0) {
+      this.mapCount.delete(m.storeId);
+      storeOwner.delete(m.store);
+    } else this.mapCount.set(m.storeId, left);
+  }
+
+  // ---------------------------------------------------------------- access
+
+  /** Reads `length` bytes at `v` (into `into` when given, else a new array). */
+  async read(v: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    this.open();
+    const m = this.range(v, length, false);
+    if (into !== undefined && (!(into instanceof Uint8Array) || into.length < length)) {
+      throw new InvalidArgumentError("into", into, `must be a Uint8Array of at least ${length} bytes`);
+    }
+    const out = into ?? new Uint8Array(length);
+    await this.walk(m, v, length, false, (frame, inPage, pos, n) => {
+      out.set(frame.subarray(inPage, inPage + n), pos);
+    });
+    return out;
+  }
+
+  /** Writes `bytes` at `v`. */
+  async write(v: number, bytes: Uint8Array): Promise<void> {
+    this.open();
+    if (!(bytes instanceof Uint8Array) || bytes.length === 0) {
+      throw new InvalidArgumentError("bytes", bytes, "must be a non-empty Uint8Array");
+    }
+    const m = this.range(v, bytes.length, true);
+    await this.walk(m, v, bytes.length, true, (frame, inPage, pos, n) => {
+      frame.set(bytes.subarray(pos, pos + n), inPage);
+    });
+  }
+
+  /**
+   * The page loop of read and write: for each page of [v, v + length), a resident frame (hit or
+   * fault), `use` on the part of it in range, then the kept hint's after-use action.
+   */
+  private async walk(
+    m: Mapping,
+    v: number,
+    length: number,
+    writing: boolean,
+    use: (frame: Uint8Array, inPage: number, pos: number, n: number) => void,
+  ): Promise<void> {
+    const ps = this.pageSize;
+    const pager = this.pager;
+    const base = m.storeId * KEY_STRIDE + m.offset / ps;
+    let pos = 0;
+    while (pos < length) {
+      const rel = v + pos - m.start;
+      const page = Math.floor(rel / ps);
+      const inPage = rel - page * ps;
+      const n = Math.min(ps - inPage, length - pos);
+      const key = base + page;
+      let f = pager.index.get(key);
+      if (f !== undefined) {
+        pager.touch(key, f);
+        use(pager.view(f), inPage, pos, n);
+      } else {
+        const overwrite = writing && n === ps;
+        f = await pager.acquire(key, this.target(m, page, overwrite));
+        try {
+          use(pager.view(f), inPage, pos, n);
+        } finally {
+          pager.unref(f);
+        }
+      }
+      if (writing) pager.markDirty(f, inPage + n);
+      this.afterUse(m, page, key);
+      pos += n;
+      if (m.removed && pos < length)
+        throw new InvalidAddressError(v + pos, "was unmapped during the operation");
+    }
+  }
+
+  /** What a fault at `page` of `m` reads: the page, plus read-ahead by the page's kept hint. */
+  private target(m: Mapping, page: number, overwrite: boolean) {
+    const h = m.hints.at(page);
+    let ra = 0;
+    if (h !== "random" && !overwrite && this.raMax > 0) {
+      const sequential = m.lastPage === page - 1;
+      if (h === "sequential" || sequential) {
+        m.window = m.window === 0 ? this.raInitial : Math.min(m.window * 2, this.raMax);
+        ra = Math.min(m.window, m.pages - page - 1);
+      } else m.window = 0;
+    }
+    return { store: m.store, offset: m.offset + page * this.pageSize, overwrite, readahead: ra };
+  }
+
+  private afterUse(m: Mapping, page: number, key: number): void {
+    m.lastPage = page;
+    const h = m.hints.at(page);
+    if (h === "readOnce") this.pager.front.add(key);
+    else if (h === "sequential" && page > 0 && this.pager.index.has(key - 1)) this.pager.front.add(key - 1);
+  }
+
+  /** Reads like read() but touches no recency and installs nothing: absent pages come from the store. */
+  async peek(v: number, length: number): Promise<Uint8Array> {
+    this.open();
+    const m = this.range(v, length, false);
+    const ps = this.pageSize;
+    const out = new Uint8Array(length);
+    const base = m.storeId * KEY_STRIDE + m.offset / ps;
+    let tmp: Uint8Array | undefined;
+    let pos = 0;
+    while (pos < length) {
+      const rel = v + pos - m.start;
+      const page = Math.floor(rel / ps);
+      const inPage = rel - page * ps;
+      const n = Math.min(ps - inPage, length - pos);
+      const key = base + page;
+      const f = this.pager.index.get(key);
+      if (f !== undefined) out.set(this.pager.view(f).subarray(inPage, inPage + n), pos);
+      else {
+        const p = this.pager.pending.get(key);
+        if (p !== undefined) {
+          await p.promise.catch(() => {});
+          continue;
+        }
+        tmp ??= new Uint8Array(ps);
+        try {
+          await m.store.readPage(m.offset + page * ps, tmp);
+        } catch (e) {
+          throw e instanceof MnemeError
+            ? e
+            : new StoreError(m.store.description, "read", m.offset + page * ps, e);
+        }
+        // The page may have come in while the store was read: the frame is newer.
+        const g = this.pager.index.get(key);
+        if (g !== undefined) out.set(this.pager.view(g).subarray(inPage, inPage + n), pos);
+        else out.set(tmp.subarray(inPage, inPage + n), pos);
+      }
+      pos += n;
+    }
+    return out;
+  }
+
+  /**
+   * Pins the pages of [v, v + length) in memory and returns views of them. Pinned pages are never
+   * evicted until release(). `owner` names the pin in debugInfo().
+   */
+  async pin(
+    v: number,
+    length: number,
+    options: { owner?: string; write?: boolean } = {},
+  ): Promise<PinnedRange> {
+    this.open();
+    const m = this.range(v, length, false);
+    if (options === null || typeof options !== "object")
+      throw new InvalidArgumentError("options", options, "must be an object");
+    const owner = options.owner ?? `pin #${this.nextPinId}`;
+    if (typeof owner !== "string") throw new InvalidArgumentError("owner", owner, "must be a string");
+    const write = options.write ?? m.writable;
+    if (typeof write !== "boolean") throw new InvalidArgumentError("write", write, "must be a boolean");
+    if (write && !m.writable) throw new InvalidAddressError(v, "mapping is read-only", "EACCES");
+    const ps = this.pageSize;
+    const firstPage = Math.floor((v - m.start) / ps);
+    const lastPage = Math.floor((v + length - 1 - m.start) / ps);
+    const count = lastPage - firstPage + 1;
+    if (count > this.frameLimit) {
+      throw new InvalidArgumentError(
+        "length",
+        length,
+        `pins ${count} pages but the space has ${this.frameLimit} frames`,
+      );
+    }
+    const pager = this.pager;
+    const fr = pager.frames;
+    const base = m.storeId * KEY_STRIDE + m.offset / ps;
+    const frames: number[] = [];
+    try {
+      for (let page = firstPage; page <= lastPage; page++) {
+        const f = await pager.acquire(base + page, this.target(m, page, false));
+        fr.pins[f]++;
+        pager.unref(f);
+        frames.push(f);
+      }
+    } catch (e) {
+      for (const f of frames) fr.pins[f]--;
+      pager.notify();
+      throw e;
+    }
+    const views: Uint8Array[] = frames.map((f, i) => {
+      const from = i === 0 ? v - m.start - firstPage * ps : 0;
+      const to = i === count - 1 ? v + length - m.start - lastPage * ps : ps;
+      return pager.view(f).subarray(from, to);
+    });
+    let adjacent = true;
+    for (let i = 1; i < count; i++) if (fr.addr[frames[i]] !== fr.addr[frames[i - 1]] + ps) adjacent = false;
+    const startAddr = fr.addr[frames[0]] + (v - m.start - firstPage * ps);
+    const bytes = adjacent
+      ? this.pages.memory.subarray(startAddr, startAddr + length)
+      : new Uint8Array(length);
+    if (!adjacent) {
+      let o = 0;
+      for (const view of views) {
+        bytes.set(view, o);
+        o += view.length;
+      }
+    }
+    const markDirty = () => {
+      if (!write) return;
+      for (let i = 0; i < count; i++) {
+        pager.markDirty(frames[i], i === count - 1 ? v + length - m.start - lastPage * ps : ps);
+      }
+    };
+    markDirty();
+    const id = this.nextPinId++;
+    this.pinRecords.set(id, { id, owner, address: v, length, frames });
+    let released = false;
+    return {
+      address: v,
+      length,
+      owner,
+      bytes,
+      zeroCopy: adjacent,
+      pages: views,
+      release: () => {
+        if (released) throw new DoubleFreeError(v, `pin "${owner}" was already released`);
+        released = true;
+        if (!adjacent && write) {
+          let o = 0;
+          for (const view of views) {
+            view.set(bytes.subarray(o, o + view.length));
+            o += view.length;
+          }
+        }
+        markDirty();
+        for (const f of frames) fr.pins[f]--;
+        this.pinRecords.delete(id);
+        pager.notify();
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- hints, sync
+
+  /** Applies `hint` to [v, v + length): kept hints change future faults, willneed/dontneed act now. */
+  async advise(v: number, length: number, hint: Hint): Promise<void> {
+    this.open();
+    const m = this.range(v, length, false);
+    const h = checkHint("hint", hint);
+    const ps = this.pageSize;
+    const from = Math.floor((v - m.start) / ps);
+    const to = Math.floor((v + length - 1 - m.start) / ps) + 1;
+    if (h === "dontneed") this.refusePinned(m, from, to);
+    if (isKeptHint(h)) {
+      m.hints.set(from, to, h as KeptHint);
+      m.window = 0;
+    } else if (h === "willneed") await this.prefetch(m, from, to);
+    else await this.dropRange(m, from, to);
+  }
+
+  /** Reads pages [from, to) of `m` in (at most `frames` of them), in read-ahead batches. */
+  private async prefetch(m: Mapping, from: number, to: number): Promise<void> {
+    const ps = this.pageSize;
+    const base = m.storeId * KEY_STRIDE + m.offset / ps;
+    const end = Math.min(to, from + this.frameLimit);
+    for (let page = from; page < end; page++) {
+      const key = base + page;
+      if (this.pager.index.has(key)) continue;
+      const batch = Math.max(0, Math.min(end - page - 1, Math.max(this.raMax, 1) - 1));
+      const f = await this.pager.acquire(
+        key,
+        { store: m.store, offset: m.offset + page * ps, readahead: batch, prefetch: true },
+        false,
+      );
+      this.pager.unref(f);
+    }
+  }
+
+  /** dontneed: write dirty pages of [from, to) back, then drop them. */
+  private async dropRange(m: Mapping, from: number, to: number): Promise<void> {
+    for (const key of this.keysOf(m, from, to)) {
+      await this.settle(key);
+      await this.pager.clean(key);
+      await this.unrefWait(key);
+      this.pager.drop(key);
+    }
+  }
+
+  /**
+   * Writes dirty pages back and waits (then flushes the stores written to). With a range, only
+   * pages of [v, v + length); without, every page. Anonymous stores are skipped.
+   */
+  async sync(v?: number, length?: number): Promise<void> {
+    this.open();
+    let keys: number[];
+    if (v === undefined && length === undefined) {
+      keys = [...this.pager.index.keys(), ...this.pager.pending.keys()];
+    } else {
+      const m = this.range(v as number, length as number, false);
+      const ps = this.pageSize;
+      keys = this.keysOf(
+        m,
+        Math.floor(((v as number) - m.start) / ps),
+        Math.floor(((v as number) + (length as number) - 1 - m.start) / ps) + 1,
+      );
+    }
+    const touched = new Set<Store>();
+    let failure: unknown;
+    const jobs: Promise<void>[] = [];
+    const run = async (key: number) => {
+      const store = this.stores.get(Math.floor(key / KEY_STRIDE))!;
+      if (typeof store.discard === "function") return;
+      try {
+        await this.settle(key);
+        const f = this.pager.index.get(key);
+        if (f === undefined || this.pager.frames.dirtyEnd[f] === 0) return;
+        touched.add(store);
+        await this.pager.clean(key);
+      } catch (e) {
+        failure ??= e;
+      }
+    };
+    for (const key of keys) {
+      jobs.push(run(key));
+      if (jobs.length >= 32) await Promise.all(jobs.splice(0));
+    }
+    await Promise.all(jobs);
+    for (const s of touched) {
+      try {
+        await s.flush?.();
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  // ---------------------------------------------------------------- container operations
+
+  /** Copies `length` bytes from `src` to `dst` (memmove semantics: overlap is fine). */
+  async copy(src: number, dst: number, length: number): Promise<void> {
+    this.open();
+    this.range(src, length, false);
+    this.range(dst, length, true);
+    const ps = this.pageSize;
+    const backward = dst > src && dst < src + length;
+    const buf = new Uint8Array(ps);
+    let done = 0;
+    while (done < length) {
+      const n = Math.min(ps, length - done);
+      const o = backward ? length - done - n : done;
+      const chunk = buf.subarray(0, n);
+      await this.read(src + o, n, chunk);
+      await this.write(dst + o, chunk);
+      done += n;
+    }
+  }
+
+  /** Writes [v, v + length) of the space to `handle` at `position` (frames go straight to the file). */
+  async gather(v: number, length: number, handle: FileHandleLike, position = 0): Promise<number> {
+    this.open();
+    const m = this.range(v, length, false);
+    checkHandle(handle, "write");
+    if (!Number.isSafeInteger(position) || position < 0) {
+      throw new InvalidArgumentError("position", position, "must be a non-negative integer");
+    }
+    const ps = this.pageSize;
+    const base = m.storeId * KEY_STRIDE + m.offset / ps;
+    let pos = 0;
+    while (pos < length) {
+      const rel = v + pos - m.start;
+      const page = Math.floor(rel / ps);
+      const inPage = rel - page * ps;
+      const n = Math.min(ps - inPage, length - pos);
+      const f = await this.pager.acquire(base + page, this.target(m, page, false));
+      try {
+        let w = 0;
+        while (w < n) {
+          const r = await handle.write(this.pager.view(f), inPage + w, n - w, position + pos + w);
+          w += r.bytesWritten;
+        }
+      } finally {
+        this.pager.unref(f);
+      }
+      pos += n;
+    }
+    return length;
+  }
+
+  /** Reads up to `length` bytes of `handle` from `position` into [v, v + length); stops at EOF. */
+  async scatter(v: number, length: number, handle: FileHandleLike, position = 0): Promise<number> {
+    this.open();
+    this.range(v, length, true);
+    checkHandle(handle, "read");
+    if (!Number.isSafeInteger(position) || position < 0) {
+      throw new InvalidArgumentError("position", position, "must be a non-negative integer");
+    }
+    const buf = new Uint8Array(Math.min(length, 16 * this.pageSize));
+    let pos = 0;
+    while (pos < length) {
+      const want = Math.min(buf.length, length - pos);
+      const { bytesRead } = await handle.read(buf, 0, want, position + pos);
+      if (bytesRead === 0) break;
+      await this.write(v + pos, buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+    return pos;
+  }
+
+  // ---------------------------------------------------------------- reporting
+
+  stats(): VmStats {
+    const p = this.pager;
+    return {
+      ...p.stats,
+      frames: this.frameLimit,
+      pageSize: this.pageSize,
+      policy: this.policy.name,
+      resident: p.index.size,
+      dirty: p.dirty,
+      pinned: p.pinnedCount(),
+      pins: this.pinRecords.size,
+      mappings: this.tree.size,
+      inFlight: p.inFlight,
+      arenaBytes: p.frames.used * this.pageSize,
+      policyStats: this.policy.stats(),
+    };
+  }
+
+  /** A human diagnosis: frames, policy, mappings with their hints, pins and who holds them. */
+  debugInfo(): string {
+    const s = this.stats();
+    const lines = [
+      `address space: ${s.resident}/${s.frames} frames resident (${formatBytes(s.pageSize)} pages), ${s.dirty} dirty, ${s.pinned} pinned, ${s.inFlight} in flight`,
+      `policy ${s.policy}: ${JSON.stringify(s.policyStats)}`,
+      `faults ${s.faults}, hits ${s.hits}, evictions ${s.evictions}, writebacks ${s.writebacks}, read-ahead ${s.readahead} (hits ${s.readaheadHits}), prefetched ${s.prefetched}, store errors ${s.storeErrors}`,
+      `mappings (${s.mappings}):`,
+    ];
+    for (const m of this.tree.all()) {
+      const hints = m.hints
+        .segments()
+        .map((g) => `${g.hint}@${g.start}`)
+        .join(" ");
+      lines.push(
+        `  0x${m.start.toString(16)} +${m.length} ${m.writable ? "rw" : "ro"} ${m.store.description} offset ${m.offset} hints ${hints}`,
+      );
+    }
+    lines.push(`pins (${this.pinRecords.size}):`);
+    for (const r of this.pinRecords.values()) {
+      lines.push(`  "${r.owner}" holds 0x${r.address.toString(16)} +${r.length} (${r.frames.length} pages)`);
+    }
+    return lines.join("\n");
+  }
+
+  /** Verifies the pager's and the policy's invariants; throws CorruptionError. */
+  check(): void {
+    const p = this.pager;
+    const fr = p.frames;
+    let dirty = 0;
+    for (const [key, f] of p.index) {
+      if (fr.key[f] !== key || fr.state[f] !== 2)
+        throw new CorruptionError(`frame ${f} does not hold key ${key}`);
+      if (fr.dirtyEnd[f] > 0) dirty++;
+      if (!this.stores.has(Math.floor(key / KEY_STRIDE))) throw new CorruptionError(`key ${key} of no store`);
+    }
+    if (dirty !== p.dirty) throw new CorruptionError(`${dirty} dirty frames, counter says ${p.dirty}`);
+    if (p.pending.size === 0 && this.policy.size !== p.index.size) {
+      throw new CorruptionError(`policy holds ${this.policy.size} pages, ${p.index.size} resident`);
+    }
+    let pins = 0;
+    for (const r of this.pinRecords.values()) pins += r.frames.length;
+    let framePins = 0;
+    for (let f = 0; f < fr.touched; f++) framePins += fr.pins[f];
+    if (pins !== framePins) throw new CorruptionError(`${framePins} frame pins, ${pins} recorded`);
+    this.policy.check();
+  }
+
+  /** Writes back every dirty page of persistent stores, drops every frame and returns them. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.pinRecords.size > 0) {
+      throw new InvalidAddressError(0, `${this.pinRecords.size} pins are held (see debugInfo())`, "EBUSY");
+    }
+    await this.sync();
+    for (const m of this.tree.all()) await this.unmap(m.start);
+    this.closed = true;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private open(): void {
+    if (this.closed) throw new MnemeError("ECLOSED", "the address space is closed");
+  }
+
+  /** The mapping holding all of [v, v + length), validated. */
+  private range(v: number, length: number, writing: boolean): Mapping {
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+      throw new InvalidArgumentError("address", v, "must be a non-negative integer");
+    }
+    if (!Number.isSafeInteger(length) || length <= 0) {
+      throw new InvalidArgumentError("length", length, "must be a positive integer");
+    }
+    const m = this.tree.find(v);
+    if (m === undefined) throw new InvalidAddressError(v, "is not mapped");
+    if (v + length > m.start + m.length) {
+      throw new InvalidAddressError(
+        v + length - 1,
+        `lies past the end of the mapping at 0x${m.start.toString(16)}`,
+      );
+    }
+    if (writing && !m.writable) throw new InvalidAddressError(v, "mapping is read-only", "EACCES");
+    return m;
+  }
+
+  /** Keys of pages [from, to) of `m` that are resident or pending (whichever set is smaller to scan). */
+  private keysOf(m: Mapping, from: number, to: number): number[] {
+    const base = m.storeId * KEY_STRIDE + m.offset / this.pageSize;
+    const p = this.pager;
+    const out: number[] = [];
+    if (to - from <= p.index.size + p.pending.size) {
+      for (let page = from; page < to; page++) {
+        if (p.index.has(base + page) || p.pending.has(base + page)) out.push(base + page);
+      }
+      return out;
+    }
+    const lo = base + from;
+    const hi = base + to;
+    for (const key of p.index.keys()) if (key >= lo && key < hi) out.push(key);
+    for (const key of p.pending.keys()) if (key >= lo && key < hi && !p.index.has(key)) out.push(key);
+    return out.sort((a, b) => a - b);
+  }
+
+  /** Waits until `key` is not pending. */
+  private async settle(key: number): Promise<void> {
+    for (let p = this.pager.pending.get(key); p !== undefined; p = this.pager.pending.get(key)) {
+      await p.promise.catch(() => {});
+    }
+  }
+
+  /** Waits until the frame of `key` (if resident) has no transient refs. */
+  private async unrefWait(key: number): Promise<void> {
+    for (;;) {
+      const f = this.pager.index.get(key);
+      if (f === undefined || this.pager.frames.refs[f] === 0) return;
+      await this.pager.changed();
+    }
+  }
+
+  /** EBUSY if any page of pages [from, to) of `m` is pinned. */
+  private refusePinned(m: Mapping, from: number, to: number): void {
+    const ps = this.pageSize;
+    const lo = m.start + from * ps;
+    const hi = m.start + to * ps;
+    for (const r of this.pinRecords.values()) {
+      if (r.address < hi && r.address + r.length > lo) {
+        throw new InvalidAddressError(r.address, `is pinned by "${r.owner}"`, "EBUSY");
+      }
+    }
+  }
+}
+
+/** The part of `fs.promises.FileHandle` that gather/scatter use. */
+export interface FileHandleLike {
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  write(
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ bytesWritten: number }>;
+}
+
+function checkHandle(handle: unknown, what: "read" | "write"): void {
+  if (
+    handle === null ||
+    typeof handle !== "object" ||
+    typeof (handle as Record<string, unknown>)[what] !== "function"
+  ) {
+    throw new InvalidArgumentError("handle", handle, `must be a FileHandle (with ${what}())`);
+  }
+}

@@ -1,0 +1,502 @@
+/**
+ * The pager: faults, eviction, writeback and the per-page state machine behind AddressSpace.
+ *
+ * The fault path (the seed's "Faulting" and "Eviction", step by step):
+ *
+ *     acquire(key) ──> index has key? ──yes──> hit: policy.hit, take a transient ref, done
+ *          │ no
+ *          ├──> pending has key? ──yes──> wait for that read (or writeback), then retry:
+ *          │                              concurrent faults on one page share one read
+ *          │ no: a fault
+ *          v
+ *     mark key pending ─> obtainFrame ─> a free slot (arena page from the page layer), or
+ *          │                             a victim: eviction front (hints) first, then the policy;
+ *          │                             a dirty victim is written back before its frame is reused
+ *          v
+ *     store.readPage into the frame (plus read-ahead pages in one batch)
+ *          │ ok                                   │ failure
+ *          v                                      v
+ *     install: index, policy.insert, ref    release the frame, reject the waiters, throw
+ *                                           StoreError: nothing half-installed
+ *
+ * Concurrency contract. JavaScript runs one callback at a time, so every step between two awaits
+ * is atomic. The invariants that make the awaits safe:
+ * 1. A page is in exactly one of: absent, pending (read or writeback in flight, its promise in
+ *    `pending`), resident (in `index`). Accessors of a pending page wait and retry.
+ * 2. Victim choice, detaching the victim (index, policy) and claiming its frame happen in one
+ *    synchronous step; from then on the frame is BUSY and nobody else can pick it.
+ * 3. A frame handed to a caller carries a transient ref (refs[f]) until the caller's synchronous
+ *    copy is done, because resuming after an await may let other continuations run first; refs
+ *    and pins both veto eviction.
+ * 4. When nothing is evictable but some frame is busy or ref'd, the fault waits for the next state
+ *    change (`changed()`); when nothing is evictable and nothing will change, it fails at once:
+ *    OutOfMemoryError "all-pinned" (or "no-backing-store"/"quota" when only un-writable dirty
+ *    pages remain). It never hangs.
+ * 5. A writeback that fails puts the victim back as it was (resident, dirty, in the policy).
+ *
+ * Outcomes of evicting a victim (Linux's pageout_t): clean -> dropped without I/O; dirty ->
+ * written, then dropped; dirty and the store refuses for lack of space (swap cap, no swap) -> kept,
+ * another victim is tried; dirty and the store fails -> kept, the fault fails with StoreError.
+ */
+import { MnemeError, OutOfMemoryError } from "../errors.js";
+import type { PageAllocator } from "../page/buddy.js";
+import { BUSY, F_READAHEAD, FrameTable, RESIDENT } from "./frames.js";
+import { NO_VICTIM, type ReplacementPolicy } from "./policies/policy.js";
+import { type Store, StoreError } from "./stores/store.js";
+
+/** Page keys: store id * 2^32 + page index. */
+export const KEY_STRIDE = 2 ** 32;
+
+export interface PagerStats {
+  faults: number;
+  hits: number;
+  sharedFaults: number;
+  evictions: number;
+  writebacks: number;
+  readahead: number;
+  readaheadHits: number;
+  prefetched: number;
+  dropped: number;
+  storeErrors: number;
+}
+
+interface Pending {
+  promise: Promise<void>;
+  kind: "read" | "writeback";
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {}); // waiters get the error; an unwaited failure is not unhandled
+  return { promise, resolve, reject };
+}
+
+/** What a fault needs to know about the page beyond its key. */
+export interface FaultTarget {
+  store: Store;
+  /** Byte offset of the page in the store. */
+  offset: number;
+  /** The page will be overwritten completely: no need to read it. */
+  overwrite?: boolean;
+  /** Further pages to read in the same I/O (read-ahead): consecutive keys after this one. */
+  readahead?: number;
+  /** Count as prefetch (willneed) rather than a fault. */
+  prefetch?: boolean;
+}
+
+export class Pager {
+  readonly frames: FrameTable;
+  readonly pageSize: number;
+  readonly pages: PageAllocator;
+  readonly policy: ReplacementPolicy;
+  /** Resident pages: key -> frame. */
+  readonly index = new Map<number, number>();
+  readonly pending = new Map<number, Pending>();
+  /** Eviction front: keys hinted to go first (readOnce, drop-behind), oldest first. */
+  readonly front = new Set<number>();
+  readonly stats: PagerStats = {
+    faults: 0,
+    hits: 0,
+    sharedFaults: 0,
+    evictions: 0,
+    writebacks: 0,
+    readahead: 0,
+    readaheadHits: 0,
+    prefetched: 0,
+    dropped: 0,
+    storeErrors: 0,
+  };
+  dirty = 0;
+  /** Stores by id, to write a victim back. */
+  readonly storeOf: (key: number) => Store;
+  private readonly waiters: (() => void)[] = [];
+  private busy = 0;
+  private readonly vetoed = new Set<number>();
+  private readonly evictable = (key: number): boolean => {
+    const f = this.index.get(key);
+    return f !== undefined && this.frames.pins[f] === 0 && this.frames.refs[f] === 0 && !this.vetoed.has(key);
+  };
+
+  constructor(
+    limit: number,
+    pageSize: number,
+    pages: PageAllocator,
+    policy: ReplacementPolicy,
+    storeOf: (key: number) => Store,
+  ) {
+    this.frames = new FrameTable(limit);
+    this.pageSize = pageSize;
+    this.pages = pages;
+    this.policy = policy;
+    this.storeOf = storeOf;
+  }
+
+  /** The bytes of frame `f` (a view of the arena). */
+  view(f: number): Uint8Array {
+    const a = this.frames.addr[f];
+    return this.pages.memory.subarray(a, a + this.pageSize);
+  }
+
+  /** Resolves at the next change of frame state (install, release of a ref or pin, writeback end). */
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  notify(): void {
+    if (this.waiters.length === 0) return;
+    const ws = this.waiters.splice(0);
+    for (const w of ws) w();
+  }
+
+  /** Drops a transient ref taken by acquire(). */
+  unref(f: number): void {
+    this.frames.refs[f]--;
+    if (this.waiters.length > 0 && this.frames.refs[f] === 0) this.notify();
+  }
+
+  /** Marks bytes [0, end) of frame `f` as possibly modified. */
+  markDirty(f: number, end: number): void {
+    const d = this.frames.dirtyEnd;
+    if (d[f] === 0) this.dirty++;
+    if (end > d[f]) d[f] = end;
+  }
+
+  /**
+   * The frame holding `key`, with a transient ref the caller must drop with unref() once its
+   * synchronous work on the frame is done. Hits count and touch recency unless `touch` is false.
+   */
+  async acquire(key: number, target: FaultTarget, touch = true): Promise<number> {
+    for (;;) {
+      const f = this.index.get(key);
+      if (f !== undefined) {
+        this.frames.refs[f]++;
+        if (touch) this.touch(key, f);
+        return f;
+      }
+      const p = this.pending.get(key);
+      if (p !== undefined) {
+        this.stats.sharedFaults++;
+        await p.promise;
+        continue;
+      }
+      return this.fault(key, target);
+    }
+  }
+
+  /** A hit on a resident page. */
+  touch(key: number, f: number): void {
+    this.stats.hits++;
+    const fl = this.frames.flags;
+    if (fl[f] & F_READAHEAD) {
+      fl[f] &= ~F_READAHEAD;
+      this.stats.readaheadHits++;
+    }
+    if (this.front.size > 0) this.front.delete(key);
+    this.policy.hit(key);
+  }
+
+  /** Reads `key` (and read-ahead pages) into frames and installs them; returns key's frame, ref'd. */
+  private async fault(key: number, target: FaultTarget): Promise<number> {
+    if (target.prefetch) this.stats.prefetched++;
+    else this.stats.faults++;
+    const keys = [key];
+    const ds = [deferred()];
+    this.pending.set(key, { promise: ds[0].promise, kind: "read" });
+    this.busy++;
+    const got: number[] = [];
+    try {
+      got.push(await this.obtainFrame(key, true));
+      // Read-ahead: claim frames for the following pages that are neither resident nor pending,
+      // but only frames that are free or evictable right now (read-ahead never waits or fails).
+      const ra = target.overwrite ? 0 : (target.readahead ?? 0);
+      for (let i = 1; i <= ra; i++) {
+        const k = key + i;
+        if (this.index.has(k) || this.pending.has(k)) break;
+        const d = deferred();
+        this.pending.set(k, { promise: d.promise, kind: "read" });
+        this.busy++;
+        keys.push(k);
+        ds.push(d);
+        let f = -1;
+        try {
+          f = await this.obtainFrame(k, false);
+        } catch {
+          f = -1;
+        }
+        if (f < 0) {
+          keys.pop();
+          ds.pop();
+          this.pending.delete(k);
+          this.busy--;
+          d.resolve();
+          break;
+        }
+        got.push(f);
+      }
+      if (!target.overwrite) {
+        const views = got.map((f) => this.view(f));
+        try {
+          if (views.length > 1 && target.store.readPages) await target.store.readPages(target.offset, views);
+          else if (views.length > 1) {
+            await Promise.all(
+              views.map((v, i) => target.store.readPage(target.offset + i * this.pageSize, v)),
+            );
+          } else await target.store.readPage(target.offset, views[0]);
+        } catch (e) {
+          this.stats.storeErrors++;
+          throw e instanceof MnemeError
+            ? e
+            : new StoreError(target.store.description, "read", target.offset, e);
+        }
+      }
+      const fr = this.frames;
+      for (let i = 0; i < got.length; i++) {
+        const f = got[i];
+        fr.key[f] = keys[i];
+        fr.state[f] = RESIDENT;
+        fr.dirtyEnd[f] = 0;
+        fr.flags[f] = i === 0 && !target.prefetch ? 0 : F_READAHEAD;
+        this.index.set(keys[i], f);
+        this.policy.insert(keys[i]);
+      }
+      this.stats.readahead += got.length - 1;
+      fr.refs[got[0]]++;
+      return got[0];
+    } catch (e) {
+      for (const f of got) this.releaseFrame(f, false);
+      for (const d of ds) d.reject(e);
+      throw e;
+    } finally {
+      for (const k of keys) this.pending.delete(k);
+      this.busy -= keys.length;
+      for (const d of ds) d.resolve();
+      this.notify();
+    }
+  }
+
+  /**
+   * A frame for `incoming`, BUSY and owned by the caller: a free slot, or a victim's. With `wait`
+   * false (read-ahead) returns -1 instead of waiting or failing.
+   */
+  private async obtainFrame(incoming: number, wait: boolean): Promise<number> {
+    const fr = this.frames;
+    let refusal: OutOfMemoryError | undefined;
+    try {
+      for (;;) {
+        if (fr.hasFree) {
+          const f = fr.take();
+          if (fr.addr[f] !== 0) return f;
+          try {
+            fr.addr[f] = this.pages.alloc(this.pageSize, this.pageSize);
+            return f;
+          } catch (e) {
+            // The page layer is out of pages (shared with others): reuse one of ours instead.
+            fr.release(f);
+            if (!(e instanceof OutOfMemoryError) || this.index.size === 0) {
+              if (!wait) return -1;
+              if (this.busyFrames() > 0) {
+                await this.changed();
+                continue;
+              }
+              throw e;
+            }
+          }
+        }
+        const v = this.chooseVictim(incoming);
+        if (v === NO_VICTIM) {
+          if (!wait) return -1;
+          if (this.busyFrames() > 0 || this.hasRefs()) {
+            await this.changed();
+            continue;
+          }
+          throw refusal ?? this.allPinned();
+        }
+        const f = this.index.get(v)!;
+        // Detach synchronously (invariant 2).
+        this.index.delete(v);
+        this.front.delete(v);
+        this.policy.evict(v);
+        fr.state[f] = BUSY;
+        if (fr.dirtyEnd[f] === 0) {
+          this.stats.evictions++;
+          fr.key[f] = -1;
+          fr.flags[f] = 0;
+          return f;
+        }
+        if (!wait) {
+          // Read-ahead does not pay for writeback: undo and give up.
+          this.reinstate(v, f);
+          return -1;
+        }
+        const d = deferred();
+        this.pending.set(v, { promise: d.promise, kind: "writeback" });
+        this.busy++;
+        try {
+          await this.writeBack(v, f);
+          this.stats.evictions++;
+          this.dirty--;
+          fr.dirtyEnd[f] = 0;
+          fr.key[f] = -1;
+          fr.flags[f] = 0;
+          return f;
+        } catch (e) {
+          this.reinstate(v, f);
+          if (e instanceof OutOfMemoryError) {
+            // No room in the store (swap cap, no swap): keep the page, try another victim.
+            refusal = e;
+            this.vetoed.add(v);
+            continue;
+          }
+          throw e;
+        } finally {
+          this.pending.delete(v);
+          this.busy--;
+          d.resolve();
+          this.notify();
+        }
+      }
+    } finally {
+      this.vetoed.clear();
+    }
+  }
+
+  /** Puts a detached victim back, resident and in the policy, as it was. */
+  private reinstate(v: number, f: number): void {
+    this.frames.state[f] = RESIDENT;
+    this.index.set(v, f);
+    this.policy.insert(v);
+  }
+
+  /** Frames in I/O (being filled or written out): they will change state by themselves. */
+  private busyFrames(): number {
+    const fr = this.frames;
+    let n = 0;
+    for (let f = 0; f < fr.touched; f++) if (fr.state[f] === BUSY) n++;
+    return n;
+  }
+
+  private hasRefs(): boolean {
+    const fr = this.frames;
+    for (const f of this.index.values()) if (fr.refs[f] > 0) return true;
+    return false;
+  }
+
+  /** Eviction front first (oldest first), then the policy. */
+  private chooseVictim(incoming: number): number {
+    if (this.front.size > 0) {
+      for (const k of this.front) {
+        if (!this.index.has(k)) {
+          this.front.delete(k);
+          continue;
+        }
+        if (this.evictable(k)) return k;
+      }
+    }
+    return this.policy.victim(incoming, this.evictable);
+  }
+
+  /** Writes the dirty prefix of frame `f` (holding `key`) to its store. */
+  async writeBack(key: number, f: number): Promise<void> {
+    const store = this.storeOf(key);
+    const offset = (key % KEY_STRIDE) * this.pageSize;
+    const end = this.frames.dirtyEnd[f];
+    try {
+      await store.writePage(offset, this.view(f).subarray(0, end));
+    } catch (e) {
+      if (e instanceof OutOfMemoryError) throw e;
+      this.stats.storeErrors++;
+      throw e instanceof MnemeError ? e : new StoreError(store.description, "write", offset, e);
+    }
+    this.stats.writebacks++;
+  }
+
+  /**
+   * Writes resident dirty page `key` back and keeps it resident and clean (sync, dontneed).
+   * Writes that land during the I/O make the page dirty again (the dirty mark is cleared first).
+   */
+  async clean(key: number): Promise<void> {
+    const f = this.index.get(key);
+    if (f === undefined) return;
+    const fr = this.frames;
+    const end = fr.dirtyEnd[f];
+    if (end === 0) return;
+    fr.refs[f]++;
+    fr.dirtyEnd[f] = 0;
+    this.dirty--;
+    const store = this.storeOf(key);
+    const offset = (key % KEY_STRIDE) * this.pageSize;
+    try {
+      await store.writePage(offset, this.view(f).subarray(0, end));
+      this.stats.writebacks++;
+    } catch (e) {
+      if (fr.dirtyEnd[f] === 0) this.dirty++;
+      if (end > fr.dirtyEnd[f]) fr.dirtyEnd[f] = end;
+      if (!(e instanceof OutOfMemoryError)) this.stats.storeErrors++;
+      throw e instanceof MnemeError ? e : new StoreError(store.description, "write", offset, e);
+    } finally {
+      this.unref(f);
+    }
+  }
+
+  /**
+   * Removes resident page `key` from memory. The caller made sure it is clean (or that its data
+   * may go) and not pinned. `freePage` returns the arena page to the page layer.
+   */
+  drop(key: number, freePage = true): void {
+    const f = this.index.get(key);
+    if (f === undefined) return;
+    this.index.delete(key);
+    this.front.delete(key);
+    this.policy.forget(key);
+    if (this.frames.dirtyEnd[f] !== 0) this.dirty--;
+    this.releaseFrame(f, freePage);
+    this.stats.dropped++;
+    this.notify();
+  }
+
+  private releaseFrame(f: number, freePage: boolean): void {
+    const fr = this.frames;
+    if (freePage && fr.addr[f] !== 0) {
+      this.pages.free(fr.addr[f]);
+      fr.addr[f] = 0;
+    }
+    fr.release(f);
+  }
+
+  /** The all-pinned failure, with the figures that explain it. */
+  allPinned(): OutOfMemoryError {
+    const fr = this.frames;
+    let pinned = 0;
+    for (const f of this.index.values()) if (fr.pins[f] > 0) pinned++;
+    return new OutOfMemoryError(
+      this.pageSize,
+      0,
+      0,
+      "all-pinned",
+      `all ${fr.limit} frames are in use and ${pinned} resident pages are pinned, none can be evicted (see debugInfo() for the pins)`,
+    );
+  }
+
+  /** Pages resident with at least one user pin. */
+  pinnedCount(): number {
+    let n = 0;
+    const fr = this.frames;
+    for (const f of this.index.values()) if (fr.pins[f] > 0) n++;
+    return n;
+  }
+
+  get inFlight(): number {
+    return this.busy;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * RedisStore: pages kept in a Redis server (or a Redis Cluster) as one string key per page, for
+ * far memory beyond one machine.
+ *
+ *     key  <prefix>:<byte offset>   value: the page's bytes (a missing key reads as zeros,
+ *                                           a short value is zero-padded)
+ *
+ * Writeback uses SETRANGE at 0, so writing a page's dirty prefix keeps the rest of the value, as
+ * the Store contract asks. Reads of a read-ahead batch go out together through ioredis's
+ * auto-pipelining, which also works across Cluster slots (keys of neighbouring pages land on
+ * different nodes, which spreads the load). Commands are not retried forever: a server that is
+ * gone fails the operation with StoreError after `maxRetriesPerRequest`.
+ */
+import { Cluster, type ClusterNode, Redis, type RedisOptions } from "ioredis";
+import { InvalidArgumentError } from "../../errors.js";
+import { type Store, StoreError, zeroTail } from "./store.js";
+
+export interface RedisStoreOptions {
+  /** `redis://host:port/db` of a single server. */
+  url?: string;
+  /** Seed nodes of a Redis Cluster (instead of `url`). */
+  cluster?: ClusterNode[];
+  /** An existing client (Redis or Cluster); the store does not close it. */
+  client?: Redis | Cluster;
+  /** Key prefix (default "mneme:page"); one store per prefix. */
+  prefix?: string;
+  /** Passed to ioredis (merged over the store's defaults). */
+  redisOptions?: RedisOptions;
+}
+
+type Client = Redis | Cluster;
+
+export class RedisStore implements Store {
+  readonly description: string;
+  readonly prefix: string;
+  readonly client: Client;
+  private readonly ownsClient: boolean;
+  private reads = 0;
+  private writes = 0;
+
+  constructor(options: RedisStoreOptions) {
+    if (options === null || typeof options !== "object") {
+      throw new InvalidArgumentError("options", options, "must be an object with url, cluster or client");
+    }
+    const { url, cluster, client, prefix = "mneme:page", redisOptions = {} } = options;
+    const given = [url, cluster, client].filter((x) => x !== undefined).length;
+    if (given !== 1)
+      throw new InvalidArgumentError("options", "{...}", "give exactly one of url, cluster, client");
+    if (typeof prefix !== "string" || prefix.length === 0) {
+      throw new InvalidArgumentError("prefix", prefix, "must be a non-empty string");
+    }
+    this.prefix = prefix;
+    const defaults: RedisOptions = {
+      lazyConnect: true,
+      enableAutoPipelining: true,
+      maxRetriesPerRequest: 2,
+      connectTimeout: 5000,
+      retryStrategy: (times) => (times > 5 ? null : Math.min(times * 100, 1000)),
+    };
+    if (client) {
+      this.client = client;
+      this.ownsClient = false;
+      this.description = `redis (client) ${prefix}`;
+    } else if (cluster) {
+      if (!Array.isArray(cluster) || cluster.length === 0) {
+        throw new InvalidArgumentError("cluster", cluster, "must be a non-empty array of nodes");
+      }
+      this.client = new Cluster(cluster, {
+        lazyConnect: true,
+        enableAutoPipelining: true,
+        redisOptions: { ...defaults, ...redisOptions },
+      });
+      this.ownsClient = true;
+      this.description = `redis cluster ${prefix}`;
+    } else {
+      if (typeof url !== "string" || !/^rediss?:\/\//.test(url)) {
+        throw new InvalidArgumentError("url", url, "must be a redis:// or rediss:// URL");
+      }
+      this.client = new Redis(url, { ...defaults, ...redisOptions });
+      this.ownsClient = true;
+      this.description = `redis ${url.replace(/\/\/[^@]*@/, "//***@")} ${prefix}`;
+    }
+  }
+
+  private key(offset: number): string {
+    return `${this.prefix}:${offset}`;
+  }
+
+  async readPage(offset: number, into: Uint8Array): Promise<void> {
+    let value: Buffer | null;
+    try {
+      value = await this.client.getBuffer(this.key(offset));
+    } catch (e) {
+      throw new StoreError(this.description, "read", offset, e);
+    }
+    this.reads++;
+    if (value === null) {
+      into.fill(0);
+      return;
+    }
+    const n = Math.min(value.length, into.length);
+    into.set(value.subarray(0, n));
+    zeroTail(into, n);
+  }
+
+  async readPages(offset: number, into: readonly Uint8Array[]): Promise<void> {
+    let pos = offset;
+    const reads: Promise<void>[] = [];
+    for (const buf of into) {
+      reads.push(this.readPage(pos, buf));
+      pos += buf.length;
+    }
+    const results = await Promise.allSettled(reads);
+    for (const r of results) if (r.status === "rejected") throw r.reason;
+  }
+
+  async writePage(offset: number, data: Uint8Array): Promise<void> {
+    try {
+      await this.client.setrange(this.key(offset), 0, Buffer.from(data));
+    } catch (e) {
+      throw new StoreError(this.description, "write", offset, e);
+    }
+    this.writes++;
+  }
+
+  /** Deletes every page key of this store's prefix (SCAN, then DEL in batches). */
+  async clear(): Promise<number> {
+    const nodes = this.client instanceof Cluster ? this.client.nodes("master") : [this.client];
+    let deleted = 0;
+    try {
+      for (const node of nodes) {
+        let cursor = "0";
+        do {
+          const [next, keys] = await node.scan(cursor, "MATCH", `${this.prefix}:*`, "COUNT", 1000);
+          cursor = next;
+          for (const k of keys) deleted += await node.del(k);
+        } while (cursor !== "0");
+      }
+    } catch (e) {
+      throw new StoreError(this.description, "discard", 0, e);
+    }
+    return deleted;
+  }
+
+  async close(): Promise<void> {
+    if (!this.ownsClient) return;
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  stats(): Record<string, number | string> {
+    return { reads: this.reads, writes: this.writes, status: this.client.status };
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The backing-store interface: what a mapping maps. A store is a byte-addressed object (a file,
+ * anonymous memory with its swap, a set of Redis keys); the address space moves whole pages in
+ * and out of it and never looks inside.
+ *
+ * The contract, for anyone adding a store:
+ * - `readPage(offset, into)` fills all of `into` (one page, `offset` a multiple of its length)
+ *   with the store's bytes; bytes the store never held read as zeros.
+ * - `writePage(offset, data)` stores `data` at `offset`. `data` may be shorter than a page (the
+ *   address space writes back the page's prefix that holds every modified byte, so a file grows
+ *   only as far as it was written); the page's bytes past `data` keep what they held.
+ * - `readPages` is an optional batch of consecutive pages (read-ahead uses it; a file store does
+ *   one `readv`). `discard` marks stores whose contents live only while mapped (anonymous memory):
+ *   unmapping discards instead of writing back, and `sync` skips them. `flush` makes writes
+ *   durable (fsync); `sync()` calls it.
+ * - Failures reject with any error; the address space wraps foreign ones in StoreError and leaves
+ *   no half-installed page. An OutOfMemoryError (a full swap file) is passed through as is.
+ * - Calls for different pages may overlap; the address space never overlaps two calls for the
+ *   same page.
+ */
+import { MnemeError } from "../../errors.js";
+
+export interface Store {
+  /** One line for debugInfo() and errors: kind and location. */
+  readonly description: string;
+  /** Called by map() with the space's page size; may reject a size it cannot serve. */
+  attach?(pageSize: number): void;
+  readPage(offset: number, into: Uint8Array): Promise<void>;
+  writePage(offset: number, data: Uint8Array): Promise<void>;
+  readPages?(offset: number, into: readonly Uint8Array[]): Promise<void>;
+  discard?(offset: number, length: number): Promise<void>;
+  flush?(): Promise<void>;
+  close(): Promise<void>;
+  stats?(): Record<string, number | string>;
+}
+
+export type StoreOperation = "read" | "write" | "discard" | "flush" | "close" | "open";
+
+/** A backing store failed; `cause` is what it threw. Nothing was installed or lost. */
+export class StoreError extends MnemeError {
+  readonly store: string;
+  readonly operation: StoreOperation;
+  readonly offset: number;
+  constructor(store: string, operation: StoreOperation, offset: number, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super("EIO", `store ${store}: ${operation} at offset ${offset} failed: ${why}`);
+    this.store = store;
+    this.operation = operation;
+    this.offset = offset;
+    (this as { cause?: unknown }).cause = cause;
+  }
+}
+
+/** Zero-fills `into` from `from` on (a short read). */
+export function zeroTail(into: Uint8Array, from: number): void {
+  if (from < into.length) into.fill(0, from);
+}
