@@ -29,4 +29,7 @@ export {
   type WorkerFigures,
 } from "./pool/mempool.js";
 export { SegmentedHeap } from "./pool/segmented-heap.js";
+export { type Handle, MnemeClient, type MnemeClientOptions, MnemePipeline } from "./service/client.js";
+export { DEFAULTS as SERVICE_DEFAULTS, type ServiceConfig } from "./service/config.js";
+export { Service } from "./service/server.js";
 export * from "./vm/index.js";

@@ -1,0 +1,117 @@
+/**
+ * MnemeClient: a typed client for the memory service over ioredis (which brings reconnection,
+ * the ready check and pipelining). Handles are strings; data comes back as Uint8Array.
+ *
+ *     const c = new MnemeClient({ port: 6389 });
+ *     const h = await c.alloc(4096);
+ *     await c.write(h, 0, new TextEncoder().encode("hello"));
+ *     const bytes = await c.read(h, 0, 5);
+ *     const [a, b] = await c.pipeline((p) => p.read(h, 0, 2).read(h, 2, 3));
+ *     await c.free(h); await c.close();
+ */
+import { Redis, type RedisOptions } from "ioredis";
+
+export type Handle = string;
+
+export interface MnemeClientOptions extends RedisOptions {}
+
+/** Stats as the server reports them (STATS), every figure a number. */
+export type ServiceStats = Record<string, number>;
+
+/** Queues commands and sends them in one round trip. */
+export class MnemePipeline {
+  private readonly ops: [string, (string | Buffer | number)[], (v: unknown) => unknown][] = [];
+
+  alloc(size: number, align?: number): this {
+    const args: (string | number)[] = align === undefined ? [size] : [size, "ALIGN", align];
+    this.ops.push(["ALLOC", args, (v) => String(v)]);
+    return this;
+  }
+  free(handle: Handle): this {
+    this.ops.push(["FREE", [handle], () => undefined]);
+    return this;
+  }
+  write(handle: Handle, offset: number, data: Uint8Array): this {
+    this.ops.push(["WRITE", [handle, offset, toBuffer(data)], (v) => Number(v)]);
+    return this;
+  }
+  read(handle: Handle, offset: number, length: number): this {
+    this.ops.push(["READ", [handle, offset, length], (v) => toBytes(v)]);
+    return this;
+  }
+  size(handle: Handle): this {
+    this.ops.push(["SIZE", [handle], (v) => Number(v)]);
+    return this;
+  }
+
+  /** @internal */
+  async run(redis: Redis): Promise<unknown[]> {
+    const p = redis.pipeline();
+    for (const [cmd, args] of this.ops) p.callBuffer(cmd, ...args);
+    const results = (await p.exec()) ?? [];
+    return results.map(([err, v], i) => {
+      if (err) throw err;
+      return this.ops[i][2](v);
+    });
+  }
+}
+
+export class MnemeClient {
+  readonly redis: Redis;
+
+  constructor(options: MnemeClientOptions = {}) {
+    this.redis = new Redis({ port: 6389, host: "127.0.0.1", ...options });
+  }
+
+  async alloc(size: number, align?: number): Promise<Handle> {
+    const args: (string | number)[] = align === undefined ? [size] : [size, "ALIGN", align];
+    return String(await this.redis.call("ALLOC", ...args));
+  }
+
+  async free(handle: Handle): Promise<void> {
+    await this.redis.call("FREE", handle);
+  }
+
+  async write(handle: Handle, offset: number, data: Uint8Array): Promise<number> {
+    return Number(await this.redis.callBuffer("WRITE", handle, offset, toBuffer(data)));
+  }
+
+  async read(handle: Handle, offset: number, length: number): Promise<Uint8Array> {
+    return toBytes(await this.redis.callBuffer("READ", handle, offset, length));
+  }
+
+  async size(handle: Handle): Promise<number> {
+    return Number(await this.redis.call("SIZE", handle));
+  }
+
+  async stats(): Promise<ServiceStats> {
+    const flat = (await this.redis.call("STATS")) as (string | number)[];
+    const out: ServiceStats = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = Number(flat[i + 1]);
+    return out;
+  }
+
+  async sync(): Promise<void> {
+    await this.redis.call("SYNC");
+  }
+
+  /** Runs the queued commands in one round trip; results in order (a failed one rejects). */
+  pipeline(build: (p: MnemePipeline) => MnemePipeline | undefined): Promise<unknown[]> {
+    const p = new MnemePipeline();
+    build(p);
+    return p.run(this.redis);
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit();
+  }
+}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function toBytes(v: unknown): Uint8Array {
+  const b = v as Buffer;
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
