@@ -4,12 +4,14 @@
  */
 import { Command } from "commander";
 import { MnemeError } from "../errors.js";
+import { registerReplay } from "./replay.js";
 import { registerServe } from "./serve.js";
 
 const program = new Command();
 program.name("mneme").description("Kernel-grade memory management for JavaScript runtimes").version("0.1.0");
 
 registerServe(program);
+registerReplay(program);
 
 try {
   await program.parseAsync(process.argv);

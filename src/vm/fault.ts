@@ -125,8 +125,17 @@ export class Pager {
   private readonly vetoed = new Set<number>();
   private readonly evictable = (key: number): boolean => {
     const f = this.index.get(key);
-    return f !== undefined && this.frames.pins[f] === 0 && this.frames.refs[f] === 0 && !this.vetoed.has(key);
+    if (f === undefined || this.frames.pins[f] !== 0 || this.frames.refs[f] !== 0 || this.vetoed.has(key)) {
+      return false;
+    }
+    return this.frames.dirtyEnd[f] === 0 || this.refusal(key) === undefined;
   };
+
+  /** Why the store of dirty page `key` could not take it now (swap cap, no swap), if so. */
+  private refusal(key: number): OutOfMemoryError | undefined {
+    const store = this.storeOf(key);
+    return store.refuses?.((key % KEY_STRIDE) * this.pageSize);
+  }
 
   constructor(
     limit: number,
@@ -208,8 +217,6 @@ export class Pager {
 
   /** Reads `key` (and read-ahead pages) into frames and installs them; returns key's frame, ref'd. */
   private async fault(key: number, target: FaultTarget): Promise<number> {
-    if (target.prefetch) this.stats.prefetched++;
-    else this.stats.faults++;
     const keys = [key];
     const ds = [deferred()];
     this.pending.set(key, { promise: ds[0].promise, kind: "read" });
@@ -270,6 +277,9 @@ export class Pager {
         this.index.set(keys[i], f);
         this.policy.insert(keys[i]);
       }
+      // Counted once the fault succeeded: a failed call changes no figure but storeErrors.
+      if (target.prefetch) this.stats.prefetched++;
+      else this.stats.faults++;
       this.stats.readahead += got.length - 1;
       fr.refs[got[0]]++;
       return got[0];
@@ -320,7 +330,7 @@ export class Pager {
             await this.changed();
             continue;
           }
-          throw refusal ?? this.allPinned();
+          throw refusal ?? this.storeRefusal() ?? this.allPinned();
         }
         const f = this.index.get(v)!;
         // Detach synchronously (invariant 2).
@@ -472,6 +482,18 @@ export class Pager {
       fr.addr[f] = 0;
     }
     fr.release(f);
+  }
+
+  /** A store's refusal of some unpinned dirty resident page: why nothing could be evicted. */
+  private storeRefusal(): OutOfMemoryError | undefined {
+    const fr = this.frames;
+    for (const [key, f] of this.index) {
+      if (fr.pins[f] === 0 && fr.refs[f] === 0 && fr.dirtyEnd[f] !== 0) {
+        const r = this.refusal(key);
+        if (r) return r;
+      }
+    }
+    return undefined;
   }
 
   /** The all-pinned failure, with the figures that explain it. */

@@ -15,7 +15,10 @@ import type { HintRanges } from "./hints.js";
 import type { Store } from "./stores/store.js";
 
 // sorted-btree is CommonJS with a default export; under NodeNext the class is `.default`.
-const BTree = BTreeModule.default;
+// Node gives the exports object (class at .default), bundlers (vitest) may give the class itself.
+type BTreeCtor = typeof BTreeModule.default;
+const BTree: BTreeCtor = ((BTreeModule as unknown as { default?: BTreeCtor }).default ??
+  BTreeModule) as unknown as BTreeCtor;
 
 /** Highest virtual address + 1. */
 export const VA_LIMIT = 2 ** 47;

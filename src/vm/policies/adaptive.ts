@@ -117,6 +117,17 @@ export class AdaptivePolicy implements ReplacementPolicy {
   }
 
   victim(incoming: number, evictable?: (key: number) => boolean): number {
+    if (evictable) {
+      // Nothing evictable: answer before feeding the experts, so a failed fault changes nothing.
+      let any = false;
+      for (const k of this.real) {
+        if (k !== incoming && evictable(k)) {
+          any = true;
+          break;
+        }
+      }
+      if (!any) return NO_VICTIM;
+    }
     if (this.fedKey !== incoming) {
       this.feed(incoming);
       this.fedKey = incoming;

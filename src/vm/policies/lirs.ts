@@ -98,6 +98,7 @@ export class LirsPolicy implements ReplacementPolicy {
     } else if (this.lirs < this.lirTarget) {
       s.add(key, 0, LIR);
       this.lirs++;
+      this.prune();
     } else {
       s.add(key, 0, HIR);
       this.q.add(key, 0);
@@ -108,6 +109,7 @@ export class LirsPolicy implements ReplacementPolicy {
   private demoteExcess(): void {
     const s = this.s;
     while (this.lirs > this.lirTarget) {
+      this.prune();
       const b = s.tail[0];
       if (b === NIL || s.bits[b] !== LIR) break;
       this.q.add(s.key[b], 0);
@@ -193,8 +195,7 @@ export class LirsPolicy implements ReplacementPolicy {
     }
     if (lirs !== this.lirs) throw new CorruptionError(`lirs: ${lirs} LIR entries, count says ${this.lirs}`);
     if (ghosts !== g.size[0]) throw new CorruptionError(`lirs: ${ghosts} ghosts in S, ${g.size[0]} listed`);
-    if (s.tail[0] !== NIL && s.bits[s.tail[0]] !== LIR)
-      throw new CorruptionError("lirs: stack bottom not LIR");
+    if (this.lirs > 0 && s.bits[s.tail[0]] !== LIR) throw new CorruptionError("lirs: stack bottom not LIR");
     if (this.size > this.capacity) throw new CorruptionError(`lirs: ${this.size} resident over capacity`);
   }
 }

@@ -63,22 +63,34 @@ export class S3FifoPolicy implements ReplacementPolicy {
     const l = this.l;
     // Each step either returns or moves one page; a page can be moved at most 4 times (3 frequency
     // decrements and S -> M) before it is a candidate again, so 5 turns bound the search.
+    // Vetoed pages are passed over (moved to their queue's head); once every page of S has been
+    // passed over, the search goes on in M, and the other way round.
+    let skippedS = 0;
+    let skippedM = 0;
     for (let steps = 5 * this.size + 5; steps > 0; steps--) {
-      const fromSmall = l.size[S] > 0 && (l.size[S] >= this.small || l.size[M] === 0);
+      const sOpen = l.size[S] > 0 && skippedS < l.size[S];
+      const mOpen = l.size[M] > 0 && skippedM < l.size[M];
+      if (!sOpen && !mOpen) break;
+      const fromSmall = sOpen && (l.size[S] >= this.small || !mOpen);
       const q = fromSmall ? S : M;
       const n = l.tail[q];
-      if (n === NIL) break;
       if (fromSmall) {
         if (l.bits[n] >= 1) {
           l.bits[n] = 0;
           l.moveToHead(n, M);
         } else if (!evictable || evictable(l.key[n])) return l.key[n];
-        else l.moveToHead(n, S);
+        else {
+          skippedS++;
+          l.moveToHead(n, S);
+        }
       } else if (l.bits[n] > 0) {
         l.bits[n]--;
         l.moveToHead(n, M);
       } else if (!evictable || evictable(l.key[n])) return l.key[n];
-      else l.moveToHead(n, M);
+      else {
+        skippedM++;
+        l.moveToHead(n, M);
+      }
     }
     return NO_VICTIM;
   }

@@ -76,6 +76,19 @@ export class AnonymousStore implements Store {
     } else into.fill(0);
   }
 
+  refuses(offset: number): OutOfMemoryError | undefined {
+    if (!this.swap) {
+      return new OutOfMemoryError(
+        this.pageSize,
+        0,
+        0,
+        "no-backing-store",
+        `${this.description}: a dirty anonymous page cannot leave memory`,
+      );
+    }
+    return this.swap.refuses(offset, this.pageSize || 4096);
+  }
+
   async writePage(offset: number, data: Uint8Array): Promise<void> {
     if (!this.swap) {
       throw new OutOfMemoryError(

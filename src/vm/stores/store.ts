@@ -18,7 +18,7 @@
  * - Calls for different pages may overlap; the address space never overlaps two calls for the
  *   same page.
  */
-import { MnemeError } from "../../errors.js";
+import { MnemeError, type OutOfMemoryError } from "../../errors.js";
 
 export interface Store {
   /** One line for debugInfo() and errors: kind and location. */
@@ -26,6 +26,11 @@ export interface Store {
   /** Called by map() with the space's page size; may reject a size it cannot serve. */
   attach?(pageSize: number): void;
   readPage(offset: number, into: Uint8Array): Promise<void>;
+  /**
+   * The OutOfMemoryError a write of the page at `offset` would fail with for lack of space (swap
+   * cap reached, no swap), or undefined. Lets eviction pass such dirty pages over without trying.
+   */
+  refuses?(offset: number): OutOfMemoryError | undefined;
   writePage(offset: number, data: Uint8Array): Promise<void>;
   readPages?(offset: number, into: readonly Uint8Array[]): Promise<void>;
   discard?(offset: number, length: number): Promise<void>;

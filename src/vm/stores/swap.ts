@@ -81,6 +81,21 @@ export class SwapFile {
     return true;
   }
 
+  /** The quota error a write of a page without a slot would get now, or undefined. */
+  refuses(offset: number, pageSize: number): OutOfMemoryError | undefined {
+    if (this.slotSize === 0) this.slotSize = pageSize;
+    if (this.slotOf.has(offset) || this.freeSlots.length > 0) return undefined;
+    if ((this.slotsEnd + 1) * this.slotSize <= this.cap) return undefined;
+    const used = this.slotOf.size * this.slotSize;
+    return new OutOfMemoryError(
+      pageSize,
+      0,
+      Math.max(0, this.cap - used),
+      "quota",
+      `swap file ${this.path} is at its cap of ${this.cap} bytes (${this.slotOf.size} slots of ${this.slotSize} bytes in use)`,
+    );
+  }
+
   /**
    * Writes `data` (a prefix of the page; `pageSize` bytes in all) to the page's slot, taking a
    * slot first if it has none. A new slot gets the rest of the page as zeros.
@@ -90,17 +105,9 @@ export class SwapFile {
     let slot = this.slotOf.get(offset);
     let fresh = false;
     if (slot === undefined) {
+      const refusal = this.refuses(offset, pageSize);
+      if (refusal) throw refusal;
       const reuse = this.freeSlots.length > 0;
-      if (!reuse && (this.slotsEnd + 1) * this.slotSize > this.cap) {
-        const used = this.slotOf.size * this.slotSize;
-        throw new OutOfMemoryError(
-          pageSize,
-          0,
-          Math.max(0, this.cap - used),
-          "quota",
-          `swap file ${this.path} is at its cap of ${this.cap} bytes (${this.slotOf.size} slots of ${this.slotSize} bytes in use)`,
-        );
-      }
       slot = reuse ? this.freeSlots.pop()! : this.slotsEnd++;
       fresh = true;
     }
