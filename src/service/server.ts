@@ -67,6 +67,7 @@ export class Service {
   port = 0;
   private nextId = 1;
   private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
 
   constructor(config: Partial<ServiceConfig> = {}) {
     this.config = resolveConfig(config);
@@ -105,7 +106,7 @@ export class Service {
   async close(): Promise<void> {
     const server = this.server;
     this.server = null;
-    for (const c of [...this.clients.values()]) c.socket.destroy();
+    for (const s of [...this.sockets]) s.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     if (this.workers) await this.workers.close();
     this.workers = null;
@@ -170,6 +171,8 @@ export class Service {
   }
 
   private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
     if (this.server === null) {
       socket.destroy();
       return;
@@ -261,7 +264,7 @@ export class Connection {
   }
 
   /** Encodes a reply value into the stream. */
-  reply(value: Reply): void {
+  reply(value: Reply): undefined {
     if (typeof value === "object" && value !== null && "error" in value) {
       this.stream.ascii(`-${value.error.replace(/[\r\n]/g, " ")}\r\n`);
       return;
