@@ -1,0 +1,237 @@
+/**
+ * The memory service against Redis, both driven by redis-benchmark (one run, same machine):
+ *
+ *   mneme READ/WRITE of 4 KiB at random offsets of a 1 MiB block (redis-benchmark's custom command
+ *   mode with -r: __rand_int__ is zero-padded, which mneme accepts) and ALLOC 4096, with
+ *   --workers 0 (inline on the I/O thread) and --workers 1 (hand-off to a worker thread);
+ *   redis-server GETRANGE/SETRANGE of 4 KiB on a 1 MiB key (fixed offset: Redis refuses the
+ *   zero-padded numbers) and SET/GET of 4 KiB values.
+ *
+ * -c 50, -n 100000 (20000 with --quick), -P 1 and -P 16. Figures: req/s, p50, p99 (ms) from
+ * redis-benchmark --csv, and ratios mneme/Redis. Also: the request parser against redis-parser
+ * on the same frames (why the service has its own parser). Needs redis-server and
+ * redis-benchmark (Debian redis-server, redis-tools) on PATH.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { RequestParser } from "../src/service/resp.js";
+import type { BenchOptions, BenchResult } from "./harness.js";
+
+interface Row {
+  server: string;
+  test: string;
+  pipeline: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function waitReady(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const r = new Redis({ port, lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false });
+      await r.connect();
+      await r.ping();
+      r.disconnect();
+      return;
+    } catch {
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+  throw new Error(`server on ${port} did not come up`);
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+function redisBenchmark(
+  port: number,
+  n: number,
+  pipeline: number,
+  args: string[],
+  extra: string[] = [],
+): Row[] {
+  const out = execFileSync(
+    "redis-benchmark",
+    ["-p", String(port), "-c", "50", "-n", String(n), "-P", String(pipeline), "--csv", ...extra, ...args],
+    { encoding: "utf8", maxBuffer: 64 << 20 },
+  );
+  const rows: Row[] = [];
+  for (const line of out.trim().split("\n").slice(1)) {
+    const f = line.split(",").map((x) => x.replace(/"/g, ""));
+    if (f.length < 7) continue;
+    rows.push({ server: "", test: f[0], pipeline, rps: Number(f[1]), p50: Number(f[4]), p99: Number(f[6]) });
+  }
+  return rows;
+}
+
+function parserBench(): { hand: number; redisParser: number } {
+  const frame = (words: (string | Buffer)[]) =>
+    Buffer.concat(
+      words.flatMap((w) => {
+        const b = typeof w === "string" ? Buffer.from(w) : w;
+        return [Buffer.from(`$${b.length}\r\n`), b, Buffer.from("\r\n")];
+      }),
+    );
+  const one = (words: (string | Buffer)[]) =>
+    Buffer.concat([Buffer.from(`*${words.length}\r\n`), frame(words)]);
+  const chunk = Buffer.concat(
+    Array.from({ length: 16 }, (_, i) =>
+      i % 2
+        ? one(["READ", "1000.0123456789abcdef0123456789abcdef", "000123", "4096"])
+        : one(["WRITE", "h", "0", Buffer.alloc(4096, 1)]),
+    ),
+  );
+  const rounds = 20000;
+  const hand = new RequestParser({ maxBulk: 1 << 24, maxArgs: 1 << 20, maxInline: 1 << 16 });
+  let n = 0;
+  let t = performance.now();
+  for (let i = 0; i < rounds; i++) hand.feed(chunk, () => n++);
+  const handMs = performance.now() - t;
+  const require = createRequire(import.meta.url);
+  const Parser = require("redis-parser") as new (o: object) => { execute(b: Buffer): void };
+  const rp = new Parser({
+    returnReply: () => n++,
+    returnError: () => {},
+    returnFatalError: () => {},
+    returnBuffers: true,
+  });
+  t = performance.now();
+  for (let i = 0; i < rounds; i++) rp.execute(chunk);
+  const rpMs = performance.now() - t;
+  return { hand: (rounds * 16) / (handMs / 1000), redisParser: (rounds * 16) / (rpMs / 1000) };
+}
+
+export async function run(options: BenchOptions): Promise<BenchResult> {
+  const n = options.quick ? 20000 : 100000;
+  const pipelines = [1, 16];
+  const value = "x".repeat(4096);
+  const rows: Row[] = [];
+  const version = execFileSync("redis-server", ["--version"], { encoding: "utf8" }).trim();
+
+  // Redis
+  const rport = await freePort();
+  const redis = spawn(
+    "redis-server",
+    ["--port", String(rport), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
+    {
+      stdio: "ignore",
+    },
+  );
+  try {
+    await waitReady(rport);
+    const rc = new Redis({ port: rport });
+    await rc.set("big", Buffer.alloc(1 << 20, 0x61));
+    rc.disconnect();
+    for (const p of pipelines) {
+      options.log(`redis -P ${p}`);
+      const tag = (test: string, rs: Row[]) => rs.map((r) => ({ ...r, server: "redis", test }));
+      rows.push(...tag("SETRANGE 4KiB", redisBenchmark(rport, n, p, ["SETRANGE", "big", "4096", value])));
+      rows.push(...tag("GETRANGE 4KiB", redisBenchmark(rport, n, p, ["GETRANGE", "big", "4096", "8191"])));
+      for (const r of redisBenchmark(rport, n, p, [], ["-t", "set,get", "-d", "4096"])) {
+        rows.push({ ...r, server: "redis", test: `${r.test} 4KiB` });
+      }
+    }
+  } finally {
+    await stop(redis);
+  }
+
+  // mneme, inline and with one worker
+  for (const workers of [0, 1]) {
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [
+        "dist/cli/main.js",
+        "serve",
+        "--port",
+        String(port),
+        "--memory",
+        "2gb",
+        "--workers",
+        String(workers),
+        "--data",
+        mkdtempSync(join(tmpdir(), "mneme-bench-")),
+      ],
+      { stdio: "ignore" },
+    );
+    try {
+      await waitReady(port);
+      const mc = new Redis({ port });
+      const h = String(await mc.call("ALLOC", 1 << 20));
+      mc.disconnect();
+      const server = `mneme w${workers}`;
+      for (const p of pipelines) {
+        options.log(`${server} -P ${p}`);
+        const tag = (test: string, rs: Row[]) => rs.map((r) => ({ ...r, server, test }));
+        const r = ["-r", String((1 << 20) - 4096)];
+        rows.push(...tag("WRITE 4KiB", redisBenchmark(port, n, p, ["WRITE", h, "__rand_int__", value], r)));
+        rows.push(...tag("READ 4KiB", redisBenchmark(port, n, p, ["READ", h, "__rand_int__", "4096"], r)));
+        rows.push(...tag("ALLOC 4096", redisBenchmark(port, n, p, ["ALLOC", "4096"])));
+      }
+    } finally {
+      await stop(child);
+    }
+  }
+
+  const parse = parserBench();
+  const find = (server: string, test: string, p: number) =>
+    rows.find((r) => r.server === server && r.test === test && r.pipeline === p);
+  const ratios: string[] = [];
+  for (const w of [0, 1]) {
+    for (const p of pipelines) {
+      for (const [m, rd] of [
+        ["WRITE 4KiB", "SETRANGE 4KiB"],
+        ["READ 4KiB", "GETRANGE 4KiB"],
+        ["ALLOC 4096", "SET 4KiB"],
+      ]) {
+        const a = find(`mneme w${w}`, m, p);
+        const b = find("redis", rd, p);
+        if (a && b) {
+          ratios.push(
+            `| w${w} -P ${p} | ${m} / ${rd} | ${(a.rps / b.rps).toFixed(2)} | ${a.p99.toFixed(3)} vs ${b.p99.toFixed(3)} |`,
+          );
+        }
+      }
+    }
+  }
+  const table = [
+    "| server | test | -P | req/s | p50 ms | p99 ms |",
+    "|---|---|---:|---:|---:|---:|",
+    ...rows.map(
+      (r) =>
+        `| ${r.server} | ${r.test} | ${r.pipeline} | ${Math.round(r.rps)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} |`,
+    ),
+  ];
+  const markdown = [
+    `redis-benchmark -c 50 -n ${n}; ${version.split(" ").slice(0, 3).join(" ")}; mneme --memory 2gb, reply buffers default.`,
+    "",
+    ...table,
+    "",
+    "| mode | mneme / redis | throughput ratio | p99 ms mneme vs redis |",
+    "|---|---|---:|---|",
+    ...ratios,
+    "",
+    `Request parser, 16-command chunks of WRITE 4 KiB / READ: hand parser ${Math.round(parse.hand)} cmd/s, ` +
+      `redis-parser ${Math.round(parse.redisParser)} cmd/s (redis-parser also lacks inline commands and bulk limits).`,
+  ].join("\n");
+  return { name: "service", text: markdown, markdown, data: { rows, parse } };
+}
