@@ -283,7 +283,7 @@ export class AddressSpace {
       storeId,
       offset,
       writable,
-      hints: new HintRanges(isKeptHint(h) ? h : "normal"),
+      hints: new HintRanges(isKeptHint(h) ? h : "normal", pages),
       lastPage: -2,
       window: 0,
       removed: false,
@@ -790,13 +790,14 @@ export class AddressSpace {
   check(): void {
     const p = this.pager;
     const fr = p.frames;
-    let dirty = 0;
     for (const [key, f] of p.index) {
       if (fr.key[f] !== key || fr.state[f] !== 2)
         throw new CorruptionError(`frame ${f} does not hold key ${key}`);
-      if (fr.dirtyEnd[f] > 0) dirty++;
       if (!this.stores.has(Math.floor(key / KEY_STRIDE))) throw new CorruptionError(`key ${key} of no store`);
     }
+    // Dirty frames include victims whose writeback is in flight (BUSY, out of the index).
+    let dirty = 0;
+    for (let f = 0; f < fr.touched; f++) if (fr.state[f] !== 0 && fr.dirtyEnd[f] > 0) dirty++;
     if (dirty !== p.dirty) throw new CorruptionError(`${dirty} dirty frames, counter says ${p.dirty}`);
     if (p.pending.size === 0 && this.policy.size !== p.index.size) {
       throw new CorruptionError(`policy holds ${this.policy.size} pages, ${p.index.size} resident`);

@@ -38,9 +38,12 @@ export function hint(argument: string, value: unknown): Hint {
 export class HintRanges {
   private starts: number[] = [0];
   private hints: KeptHint[];
+  /** Pages of the mapping: segments never start at or past it. */
+  readonly pages: number;
 
-  constructor(initial: KeptHint) {
+  constructor(initial: KeptHint, pages: number) {
     this.hints = [initial];
+    this.pages = pages;
   }
 
   /** Hint of page `p` (0-based within the mapping). */
@@ -61,6 +64,7 @@ export class HintRanges {
     const starts: number[] = [];
     const hints: KeptHint[] = [];
     const push = (start: number, value: KeptHint) => {
+      if (start >= this.pages) return;
       if (hints.length > 0 && hints[hints.length - 1] === value) return;
       if (starts.length > 0 && starts[starts.length - 1] === start) {
         hints[hints.length - 1] = value;

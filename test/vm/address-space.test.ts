@@ -321,7 +321,7 @@ describe("the fault path", () => {
     const got = await Promise.all(reads);
     (await pin).release();
     expect(store.reads).toBe(1);
-    got.forEach((g, i) => expect(g).toEqual(pattern(PS, 9).subarray(i * 10, i * 10 + 10)));
+    for (const [i, g] of got.entries()) expect(g).toEqual(pattern(PS, 9).subarray(i * 10, i * 10 + 10));
     const s = space.stats();
     expect(s.faults).toBe(1);
     expect(s.sharedFaults).toBe(10);

@@ -21,8 +21,8 @@ import { nextUses } from "../../src/vm/policies/opt.js";
 
 type Op = { kind: "ref"; key: number } | { kind: "forget"; key: number } | { kind: "veto"; mask: number };
 
-const ops = (keys: number) =>
-  fc.array(
+const ops = (keys: number): fc.Arbitrary<Op[]> =>
+  fc.array<Op>(
     fc.oneof(
       {
         weight: 12,
