@@ -1,0 +1,134 @@
+/**
+ * Trace replay and `mneme replay`: parsing, the equivalence of replay() with the address space's
+ * own fault counts (same policy code, same protocol), and the command line (text, JSON, errors,
+ * the progress bar on a terminal).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  AddressSpace,
+  createPolicy,
+  InvalidArgumentError,
+  parseTrace,
+  policyNames,
+  readTrace,
+  replay,
+  TraceError,
+} from "../../src/index.js";
+import { reference } from "../../src/vm/policies/policy.js";
+import { MemoryStore, tempDir } from "./helpers.js";
+
+const root = new URL("../../", import.meta.url).pathname;
+const tmp = tempDir();
+afterAll(() => tmp.remove());
+
+describe("trace files", () => {
+  it("maps sparse page numbers to dense ids in order of first appearance", () => {
+    const t = parseTrace(Buffer.from("900000000000\n5\r\n\n  5\n900000000000\n7"));
+    expect([...t.refs]).toEqual([0, 1, 1, 0, 2]);
+    expect(t.distinct).toBe(3);
+  });
+
+  it("rejects what is not a page number with TraceError naming the line", async () => {
+    expect(() => parseTrace(Buffer.from("1\n2\nx3\n"))).toThrow(/line 3/);
+    expect(() => parseTrace(Buffer.from("-1\n"))).toThrow(TraceError);
+    await expect(readTrace(join(tmp.path, "missing.txt"))).rejects.toBeInstanceOf(TraceError);
+    await expect(readTrace("" as string)).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it("reads gzip by name or by magic", async () => {
+    const text = "1\n2\n1\n3\n";
+    writeFileSync(join(tmp.path, "t.gz"), gzipSync(text));
+    writeFileSync(join(tmp.path, "t.bin"), gzipSync(text));
+    for (const f of ["t.gz", "t.bin"])
+      expect([...(await readTrace(join(tmp.path, f))).refs]).toEqual([0, 1, 0, 2]);
+  });
+});
+
+describe("replay uses the address space's policy code", () => {
+  it("replay misses equal the faults of an AddressSpace touching the same pages, for every policy", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 200 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.constantFrom(...policyNames()),
+        async (pages, frames, policy) => {
+          const trace = { refs: Int32Array.from(pages), distinct: 21 };
+          const r = replay(trace, policy, frames);
+          const space = new AddressSpace({ frames, policy, pageSize: 512 });
+          const v = space.map({ length: 21 * 512, store: new MemoryStore(), hint: "random" });
+          for (const p of pages) await space.read(v + p * 512, 1);
+          expect(space.stats().faults).toBe(r.misses);
+          expect(space.stats().hits).toBe(r.hits);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("replay() is the reference() protocol over createPolicy()", () => {
+    const refs = Int32Array.from({ length: 5000 }, (_, i) => (i * 7919) % 613);
+    for (const name of policyNames()) {
+      const p = createPolicy(name, 50);
+      let misses = 0;
+      for (const k of refs) if (!reference(p, k)) misses++;
+      expect(replay({ refs, distinct: 613 }, name, 50).misses).toBe(misses);
+    }
+    expect(() => replay({ refs, distinct: 613 }, "lru", 0)).toThrow(InvalidArgumentError);
+  });
+});
+
+describe("mneme replay", () => {
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", join(root, "src/cli/main.ts"), "replay", ...args], {
+      cwd: root,
+      encoding: "utf8",
+    });
+  const trace = join(tmp.path, "cli.txt");
+  writeFileSync(trace, "1\n2\n3\n1\n2\n3\n4\n1\n");
+
+  it("prints references, misses and the miss ratio, or one JSON object", () => {
+    const text = cli(["--policy", "lru", "--frames", "3", trace]);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toContain("references  8");
+    expect(text.stdout).toContain("misses      5");
+    expect(text.stdout).toContain("miss ratio  62.5000%");
+    const json = cli(["--policy", "opt", "--frames", "3", "--json", trace]);
+    expect(json.status).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      policy: "opt",
+      frames: 3,
+      references: 8,
+      misses: 4,
+      distinct: 4,
+    });
+    expect(text.stderr).not.toContain("replay [");
+  });
+
+  it("fails with a message on bad arguments", () => {
+    for (const args of [
+      ["--policy", "nope", "--frames", "3", trace],
+      ["--policy", "lru", "--frames", "0", trace],
+      ["--policy", "lru", trace],
+      ["--policy", "lru", "--frames", "3", join(tmp.path, "missing")],
+    ]) {
+      const r = cli(args);
+      expect(r.status, args.join(" ")).not.toBe(0);
+      expect(r.stderr.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("shows a progress bar on a terminal for long traces", () => {
+    const long = join(tmp.path, "long.txt");
+    writeFileSync(long, Array.from({ length: 600_000 }, (_, i) => String(i % 5000)).join("\n"));
+    const cmd = `${process.execPath} --import tsx src/cli/main.ts replay --policy clock --frames 100 ${long}`;
+    const out = execFileSync("script", ["-qec", cmd, "/dev/null"], { cwd: root, encoding: "utf8" });
+    expect(out).toContain("replay [");
+    expect(out).toContain("100%");
+    expect(out).toContain("references  600000");
+  });
+});
