@@ -15,7 +15,7 @@ export interface CommandSpec {
   /** Allowed before authentication (AUTH, HELLO, QUIT). */
   readonly noauth?: boolean;
   readonly flags: readonly string[];
-  readonly run: (svc: Service, conn: Connection, args: Buffer[]) => void;
+  readonly run: (svc: Service, conn: Connection, args: Buffer[]) => undefined;
 }
 
 export const NOT_INTEGER = "ERR value is not an integer or out of range";
@@ -45,7 +45,7 @@ function lower(b: Buffer): string {
   return b.toString("latin1").toLowerCase();
 }
 
-function alloc(svc: Service, conn: Connection, args: Buffer[]): void {
+function alloc(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const size = parseCount(args[1]);
   if (size < 0) return conn.reply(error(NOT_INTEGER));
   if (size === 0) return conn.reply(error("ERR size must be at least 1 byte"));
@@ -84,7 +84,7 @@ function alloc(svc: Service, conn: Connection, args: Buffer[]): void {
   conn.stream.ascii(`$${cap.handle.length}\r\n${cap.handle}\r\n`);
 }
 
-function free(svc: Service, conn: Connection, args: Buffer[]): void {
+function free(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const cap = capOf(svc, conn, args[1]);
   if (cap === undefined) return conn.reply(error(BAD_HANDLE));
   svc.release(cap);
@@ -92,7 +92,7 @@ function free(svc: Service, conn: Connection, args: Buffer[]): void {
   conn.stream.ascii("+OK\r\n");
 }
 
-function write(svc: Service, conn: Connection, args: Buffer[]): void {
+function write(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const cap = capOf(svc, conn, args[1]);
   if (cap === undefined) return conn.reply(error(BAD_HANDLE));
   const offset = parseCount(args[2]);
@@ -104,7 +104,7 @@ function write(svc: Service, conn: Connection, args: Buffer[]): void {
   conn.writeBlock(cap, offset, data);
 }
 
-function read(svc: Service, conn: Connection, args: Buffer[]): void {
+function read(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const cap = capOf(svc, conn, args[1]);
   if (cap === undefined) return conn.reply(error(BAD_HANDLE));
   const offset = parseCount(args[2]);
@@ -120,13 +120,13 @@ function read(svc: Service, conn: Connection, args: Buffer[]): void {
   conn.readBlock(cap, offset, length);
 }
 
-function sizeCmd(svc: Service, conn: Connection, args: Buffer[]): void {
+function sizeCmd(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const cap = capOf(svc, conn, args[1]);
   if (cap === undefined) return conn.reply(error(BAD_HANDLE));
   conn.reply(cap.size);
 }
 
-function map(svc: Service, conn: Connection, args: Buffer[]): void {
+function map(_svc: Service, conn: Connection, args: Buffer[]): undefined {
   const length = parseCount(args[1]);
   if (length < 0) return conn.reply(error(NOT_INTEGER));
   for (let i = 2; i < args.length; i += 2) {
@@ -144,7 +144,7 @@ function map(svc: Service, conn: Connection, args: Buffer[]): void {
   conn.reply(error("ERR MAP needs the vm layer (src/vm AddressSpace), which this build does not have yet"));
 }
 
-function stats(svc: Service, conn: Connection): void {
+function stats(svc: Service, conn: Connection): undefined {
   const s = svc.pool.stats();
   const r = svc.replyBuffers.stats();
   const u = svc.quotas.of(conn.identity);
@@ -170,7 +170,7 @@ function stats(svc: Service, conn: Connection): void {
   });
 }
 
-function auth(svc: Service, conn: Connection, args: Buffer[]): void {
+function auth(svc: Service, conn: Connection, args: Buffer[]): undefined {
   if (args.length > 3) return conn.reply(error("ERR syntax error"));
   const user = args.length === 3 ? args[1].toString() : "default";
   const pass = args[args.length - 1].toString();
@@ -188,7 +188,7 @@ function auth(svc: Service, conn: Connection, args: Buffer[]): void {
   conn.reply(OK);
 }
 
-function hello(svc: Service, conn: Connection, args: Buffer[]): void {
+function hello(svc: Service, conn: Connection, args: Buffer[]): undefined {
   let proto = conn.proto;
   let i = 1;
   if (args.length > 1) {
@@ -233,7 +233,7 @@ function hello(svc: Service, conn: Connection, args: Buffer[]): void {
   });
 }
 
-function client(svc: Service, conn: Connection, args: Buffer[]): void {
+function client(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const sub = lower(args[1]);
   if (sub === "setname" && args.length === 3) {
     const name = args[2].toString();
@@ -263,7 +263,7 @@ function client(svc: Service, conn: Connection, args: Buffer[]): void {
   );
 }
 
-function config(svc: Service, conn: Connection, args: Buffer[]): void {
+function config(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const sub = lower(args[1]);
   if (sub !== "get") {
     return conn.reply(error(`ERR unknown subcommand '${args[1].toString()}'. Try CONFIG HELP.`));
@@ -288,12 +288,12 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-function info(svc: Service, conn: Connection, args: Buffer[]): void {
+function info(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const sections = args.slice(1).map((a) => a.toString().toLowerCase());
   conn.reply({ verbatim: infoText(svc, sections) });
 }
 
-function command(svc: Service, conn: Connection, args: Buffer[]): void {
+function command(_svc: Service, conn: Connection, args: Buffer[]): undefined {
   const entry = (name: string): Reply => {
     const spec = COMMANDS[name];
     return [name, spec.arity, spec.flags.map((f) => simple(f)), 0, 0, 0, [], [], [], []];
@@ -309,7 +309,7 @@ function command(svc: Service, conn: Connection, args: Buffer[]): void {
   conn.reply(error(`ERR unknown subcommand '${args[1].toString()}'. Try COMMAND HELP.`));
 }
 
-function select(_svc: Service, conn: Connection, args: Buffer[]): void {
+function select(_svc: Service, conn: Connection, args: Buffer[]): undefined {
   const db = parseCount(args[1]);
   if (db < 0) return conn.reply(error(NOT_INTEGER));
   conn.reply(db === 0 ? OK : error("ERR DB index is out of range"));
@@ -372,7 +372,7 @@ export function unknownCommand(args: Buffer[]): string {
 }
 
 /** Runs one command for a connection (auth, arity and dispatch). */
-export function dispatch(svc: Service, conn: Connection, args: Buffer[]): void {
+export function dispatch(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const name = lower(args[0]);
   const spec = COMMANDS[name];
   if (spec === undefined) return conn.reply(error(unknownCommand(args)));
