@@ -60,26 +60,41 @@ export interface PagerStats {
   storeErrors: number;
 }
 
-interface Pending {
-  promise: Promise<void>;
-  kind: "read" | "writeback";
-}
+/**
+ * A page in I/O. Its promise is made only when someone waits (most faults have no waiter), and
+ * settles with the I/O: waiters of a failed read get the same error.
+ */
+export class PendingIO {
+  readonly kind: "read" | "writeback";
+  private waiting: Promise<void> | undefined;
+  private settle: ((e?: unknown) => void) | undefined;
+  private done = false;
+  private error: unknown;
 
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
+  constructor(kind: "read" | "writeback") {
+    this.kind = kind;
+  }
 
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  promise.catch(() => {}); // waiters get the error; an unwaited failure is not unhandled
-  return { promise, resolve, reject };
+  get promise(): Promise<void> {
+    if (this.waiting === undefined) {
+      if (this.done) {
+        this.waiting = this.error === undefined ? Promise.resolve() : Promise.reject(this.error);
+      } else {
+        this.waiting = new Promise<void>((resolve, reject) => {
+          this.settle = (e?: unknown) => (e === undefined ? resolve() : reject(e));
+        });
+      }
+      this.waiting.catch(() => {}); // a failure nobody awaits is not unhandled
+    }
+    return this.waiting;
+  }
+
+  finish(error?: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.error = error;
+    this.settle?.(error);
+  }
 }
 
 /** What a fault needs to know about the page beyond its key. */
@@ -102,7 +117,7 @@ export class Pager {
   readonly policy: ReplacementPolicy;
   /** Resident pages: key -> frame. */
   readonly index = new Map<number, number>();
-  readonly pending = new Map<number, Pending>();
+  readonly pending = new Map<number, PendingIO>();
   /** Eviction front: keys hinted to go first (readOnce, drop-behind), oldest first. */
   readonly front = new Set<number>();
   readonly stats: PagerStats = {
@@ -218,63 +233,52 @@ export class Pager {
   /** Reads `key` (and read-ahead pages) into frames and installs them; returns key's frame, ref'd. */
   private async fault(key: number, target: FaultTarget): Promise<number> {
     const keys = [key];
-    const ds = [deferred()];
-    this.pending.set(key, { promise: ds[0].promise, kind: "read" });
+    const ios = [new PendingIO("read")];
+    this.pending.set(key, ios[0]);
     this.busy++;
     const got: number[] = [];
+    let failure: unknown;
     try {
-      got.push(await this.obtainFrame(key, true));
-      // Read-ahead: claim frames for the following pages that are neither resident nor pending,
-      // but only frames that are free or evictable right now (read-ahead never waits or fails).
+      let f = this.obtainNow(key);
+      if (f < 0) f = await this.obtainFrame(key);
+      got.push(f);
+      // Read-ahead: frames for the following pages that are neither resident nor pending, but
+      // only free frames or clean victims (read-ahead never waits, writes back or fails).
       const ra = target.overwrite ? 0 : (target.readahead ?? 0);
       for (let i = 1; i <= ra; i++) {
         const k = key + i;
         if (this.index.has(k) || this.pending.has(k)) break;
-        const d = deferred();
-        this.pending.set(k, { promise: d.promise, kind: "read" });
+        const g = this.obtainNow(k);
+        if (g < 0) break;
+        const io = new PendingIO("read");
+        this.pending.set(k, io);
         this.busy++;
         keys.push(k);
-        ds.push(d);
-        let f = -1;
-        try {
-          f = await this.obtainFrame(k, false);
-        } catch {
-          f = -1;
-        }
-        if (f < 0) {
-          keys.pop();
-          ds.pop();
-          this.pending.delete(k);
-          this.busy--;
-          d.resolve();
-          break;
-        }
-        got.push(f);
+        ios.push(io);
+        got.push(g);
       }
       if (!target.overwrite) {
-        const views = got.map((f) => this.view(f));
+        const store = target.store;
         try {
-          if (views.length > 1 && target.store.readPages) await target.store.readPages(target.offset, views);
-          else if (views.length > 1) {
-            await Promise.all(
-              views.map((v, i) => target.store.readPage(target.offset + i * this.pageSize, v)),
-            );
-          } else await target.store.readPage(target.offset, views[0]);
+          if (got.length === 1) await store.readPage(target.offset, this.view(got[0]));
+          else {
+            const views = got.map((g) => this.view(g));
+            if (store.readPages) await store.readPages(target.offset, views);
+            else await Promise.all(views.map((v, i) => store.readPage(target.offset + i * this.pageSize, v)));
+          }
         } catch (e) {
           this.stats.storeErrors++;
-          throw e instanceof MnemeError
-            ? e
-            : new StoreError(target.store.description, "read", target.offset, e);
+          throw e instanceof MnemeError ? e : new StoreError(store.description, "read", target.offset, e);
         }
       }
       const fr = this.frames;
       for (let i = 0; i < got.length; i++) {
-        const f = got[i];
-        fr.key[f] = keys[i];
-        fr.state[f] = RESIDENT;
-        fr.dirtyEnd[f] = 0;
-        fr.flags[f] = i === 0 && !target.prefetch ? 0 : F_READAHEAD;
-        this.index.set(keys[i], f);
+        const g = got[i];
+        fr.key[g] = keys[i];
+        fr.state[g] = RESIDENT;
+        fr.dirtyEnd[g] = 0;
+        fr.flags[g] = i === 0 && !target.prefetch ? 0 : F_READAHEAD;
+        this.index.set(keys[i], g);
         this.policy.insert(keys[i]);
       }
       // Counted once the fault succeeded: a failed call changes no figure but storeErrors.
@@ -284,22 +288,54 @@ export class Pager {
       fr.refs[got[0]]++;
       return got[0];
     } catch (e) {
-      for (const f of got) this.releaseFrame(f, false);
-      for (const d of ds) d.reject(e);
+      failure = e;
+      for (const g of got) this.releaseFrame(g, false);
       throw e;
     } finally {
       for (const k of keys) this.pending.delete(k);
       this.busy -= keys.length;
-      for (const d of ds) d.resolve();
+      for (const io of ios) io.finish(failure);
       this.notify();
     }
   }
 
   /**
-   * A frame for `incoming`, BUSY and owned by the caller: a free slot, or a victim's. With `wait`
-   * false (read-ahead) returns -1 instead of waiting or failing.
+   * The synchronous fast path of obtainFrame: a free slot with its arena page, or the frame of a
+   * clean victim, detached. -1 when that needs more (a writeback, waiting, an error to report).
    */
-  private async obtainFrame(incoming: number, wait: boolean): Promise<number> {
+  private obtainNow(incoming: number): number {
+    const fr = this.frames;
+    if (fr.hasFree) {
+      const f = fr.take();
+      if (fr.addr[f] !== 0) return f;
+      try {
+        fr.addr[f] = this.pages.alloc(this.pageSize, this.pageSize);
+        return f;
+      } catch {
+        fr.release(f);
+        return -1;
+      }
+    }
+    const v = this.chooseVictim(incoming);
+    if (v === NO_VICTIM) return -1;
+    const f = this.index.get(v)!;
+    if (fr.dirtyEnd[f] !== 0) return -1;
+    this.index.delete(v);
+    this.front.delete(v);
+    this.policy.evict(v);
+    fr.state[f] = BUSY;
+    fr.key[f] = -1;
+    fr.flags[f] = 0;
+    this.stats.evictions++;
+    return f;
+  }
+
+  /**
+   * A frame for `incoming`, BUSY and owned by the caller: a free slot, or a victim's (written
+   * back first if dirty). Waits while frames in I/O or in a caller's hands may free up; fails at
+   * once when nothing will.
+   */
+  private async obtainFrame(incoming: number): Promise<number> {
     const fr = this.frames;
     let refusal: OutOfMemoryError | undefined;
     try {
@@ -314,7 +350,6 @@ export class Pager {
             // The page layer is out of pages (shared with others): reuse one of ours instead.
             fr.release(f);
             if (!(e instanceof OutOfMemoryError) || this.index.size === 0) {
-              if (!wait) return -1;
               if (this.busyFrames() > 0) {
                 await this.changed();
                 continue;
@@ -325,7 +360,6 @@ export class Pager {
         }
         const v = this.chooseVictim(incoming);
         if (v === NO_VICTIM) {
-          if (!wait) return -1;
           if (this.busyFrames() > 0 || this.hasRefs()) {
             await this.changed();
             continue;
@@ -344,13 +378,8 @@ export class Pager {
           fr.flags[f] = 0;
           return f;
         }
-        if (!wait) {
-          // Read-ahead does not pay for writeback: undo and give up.
-          this.reinstate(v, f);
-          return -1;
-        }
-        const d = deferred();
-        this.pending.set(v, { promise: d.promise, kind: "writeback" });
+        const io = new PendingIO("writeback");
+        this.pending.set(v, io);
         this.busy++;
         try {
           await this.writeBack(v, f);
@@ -372,7 +401,7 @@ export class Pager {
         } finally {
           this.pending.delete(v);
           this.busy--;
-          d.resolve();
+          io.finish();
           this.notify();
         }
       }

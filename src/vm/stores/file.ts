@@ -65,7 +65,7 @@ export class FileStore implements Store {
   }
 
   async readPage(offset: number, into: Uint8Array): Promise<void> {
-    const fh = await this.file(offset);
+    const fh = this.handle ?? (await this.file(offset));
     let done = 0;
     try {
       while (done < into.length) {
@@ -83,7 +83,7 @@ export class FileStore implements Store {
 
   async readPages(offset: number, into: readonly Uint8Array[]): Promise<void> {
     if (into.length === 1) return this.readPage(offset, into[0]);
-    const fh = await this.file(offset);
+    const fh = this.handle ?? (await this.file(offset));
     let got: number;
     try {
       got = (await fh.readv(into as Uint8Array[], offset)).bytesRead;
@@ -104,7 +104,7 @@ export class FileStore implements Store {
     if (this.readOnly) {
       throw new StoreError(this.description, "write", offset, new Error("store is read-only"));
     }
-    const fh = await this.file(offset);
+    const fh = this.handle ?? (await this.file(offset));
     try {
       let done = 0;
       while (done < data.length) {
