@@ -107,3 +107,100 @@ export async function startRedis(): Promise<RedisServer | undefined> {
   }
   throw new Error("could not start redis-server on a free loopback port after 5 attempts");
 }
+
+export interface RedisCluster {
+  readonly nodes: RedisServer[];
+  /** Seed nodes for ioredis's Cluster. */
+  readonly seeds: { host: string; port: number }[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A Redis Cluster of `masters` loopback nodes (no replicas) in `dir`, slots spread by
+ * `redis-cli --cluster create`; waits for cluster_state:ok. Same skip/fail rules as startRedis().
+ */
+export async function startRedisCluster(dir: string, masters = 3): Promise<RedisCluster | undefined> {
+  if (!redisInstalled()) return startRedis() as Promise<undefined>;
+  const nodes: RedisServer[] = [];
+  const stop = async () => {
+    for (const n of nodes) await n.stop();
+  };
+  try {
+    for (let i = 0; i < masters; i++) {
+      const port = await freePort();
+      const child = spawn(
+        "redis-server",
+        [
+          "--port",
+          String(port),
+          "--bind",
+          "127.0.0.1",
+          "--save",
+          "",
+          "--appendonly",
+          "no",
+          "--cluster-enabled",
+          "yes",
+          "--cluster-config-file",
+          `nodes-${port}.conf`,
+          "--cluster-node-timeout",
+          "5000",
+          "--dir",
+          dir,
+          "--loglevel",
+          "warning",
+        ],
+        { stdio: "ignore" },
+      );
+      let exited = false;
+      child.on("exit", () => {
+        exited = true;
+      });
+      const node: RedisServer = {
+        port,
+        url: `redis://127.0.0.1:${port}`,
+        process: child,
+        stop: () =>
+          new Promise<void>((resolve) => {
+            if (exited) return resolve();
+            child.once("exit", () => resolve());
+            child.kill("SIGKILL");
+          }),
+      };
+      nodes.push(node);
+      const deadline = Date.now() + 10_000;
+      while (!(await ping(port))) {
+        if (exited || Date.now() > deadline) throw new Error(`cluster node on port ${port} did not start`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const create = spawnSync(
+      "redis-cli",
+      [
+        "--cluster",
+        "create",
+        ...nodes.map((n) => `127.0.0.1:${n.port}`),
+        "--cluster-replicas",
+        "0",
+        "--cluster-yes",
+      ],
+      { encoding: "utf8", timeout: 30_000 },
+    );
+    if (create.status !== 0)
+      throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const ok = nodes.every((n) => {
+        const info = spawnSync("redis-cli", ["-p", String(n.port), "cluster", "info"], { encoding: "utf8" });
+        return info.stdout.includes("cluster_state:ok");
+      });
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error("the cluster did not reach cluster_state:ok");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { nodes, seeds: nodes.map((n) => ({ host: "127.0.0.1", port: n.port })), stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

@@ -5,8 +5,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AddressSpace, InvalidArgumentError, RedisStore, StoreError } from "../../src/index.js";
-import { type RedisServer, startRedis } from "../helpers/redis.js";
-import { pattern } from "./helpers.js";
+import { type RedisServer, startRedis, startRedisCluster } from "../helpers/redis.js";
+import { pattern, tempDir } from "./helpers.js";
 
 const PS = 4096;
 let redis: RedisServer | undefined;
@@ -101,5 +101,38 @@ describe("RedisStore on a real server", () => {
     expect((await space.read(v, 1))[0]).toBe(9); // the resident page is still served
     space.check();
     await store.close();
+  });
+});
+
+describe("RedisStore on a Redis Cluster (three loopback masters)", () => {
+  it("spreads pages over the nodes' slots and reads them back", async (ctx) => {
+    if (!redis) return ctx.skip();
+    const dir = tempDir("mneme-cluster-");
+    const cluster = await startRedisCluster(dir.path);
+    if (!cluster) return ctx.skip();
+    const store = new RedisStore({ cluster: cluster.seeds, prefix: "cl" });
+    try {
+      const space = new AddressSpace({ frames: 8 });
+      const v = space.map({ length: 64 * PS, store, hint: "sequential" });
+      for (let p = 0; p < 64; p++) await space.write(v + p * PS + 3, pattern(100, p));
+      await space.sync();
+      for (let p = 0; p < 64; p++) expect(await space.read(v + p * PS + 3, 100)).toEqual(pattern(100, p));
+      space.check();
+      const sizes = await Promise.all(
+        cluster.nodes.map(async (n) => {
+          const c = new Redis(n.url);
+          const size = await c.dbsize();
+          c.disconnect();
+          return size;
+        }),
+      );
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(64);
+      for (const s of sizes) expect(s).toBeGreaterThan(0);
+      await space.close();
+    } finally {
+      await store.close();
+      await cluster.stop();
+      dir.remove();
+    }
   });
 });
