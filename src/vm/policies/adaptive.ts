@@ -30,9 +30,6 @@ export interface AdaptiveOptions {
   halfLife?: number;
   /** A challenger leads once its score is below the leader's by this fraction (default 0.02). */
   margin?: number;
-  /** Scores of the first `preferred` experts count this fraction less (default 0: no preference). */
-  bias?: number;
-  preferred?: number;
 }
 
 export class AdaptivePolicy implements ReplacementPolicy {
@@ -42,7 +39,6 @@ export class AdaptivePolicy implements ReplacementPolicy {
   private readonly scores: Float64Array;
   private readonly decay: number;
   private readonly margin: number;
-  private readonly weights: Float64Array;
   private leader = 0;
   private switches = 0;
   /** Real resident keys. */
@@ -112,11 +108,9 @@ export class AdaptivePolicy implements ReplacementPolicy {
 
   private elect(): void {
     const scores = this.scores;
-    const w = this.weights;
     let best = this.leader;
-    for (let i = 0; i < scores.length; i++) if (scores[i] * w[i] < scores[best] * w[best]) best = i;
-    const lead = scores[this.leader] * w[this.leader];
-    if (best === this.leader || scores[best] * w[best] >= lead * (1 - this.margin)) return;
+    for (let i = 0; i < scores.length; i++) if (scores[i] < scores[best]) best = i;
+    if (best === this.leader || scores[best] >= scores[this.leader] * (1 - this.margin)) return;
     this.leader = best;
     this.switches++;
     const l = this.experts[best];
