@@ -1,8 +1,9 @@
 /**
  * Rebuilding the object layer's derived structures after a thread died while changing them (the
  * pool calls this holding the lock it stole from the dead thread). What is trusted: the owner map
- * (written before a slab is linked and after it is unlinked) and the slab bitmaps (one bit per
- * object, each flipped by a single store). What is rebuilt: each cache's PARTIAL and EMPTY lists,
+ * (written before a slab is linked and after it is unlinked; a large block's entry is dropped if
+ * the page layer no longer has the block) and the slab bitmaps (one bit per object, each flipped
+ * by a single store). What is rebuilt: each cache's PARTIAL and EMPTY lists,
  * the slab counts, every slab's INUSE and HINT, and the footprint counter.
  */
 import type { Heap } from "./heap.js";
@@ -64,8 +65,16 @@ export function repairSlabs(heap: Heap): void {
   for (let p = 0; p < heap.owner.length; p++) {
     const o = heap.owner[p];
     if (o === L.OWNER_LARGE) {
+      let bytes = 0;
+      try {
+        bytes = heap.pages.sizeOf(p * heap.pages.pageSize);
+      } catch {
+        // The thread died in freeLarge between the page layer's free and clearing the owner.
+        heap.owner[p] = 0;
+        continue;
+      }
       largeCount++;
-      large += heap.pages.sizeOf(p * heap.pages.pageSize) / heap.pages.pageSize;
+      large += bytes / heap.pages.pageSize;
     } else if (o === L.OWNER_VMALLOC) vmPages++;
   }
   let tables = 0;

@@ -313,9 +313,10 @@ export class Slabs {
       mem[address + 1] = TAG1;
       mem[address + 2] = TAG2;
       mem[address + 3] = TAG3;
-      this.f64[e + avail++] = address;
+      this.f64[e + avail] = address;
+      // Counted one by one: a thread killed here loses at most this object, not the batch.
+      w[aw] = ++avail;
     }
-    w[aw] = avail;
   }
 
   /** Pushes a live object on its array cache, flushing a batch to the slabs if it is full. */
@@ -509,7 +510,12 @@ export class Slabs {
     this.load();
   }
 
-  /** @internal Returns every object of the array-cache region at `base` (a dead thread's) to its slab. */
+  /**
+   * @internal Returns every object of the array-cache region at `base` (a dead thread's) to its
+   * slab. The thread may have died in the middle of a flush (holding the lock), so an entry whose
+   * object is already back in its slab (bit clear, or its slab given back) is skipped, and so is
+   * a duplicate left by the flush's move.
+   */
   drainRegion(base: number): void {
     this.withLock(() => {
       this.load();
@@ -518,13 +524,19 @@ export class Slabs {
       for (let c = 0; c < this.known; c++) {
         const aw = base + c * L.AC_SLOT_WORDS;
         const e = (aw + L.AC_SLOT_ENTRIES) >> 1;
-        const avail = w[aw];
+        const avail = Math.min(w[aw], this.acLimit[c]);
         w[aw] = 0;
         for (let i = 0; i < avail; i++) {
           const address = this.f64[e + i];
           const page = Math.floor(address / ps);
-          const slab = L.ownerSlab(page, this.owner[page]);
-          const idx = Math.round((address - slab * ps - this.dataOffset[c]) * this.inv[c]);
+          if (!(page >= 0 && page < this.owner.length)) continue;
+          const o = this.owner[page];
+          if (o <= 0 || L.ownerCache(o) !== c) continue;
+          const slab = L.ownerSlab(page, o);
+          const off = address - slab * ps - this.dataOffset[c];
+          const idx = Math.round(off * this.inv[c]);
+          if (idx * this.stride[c] !== off || idx < 0 || idx >= this.perSlab[c]) continue;
+          if ((w[slab * this.wpp + S_BITMAP + (idx >> 5)] & (1 << (idx & 31))) === 0) continue;
           this.freeToSlab(c, address, slab, idx);
         }
       }

@@ -210,9 +210,11 @@ export class PageAllocator {
       const w = this.w;
       const count = w[this.hotCountWord];
       if (count !== 0) {
-        w[this.hotCountWord] = count - 1;
+        // The page's state first, then the count (see repair): a thread killed in between
+        // leaves an S_SINGLE page inside its stack, which recovery frees.
         const page = this.hot[count - 1];
         this.state[page] = S_SINGLE;
+        w[this.hotCountWord] = count - 1;
         return page * this.pageSize;
       }
     }
@@ -250,10 +252,11 @@ export class PageAllocator {
     while (count < target) {
       const page = this.takeBlock(0);
       if (page === 0) break;
-      this.hot[count++] = page;
+      // On the stack before it is hot (see repair): never a hot page outside every stack.
+      this.hot[count] = page;
+      w[this.hotCountWord] = ++count;
       this.state[page] = S_HOT;
     }
-    w[this.hotCountWord] = count;
   }
 
   /**
@@ -278,9 +281,9 @@ export class PageAllocator {
         (align | 0) === align &&
         (align & (align - 1)) === 0
       ) {
-        this.w[this.hotCountWord] = count - 1;
         const page = this.hot[count - 1];
         this.state[page] = S_SINGLE;
+        this.w[this.hotCountWord] = count - 1;
         return page * this.pageSize;
       }
     }
@@ -514,14 +517,30 @@ export class PageAllocator {
 
   /**
    * @internal Rebuilds the free lists and counters from the state and run maps, after a thread
-   * died in the middle of changing them (the caller holds the lock it stole). Allocations are
-   * trusted (their first page's state is written last, see markUsed); every page no allocation
-   * covers becomes free, except the pages on `liveStacks`, the hot stacks of live threads.
+   * died, perhaps in the middle of changing them (the caller holds the lock, perhaps stolen from
+   * the dead thread). Allocations are trusted (their first page's state is written last, see
+   * markUsed); the pages of `deadStacks` (the dead threads' hot stacks) become free, and so does
+   * every page no allocation covers.
+   *
+   * Live threads keep running their hot-stack fast paths meanwhile, without the lock: they only
+   * turn their own pages S_SINGLE <-> S_HOT, and both states are kept here, so their stacks need
+   * not be read (a snapshot of them would be stale at once). The hot-stack code orders its writes
+   * so that a thread killed at any point leaves every S_HOT page inside its stack's count:
+   *   push: entry, count + 1, then S_HOT        pop: S_SINGLE, then count - 1
+   *   refill: entry, count + 1, then S_HOT      drain: S_NONE and free, then count - 1
+   * so a dead stack's entries below its count are S_HOT (cached: free them), S_SINGLE (a push or
+   * pop cut short: free it, the caller never got it or gave it up) or already free (a drain cut
+   * short, or a duplicate of a batch move cut short: skip).
    */
-  repair(liveStacks: HotStack[]): void {
+  repair(deadStacks: HotStack[]): void {
     const { state, run, w, mb, pageCount, firstPage, maxOrder } = this;
-    const keep = new Uint8Array(pageCount);
-    for (const h of liveStacks) for (let i = 0; i < h.count; i++) keep[h.pages[i]] = 1;
+    for (const h of deadStacks) {
+      for (let i = 0; i < h.count; i++) {
+        const page = h.pages[i];
+        if (page >= firstPage && page < pageCount && (state[page] === S_HOT || state[page] === S_SINGLE))
+          state[page] = S_NONE;
+      }
+    }
     for (let o = 0; o <= maxOrder; o++) {
       w[mb + M_FREE_HEAD + o] = 0;
       w[mb + M_FREE_COUNT + o] = 0;
@@ -533,7 +552,7 @@ export class PageAllocator {
       const s = state[p];
       let used = 0;
       if ((s === S_USED || s === S_HEADER) && run[p] >= 1 && p + run[p] <= pageCount) used = run[p];
-      else if (s === S_SINGLE || (s === S_HOT && keep[p] === 1)) used = 1;
+      else if (s === S_SINGLE || s === S_HOT) used = 1;
       if (used > 0) {
         if (freeStart >= 0) this.releaseRange(freeStart, p - freeStart);
         freeStart = -1;
@@ -554,8 +573,13 @@ export class PageAllocator {
     const m = this.mutex;
     if (m !== null) m.lock();
     try {
-      this.w[this.hotCountWord] = 0;
-      this.releaseHot(0, count);
+      // From the top, the count following each page (see repair).
+      for (let i = count - 1; i >= 0; i--) {
+        const page = this.hot[i];
+        this.state[page] = S_NONE;
+        this.freeBlock(page, 0);
+        this.w[this.hotCountWord] = i;
+      }
     } finally {
       if (m !== null) m.unlock();
     }
@@ -806,12 +830,15 @@ export class PageAllocator {
     }
   }
 
+  /** Pops a hot page, already marked S_SINGLE (see repair); 0 if the stack is empty. */
   private popHot(): number {
     const i = this.hotCountWord;
     const count = this.w[i];
     if (count === 0) return 0;
+    const page = this.hot[count - 1];
+    this.state[page] = S_SINGLE;
     this.w[i] = count - 1;
-    return this.hot[count - 1];
+    return page;
   }
 
   /** Frees a single page onto the hot stack (its state is S_SINGLE on entry). */

@@ -58,3 +58,5 @@ export const DEFAULT_WORKER_HOT_PAGES = 64;
 export const DEFAULT_SEGMENT_BYTES = 2 ** 30;
 /** Addresses of segment i are i * SEGMENT_SPAN + offset: plain numbers, exact up to 2^53. */
 export const SEGMENT_SPAN = 2 ** 32;
+/** Calls a thread whose home segment was full makes elsewhere before it tries home again. */
+export const RETRY_HOME = 256;

@@ -25,6 +25,7 @@
  */
 import { threadId as currentThread, type Worker } from "node:worker_threads";
 import {
+  DoubleFreeError,
   InvalidAddressError,
   InvalidArgumentError,
   OutOfMemoryError,
@@ -50,7 +51,11 @@ export interface MempoolHandle {
 export interface WorkerFigures {
   slot: number;
   threadId: number;
-  state: "alive" | "dead";
+  /**
+   * "dead": its thread is gone, recovery pending; "gone": recovered, but blocks it allocated are
+   * still allocated (they stay charged to it until someone frees them).
+   */
+  state: "alive" | "dead" | "gone";
   allocations: number;
   bytes: number;
   /** Pages on the worker's hot stack (free, cached for it). */
@@ -71,6 +76,15 @@ export class Mempool {
   readonly segments: Segment[];
   /** The object layer over the same memory: malloc/free from every worker. */
   readonly heap: Heap | SegmentedHeap;
+  /**
+   * Where this thread's pool.alloc starts looking in a multi-segment pool: its home segment (so
+   * that workers allocate apart), or, once home was full, the segment the last block came from,
+   * for up to RETRY_HOME calls (layout.ts): a full home then costs one failed try per RETRY_HOME
+   * calls, not one per call, and the thread goes back home once there is room again.
+   */
+  private cursor = 0;
+  private home = 0;
+  private sinceHome = 0;
 
   private constructor(segments: Segment[]) {
     this.segments = segments;
@@ -115,6 +129,8 @@ export class Mempool {
     for (const s of this.segments) {
       const slot = s.claim(currentThread);
       if (slot === 0) {
+        // The slots already claimed in earlier segments go back: a failed attach holds nothing.
+        this.close();
         throw new OutOfPoolMemoryError(
           0,
           0,
@@ -125,6 +141,8 @@ export class Mempool {
       }
       s.bind(slot);
     }
+    this.home = (this.segments[0].slot - 1) % this.segments.length;
+    this.cursor = this.home;
   }
 
   get handle(): MempoolHandle {
@@ -156,9 +174,13 @@ export class Mempool {
     const ps = this.pageSize;
     const rounded = Math.ceil(bytes / ps) * ps;
     const n = this.segments.length;
-    const home = n === 1 ? 0 : (this.segments[0].slot - 1) % n;
+    let start = this.cursor;
+    if (start !== this.home && ++this.sinceHome >= P.RETRY_HOME) {
+      start = this.home;
+      this.sinceHome = 0;
+    }
     for (let k = 0; k < n; k++) {
-      const s = this.segments[(home + k) % n];
+      const s = this.segments[(start + k) % n];
       if (rounded > s.pages.capacity) continue;
       let offset: number;
       try {
@@ -169,9 +191,11 @@ export class Mempool {
       }
       const page = offset / ps;
       s.owners[page] = s.slot;
+      // Atomics: a worker freeing this block later subtracts from these words concurrently.
       const sw = s.slotWord(s.slot);
-      s.w[sw + P.SL_ALLOCS]++;
-      s.w[sw + P.SL_PAGES] += rounded / ps;
+      Atomics.add(s.w, sw + P.SL_ALLOCS, 1);
+      Atomics.add(s.w, sw + P.SL_PAGES, rounded / ps);
+      this.cursor = s.index;
       return s.index * P.SEGMENT_SPAN + offset;
     }
     const st = this.stats();
@@ -205,7 +229,8 @@ export class Mempool {
     const page = offset / this.pageSize;
     const owner = Number.isInteger(page) ? seg.owners[page] : 0;
     if (owner === 0) {
-      if (seg.pages.isFree(offset)) throw new InvalidAddressError(this.addressOf(block), "already free");
+      if (Number.isInteger(page) && seg.pages.isFree(offset))
+        throw new DoubleFreeError(this.addressOf(block), "already free");
       throw new InvalidAddressError(this.addressOf(block), "not a block from pool.alloc");
     }
     const pages = seg.pages.sizeOf(offset) / this.pageSize;
@@ -245,13 +270,13 @@ export class Mempool {
       recoveries += s.recoveries;
       for (let slot = 1; slot <= s.maxSlots; slot++) {
         const state = s.state(slot);
-        if (state === P.SLOT_FREE) continue;
         const sw = s.slotWord(slot);
+        if (state === P.SLOT_FREE && s.w[sw + P.SL_ALLOCS] === 0) continue;
         const threadId = s.threadOf(slot);
         const f = workers.get(threadId) ?? {
           slot,
           threadId,
-          state: state === P.SLOT_ALIVE ? "alive" : "dead",
+          state: state === P.SLOT_ALIVE ? "alive" : state === P.SLOT_DEAD ? "dead" : "gone",
           allocations: 0,
           bytes: 0,
           cachedPages: 0,
@@ -285,8 +310,14 @@ export class Mempool {
       for (let p = 0; p < s.owners.length; p++) {
         const o = s.owners[p];
         if (o === 0) continue;
+        let bytes: number;
+        try {
+          bytes = s.pages.sizeOf(p * ps);
+        } catch {
+          continue; // freed by another worker while we looked (its owner entry goes first)
+        }
         const list = byOwner.get(o) ?? [];
-        list.push(`${s.index * P.SEGMENT_SPAN + p * ps} (${formatBytes(s.pages.sizeOf(p * ps))})`);
+        list.push(`${s.index * P.SEGMENT_SPAN + p * ps} (${formatBytes(bytes)})`);
         byOwner.set(o, list);
       }
       for (let slot = 1; slot <= s.maxSlots; slot++) {
@@ -304,7 +335,11 @@ export class Mempool {
     return lines.join("\n");
   }
 
-  /** Verifies every segment's page and object layers. */
+  /**
+   * Verifies every segment's page and object layers (CorruptionError on a broken invariant). It
+   * holds each segment's lock, but the per-worker fast paths run without it: the result is exact
+   * only while no other worker is allocating or freeing.
+   */
   check(): void {
     for (const s of this.segments) s.heap.check();
   }

@@ -58,7 +58,12 @@ export class Segment {
     if (!Number.isInteger(maxWorkers) || maxWorkers < 1 || maxWorkers > 250) {
       throw new InvalidArgumentError("maxWorkers", maxWorkers, "must be an integer from 1 to 250");
     }
-    const hotPages = options.workerHotPages ?? P.DEFAULT_WORKER_HOT_PAGES;
+    // By default all hot stacks together hold at most an eighth of the segment: pages cached for
+    // one worker are free memory that no other worker can take.
+    const pageCount = Math.floor(bytes / (options.pageSize ?? 4096));
+    const hotPages =
+      options.workerHotPages ??
+      Math.min(P.DEFAULT_WORKER_HOT_PAGES, Math.max(1, Math.floor(pageCount / (8 * maxWorkers))));
     if (!Number.isInteger(hotPages) || hotPages < 0 || hotPages > 4096) {
       throw new InvalidArgumentError("workerHotPages", hotPages, "must be an integer from 0 to 4096");
     }
@@ -119,15 +124,21 @@ export class Segment {
     return { pages, count: this.w[r], countWord: r };
   }
 
-  /** Claims a free slot for this thread (`threadId`), or `slot` if given (the creator's). */
+  /**
+   * Claims a free slot for this thread (`threadId`); 0 if none is free. Slots that still have
+   * blocks charged to them (a gone worker's, see Mempool.debugInfo) are taken last, so those blocks
+   * keep being listed under the worker that allocated them. ALLOCS and PAGES are not reset: they
+   * count the blocks charged to the slot, whoever holds it.
+   */
   claim(threadId: number): number {
-    for (let s = 1; s <= this.maxSlots; s++) {
-      const sw = this.slotWord(s) + P.SL_STATE;
-      if (Atomics.compareExchange(this.w, sw, P.SLOT_FREE, P.SLOT_ALIVE) === P.SLOT_FREE) {
-        Atomics.store(this.w, this.slotWord(s) + P.SL_THREAD, threadId);
-        this.w[this.slotWord(s) + P.SL_ALLOCS] = 0;
-        this.w[this.slotWord(s) + P.SL_PAGES] = 0;
-        return s;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let s = 1; s <= this.maxSlots; s++) {
+        const sw = this.slotWord(s);
+        if (pass === 0 && Atomics.load(this.w, sw + P.SL_ALLOCS) !== 0) continue;
+        if (Atomics.compareExchange(this.w, sw + P.SL_STATE, P.SLOT_FREE, P.SLOT_ALIVE) === P.SLOT_FREE) {
+          Atomics.store(this.w, sw + P.SL_THREAD, threadId);
+          return s;
+        }
       }
     }
     return 0;
@@ -186,11 +197,29 @@ export class Segment {
    */
   private recoverLocked(slot: number): void {
     if (this.state(slot) !== P.SLOT_DEAD) return;
-    const live = [this.pages.ownHotStack(), ...this.others().map((s) => this.hotStackOf(s))];
-    this.pages.repair(live);
+    this.pages.repair([this.hotStackOf(slot)]);
     this.w[this.regionWord(slot)] = 0;
     repairSlabs(this.heap);
     this.heap.slabs.drainRegion(this.acWord(slot));
+    // Recount what is charged to the slot from the owner map: the worker may have died between
+    // an owner-map write and its counter update (pool.alloc and pool.free).
+    let allocs = 0;
+    let pages = 0;
+    for (let p = 0; p < this.owners.length; p++) {
+      if (this.owners[p] !== slot) continue;
+      let bytes = 0;
+      try {
+        bytes = this.pages.sizeOf(p * this.pages.pageSize);
+      } catch {
+        this.owners[p] = 0;
+        continue;
+      }
+      allocs++;
+      pages += bytes / this.pages.pageSize;
+    }
+    const sw = this.slotWord(slot);
+    Atomics.store(this.w, sw + P.SL_ALLOCS, allocs);
+    Atomics.store(this.w, sw + P.SL_PAGES, pages);
     this.w[this.rw + P.P_RECOVERIES]++;
     Atomics.store(this.w, this.slotWord(slot) + P.SL_STATE, P.SLOT_FREE);
   }

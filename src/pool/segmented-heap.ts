@@ -7,11 +7,14 @@ import { InvalidAddressError, OutOfMemoryError } from "../errors.js";
 import type { AllocFlags, Heap } from "../object/heap.js";
 import type { HeapStats } from "../object/inspect.js";
 import type { SlabCache, SlabCacheOptions } from "../object/slab-cache.js";
-import { SEGMENT_SPAN } from "./layout.js";
+import { RETRY_HOME, SEGMENT_SPAN } from "./layout.js";
 import type { Segment } from "./segment.js";
 
 export class SegmentedHeap {
   private readonly segments: Segment[];
+  /** Where the next allocation starts looking: home, or where the last one came from (Mempool.alloc). */
+  private cursor = -1;
+  private sinceHome = 0;
 
   constructor(segments: Segment[]) {
     this.segments = segments;
@@ -99,11 +102,18 @@ export class SegmentedHeap {
   private anySegment(f: (h: Heap) => number): number {
     const n = this.segments.length;
     const home = (this.segments[0].slot - 1) % n;
+    let start = this.cursor < 0 ? home : this.cursor;
+    if (start !== home && ++this.sinceHome >= RETRY_HOME) {
+      start = home;
+      this.sinceHome = 0;
+    }
     let last: unknown;
     for (let k = 0; k < n; k++) {
-      const s = this.segments[(home + k) % n];
+      const s = this.segments[(start + k) % n];
       try {
-        return s.index * SEGMENT_SPAN + f(s.heap);
+        const a = f(s.heap);
+        this.cursor = s.index;
+        return s.index * SEGMENT_SPAN + a;
       } catch (e) {
         if (!(e instanceof OutOfMemoryError)) throw e;
         last = e;
