@@ -1,0 +1,116 @@
+/**
+ * Shared pieces of the pool tests: starting a TypeScript fixture in a real worker thread (through
+ * test/arena/fixtures/ts-worker.mjs, which registers tsx there), collecting its messages, and
+ * snapshots of a pool's figures for "nothing changed" assertions.
+ */
+import { Worker } from "node:worker_threads";
+import { expect } from "vitest";
+import type { Mempool } from "../../src/index.js";
+
+const boot = new URL("../arena/fixtures/ts-worker.mjs", import.meta.url);
+
+/** The file URL of a fixture under test/pool/fixtures. */
+export function fixture(name: string): string {
+  return new URL(`./fixtures/${name}`, import.meta.url).href;
+}
+
+export interface Started<M> {
+  worker: Worker;
+  /** Resolves with the next message (messages that came earlier are queued). */
+  next(): Promise<M>;
+  /** Resolves with the exit code. */
+  exited: Promise<number>;
+}
+
+/**
+ * Starts fixture `entry` in a worker with `data` as its workerData (plus `entry`); the pool, if
+ * given, watches it, so its slot is recovered when it exits for whatever reason. A worker error
+ * (an uncaught exception) rejects the pending and later next() calls. With POOL_CPU_PROF=DIR in
+ * the environment, each worker writes a V8 CPU profile there (see bench/malloc/prof-summary.ts).
+ */
+export function start<M>(entry: string, data: object, pool?: Mempool): Started<M> {
+  const worker = new Worker(boot, {
+    workerData: { ...data, entry },
+    ...(process.env.POOL_CPU_PROF
+      ? { execArgv: ["--cpu-prof", `--cpu-prof-dir=${process.env.POOL_CPU_PROF}`] }
+      : {}),
+  });
+  pool?.watch(worker);
+  const queue: M[] = [];
+  const waiting: Array<{ resolve: (m: M) => void; reject: (e: unknown) => void }> = [];
+  let failure: unknown;
+  worker.on("message", (m: M) => {
+    const w = waiting.shift();
+    if (w) w.resolve(m);
+    else queue.push(m);
+  });
+  const fail = (e: unknown) => {
+    failure = e;
+    for (const w of waiting.splice(0)) w.reject(e);
+  };
+  worker.on("error", fail);
+  const exited = new Promise<number>((resolve) => {
+    worker.once("exit", (code) => {
+      if (failure === undefined) fail(new Error(`worker exited with code ${code}`));
+      resolve(code);
+    });
+  });
+  return {
+    worker,
+    exited,
+    next: () =>
+      new Promise<M>((resolve, reject) => {
+        const m = queue.shift();
+        if (m !== undefined) resolve(m);
+        else if (failure !== undefined) reject(failure);
+        else waiting.push({ resolve, reject });
+      }),
+  };
+}
+
+/** Runs `entry` to completion: its first message and its exit. */
+export async function runToEnd<M>(entry: string, data: object, pool?: Mempool): Promise<M> {
+  const w = start<M>(entry, data, pool);
+  const reply = await w.next();
+  await w.exited;
+  return reply;
+}
+
+/** What "the pool is unchanged" compares: the figures, the dump and the check. */
+export function snapshot(pool: Mempool): { stats: string; debug: string } {
+  pool.check();
+  return { stats: JSON.stringify(pool.stats()), debug: pool.debugInfo() };
+}
+
+/** `fn` throws an instance of `cls` and leaves the pool's figures, dump and invariants unchanged. */
+export function expectCleanFailure<E extends Error>(
+  pool: Mempool,
+  cls: abstract new (...args: never[]) => E,
+  fn: () => unknown,
+  label = fn.toString(),
+): E {
+  const before = snapshot(pool);
+  let error: unknown;
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
+  expect(error, `${label} should throw ${cls.name}`).toBeInstanceOf(cls);
+  const after = snapshot(pool);
+  expect(after.stats, `stats() after the failed ${label}`).toBe(before.stats);
+  expect(after.debug, `debugInfo() after the failed ${label}`).toBe(before.debug);
+  return error as E;
+}
+
+/** mulberry32: a tiny deterministic PRNG. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
