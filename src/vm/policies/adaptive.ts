@@ -57,9 +57,6 @@ export class AdaptivePolicy implements ReplacementPolicy {
     const halfLife = Math.max(1024, (options.halfLife ?? 4) * capacity);
     this.decay = 0.5 ** (1 / halfLife);
     this.margin = options.margin ?? 0.02;
-    this.weights = new Float64Array(experts.length).fill(1);
-    for (let i = 0; i < Math.min(options.preferred ?? 0, experts.length); i++)
-      this.weights[i] = 1 - (options.bias ?? 0);
     this.checkEvery = Math.max(64, capacity >> 3);
   }
 
