@@ -29,7 +29,6 @@
  * | readahead.max     | 32            | pages  | largest window; at most frames / 4               |
  */
 import {
-  CorruptionError,
   DoubleFreeError,
   InvalidAddressError,
   InvalidArgumentError,
@@ -37,9 +36,18 @@ import {
   OutOfMemoryError,
 } from "../errors.js";
 import { PageAllocator } from "../page/buddy.js";
-import { formatBytes, isPowerOfTwo } from "../util/validate.js";
+import { isPowerOfTwo } from "../util/validate.js";
+import {
+  type ContainerAccess,
+  checkTransfer,
+  copyRange,
+  type FileHandleLike,
+  gatherRange,
+  scatterRange,
+} from "./container.js";
 import { KEY_STRIDE, Pager, type PagerStats } from "./fault.js";
 import { hint as checkHint, type Hint, HintRanges, isKeptHint, type KeptHint } from "./hints.js";
+import { type PinRecord, vmCheck, vmDebugInfo } from "./inspect.js";
 import { type Mapping, MappingTree } from "./mappings.js";
 import { DEFAULT_POLICY } from "./policies/index.js";
 import { createPolicy, type ReplacementPolicy } from "./policies/policy.js";
@@ -94,14 +102,6 @@ export interface VmStats extends PagerStats {
   inFlight: number;
   arenaBytes: number;
   policyStats: Record<string, number>;
-}
-
-interface PinRecord {
-  id: number;
-  owner: string;
-  address: number;
-  length: number;
-  frames: number[];
 }
 
 /** Which address space a store is mapped in (a store's frames belong to one space). */
@@ -676,69 +676,44 @@ export class AddressSpace {
     this.open();
     this.range(src, length, false);
     this.range(dst, length, true);
-    const ps = this.pageSize;
-    const backward = dst > src && dst < src + length;
-    const buf = new Uint8Array(ps);
-    let done = 0;
-    while (done < length) {
-      const n = Math.min(ps, length - done);
-      const o = backward ? length - done - n : done;
-      const chunk = buf.subarray(0, n);
-      await this.read(src + o, n, chunk);
-      await this.write(dst + o, chunk);
-      done += n;
-    }
+    await copyRange(this.containerAccess(), src, dst, length);
   }
 
   /** Writes [v, v + length) of the space to `handle` at `position` (frames go straight to the file). */
   async gather(v: number, length: number, handle: FileHandleLike, position = 0): Promise<number> {
     this.open();
-    const m = this.range(v, length, false);
-    checkHandle(handle, "write");
-    if (!Number.isSafeInteger(position) || position < 0) {
-      throw new InvalidArgumentError("position", position, "must be a non-negative integer");
-    }
-    const ps = this.pageSize;
-    const base = m.storeId * KEY_STRIDE + m.offset / ps;
-    let pos = 0;
-    while (pos < length) {
-      const rel = v + pos - m.start;
-      const page = Math.floor(rel / ps);
-      const inPage = rel - page * ps;
-      const n = Math.min(ps - inPage, length - pos);
-      const f = await this.pager.acquire(base + page, this.target(m, page, false));
-      try {
-        let w = 0;
-        while (w < n) {
-          const r = await handle.write(this.pager.view(f), inPage + w, n - w, position + pos + w);
-          w += r.bytesWritten;
-        }
-      } finally {
-        this.pager.unref(f);
-      }
-      pos += n;
-    }
-    return length;
+    this.range(v, length, false);
+    checkTransfer(handle, "write", position);
+    return gatherRange(this.containerAccess(), v, length, handle, position);
   }
 
   /** Reads up to `length` bytes of `handle` from `position` into [v, v + length); stops at EOF. */
   async scatter(v: number, length: number, handle: FileHandleLike, position = 0): Promise<number> {
     this.open();
     this.range(v, length, true);
-    checkHandle(handle, "read");
-    if (!Number.isSafeInteger(position) || position < 0) {
-      throw new InvalidArgumentError("position", position, "must be a non-negative integer");
-    }
-    const buf = new Uint8Array(Math.min(length, 16 * this.pageSize));
-    let pos = 0;
-    while (pos < length) {
-      const want = Math.min(buf.length, length - pos);
-      const { bytesRead } = await handle.read(buf, 0, want, position + pos);
-      if (bytesRead === 0) break;
-      await this.write(v + pos, buf.subarray(0, bytesRead));
-      pos += bytesRead;
-    }
-    return pos;
+    checkTransfer(handle, "read", position);
+    return scatterRange(this.containerAccess(), v, length, handle, position);
+  }
+
+  /** What container.ts may use: page access without exposing frames to callers. */
+  private containerAccess(): ContainerAccess {
+    return {
+      pageSize: this.pageSize,
+      read: (v, length, into) => this.read(v, length, into),
+      write: (v, bytes) => this.write(v, bytes),
+      holdPage: async (v) => {
+        const m = this.range(v, 1, false);
+        const ps = this.pageSize;
+        const page = Math.floor((v - m.start) / ps);
+        const key = m.storeId * KEY_STRIDE + m.offset / ps + page;
+        const f = await this.pager.acquire(key, this.target(m, page, false));
+        return {
+          view: this.pager.view(f),
+          inPage: v - m.start - page * ps,
+          release: () => this.pager.unref(f),
+        };
+      },
+    };
   }
 
   // ---------------------------------------------------------------- reporting
@@ -763,51 +738,12 @@ export class AddressSpace {
 
   /** A human diagnosis: frames, policy, mappings with their hints, pins and who holds them. */
   debugInfo(): string {
-    const s = this.stats();
-    const lines = [
-      `address space: ${s.resident}/${s.frames} frames resident (${formatBytes(s.pageSize)} pages), ${s.dirty} dirty, ${s.pinned} pinned, ${s.inFlight} in flight`,
-      `policy ${s.policy}: ${JSON.stringify(s.policyStats)}`,
-      `faults ${s.faults}, hits ${s.hits}, evictions ${s.evictions}, writebacks ${s.writebacks}, read-ahead ${s.readahead} (hits ${s.readaheadHits}), prefetched ${s.prefetched}, store errors ${s.storeErrors}`,
-      `mappings (${s.mappings}):`,
-    ];
-    for (const m of this.tree.all()) {
-      const hints = m.hints
-        .segments()
-        .map((g) => `${g.hint}@${g.start}`)
-        .join(" ");
-      lines.push(
-        `  0x${m.start.toString(16)} +${m.length} ${m.writable ? "rw" : "ro"} ${m.store.description} offset ${m.offset} hints ${hints}`,
-      );
-    }
-    lines.push(`pins (${this.pinRecords.size}):`);
-    for (const r of this.pinRecords.values()) {
-      lines.push(`  "${r.owner}" holds 0x${r.address.toString(16)} +${r.length} (${r.frames.length} pages)`);
-    }
-    return lines.join("\n");
+    return vmDebugInfo(this.stats(), this.tree.all(), [...this.pinRecords.values()]);
   }
 
   /** Verifies the pager's and the policy's invariants; throws CorruptionError. */
   check(): void {
-    const p = this.pager;
-    const fr = p.frames;
-    for (const [key, f] of p.index) {
-      if (fr.key[f] !== key || fr.state[f] !== 2)
-        throw new CorruptionError(`frame ${f} does not hold key ${key}`);
-      if (!this.stores.has(Math.floor(key / KEY_STRIDE))) throw new CorruptionError(`key ${key} of no store`);
-    }
-    // Dirty frames include victims whose writeback is in flight (BUSY, out of the index).
-    let dirty = 0;
-    for (let f = 0; f < fr.touched; f++) if (fr.state[f] !== 0 && fr.dirtyEnd[f] > 0) dirty++;
-    if (dirty !== p.dirty) throw new CorruptionError(`${dirty} dirty frames, counter says ${p.dirty}`);
-    if (p.pending.size === 0 && this.policy.size !== p.index.size) {
-      throw new CorruptionError(`policy holds ${this.policy.size} pages, ${p.index.size} resident`);
-    }
-    let pins = 0;
-    for (const r of this.pinRecords.values()) pins += r.frames.length;
-    let framePins = 0;
-    for (let f = 0; f < fr.touched; f++) framePins += fr.pins[f];
-    if (pins !== framePins) throw new CorruptionError(`${framePins} frame pins, ${pins} recorded`);
-    this.policy.check();
+    vmCheck(this.pager, this.policy, (id) => this.stores.has(id), [...this.pinRecords.values()]);
   }
 
   /** Writes back every dirty page of persistent stores, drops every frame and returns them. */
@@ -891,26 +827,5 @@ export class AddressSpace {
         throw new InvalidAddressError(r.address, `is pinned by "${r.owner}"`, "EBUSY");
       }
     }
-  }
-}
-
-/** The part of `fs.promises.FileHandle` that gather/scatter use. */
-export interface FileHandleLike {
-  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
-  write(
-    buffer: Uint8Array,
-    offset: number,
-    length: number,
-    position: number,
-  ): Promise<{ bytesWritten: number }>;
-}
-
-function checkHandle(handle: unknown, what: "read" | "write"): void {
-  if (
-    handle === null ||
-    typeof handle !== "object" ||
-    typeof (handle as Record<string, unknown>)[what] !== "function"
-  ) {
-    throw new InvalidArgumentError("handle", handle, `must be a FileHandle (with ${what}())`);
   }
 }

@@ -2,11 +2,11 @@
 export {
   AddressSpace,
   type AddressSpaceOptions,
-  type FileHandleLike,
   type MapOptions,
   type PinnedRange,
   type VmStats,
 } from "./address-space.js";
+export type { FileHandleLike } from "./container.js";
 export { HINTS, type Hint } from "./hints.js";
 export {
   AdaptivePolicy,
