@@ -50,7 +50,7 @@ export interface CacheStats {
   emptySlabs: number;
   /** Objects allocated now. */
   inUse: number;
-  /** Free objects held on the cache's array cache (still marked used in their slabs). */
+  /** Free objects held on the cache's array caches, every worker's in a pool (still marked used in their slabs). */
   cached: number;
   /** Objects the cache's slabs can hold. */
   capacity: number;
@@ -131,8 +131,8 @@ function cacheFigures(heap: Heap, c: number, n: Census): CacheStats {
     partialSlabs: n.partial,
     fullSlabs: n.full,
     emptySlabs: n.empty,
-    inUse: n.inUse - s.cached(c),
-    cached: s.cached(c),
+    inUse: n.inUse - s.cachedAll(c),
+    cached: s.cachedAll(c),
     capacity: slabs * s.perSlab[c],
     headerBytes: slabs * s.dataOffset[c],
     tailBytes: slabs * (slabBytes - s.dataOffset[c] - s.perSlab[c] * s.stride[c]),

@@ -373,6 +373,13 @@ export class Slabs {
     return this.w[this.acWord[c]];
   }
 
+  /** Objects on cache c's array caches, this thread's and (in a pool) every other live thread's. */
+  cachedAll(c: number): number {
+    let n = 0;
+    for (const [aw] of this.acLocations(c)) n += this.w[aw];
+    return n;
+  }
+
   /** Address of entry i of cache c's array cache. */
   cachedAt(c: number, i: number): number {
     return this.f64[this.acEntry[c] + i];
