@@ -20,8 +20,11 @@
  * | 11   | RECOVERIES    | dead workers recovered so far                                |
  * | 16.. | SLOTS         | SLOT_WORDS per slot, slot 1 first                            |
  *
- * Slot (Int32 words): STATE (FREE, ALIVE, DEAD), THREAD (threadId of the worker), ALLOCS (pool
- * allocations it holds), PAGES (pages they span).
+ * Slot (Int32 words, SLOT_WORDS = 32 so that slots and the two halves of a slot sit on cache lines
+ * of their own): STATE (FREE, ALIVE, DEAD), THREAD (threadId of the worker), ALLOCS and PAGES (pool
+ * blocks charged to the slot, and their pages, counted up by its allocations and down by its own
+ * frees: written only by the slot's thread, plain stores), REMOTE_ALLOCS and REMOTE_PAGES at word
+ * 16 (blocks of the slot freed by other workers: Atomics.add by them). Charged = ALLOCS - REMOTE.
  *
  * Region of a slot (Int32 words from its start): word 0 the hot stack's count, words 4.. its
  * HOT_PAGES entries, then the array caches: MAX_CACHES x AC_SLOT_WORDS (object/layout.ts).
@@ -40,11 +43,13 @@ export const P_MUTEX = 8;
 export const P_RECOVERIES = 11;
 export const P_SLOTS = 16;
 
-export const SLOT_WORDS = 4;
+export const SLOT_WORDS = 32;
 export const SL_STATE = 0;
 export const SL_THREAD = 1;
 export const SL_ALLOCS = 2;
 export const SL_PAGES = 3;
+export const SL_REMOTE_ALLOCS = 16;
+export const SL_REMOTE_PAGES = 17;
 
 export const SLOT_FREE = 0;
 export const SLOT_ALIVE = 1;

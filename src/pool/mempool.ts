@@ -174,29 +174,22 @@ export class Mempool {
     const ps = this.pageSize;
     const rounded = Math.ceil(bytes / ps) * ps;
     const n = this.segments.length;
-    let start = this.cursor;
-    if (start !== this.home && ++this.sinceHome >= P.RETRY_HOME) {
-      start = this.home;
-      this.sinceHome = 0;
-    }
-    for (let k = 0; k < n; k++) {
-      const s = this.segments[(start + k) % n];
-      if (rounded > s.pages.capacity) continue;
-      let offset: number;
-      try {
-        offset = s.pages.alloc(rounded);
-      } catch (e) {
-        if (e instanceof OutOfMemoryError) continue;
-        throw e;
+    if (n === 1) {
+      const offset = this.allocIn(this.segments[0], rounded);
+      if (offset >= 0) return offset;
+    } else {
+      let start = this.cursor;
+      if (start !== this.home && ++this.sinceHome >= P.RETRY_HOME) {
+        start = this.home;
+        this.sinceHome = 0;
       }
-      const page = offset / ps;
-      s.owners[page] = s.slot;
-      // Atomics: a worker freeing this block later subtracts from these words concurrently.
-      const sw = s.slotWord(s.slot);
-      Atomics.add(s.w, sw + P.SL_ALLOCS, 1);
-      Atomics.add(s.w, sw + P.SL_PAGES, rounded / ps);
-      this.cursor = s.index;
-      return s.index * P.SEGMENT_SPAN + offset;
+      for (let k = 0; k < n; k++) {
+        const s = this.segments[(start + k) % n];
+        const offset = this.allocIn(s, rounded);
+        if (offset < 0) continue;
+        this.cursor = s.index;
+        return s.index * P.SEGMENT_SPAN + offset;
+      }
     }
     const st = this.stats();
     throw new OutOfPoolMemoryError(
@@ -206,6 +199,29 @@ export class Mempool {
       undefined,
       "no contiguous space left in the pool",
     );
+  }
+
+  /** `rounded` bytes from segment `s`, charged to this thread's slot; -1 if it has no room. */
+  private allocIn(s: Segment, rounded: number): number {
+    if (rounded > s.pages.capacity) return -1;
+    const ps = s.pages.pageSize;
+    let offset: number;
+    try {
+      // One page: allocPages(0), whose slow path refills this thread's hot stack with a batch
+      // under one lock hold, so the next single pages need no lock.
+      offset = rounded === ps ? s.pages.allocPages(0) : s.pages.alloc(rounded);
+    } catch (e) {
+      if (e instanceof OutOfMemoryError) return -1;
+      throw e;
+    }
+    s.owners[offset / ps] = s.slot;
+    // Plain writes: only this thread writes its slot's own counters (frees by other workers go
+    // to the slot's REMOTE counters, see free()).
+    const sw = s.slotWord(s.slot);
+    const w = s.w;
+    w[sw + P.SL_ALLOCS]++;
+    w[sw + P.SL_PAGES] += rounded / ps;
+    return offset;
   }
 
   /** A block of `bytes` as a Uint8Array on the shared buffer. */
@@ -225,15 +241,17 @@ export class Mempool {
 
   /** Frees a block from alloc/allocView (an address or the view itself), from any worker. */
   free(block: number | Uint8Array): void {
-    const { seg, offset } = this.blockOf(block);
-    const page = offset / this.pageSize;
-    const owner = Number.isInteger(page) ? seg.owners[page] : 0;
+    const seg = this.segmentOf(block);
+    const offset = typeof block === "number" ? block - seg.index * P.SEGMENT_SPAN : block.byteOffset;
+    const ps = seg.pages.pageSize;
+    const page = offset / ps;
+    const owner = (page | 0) === page ? seg.owners[page] : 0;
     if (owner === 0) {
-      if (Number.isInteger(page) && seg.pages.isFree(offset))
+      if ((page | 0) === page && seg.pages.isFree(offset))
         throw new DoubleFreeError(this.addressOf(block), "already free");
       throw new InvalidAddressError(this.addressOf(block), "not a block from pool.alloc");
     }
-    const pages = seg.pages.sizeOf(offset) / this.pageSize;
+    const pages = seg.pages.sizeOf(offset) / ps;
     // Cleared before the pages go back: once freed, another worker may get them and set it.
     seg.owners[page] = 0;
     try {
@@ -243,8 +261,15 @@ export class Mempool {
       throw e;
     }
     const sw = seg.slotWord(owner);
-    Atomics.sub(seg.w, sw + P.SL_ALLOCS, 1);
-    Atomics.sub(seg.w, sw + P.SL_PAGES, pages);
+    const w = seg.w;
+    if (owner === seg.slot) {
+      w[sw + P.SL_ALLOCS]--;
+      w[sw + P.SL_PAGES] -= pages;
+    } else {
+      // Another worker's block: its REMOTE counters, the only slot words others write.
+      Atomics.add(w, sw + P.SL_REMOTE_ALLOCS, 1);
+      Atomics.add(w, sw + P.SL_REMOTE_PAGES, pages);
+    }
   }
 
   /** Bytes of a block from alloc/allocView (whole pages). */
@@ -270,8 +295,7 @@ export class Mempool {
       recoveries += s.recoveries;
       for (let slot = 1; slot <= s.maxSlots; slot++) {
         const state = s.state(slot);
-        const sw = s.slotWord(slot);
-        if (state === P.SLOT_FREE && s.w[sw + P.SL_ALLOCS] === 0) continue;
+        if (state === P.SLOT_FREE && s.chargedBlocks(slot) === 0) continue;
         const threadId = s.threadOf(slot);
         const f = workers.get(threadId) ?? {
           slot,
@@ -281,9 +305,9 @@ export class Mempool {
           bytes: 0,
           cachedPages: 0,
         };
-        f.allocations += s.w[sw + P.SL_ALLOCS];
+        f.allocations += s.chargedBlocks(slot);
         f.cachedPages += s.cachedPages(slot);
-        f.bytes += s.w[sw + P.SL_PAGES] * this.pageSize;
+        f.bytes += s.chargedPages(slot) * this.pageSize;
         workers.set(threadId, f);
       }
     }
@@ -380,6 +404,17 @@ export class Mempool {
     const offset = address - index * P.SEGMENT_SPAN;
     if (!seg || offset >= seg.pages.memory.length) throw new InvalidAddressError(address, "outside the pool");
     return { seg, offset };
+  }
+
+  /** The segment of an address or a view (typed errors for anything else). */
+  private segmentOf(block: number | Uint8Array): Segment {
+    if (typeof block === "number") {
+      if (this.segments.length === 1 && block >= 0 && block < this.segments[0].pages.memory.length) {
+        return this.segments[0];
+      }
+      return this.locate(block).seg;
+    }
+    return this.blockOf(block).seg;
   }
 
   private blockOf(block: number | Uint8Array): { seg: Segment; offset: number } {

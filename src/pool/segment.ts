@@ -134,7 +134,7 @@ export class Segment {
     for (let pass = 0; pass < 2; pass++) {
       for (let s = 1; s <= this.maxSlots; s++) {
         const sw = this.slotWord(s);
-        if (pass === 0 && Atomics.load(this.w, sw + P.SL_ALLOCS) !== 0) continue;
+        if (pass === 0 && this.chargedBlocks(s) !== 0) continue;
         if (Atomics.compareExchange(this.w, sw + P.SL_STATE, P.SLOT_FREE, P.SLOT_ALIVE) === P.SLOT_FREE) {
           Atomics.store(this.w, sw + P.SL_THREAD, threadId);
           return s;
@@ -220,6 +220,8 @@ export class Segment {
     const sw = this.slotWord(slot);
     Atomics.store(this.w, sw + P.SL_ALLOCS, allocs);
     Atomics.store(this.w, sw + P.SL_PAGES, pages);
+    Atomics.store(this.w, sw + P.SL_REMOTE_ALLOCS, 0);
+    Atomics.store(this.w, sw + P.SL_REMOTE_PAGES, 0);
     this.w[this.rw + P.P_RECOVERIES]++;
     Atomics.store(this.w, this.slotWord(slot) + P.SL_STATE, P.SLOT_FREE);
   }
@@ -238,6 +240,18 @@ export class Segment {
     }
     Atomics.store(this.w, this.slotWord(slot) + P.SL_STATE, P.SLOT_FREE);
     this.slot = 0;
+  }
+
+  /** Pool blocks charged to a slot: its allocations less its own and other workers' frees. */
+  chargedBlocks(slot: number): number {
+    const sw = this.slotWord(slot);
+    return Atomics.load(this.w, sw + P.SL_ALLOCS) - Atomics.load(this.w, sw + P.SL_REMOTE_ALLOCS);
+  }
+
+  /** Pages of the pool blocks charged to a slot. */
+  chargedPages(slot: number): number {
+    const sw = this.slotWord(slot);
+    return Atomics.load(this.w, sw + P.SL_PAGES) - Atomics.load(this.w, sw + P.SL_REMOTE_PAGES);
   }
 
   /** Pages on a slot's hot stack (free memory cached for that worker). */
