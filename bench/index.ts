@@ -14,6 +14,7 @@ import { type BenchModule, type BenchOptions, type BenchResult, machine, machine
 const BENCHES: readonly { name: string; load: () => Promise<BenchModule> }[] = [
   { name: "page", load: () => import("./page.bench.js") },
   { name: "object", load: () => import("./object.bench.js") },
+  { name: "pool", load: () => import("./pool.bench.js") },
   { name: "vm", load: () => import("./vm.bench.js") },
   { name: "service", load: () => import("./service.bench.js") },
 ];

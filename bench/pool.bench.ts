@@ -1,0 +1,180 @@
+/**
+ * Pool layer: operations per second with 1 and 2 worker threads sharing one Mempool, against the
+ * same workload on a private, unshared allocator per worker (the no-sharing upper bound), on a
+ * private Mempool per worker (the pool's own code with nobody to share with: the cost of sharing
+ * apart from the cost of the pool's bookkeeping) and on the shared pool with one global lock
+ * around every call (the naive design).
+ *
+ * Workloads (pool-worker.ts), each a working set of slots where every iteration frees the slot's
+ * block and allocates a new one (two operations):
+ *   malloc       pool.heap.malloc/free of small objects (8-512 bytes, 80% up to 128) vs Heap
+ *   pages-1      pool.alloc/free of one page vs PageAllocator.alloc/free
+ *   pages-mixed  pool.alloc/free of 1-8 pages vs PageAllocator.alloc/free
+ *
+ * Each design and thread count gets its own workers (started once, through tsx) and a fresh pool;
+ * every workload runs a warm-up round, then `runs` timed rounds, all workers at once. A round's
+ * throughput is the operations of all workers over the slowest worker's time; the figure is the
+ * median round. Targets (issue 4): the pool with 2 workers at >= 1.8x its 1-worker throughput and
+ * >= 0.9x the private allocators with 2 workers.
+ *
+ * POOL_BENCH_PROF=DIR writes a V8 CPU profile of every worker into DIR (bench/malloc/prof-summary.ts
+ * summarizes them).
+ */
+import { Worker } from "node:worker_threads";
+import { Mempool } from "../src/index.js";
+import { type BenchOptions, type BenchResult, markdownTable, median, textTable } from "./harness.js";
+import type { Design, PoolWorkerData, RoundReply, RoundRequest, WorkloadKey } from "./pool-worker.js";
+
+const boot = new URL("../test/arena/fixtures/ts-worker.mjs", import.meta.url);
+const entry = new URL("./pool-worker.ts", import.meta.url).href;
+const MiB = 2 ** 20;
+
+const DESIGNS: readonly Design[] = ["pool", "private", "private-pool", "locked"];
+const DESIGN_TITLE: Record<Design, string> = {
+  pool: "mneme pool (shared)",
+  private: "private Heap/PageAllocator per worker",
+  "private-pool": "private Mempool per worker",
+  locked: "shared pool, one global lock",
+};
+const WORKLOADS: readonly { key: WorkloadKey; title: string; iterations: number }[] = [
+  { key: "malloc", title: "small-object malloc/free (pool.heap)", iterations: 2_000_000 },
+  { key: "pages-1", title: "1-page alloc/free (pool.alloc)", iterations: 2_000_000 },
+  { key: "pages-mixed", title: "1-8 page alloc/free (pool.alloc)", iterations: 1_000_000 },
+];
+
+interface Team {
+  workers: Worker[];
+  round(req: RoundRequest): Promise<RoundReply[]>;
+  close(): Promise<void>;
+}
+
+async function team(design: Design, threads: number, seed: number): Promise<Team> {
+  const pool = design === "private" || design === "private-pool" ? null : Mempool.create(64 * MiB);
+  const prof = process.env.POOL_BENCH_PROF;
+  const workers = Array.from({ length: threads }, (_, i) => {
+    const data: PoolWorkerData = {
+      entry,
+      design,
+      handle: pool?.handle,
+      privateBytes: 64 * MiB,
+      seed: seed + i,
+    };
+    const w = new Worker(boot, {
+      workerData: data,
+      ...(prof ? { execArgv: ["--cpu-prof", `--cpu-prof-dir=${prof}`] } : {}),
+    });
+    pool?.watch(w);
+    return w;
+  });
+  const next = (w: Worker) =>
+    new Promise<unknown>((resolve, reject) => {
+      w.once("message", resolve);
+      w.once("error", reject);
+    });
+  await Promise.all(workers.map(next));
+  return {
+    workers,
+    round: (req) =>
+      Promise.all(
+        workers.map((w) => {
+          const reply = next(w) as Promise<RoundReply>;
+          w.postMessage(req);
+          return reply;
+        }),
+      ),
+    close: async () => {
+      await Promise.all(
+        workers.map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              w.once("exit", () => resolve());
+              w.postMessage("exit");
+            }),
+        ),
+      );
+      pool?.check();
+    },
+  };
+}
+
+type Key = `${WorkloadKey}/${Design}/${number}`;
+
+export async function run(options: BenchOptions): Promise<BenchResult> {
+  const runs = Math.max(options.quick ? 1 : 5, options.runs);
+  const scale = options.quick ? 20 : 1;
+  const workloads = WORKLOADS.filter((w) => options.only === undefined || w.key.includes(options.only));
+  if (workloads.length === 0) throw new Error(`pool: no workload matches --only ${options.only}`);
+  const rounds = new Map<Key, number[]>();
+  for (const design of DESIGNS) {
+    for (const threads of [1, 2]) {
+      options.log(`pool: ${design}, ${threads} worker(s)`);
+      const t = await team(design, threads, 0x706f6f6c);
+      for (const w of workloads) {
+        const iterations = Math.max(1000, Math.floor(w.iterations / scale));
+        await t.round({ workload: w.key, iterations }); // warm-up
+        const figures: number[] = [];
+        for (let r = 0; r < runs; r++) {
+          const replies = await t.round({ workload: w.key, iterations });
+          const ops = replies.reduce((n, x) => n + x.ops, 0);
+          const ms = Math.max(...replies.map((x) => x.ms));
+          figures.push(Math.round((ops / ms) * 1000));
+        }
+        rounds.set(`${w.key}/${design}/${threads}`, figures);
+      }
+      await t.close();
+    }
+  }
+
+  const ops = (k: Key) => median(rounds.get(k) ?? [0]);
+  const mops = (v: number) => (v / 1e6).toFixed(2);
+  const header = ["workload / design", "1 worker Mop/s", "2 workers Mop/s", "2w / 1w"];
+  const rows: string[][] = [];
+  const summary: Record<
+    string,
+    { scaling: number; vsPrivate: number; vsPrivatePool: number; vsLocked: number }
+  > = {};
+  for (const w of workloads) {
+    for (const d of DESIGNS) {
+      const one = ops(`${w.key}/${d}/1`);
+      const two = ops(`${w.key}/${d}/2`);
+      rows.push([`${w.key}: ${DESIGN_TITLE[d]}`, mops(one), mops(two), `${(two / one).toFixed(2)}x`]);
+    }
+    const pool2 = ops(`${w.key}/pool/2`);
+    summary[w.key] = {
+      scaling: pool2 / ops(`${w.key}/pool/1`),
+      vsPrivate: pool2 / ops(`${w.key}/private/2`),
+      vsPrivatePool: pool2 / ops(`${w.key}/private-pool/2`),
+      vsLocked: pool2 / ops(`${w.key}/locked/2`),
+    };
+  }
+  const verdictHeader = [
+    "workload",
+    "pool 2w / 1w (target >= 1.8)",
+    "pool 2w / private 2w (target >= 0.9)",
+    "pool 2w / private pools 2w",
+    "pool 2w / locked 2w",
+  ];
+  const verdict = workloads.map((w) => {
+    const s = summary[w.key];
+    const mark = (v: number, target: number) => `${v.toFixed(2)}x ${v >= target ? "met" : "MISSED"}`;
+    return [
+      w.key,
+      mark(s.scaling, 1.8),
+      mark(s.vsPrivate, 0.9),
+      `${s.vsPrivatePool.toFixed(2)}x`,
+      `${s.vsLocked.toFixed(2)}x`,
+    ];
+  });
+  const legend = workloads.map((w) => `${w.key}: ${w.title}`).join("\n");
+  return {
+    name: "pool",
+    text: `${textTable(header, rows)}\n\n${textTable(verdictHeader, verdict)}\n\n${legend}\n(median of ${runs} rounds; 1 op = one allocation or one free)`,
+    markdown: `${markdownTable(header, rows)}\n\n${markdownTable(verdictHeader, verdict)}`,
+    data: {
+      runs,
+      workloads: workloads.map((w) => ({ key: w.key, title: w.title, iterations: w.iterations / scale })),
+      opsPerSecond: Object.fromEntries(rounds),
+      summary,
+    },
+  };
+}
