@@ -11,8 +11,8 @@
  *   pages-1      pool.alloc/free of one page vs PageAllocator.alloc/free
  *   pages-mixed  pool.alloc/free of 1-8 pages vs PageAllocator.alloc/free
  *
- * Each design and thread count gets its own workers (started once, through tsx) and a fresh pool;
- * every workload runs a warm-up round, then `runs` timed rounds, all workers at once. A round's
+ * Each workload, design and thread count gets its own workers (started through tsx) and a fresh
+ * pool or allocator; it runs a warm-up round, then `runs` timed rounds, all workers at once. A round's
  * throughput is the operations of all workers over the slowest worker's time; the figure is the
  * median round. Targets (issue 4): the pool with 2 workers at >= 1.8x its 1-worker throughput and
  * >= 0.9x the private allocators with 2 workers.
@@ -68,8 +68,12 @@ async function team(design: Design, threads: number, seed: number): Promise<Team
   });
   const next = (w: Worker) =>
     new Promise<unknown>((resolve, reject) => {
-      w.once("message", resolve);
-      w.once("error", reject);
+      const fail = (e: unknown) => reject(e);
+      w.once("error", fail);
+      w.once("message", (m) => {
+        w.off("error", fail);
+        resolve(m);
+      });
     });
   await Promise.all(workers.map(next));
   return {
@@ -105,11 +109,14 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const workloads = WORKLOADS.filter((w) => options.only === undefined || w.key.includes(options.only));
   if (workloads.length === 0) throw new Error(`pool: no workload matches --only ${options.only}`);
   const rounds = new Map<Key, number[]>();
-  for (const design of DESIGNS) {
-    for (const threads of [1, 2]) {
-      options.log(`pool: ${design}, ${threads} worker(s)`);
-      const t = await team(design, threads, 0x706f6f6c);
-      for (const w of workloads) {
+  for (const w of workloads) {
+    for (const design of DESIGNS) {
+      for (const threads of [1, 2]) {
+        // Fresh workers and a fresh pool for every measurement, as the private designs get fresh
+        // allocators: pages of two workers interleaved by an earlier workload share cache lines
+        // of the page map and the owner map, which costs the shared pool a lot (BENCHMARKS.md).
+        options.log(`pool: ${w.key}, ${design}, ${threads} worker(s)`);
+        const t = await team(design, threads, 0x706f6f6c);
         const iterations = Math.max(1000, Math.floor(w.iterations / scale));
         await t.round({ workload: w.key, iterations }); // warm-up
         const figures: number[] = [];
@@ -120,8 +127,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           figures.push(Math.round((ops / ms) * 1000));
         }
         rounds.set(`${w.key}/${design}/${threads}`, figures);
+        await t.close();
       }
-      await t.close();
     }
   }
 
