@@ -10,6 +10,7 @@ import { LruPolicy } from "./lru.js";
 import { registerPolicy } from "./policy.js";
 import { S3FifoPolicy } from "./s3fifo.js";
 import { SievePolicy } from "./sieve.js";
+import { WTinyLfuPolicy } from "./wtinylfu.js";
 
 registerPolicy("lru", "least recently used (the seed's default)", (c) => new LruPolicy(c));
 registerPolicy("clock", "second chance: one reference bit, a sweeping hand", (c) => new ClockPolicy(c));
@@ -38,6 +39,11 @@ registerPolicy(
   "FIFO with visited bits and a hand that does not move survivors",
   (c) => new SievePolicy(c),
 );
+registerPolicy(
+  "wtinylfu",
+  "window LRU + segmented LRU with frequency-sketch admission and a hill-climbed window",
+  (c) => new WTinyLfuPolicy(c),
+);
 
 export const DEFAULT_POLICY = "adaptive";
 
@@ -51,4 +57,13 @@ export {
   reference,
   registerPolicy,
 } from "./policy.js";
-export { AdaptivePolicy, ArcPolicy, ClockPolicy, LirsPolicy, LruPolicy, S3FifoPolicy, SievePolicy };
+export {
+  AdaptivePolicy,
+  ArcPolicy,
+  ClockPolicy,
+  LirsPolicy,
+  LruPolicy,
+  S3FifoPolicy,
+  SievePolicy,
+  WTinyLfuPolicy,
+};
