@@ -3,6 +3,7 @@
  * every bad input (typed error, nothing changed), pins and the all-pinned failure, peek, sync,
  * the container operations, and the fault path's guarantees (shared reads, clean store failures).
  */
+import { existsSync } from "node:fs";
 import { open, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -350,6 +351,15 @@ describe("the fault path", () => {
     expect((await space.read(v, 1))[0]).toBe(5);
   });
 
+  it("a store that cannot even open fails the fault with StoreError and installs nothing", async () => {
+    const store = new FileStore(tmp.path); // a directory
+    const space = new AddressSpace({ frames: 2 });
+    const v = space.map({ length: 2 * PS, store });
+    await expect(space.read(v, 1)).rejects.toBeInstanceOf(StoreError);
+    expect(space.stats()).toMatchObject({ resident: 0, faults: 0, storeErrors: 1, inFlight: 0 });
+    space.check();
+  });
+
   it("a failed writeback keeps the victim resident and dirty, and the fault fails with StoreError", async () => {
     const store = new MemoryStore();
     const space = new AddressSpace({ frames: 1 });
@@ -405,6 +415,21 @@ describe("anonymous memory and swap", () => {
     await space.write(v + 2 * PS, new Uint8Array([1]));
     const e = await expectCleanRejection(space, OutOfMemoryError, () => space.read(v + 3 * PS, 1));
     expect(e.reason).toBe("no-backing-store");
+  });
+
+  it("puts the default swap file under the data directory and removes it on close", async () => {
+    const store = new AnonymousStore({ dataDir: join(tmp.path, "data") });
+    expect(store.description).toContain(join(tmp.path, "data", "swap", `anon-${process.pid}-`));
+    const space = new AddressSpace({ frames: 1 });
+    const v = space.map({ length: 2 * PS, store, hint: "random" });
+    await space.write(v, new Uint8Array([1]));
+    await space.write(v + PS, new Uint8Array([2])); // page 0 goes to swap
+    const path = store.swap!.path;
+    expect(existsSync(path)).toBe(true);
+    expect((await space.read(v, 1))[0]).toBe(1);
+    await space.close();
+    await store.close();
+    expect(existsSync(path)).toBe(false);
   });
 
   it("rejects bad options", () => {
