@@ -5,6 +5,7 @@
  * Error texts are Redis's where Redis has one.
  */
 import { InvalidArgumentError, MnemeError, OutOfMemoryError } from "../errors.js";
+import { HINTS, type Hint } from "../vm/hints.js";
 import type { Capability } from "./capabilities.js";
 import { infoText } from "./info.js";
 import { error, OK, type Reply, simple } from "./resp.js";
@@ -101,6 +102,11 @@ function write(svc: Service, conn: Connection, args: Buffer[]): undefined {
   if (offset + data.length > cap.size) return conn.reply(error(OUT_OF_RANGE));
   svc.counters.writes++;
   svc.counters.bytesWritten += data.length;
+  if (cap.kind === "map") {
+    // A copy: the request buffer may be reused before the page-in completes.
+    const copy = Uint8Array.from(data);
+    return conn.defer(svc.maps.write(cap.address, offset, copy).then(() => copy.length));
+  }
   conn.writeBlock(cap, offset, data);
 }
 
@@ -117,6 +123,10 @@ function read(svc: Service, conn: Connection, args: Buffer[]): undefined {
     );
   svc.counters.reads++;
   svc.counters.bytesRead += length;
+  if (cap.kind === "map")
+    return conn.defer(
+      svc.maps.read(cap.address, offset, length).then((b) => Buffer.from(b.buffer, b.byteOffset, b.length)),
+    );
   conn.readBlock(cap, offset, length);
 }
 
@@ -126,22 +136,44 @@ function sizeCmd(svc: Service, conn: Connection, args: Buffer[]): undefined {
   conn.reply(cap.size);
 }
 
-function map(_svc: Service, conn: Connection, args: Buffer[]): undefined {
+function map(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const length = parseCount(args[1]);
   if (length < 0) return conn.reply(error(NOT_INTEGER));
+  if (length === 0) return conn.reply(error("ERR MAP length must be positive"));
+  let kind: "anon" | "file" = "anon";
+  let name: string | null = null;
+  let hint: Hint | undefined;
   for (let i = 2; i < args.length; i += 2) {
     const opt = lower(args[i]);
     if ((opt !== "store" && opt !== "hint") || i + 1 >= args.length)
       return conn.reply(error("ERR syntax error"));
     if (opt === "store") {
-      const kind = lower(args[i + 1]);
-      if (kind === "file") {
+      const k = lower(args[i + 1]);
+      if (k === "file") {
         if (i + 2 >= args.length) return conn.reply(error("ERR syntax error"));
+        kind = "file";
+        name = args[i + 2].toString();
         i++;
-      } else if (kind !== "anon") return conn.reply(error("ERR STORE must be anon or file NAME"));
+      } else if (k !== "anon") return conn.reply(error("ERR STORE must be anon or file NAME"));
+    } else {
+      const h = args[i + 1].toString();
+      if (!(HINTS as readonly string[]).includes(h))
+        return conn.reply(error(`ERR HINT must be one of ${HINTS.join(", ")}`));
+      hint = h as Hint;
     }
   }
-  conn.reply(error("ERR MAP needs the vm layer (src/vm AddressSpace), which this build does not have yet"));
+  const refused = svc.quotas.refuse(conn.identity, 0);
+  if (refused !== null) return conn.reply(error(refused));
+  let v: number;
+  try {
+    v = svc.maps.map(length, kind, name, hint);
+  } catch (e) {
+    if (e instanceof MnemeError) return conn.reply(error(`ERR ${e.message}`));
+    throw e;
+  }
+  svc.quotas.charge(conn.identity, 0);
+  const cap = svc.caps.grant(v, length, 0, conn.identity, "map", conn.id);
+  conn.stream.ascii(`$${cap.handle.length}\r\n${cap.handle}\r\n`);
 }
 
 function stats(svc: Service, conn: Connection): undefined {
@@ -323,7 +355,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
   size: { arity: 2, flags: ["readonly", "fast"], run: sizeCmd },
   map: { arity: -2, flags: ["write", "denyoom"], run: map },
   stats: { arity: 1, flags: ["readonly"], run: stats },
-  sync: { arity: 1, flags: ["admin"], run: (_s, c) => c.reply(OK) },
+  // Until replication lands, SYNC writes the MAP regions' dirty pages to their stores.
+  sync: {
+    arity: 1,
+    flags: ["admin"],
+    run: (s, c) => (s.maps.count > 0 ? c.defer(s.maps.sync().then(() => OK)) : c.reply(OK)),
+  },
   ping: {
     arity: -1,
     flags: ["fast"],

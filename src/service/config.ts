@@ -20,6 +20,7 @@
  * | maxClients      | 10000          | conns   | connections at once; more get "max number of clients"      |
  * | quotaBytes      | = memory       | bytes   | bytes one identity may hold                                |
  * | quotaHandles    | 1048576        | handles | handles one identity may hold                              |
+ * | mapFrames       | 1024           | frames  | resident pages (4 KiB) for all MAP regions together         |
  * | requirepass     | none           |         | password of the default user; nothing but AUTH/HELLO before |
  * | users           | none           |         | extra ACL users name:password (each its own identity)      |
  * | freeOnClose     | false          |         | free a connection's anonymous blocks when it closes        |
@@ -45,6 +46,7 @@ export interface ServiceConfig {
   maxClients: number;
   quotaBytes: number;
   quotaHandles: number;
+  mapFrames: number;
   requirepass: string | null;
   users: Record<string, string>;
   freeOnClose: boolean;
@@ -69,6 +71,7 @@ export const DEFAULTS: ServiceConfig = {
   maxClients: 10_000,
   quotaBytes: 0,
   quotaHandles: 1024 * 1024,
+  mapFrames: 1024,
   requirepass: null,
   users: {},
   freeOnClose: false,
@@ -100,6 +103,7 @@ export function resolveConfig(partial: Partial<ServiceConfig>): ServiceConfig {
   int("maxClients", 1);
   int("quotaBytes", 1);
   int("quotaHandles", 1);
+  int("mapFrames", 4, 1 << 24);
   int("replicationBatch", 1);
   if (Math.ceil((c.maxBulk + 64) / c.replyBufferSize) > c.replyBuffers) {
     throw new InvalidArgumentError(

@@ -120,7 +120,11 @@ function section(svc: Service, name: string): [string, string | number][] {
         ["bytes_read", svc.counters.bytesRead],
         ["bytes_written", svc.counters.bytesWritten],
         ["worker_jobs", svc.counters.workerJobs],
-        ["map_available", 0],
+        ["map_available", 1],
+        ["map_frames", c.mapFrames],
+        ...Object.entries(svc.maps.stats())
+          .filter(([k]) => k !== "frames")
+          .map(([k, v]) => [`map_${k}`, v] as [string, number]),
       ];
     }
     case "pool": {

@@ -23,6 +23,7 @@ import { Mempool } from "../pool/mempool.js";
 import { type Capability, CapabilityTable } from "./capabilities.js";
 import { dispatch, parseCount } from "./commands.js";
 import { resolveConfig, type ServiceConfig } from "./config.js";
+import { MapRegions } from "./maps.js";
 import { Quotas } from "./quotas.js";
 import { ReplyBuffers, ReplyStream } from "./reply-buffers.js";
 import { encode, ProtocolError, type Reply, RequestParser } from "./resp.js";
@@ -45,6 +46,8 @@ export interface Counters {
 export class Service {
   readonly config: ServiceConfig;
   readonly pool: Mempool;
+  /** MAP regions (pageable, backed by the vm layer). */
+  readonly maps: MapRegions;
   readonly caps = new CapabilityTable();
   readonly quotas: Quotas;
   readonly replyBuffers: ReplyBuffers;
@@ -72,6 +75,7 @@ export class Service {
   constructor(config: Partial<ServiceConfig> = {}) {
     this.config = resolveConfig(config);
     this.pool = Mempool.create(this.config.memory, { maxWorkers: Math.max(16, this.config.workers + 2) });
+    this.maps = new MapRegions(this.config.data, this.config.mapFrames);
     this.quotas = new Quotas({ bytes: this.config.quotaBytes, handles: this.config.quotaHandles });
     this.replyBuffers = new ReplyBuffers(this.config.replyBuffers, this.config.replyBufferSize);
   }
@@ -110,6 +114,7 @@ export class Service {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     if (this.workers) await this.workers.close();
     this.workers = null;
+    await this.maps.close();
   }
 
   authenticate(user: string, pass: string): boolean {
@@ -128,6 +133,11 @@ export class Service {
   /** Frees a block whose handle was revoked (now, or when its worker jobs finish). */
   release(cap: Capability): void {
     this.caps.revoke(cap);
+    if (cap.kind === "map") {
+      this.quotas.refund(cap.owner, cap.charged);
+      void this.maps.unmap(cap.address).catch(() => {});
+      return;
+    }
     if (cap.inflight > 0) {
       cap.freeing = true;
       return;
@@ -218,6 +228,8 @@ export class Connection {
   /** Worker job being assembled / out. */
   private job: Job | null = null;
   private jobOut = false;
+  /** An asynchronous command (MAP regions) is running: later commands wait for its reply. */
+  private asyncOut = false;
   private readonly resume = () => this.unstall();
 
   constructor(svc: Service, id: number, socket: Socket) {
@@ -303,7 +315,31 @@ export class Connection {
   }
 
   private busy(): boolean {
-    return this.jobOut || this.stalled || this.head < this.queue.length;
+    return this.jobOut || this.asyncOut || this.stalled || this.head < this.queue.length;
+  }
+
+  /**
+   * Runs an asynchronous command: the replies before it go out, the commands after it wait, and
+   * its reply (or its error as a Redis error) takes its place in order.
+   */
+  defer(work: Promise<Reply>): undefined {
+    this.asyncOut = true;
+    work
+      .then(
+        (value) => value,
+        (e: unknown) => ({ error: `ERR ${e instanceof Error ? e.message : String(e)}` }) as Reply,
+      )
+      .then((value) => {
+        this.asyncOut = false;
+        if (this.gone) {
+          if (!this.jobOut) this.stream.detach();
+          return;
+        }
+        this.reply(value);
+        if (!this.jobOut && !this.stalled && this.head < this.queue.length) this.drain();
+        else this.afterBatch();
+      });
+    return undefined;
   }
 
   private onData(chunk: Buffer): void {
@@ -351,7 +387,7 @@ export class Connection {
 
   /** Runs queued commands while reply buffers allow; flushes; stalls when they do not. */
   private drain(): void {
-    if (this.jobOut || this.gone) return;
+    if (this.jobOut || this.asyncOut || this.gone) return;
     const q = this.queue;
     while (this.head < q.length) {
       const args = q[this.head];
@@ -362,6 +398,7 @@ export class Connection {
       this.head++;
       this.svc.counters.commands++;
       dispatch(this.svc, this, args);
+      if (this.asyncOut) break;
       if (this.quitting) {
         this.queue = [];
         this.head = 0;
@@ -416,7 +453,7 @@ export class Connection {
     this.queue = [];
     this.head = 0;
     this.svc.replyBuffers.forget(this.resume);
-    if (!this.jobOut) this.stream.detach();
+    if (!this.jobOut && !this.asyncOut) this.stream.detach();
     this.svc.closed(this);
   }
 }

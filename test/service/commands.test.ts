@@ -78,10 +78,13 @@ describe("memory commands", () => {
     }
   });
 
-  it("MAP validates its arguments and says the vm layer is missing", async () => {
-    await expect(r.call("MAP", 4096)).rejects.toThrow(/vm layer/);
+  it("MAP validates its arguments", async () => {
     await expect(r.call("MAP", 4096, "STORE", "tape")).rejects.toThrow(/anon or file/);
     await expect(r.call("MAP", "x")).rejects.toThrow(/not an integer/);
+    await expect(r.call("MAP", 0)).rejects.toThrow(/positive/);
+    await expect(r.call("MAP", 4096, "HINT", "fast")).rejects.toThrow(/HINT must be one of/);
+    await expect(r.call("MAP", 4096, "STORE", "file", "../escape")).rejects.toThrow(/file names/);
+    await expect(r.call("MAP", 4096, "STORE", "file")).rejects.toThrow(/syntax error/);
   });
 
   it("STATS and SYNC", async () => {

@@ -1,0 +1,85 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Service } from "../../src/service/server.js";
+import { startService } from "./helpers.js";
+
+let svc: Service;
+let r: Redis;
+
+beforeAll(async () => {
+  // 8 frames of 4 KiB: every region below is many times larger than what stays resident.
+  svc = await startService({ mapFrames: 8, users: { bob: "pw" } });
+  r = new Redis({ port: svc.port, lazyConnect: true });
+  await r.connect();
+});
+
+afterAll(async () => {
+  r.disconnect();
+  await svc.close();
+});
+
+/** A page-sized pattern that names its page, so a wrong page is caught. */
+function page(i: number): Buffer {
+  return Buffer.alloc(4096, (i * 37 + 11) & 0xff);
+}
+
+describe("MAP regions (pageable memory through the vm layer)", () => {
+  it("an anonymous region larger than the frames reads back what was written, across evictions", async () => {
+    const pages = 64;
+    const h = String(await r.call("MAP", pages * 4096, "HINT", "random"));
+    expect(h).toMatch(/\./);
+    expect(await r.call("SIZE", h)).toBe(pages * 4096);
+    for (let i = 0; i < pages; i++) expect(await r.callBuffer("WRITE", h, i * 4096, page(i))).toBe(4096);
+    for (let i = pages - 1; i >= 0; i--) {
+      expect((await r.callBuffer("READ", h, i * 4096, 4096)) as Buffer).toEqual(page(i));
+    }
+    // A read across a page boundary, and untouched memory reads as zeros.
+    const cross = (await r.callBuffer("READ", h, 4096 - 2, 4)) as Buffer;
+    expect([...cross]).toEqual([page(0)[0], page(0)[0], page(1)[0], page(1)[0]]);
+    const h2 = String(await r.call("MAP", 1 << 20));
+    expect(((await r.callBuffer("READ", h2, 500_000, 16)) as Buffer).every((b) => b === 0)).toBe(true);
+    const info = String(await r.call("INFO", "mneme"));
+    expect(info).toContain("map_available:1");
+    expect(Number(/map_evictions:(\d+)/.exec(info)?.[1])).toBeGreaterThan(0);
+    expect(await r.call("FREE", h)).toBe("OK");
+    expect(await r.call("FREE", h2)).toBe("OK");
+    await expect(r.call("READ", h, 0, 1)).rejects.toThrow(/invalid handle/);
+  });
+
+  it("a file region lands in <data>/maps/NAME once SYNC returns", async () => {
+    const h = String(await r.call("MAP", 16 * 4096, "STORE", "file", "region.bin"));
+    for (let i = 0; i < 16; i++) await r.callBuffer("WRITE", h, i * 4096, page(i));
+    expect(await r.call("SYNC")).toBe("OK");
+    const file = readFileSync(join(svc.config.data, "maps", "region.bin"));
+    for (let i = 0; i < 16; i++) expect(file.subarray(i * 4096, (i + 1) * 4096)).toEqual(page(i));
+    expect(await r.call("FREE", h)).toBe("OK");
+  });
+
+  it("keeps pipelined commands in order around asynchronous page-ins", async () => {
+    const h = String(await r.call("MAP", 32 * 4096));
+    const p = r.pipeline();
+    for (let i = 0; i < 32; i++) p.callBuffer("WRITE", h, i * 4096, page(i));
+    p.call("PING");
+    for (let i = 0; i < 32; i++) p.callBuffer("READ", h, i * 4096, 4096);
+    const out = (await p.exec()) ?? [];
+    expect(out[32][1]).toBe("PONG");
+    for (let i = 0; i < 32; i++) expect(out[33 + i][1]).toEqual(page(i));
+    await r.call("FREE", h);
+  });
+
+  it("refuses another identity's region and out-of-range access, changing nothing", async () => {
+    const h = String(await r.call("MAP", 8192));
+    await r.callBuffer("WRITE", h, 0, Buffer.from("mine"));
+    await expect(r.call("READ", h, 8190, 4)).rejects.toThrow();
+    await expect(r.call("WRITE", h, 8191, "xy")).rejects.toThrow();
+    const bob = new Redis({ port: svc.port, lazyConnect: true, username: "bob", password: "pw" });
+    await bob.connect();
+    await expect(bob.call("READ", h, 0, 4)).rejects.toThrow(/invalid handle/);
+    await expect(bob.call("FREE", h)).rejects.toThrow(/invalid handle/);
+    bob.disconnect();
+    expect(((await r.callBuffer("READ", h, 0, 4)) as Buffer).toString()).toBe("mine");
+    await r.call("FREE", h);
+  });
+});
