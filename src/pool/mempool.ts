@@ -112,12 +112,7 @@ export class Mempool {
 
   /** Attaches, in a worker, the pool whose handle was passed to it. */
   static attach(handle: MempoolHandle): Mempool {
-    if (
-      !handle ||
-      handle.kind !== "mneme.mempool" ||
-      !Array.isArray(handle.buffers) ||
-      handle.buffers.length === 0
-    ) {
+    if (handle?.kind !== "mneme.mempool" || !Array.isArray(handle.buffers) || handle.buffers.length === 0) {
       throw new InvalidArgumentError("handle", handle, "not a Mempool handle (pass pool.handle)");
     }
     const pool = new Mempool(handle.buffers.map((b) => Segment.attach(b)));
