@@ -75,6 +75,15 @@ describe("mapping and access", () => {
     await store.close();
   });
 
+  it("refuses every call after close() with code ECLOSED", async () => {
+    const space = new AddressSpace({ frames: 2 });
+    const v = space.map({ length: PS, store: new MemoryStore() });
+    await space.close();
+    await expect(space.read(v, 1)).rejects.toMatchObject({ code: "ECLOSED" });
+    expect(() => space.map({ length: PS, store: new MemoryStore() })).toThrow(MnemeError);
+    await space.close(); // idempotent
+  });
+
   it("creates its own PageAllocator sized for the frames, or takes frames from a given one", async () => {
     const own = new AddressSpace({ frames: 16 });
     expect(own.pages.capacity).toBeGreaterThanOrEqual(16 * PS);

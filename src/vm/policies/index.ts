@@ -31,8 +31,8 @@ registerPolicy(
 );
 registerPolicy(
   "adaptive",
-  "follows whichever of lru, arc, lirs and s3fifo (simulated on keys) has the fewest recent misses",
-  (c) => new AdaptivePolicy(c, [new LruPolicy(c), new ArcPolicy(c), new LirsPolicy(c), new S3FifoPolicy(c)]),
+  "follows whichever of arc, lirs and s3fifo (simulated on keys) has the fewest recent misses",
+  (c) => new AdaptivePolicy(c, [new ArcPolicy(c), new LirsPolicy(c), new S3FifoPolicy(c)]),
 );
 registerPolicy(
   "sieve",
