@@ -14,7 +14,7 @@ import {
   FileStore,
   InvalidAddressError,
   InvalidArgumentError,
-  type MnemeError,
+  MnemeError,
   OutOfMemoryError,
   PageAllocator,
   StoreError,
