@@ -19,6 +19,7 @@ import {
   replay,
   TraceError,
 } from "../../src/index.js";
+import { KEY_STRIDE } from "../../src/vm/fault.js";
 import { reference } from "../../src/vm/policies/policy.js";
 import { MemoryStore, tempDir } from "./helpers.js";
 
@@ -50,23 +51,33 @@ describe("trace files", () => {
 });
 
 describe("replay uses the address space's policy code", () => {
-  it("replay misses equal the faults of an AddressSpace touching the same pages, for every policy", async () => {
+  it("an AddressSpace's faults equal the misses of the reference() protocol over its page keys, for every policy", async () => {
+    // The space's page keys are store id * 2^32 + page (the first store gets id 1). Policies that
+    // hash keys (wtinylfu's sketch) may decide differently for other key values, so the protocol
+    // is replayed here on the very keys the space used; the next test ties replay() to it.
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 200 }),
         fc.integer({ min: 1, max: 8 }),
         fc.constantFrom(...policyNames()),
         async (pages, frames, policy) => {
-          const trace = { refs: Int32Array.from(pages), distinct: 21 };
-          const r = replay(trace, policy, frames);
+          const p = createPolicy(policy, frames);
+          let misses = 0;
+          for (const page of pages) if (!reference(p, KEY_STRIDE + page)) misses++;
           const space = new AddressSpace({ frames, policy, pageSize: 512 });
           const v = space.map({ length: 21 * 512, store: new MemoryStore(), hint: "random" });
-          for (const p of pages) await space.read(v + p * 512, 1);
-          expect(space.stats().faults).toBe(r.misses);
-          expect(space.stats().hits).toBe(r.hits);
+          for (const page of pages) await space.read(v + page * 512, 1);
+          expect(space.stats().faults).toBe(misses);
+          expect(space.stats().hits).toBe(pages.length - misses);
+          // and with key-order-only policies, replay() on the dense trace gives the same count
+          if (policy !== "wtinylfu") {
+            expect(replay({ refs: Int32Array.from(pages), distinct: 21 }, policy, frames).misses).toBe(
+              misses,
+            );
+          }
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 100 },
     );
   });
 
