@@ -29,6 +29,23 @@ export {
   type WorkerFigures,
 } from "./pool/mempool.js";
 export { SegmentedHeap } from "./pool/segmented-heap.js";
+export { type Clock, ManualClock, systemClock } from "./reclaim/clock.js";
+export {
+  type DirtySource,
+  Flusher,
+  type FlusherOptions,
+  type FlusherStats,
+  type FlushReport,
+} from "./reclaim/flusher.js";
+export { type Consumer, ConsumerKilledError, type OomEvent, OomKiller } from "./reclaim/oom.js";
+export {
+  mayAllocate,
+  type WatermarkOptions,
+  type Watermarks,
+  watermarks,
+  zoneOf,
+} from "./reclaim/watermarks.js";
+export { startWriteback } from "./reclaim/writeback.js";
 export { type Handle, MnemeClient, type MnemeClientOptions, MnemePipeline } from "./service/client.js";
 export { DEFAULTS as SERVICE_DEFAULTS, type ServiceConfig } from "./service/config.js";
 export { Service } from "./service/server.js";

@@ -134,6 +134,11 @@ export class Flusher {
     return this.busy;
   }
 
+  /** Resolves once the pass under way, if any, has finished (its writeback may do real I/O). */
+  async settled(): Promise<void> {
+    if (this.busy) await this.busy;
+  }
+
   /**
    * Called by a writer before it dirties a page: above the high ratio it waits for a synchronous
    * flush of `batch` pages, so dirty data cannot grow without bound.

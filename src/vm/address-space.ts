@@ -59,6 +59,8 @@ export interface AddressSpaceOptions {
   policy?: string | ReplacementPolicy;
   pages?: PageAllocator;
   readahead?: { initial?: number; max?: number };
+  /** Time source for dirty ages, in ms (the reclaim layer injects its clock). Default Date.now. */
+  now?: () => number;
 }
 
 export interface MapOptions {
@@ -126,6 +128,13 @@ export class AddressSpace {
   private readonly raInitial: number;
   private readonly raMax: number;
   private closed = false;
+  /**
+   * Awaited by write() before it dirties anything: the reclaim layer's flusher installs its
+   * throttle here (reclaim/writeback.ts), so a writer above the high dirty ratio waits for a
+   * synchronous flush. The vm layer itself knows nothing of ratios.
+   */
+  writeGate: (() => Promise<unknown>) | null = null;
+  private readonly closeHooks: Array<() => void> = [];
 
   constructor(options: AddressSpaceOptions) {
     if (options === null || typeof options !== "object") {
@@ -190,6 +199,7 @@ export class AddressSpace {
       policy,
       (key) => this.stores.get(Math.floor(key / KEY_STRIDE))!,
     );
+    if (options.now !== undefined) this.pager.now = options.now;
   }
 
   /** A PageAllocator with room for `frames` pages beside its own header. */
@@ -366,6 +376,7 @@ export class AddressSpace {
     if (!(bytes instanceof Uint8Array) || bytes.length === 0) {
       throw new InvalidArgumentError("bytes", bytes, "must be a non-empty Uint8Array");
     }
+    if (this.writeGate !== null) await this.writeGate();
     const m = this.range(v, bytes.length, true);
     await this.walk(m, v, bytes.length, true, (frame, inPage, pos, n) => {
       frame.set(bytes.subarray(pos, pos + n), inPage);
@@ -747,8 +758,30 @@ export class AddressSpace {
   }
 
   /** Writes back every dirty page of persistent stores, drops every frame and returns them. */
+  /** Runs `fn` when the space closes (the reclaim layer stops its flusher this way). */
+  onClose(fn: () => void): void {
+    this.closeHooks.push(fn);
+  }
+
+  // ---------------------------------------------------------------- the page cache, as writeback sees it
+
+  /** Resident pages: the page cache the dirty ratio is taken of. */
+  cachedPages(): number {
+    return this.pager.index.size;
+  }
+
+  dirtyPages(): number {
+    return this.pager.dirty;
+  }
+
+  /** Writes up to `count` dirty pages back, oldest first (only those dirty since before `dirtiedBefore`). */
+  writeback(count: number, dirtiedBefore?: number): Promise<number> {
+    return this.pager.writebackOldest(count, dirtiedBefore);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
+    for (const fn of this.closeHooks.splice(0)) fn();
     if (this.pinRecords.size > 0) {
       throw new InvalidAddressError(0, `${this.pinRecords.size} pins are held (see debugInfo())`, "EBUSY");
     }

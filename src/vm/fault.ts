@@ -192,8 +192,37 @@ export class Pager {
   /** Marks bytes [0, end) of frame `f` as possibly modified. */
   markDirty(f: number, end: number): void {
     const d = this.frames.dirtyEnd;
-    if (d[f] === 0) this.dirty++;
+    if (d[f] === 0) {
+      this.dirty++;
+      this.frames.dirtiedAt[f] = this.now();
+    }
     if (end > d[f]) d[f] = end;
+  }
+
+  /** Time source for dirty ages (the reclaim layer's clock when the address space has one). */
+  now: () => number = Date.now;
+
+  /**
+   * Writes up to `count` dirty resident pages back, oldest dirty first, keeping them resident and
+   * clean (the flusher's writeback); with `dirtiedBefore`, only pages dirty since before it.
+   * Returns how many were written.
+   */
+  async writebackOldest(count: number, dirtiedBefore = Number.POSITIVE_INFINITY): Promise<number> {
+    const fr = this.frames;
+    const found: Array<[number, number]> = [];
+    for (const [key, f] of this.index) {
+      if (fr.dirtyEnd[f] !== 0 && fr.dirtiedAt[f] < dirtiedBefore && this.refusal(key) === undefined) {
+        found.push([fr.dirtiedAt[f], key]);
+      }
+    }
+    found.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let n = 0;
+    for (const [, key] of found) {
+      if (n >= count) break;
+      await this.clean(key);
+      n++;
+    }
+    return n;
   }
 
   /**

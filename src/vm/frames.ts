@@ -41,6 +41,8 @@ export class FrameTable {
   readonly key: Float64Array;
   readonly state: Uint8Array;
   readonly dirtyEnd: Int32Array;
+  /** When a clean frame last became dirty (the pager's clock), for oldest-first writeback. */
+  readonly dirtiedAt: Float64Array;
   readonly pins: Int32Array;
   readonly refs: Int32Array;
   readonly flags: Uint8Array;
@@ -54,6 +56,7 @@ export class FrameTable {
     this.key = new Float64Array(limit).fill(-1);
     this.state = new Uint8Array(limit);
     this.dirtyEnd = new Int32Array(limit);
+    this.dirtiedAt = new Float64Array(limit);
     this.pins = new Int32Array(limit);
     this.refs = new Int32Array(limit);
     this.flags = new Uint8Array(limit);

@@ -1,0 +1,108 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AddressSpace, FileStore } from "../../src/index.js";
+import { ManualClock } from "../../src/reclaim/clock.js";
+import { startWriteback } from "../../src/reclaim/writeback.js";
+
+const PS = 4096;
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** A heavy writer: `writes` random whole pages over a mapping `pages` long; returns the model. */
+async function heavyWriter(
+  space: AddressSpace,
+  v: number,
+  pages: number,
+  writes: number,
+  after: () => void,
+): Promise<Map<number, number>> {
+  const r = rng(7);
+  const model = new Map<number, number>();
+  for (let i = 0; i < writes; i++) {
+    const p = Math.floor(r() * pages);
+    const fill = 1 + Math.floor(r() * 254);
+    await space.write(v + p * PS, new Uint8Array(PS).fill(fill));
+    model.set(p, fill);
+    after();
+  }
+  return model;
+}
+
+describe("writeback of an address space (flusher, throttling)", () => {
+  it("keeps dirty pages at or below the high ratio (plus a batch), throttles, and loses nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mneme-wb-"));
+    dirs.push(dir);
+    const clock = new ManualClock(1_000);
+    const space = new AddressSpace({ frames: 64, now: () => clock.now() });
+    const flusher = startWriteback(space, { clock, lowRatio: 0.3, highRatio: 0.6, batch: 8 });
+    const pages = 1024; // sixteen times the frames
+    const v = space.map({ length: pages * PS, store: new FileStore(join(dir, "data.bin")), hint: "random" });
+    let peakDirty = 0;
+    const model = await heavyWriter(space, v, pages, 3000, () => {
+      const limit = Math.ceil(0.6 * space.cachedPages()) + 8;
+      expect(space.dirtyPages()).toBeLessThanOrEqual(limit);
+      peakDirty = Math.max(peakDirty, space.dirtyPages());
+    });
+    expect(flusher.stats().throttled).toBeGreaterThan(0);
+    expect(peakDirty).toBeLessThanOrEqual(Math.ceil(0.6 * 64) + 8);
+    await space.sync();
+    const file = readFileSync(join(dir, "data.bin"));
+    for (const [p, fill] of model) {
+      expect(file[p * PS], `page ${p}`).toBe(fill);
+      expect(file[p * PS + PS - 1], `page ${p}`).toBe(fill);
+    }
+    await space.close();
+    expect(flusher.stats().running).toBe(false);
+  });
+
+  it("without the flusher the same writer fills the frames with dirty pages", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mneme-wb-"));
+    dirs.push(dir);
+    const space = new AddressSpace({ frames: 64 });
+    const v = space.map({ length: 1024 * PS, store: new FileStore(join(dir, "data.bin")), hint: "random" });
+    let peakDirty = 0;
+    await heavyWriter(space, v, 1024, 3000, () => {
+      peakDirty = Math.max(peakDirty, space.dirtyPages());
+    });
+    expect(peakDirty).toBeGreaterThan(0.9 * 64);
+    await space.close();
+  });
+
+  it("writes pages dirty for longer than the expiry age on the periodic wake-up, oldest first", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mneme-wb-"));
+    dirs.push(dir);
+    const clock = new ManualClock(1_000);
+    const space = new AddressSpace({ frames: 64, now: () => clock.now() });
+    const flusher = startWriteback(space, { clock, interval: 5_000, expire: 30_000 });
+    const v = space.map({ length: 64 * PS, store: new FileStore(join(dir, "data.bin")) });
+    // A page cache of 60 clean pages, so two dirty ones are far below every ratio: only their age
+    // can get them written.
+    await space.read(v, 60 * PS);
+    await space.write(v, new Uint8Array(PS).fill(1));
+    await space.write(v + PS, new Uint8Array(PS).fill(2));
+    expect(space.dirtyPages()).toBe(2);
+    await clock.advance(25_000);
+    await flusher.settled();
+    expect(space.dirtyPages()).toBe(2);
+    await clock.advance(10_000);
+    await flusher.settled();
+    expect(space.dirtyPages()).toBe(0);
+    expect(flusher.stats().written).toBe(2);
+    const file = readFileSync(join(dir, "data.bin"));
+    expect(file[0]).toBe(1);
+    expect(file[PS]).toBe(2);
+    await space.close();
+  });
+});
