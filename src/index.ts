@@ -39,6 +39,12 @@ export {
 } from "./reclaim/flusher.js";
 export { type Consumer, ConsumerKilledError, type OomEvent, OomKiller } from "./reclaim/oom.js";
 export {
+  Reclaimer,
+  type ReclaimerOptions,
+  type ReclaimResult,
+  type SpaceOptions,
+} from "./reclaim/reclaimer.js";
+export {
   mayAllocate,
   type WatermarkOptions,
   type Watermarks,

@@ -135,6 +135,7 @@ export class AddressSpace {
    */
   writeGate: (() => Promise<unknown>) | null = null;
   private readonly closeHooks: Array<() => void> = [];
+  private deadError: Error | null = null;
 
   constructor(options: AddressSpaceOptions) {
     if (options === null || typeof options !== "object") {
@@ -758,6 +759,30 @@ export class AddressSpace {
   }
 
   /** Writes back every dirty page of persistent stores, drops every frame and returns them. */
+  /** Drops up to `pages` clean resident pages (the page-cache shrinker); returns how many went. */
+  shrink(pages: number): number {
+    return this.pager.shrinkClean(pages);
+  }
+
+  /** Clean resident pages that shrink() could drop now. */
+  cleanPages(): number {
+    return this.pager.cleanCount();
+  }
+
+  /**
+   * Ends the space at once (the OOM killer's kill): every resident page is dropped without
+   * writeback — this space's unwritten data is lost, by design, and only this space's — its frames
+   * go back to the page layer, and every later call throws `error`.
+   */
+  terminate(error: Error): void {
+    if (this.closed) return;
+    for (const key of [...this.pager.index.keys()]) this.pager.drop(key, true);
+    this.pinRecords.clear();
+    this.deadError = error;
+    this.closed = true;
+    for (const fn of this.closeHooks.splice(0)) fn();
+  }
+
   /** Runs `fn` when the space closes (the reclaim layer stops its flusher this way). */
   onClose(fn: () => void): void {
     this.closeHooks.push(fn);
@@ -793,6 +818,7 @@ export class AddressSpace {
   // ---------------------------------------------------------------- helpers
 
   private open(): void {
+    if (this.deadError !== null) throw this.deadError;
     if (this.closed) throw new MnemeError("ECLOSED", "the address space is closed");
   }
 

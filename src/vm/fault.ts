@@ -474,6 +474,48 @@ export class Pager {
     return this.policy.victim(incoming, this.evictable);
   }
 
+  /**
+   * The page-cache shrinker: drops up to `count` clean, unpinned, idle resident pages in the
+   * policy's eviction order (the front queue first) and gives their arena pages back to the page
+   * layer. Dirty pages are never dropped here. Returns how many went.
+   */
+  shrinkClean(count: number): number {
+    const fr = this.frames;
+    const clean = (key: number): boolean => {
+      const f = this.index.get(key);
+      return f !== undefined && fr.dirtyEnd[f] === 0 && this.evictable(key);
+    };
+    let n = 0;
+    while (n < count) {
+      let v = NO_VICTIM;
+      for (const k of this.front) {
+        if (clean(k)) {
+          v = k;
+          break;
+        }
+      }
+      if (v === NO_VICTIM) v = this.policy.victim(-1, clean);
+      if (v === NO_VICTIM) break;
+      const f = this.index.get(v)!;
+      this.index.delete(v);
+      this.front.delete(v);
+      this.policy.evict(v);
+      this.releaseFrame(f, true);
+      this.stats.evictions++;
+      n++;
+    }
+    if (n > 0) this.notify();
+    return n;
+  }
+
+  /** Idle, unpinned, clean resident pages: what shrinkClean could drop now. */
+  cleanCount(): number {
+    const fr = this.frames;
+    let n = 0;
+    for (const [key, f] of this.index) if (fr.dirtyEnd[f] === 0 && this.evictable(key)) n++;
+    return n;
+  }
+
   /** Writes the dirty prefix of frame `f` (holding `key`) to its store. */
   async writeBack(key: number, f: number): Promise<void> {
     const store = this.storeOf(key);

@@ -1,0 +1,125 @@
+/**
+ * Reclaim under pressure (Linux's vmscan, in small): shrinkers are asked in priority order for the
+ * memory a caller needs, round after round; when a round frees nothing several times in a row, the
+ * OOM killer takes the consumer with the highest badness, as a last resort.
+ *
+ *     reclaim(bytes) ── round: shrinkers by priority (slab empties, clean page cache, user caches)
+ *                    └─ no progress for `maxRounds` rounds ── OomKiller.kill() ── 'oom' event
+ *
+ * Address spaces join with addSpace(): their clean pages become a shrinker ("page-cache", in the
+ * policy's eviction order; dirty pages are never dropped by reclaim) and the space becomes an OOM
+ * consumer whose kill drops its pages without writeback and makes it throw ConsumerKilledError.
+ */
+import { EventEmitter } from "node:events";
+import { InvalidArgumentError } from "../errors.js";
+import { type Shrinker, ShrinkerRegistry } from "../object/shrinker.js";
+import type { AddressSpace } from "../vm/address-space.js";
+import { type Consumer, ConsumerKilledError, type OomEvent, OomKiller } from "./oom.js";
+
+export interface ReclaimerOptions {
+  /** Rounds that free nothing before the OOM killer runs. Default 4. */
+  maxRounds?: number;
+  shrinkers?: ShrinkerRegistry;
+  oom?: OomKiller;
+}
+
+export interface ReclaimResult {
+  target: number;
+  freed: number;
+  rounds: number;
+  killed: OomEvent | null;
+}
+
+export interface SpaceOptions {
+  name: string;
+  /** -1000 (never killed) .. 1000. Default 0. */
+  oomScoreAdj?: number;
+  /** Priority of its page-cache shrinker (lower runs first). Default 50. */
+  priority?: number;
+}
+
+export class Reclaimer extends EventEmitter {
+  readonly shrinkers: ShrinkerRegistry;
+  readonly oom: OomKiller;
+  readonly maxRounds: number;
+  private counters = { reclaims: 0, rounds: 0, freed: 0 };
+
+  constructor(options: ReclaimerOptions = {}) {
+    super();
+    const maxRounds = options.maxRounds ?? 4;
+    if (!Number.isInteger(maxRounds) || maxRounds < 1) {
+      throw new InvalidArgumentError("maxRounds", maxRounds, "must be a positive integer");
+    }
+    this.maxRounds = maxRounds;
+    this.shrinkers = options.shrinkers ?? new ShrinkerRegistry();
+    this.oom = options.oom ?? new OomKiller();
+    this.oom.on("oom", (e: OomEvent) => this.emit("oom", e));
+  }
+
+  registerShrinker(shrinker: Shrinker): () => void {
+    return this.shrinkers.register(shrinker);
+  }
+
+  registerConsumer(consumer: Consumer): () => void {
+    return this.oom.register(consumer);
+  }
+
+  /** Adds an address space: its clean pages as a shrinker, the space itself as an OOM consumer. */
+  addSpace(space: AddressSpace, options: SpaceOptions): () => void {
+    const ps = space.pageSize;
+    const unshrink = this.shrinkers.register({
+      name: `page-cache:${options.name}`,
+      priority: options.priority ?? 50,
+      count: () => space.cleanPages() * ps,
+      scan: (bytes) => space.shrink(Math.ceil(bytes / ps)) * ps,
+    });
+    const consumer: Consumer = {
+      name: options.name,
+      oomScoreAdj: options.oomScoreAdj ?? 0,
+      footprint: () => space.cachedPages() * ps,
+      kill: (reason) => {
+        unshrink();
+        space.terminate(new ConsumerKilledError(options.name, reason));
+      },
+    };
+    const unregister = this.oom.register(consumer);
+    return () => {
+      unshrink();
+      unregister();
+    };
+  }
+
+  /**
+   * Frees `bytes` through the shrinkers; after `maxRounds` rounds without progress, kills the
+   * worst consumer (once) and tries again.
+   */
+  async reclaim(bytes: number, reason = "reclaim made no progress"): Promise<ReclaimResult> {
+    if (!Number.isSafeInteger(bytes) || bytes <= 0)
+      throw new InvalidArgumentError("bytes", bytes, "must be a positive integer");
+    this.counters.reclaims++;
+    const result: ReclaimResult = { target: bytes, freed: 0, rounds: 0, killed: null };
+    let idle = 0;
+    while (result.freed < bytes) {
+      result.rounds++;
+      this.counters.rounds++;
+      const r = this.shrinkers.shrink(bytes - result.freed);
+      result.freed += r.freed;
+      this.emit("round", { round: result.rounds, freed: r.freed, asked: r.asked });
+      if (r.freed > 0) {
+        idle = 0;
+        continue;
+      }
+      if (++idle < this.maxRounds) continue;
+      if (result.killed !== null) break;
+      result.killed = await this.oom.kill(reason);
+      if (result.killed === null) break;
+      idle = 0;
+    }
+    this.counters.freed += result.freed;
+    return result;
+  }
+
+  stats(): { reclaims: number; rounds: number; freed: number; kills: number; shrinkers: string[] } {
+    return { ...this.counters, kills: this.oom.kills, shrinkers: this.shrinkers.names };
+  }
+}
