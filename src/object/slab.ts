@@ -221,7 +221,23 @@ export class Slabs {
     if (m !== null) m.lock();
     try {
       if (this.debug[c] !== 0) return this.allocDebug(c, wait);
-      const address = this.allocFromSlab(c, wait);
+      let address: number;
+      try {
+        address = this.allocFromSlab(c, false);
+      } catch (e) {
+        if (!(e instanceof OutOfMemoryError) || !wait || !this.onPressure(this.ps * 2 ** this.order[c])) throw e;
+        // The shrinkers gave memory back: freed objects of this very cache may now sit on the
+        // array cache (a user cache evicting entries), or pages in the page layer.
+        const aw = this.acWord[c];
+        const avail = this.w[aw];
+        if (avail !== 0) {
+          this.w[aw] = avail - 1;
+          const cached = this.f64[this.acEntry[c] + avail - 1];
+          this.mem[cached] = 0;
+          return cached;
+        }
+        address = this.allocFromSlab(c, false);
+      }
       // A thread sharing the heap refills its array cache with a batch while it holds the lock
       // (Linux SLAB's cache_alloc_refill), so its next allocations need no lock at all.
       if (m !== null && this.acLimit[c] > 0) this.refillCached(c);
