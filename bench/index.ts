@@ -17,6 +17,7 @@ const BENCHES: readonly { name: string; load: () => Promise<BenchModule> }[] = [
   { name: "pool", load: () => import("./pool.bench.js") },
   { name: "vm", load: () => import("./vm.bench.js") },
   { name: "service", load: () => import("./service.bench.js") },
+  { name: "reclaim", load: () => import("./reclaim.bench.js") },
 ];
 
 function parseArgs(argv: readonly string[]) {

@@ -777,6 +777,7 @@ export class AddressSpace {
   terminate(error: Error): void {
     if (this.closed) return;
     for (const key of [...this.pager.index.keys()]) this.pager.drop(key, true);
+    for (const store of this.stores.values()) void store.close().catch(() => {});
     this.pinRecords.clear();
     this.deadError = error;
     this.closed = true;
