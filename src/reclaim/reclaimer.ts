@@ -14,7 +14,9 @@ import { EventEmitter } from "node:events";
 import { InvalidArgumentError } from "../errors.js";
 import { type Shrinker, ShrinkerRegistry } from "../object/shrinker.js";
 import type { AddressSpace } from "../vm/address-space.js";
+import type { Clock } from "./clock.js";
 import { type Consumer, ConsumerKilledError, type OomEvent, OomKiller } from "./oom.js";
+import type { Watermarks } from "./watermarks.js";
 
 export interface ReclaimerOptions {
   /** Rounds that free nothing before the OOM killer runs. Default 4. */
@@ -28,6 +30,13 @@ export interface ReclaimResult {
   freed: number;
   rounds: number;
   killed: OomEvent | null;
+}
+
+/** Free frames of a page layer against its watermarks. */
+export interface FrameZone {
+  free: () => number;
+  marks: Watermarks;
+  pageSize: number;
 }
 
 export interface SpaceOptions {
@@ -117,6 +126,53 @@ export class Reclaimer extends EventEmitter {
     }
     this.counters.freed += result.freed;
     return result;
+  }
+
+  /**
+   * Background reclaim (kswapd): below `low` free frames, reclaims until `high` is reached.
+   * Returns the frames it freed (0 when free frames were at or above `low`).
+   */
+  async balance(zone: FrameZone): Promise<number> {
+    const free = zone.free();
+    if (free >= zone.marks.low) return 0;
+    const r = await this.reclaim(
+      (zone.marks.high - free) * zone.pageSize,
+      "background reclaim made no progress",
+    );
+    return Math.floor(r.freed / zone.pageSize);
+  }
+
+  /**
+   * Direct reclaim before an allocation of `frames`: an ordinary allocation that would leave free
+   * frames at or below `min` reclaims first; a critical one (metadata reserve, `{ wait: false }`)
+   * may use the frames below `min`. Resolves true when the allocation may proceed.
+   */
+  async beforeAllocate(zone: FrameZone, frames: number, critical = false): Promise<boolean> {
+    const free = zone.free();
+    if (critical) return free >= frames;
+    if (free - frames > zone.marks.min) return true;
+    await this.reclaim(
+      (zone.marks.min + frames - free + 1) * zone.pageSize,
+      "direct reclaim made no progress",
+    );
+    return zone.free() - frames > zone.marks.min;
+  }
+
+  /** Runs balance() every `interval` ms on `clock` until the returned stop function is called. */
+  startBackground(zone: FrameZone, clock: Clock, interval = 100): () => void {
+    let timer: unknown = null;
+    let stopped = false;
+    const tick = () => {
+      timer = null;
+      void this.balance(zone).finally(() => {
+        if (!stopped) timer = clock.setTimeout(tick, interval);
+      });
+    };
+    timer = clock.setTimeout(tick, interval);
+    return () => {
+      stopped = true;
+      if (timer !== null) clock.clearTimeout(timer);
+    };
   }
 
   stats(): { reclaims: number; rounds: number; freed: number; kills: number; shrinkers: string[] } {
