@@ -225,7 +225,8 @@ export class Slabs {
       try {
         address = this.allocFromSlab(c, false);
       } catch (e) {
-        if (!(e instanceof OutOfMemoryError) || !wait || !this.onPressure(this.ps * 2 ** this.order[c])) throw e;
+        if (!(e instanceof OutOfMemoryError) || !wait || !this.onPressure(this.ps * 2 ** this.order[c]))
+          throw e;
         // The shrinkers gave memory back: freed objects of this very cache may now sit on the
         // array cache (a user cache evicting entries), or pages in the page layer.
         const aw = this.acWord[c];
