@@ -367,20 +367,25 @@ export class PageAllocator {
 
   /** Returns an allocation; `address` must be exactly what an alloc call returned. */
   free(address: number): void {
-    const page = this.pageOf(address);
-    const state = this.state;
-    if (state[page] === S_SINGLE) {
-      // Fast path, kept small so that it inlines: push onto the hot stack if it has room.
-      const w = this.w;
-      const count = w[this.hotCountWord];
-      if (count < this.hotHigh) {
-        this.hot[count] = page;
-        w[this.hotCountWord] = count + 1;
-        state[page] = S_HOT;
-        return;
+    // The fast path validates only what it relies on: a number whose page is a one-page
+    // allocation (every other case, header and out-of-range pages included, is judged by freeSlow).
+    if (typeof address === "number") {
+      const exact = address / this.pageSize;
+      const page = exact | 0;
+      const state = this.state;
+      if (page === exact && page >= this.firstPage && state[page] === S_SINGLE) {
+        // Fast path, kept small so that it inlines: push onto the hot stack if it has room.
+        const w = this.w;
+        const count = w[this.hotCountWord];
+        if (count < this.hotHigh) {
+          this.hot[count] = page;
+          w[this.hotCountWord] = count + 1;
+          state[page] = S_HOT;
+          return;
+        }
       }
     }
-    this.freeSlow(address, page);
+    this.freeSlow(address, this.pageOf(address));
   }
 
   private freeSlow(address: number, page: number): void {

@@ -209,6 +209,12 @@ describe.each(GEOMETRIES)("page layer errors (%s)", (_, options) => {
       rejects(InvalidAddressError, ({ multi, ps }) => multi + 4 * ps, true);
     });
 
+    it("something that is not a number (a BigInt, a numeric string)", () => {
+      // Regression: the free fast path must test the type before doing arithmetic with it.
+      rejects(InvalidAddressError, ({ singles }) => BigInt(singles[0]), true);
+      rejects(InvalidAddressError, ({ singles }) => String(singles[0]), true);
+    });
+
     it("an address out of range", () => {
       rejects(InvalidAddressError, ({ count, ps }) => count * ps, true);
       rejects(InvalidAddressError, ({ count, ps }) => (count + 100) * ps, true);
