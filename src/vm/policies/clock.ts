@@ -13,35 +13,16 @@
  * sweep costs amortized O(1) per eviction. Pages vetoed by the address space (pinned, in I/O)
  * are passed over like referenced pages but keep their bit.
  */
-import { CorruptionError } from "../../errors.js";
-import { NIL, NodeLists } from "./lists.js";
-import { NO_VICTIM, type ReplacementPolicy } from "./policy.js";
+import { NIL } from "./lists.js";
+import { OneListPolicy } from "./one-list.js";
+import { NO_VICTIM } from "./policy.js";
 
-export class ClockPolicy implements ReplacementPolicy {
+export class ClockPolicy extends OneListPolicy {
   readonly name = "clock";
-  readonly capacity: number;
-  private readonly l: NodeLists;
-
-  constructor(capacity: number) {
-    this.capacity = capacity;
-    this.l = new NodeLists(1, Math.min(capacity, 1 << 16));
-  }
-
-  get size(): number {
-    return this.l.size[0];
-  }
-
-  has(key: number): boolean {
-    return this.l.index.has(key);
-  }
 
   hit(key: number): void {
     const n = this.l.find(key);
     if (n !== NIL) this.l.bits[n] = 1;
-  }
-
-  insert(key: number): void {
-    this.l.add(key, 0, 0);
   }
 
   victim(_incoming: number, evictable?: (key: number) => boolean): number {
@@ -56,23 +37,5 @@ export class ClockPolicy implements ReplacementPolicy {
       l.moveToHead(n, 0);
     }
     return NO_VICTIM;
-  }
-
-  evict(key: number): void {
-    this.forget(key);
-  }
-
-  forget(key: number): void {
-    const n = this.l.find(key);
-    if (n !== NIL) this.l.delete(n);
-  }
-
-  stats(): Record<string, number> {
-    return { resident: this.size };
-  }
-
-  check(): void {
-    this.l.check("clock");
-    if (this.size > this.capacity) throw new CorruptionError(`clock: ${this.size} keys over capacity`);
   }
 }

@@ -11,35 +11,16 @@
  * scans and loops larger than memory, which flush the working set; `sequential` and `readOnce`
  * hints (hints.ts) and the scan-resistant policies address that.
  */
-import { CorruptionError } from "../../errors.js";
-import { NIL, NodeLists } from "./lists.js";
-import { NO_VICTIM, type ReplacementPolicy } from "./policy.js";
+import { NIL } from "./lists.js";
+import { OneListPolicy } from "./one-list.js";
+import { NO_VICTIM } from "./policy.js";
 
-export class LruPolicy implements ReplacementPolicy {
+export class LruPolicy extends OneListPolicy {
   readonly name = "lru";
-  readonly capacity: number;
-  private readonly l: NodeLists;
-
-  constructor(capacity: number) {
-    this.capacity = capacity;
-    this.l = new NodeLists(1, Math.min(capacity, 1 << 16));
-  }
-
-  get size(): number {
-    return this.l.size[0];
-  }
-
-  has(key: number): boolean {
-    return this.l.index.has(key);
-  }
 
   hit(key: number): void {
     const n = this.l.find(key);
     if (n !== NIL) this.l.moveToHead(n, 0);
-  }
-
-  insert(key: number): void {
-    this.l.add(key, 0);
   }
 
   victim(_incoming: number, evictable?: (key: number) => boolean): number {
@@ -48,23 +29,5 @@ export class LruPolicy implements ReplacementPolicy {
       if (!evictable || evictable(l.key[n])) return l.key[n];
     }
     return NO_VICTIM;
-  }
-
-  evict(key: number): void {
-    this.forget(key);
-  }
-
-  forget(key: number): void {
-    const n = this.l.find(key);
-    if (n !== NIL) this.l.delete(n);
-  }
-
-  stats(): Record<string, number> {
-    return { resident: this.size };
-  }
-
-  check(): void {
-    this.l.check("lru");
-    if (this.size > this.capacity) throw new CorruptionError(`lru: ${this.size} keys over capacity`);
   }
 }

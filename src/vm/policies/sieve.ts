@@ -12,36 +12,18 @@
  * wonders out quickly. A hit is one byte write, as in CLOCK.
  */
 import { CorruptionError } from "../../errors.js";
-import { NIL, NodeLists } from "./lists.js";
-import { NO_VICTIM, type ReplacementPolicy } from "./policy.js";
+import { NIL } from "./lists.js";
+import { OneListPolicy } from "./one-list.js";
+import { NO_VICTIM } from "./policy.js";
 
-export class SievePolicy implements ReplacementPolicy {
+export class SievePolicy extends OneListPolicy {
   readonly name = "sieve";
-  readonly capacity: number;
-  private readonly l: NodeLists;
   /** Node the next sweep starts at; NIL = the tail. */
   private hand = NIL;
-
-  constructor(capacity: number) {
-    this.capacity = capacity;
-    this.l = new NodeLists(1, Math.min(capacity, 1 << 16));
-  }
-
-  get size(): number {
-    return this.l.size[0];
-  }
-
-  has(key: number): boolean {
-    return this.l.index.has(key);
-  }
 
   hit(key: number): void {
     const n = this.l.find(key);
     if (n !== NIL) this.l.bits[n] = 1;
-  }
-
-  insert(key: number): void {
-    this.l.add(key, 0, 0);
   }
 
   victim(_incoming: number, evictable?: (key: number) => boolean): number {
@@ -59,11 +41,7 @@ export class SievePolicy implements ReplacementPolicy {
     return NO_VICTIM;
   }
 
-  evict(key: number): void {
-    this.forget(key);
-  }
-
-  forget(key: number): void {
+  override forget(key: number): void {
     const l = this.l;
     const n = l.find(key);
     if (n === NIL) return;
@@ -71,13 +49,8 @@ export class SievePolicy implements ReplacementPolicy {
     l.delete(n);
   }
 
-  stats(): Record<string, number> {
-    return { resident: this.size };
-  }
-
-  check(): void {
-    this.l.check("sieve");
-    if (this.size > this.capacity) throw new CorruptionError(`sieve: ${this.size} keys over capacity`);
+  override check(): void {
+    super.check();
     if (this.hand !== NIL && this.l.list[this.hand] !== 0)
       throw new CorruptionError("sieve: hand on a free node");
   }
