@@ -251,7 +251,7 @@ export class Heap {
    * size). Contents are undefined (see calloc).
    */
   malloc(size: number, flags?: AllocFlags): number {
-    if (size <= this.smallLimit && size > 0 && (size | 0) === size) {
+    if (typeof size === "number" && size <= this.smallLimit && size > 0 && (size | 0) === size) {
       return this.slabs.alloc(SMALL[(size + 7) >> 3], flags?.wait !== false, size);
     }
     return this.mallocSlow(size, flags);
@@ -320,8 +320,8 @@ export class Heap {
 
   /** Returns memory from malloc, calloc, realloc, alignedAlloc or any cache's alloc. */
   free(address: number): void {
-    const page = Math.floor(address * this.perByte);
-    if (typeof address === "number" && page >= this.firstPage && page < this.lastPage) {
+    const page = this.pageAt(address);
+    if (page >= this.firstPage && page < this.lastPage) {
       const o = this.owner[page];
       if (o > 0) {
         this.slabs.free(address, page, o);
@@ -331,10 +331,19 @@ export class Heap {
     this.freeOther(address);
   }
 
+  /**
+   * @internal The page of `address`, or -1 for anything that is not a number (a BigInt or a
+   * numeric string must get a typed error, not arithmetic): every entry that takes an address
+   * maps it through here.
+   */
+  pageAt(address: number): number {
+    return typeof address === "number" ? Math.floor(address * this.perByte) : -1;
+  }
+
   /** free() of anything but a slab object: a large block, or an address to refuse. */
   private freeOther(address: number): void {
-    const page = Math.floor(address * this.perByte);
-    if (typeof address === "number" && page >= this.firstPage && page < this.lastPage) {
+    const page = this.pageAt(address);
+    if (page >= this.firstPage && page < this.lastPage) {
       if (this.owner[page] === OWNER_LARGE && address === page * this.ps) {
         this.freeLarge(address, page);
         return;
@@ -345,13 +354,8 @@ export class Heap {
 
   /** Bytes usable at `address` (its slot or its pages), at least what was asked for. */
   usableSize(address: number): number {
-    const page = Math.floor(address / this.ps);
-    if (
-      typeof address === "number" &&
-      Number.isInteger(address) &&
-      page >= this.firstPage &&
-      page < this.lastPage
-    ) {
+    const page = this.pageAt(address);
+    if (Number.isInteger(address) && page >= this.firstPage && page < this.lastPage) {
       const o = this.owner[page];
       if (o > 0) {
         const c = this.slabs.validate(address, page, o);

@@ -48,9 +48,8 @@ export class SlabCache {
 
   /** Frees an object of this cache; an address of another cache is refused, nothing changes. */
   free(address: number): void {
-    const page = Math.floor(address / this.heap.pages.pageSize);
-    const o =
-      typeof address === "number" && page >= 0 && page < this.heap.owner.length ? this.heap.owner[page] : 0;
+    const page = this.heap.pageAt(address);
+    const o = page >= 0 && page < this.heap.owner.length ? this.heap.owner[page] : 0;
     if (o > 0 && this.heap.slabs.cacheOf(o) !== this.id) {
       throw new InvalidAddressError(address, `belongs to another cache, not ${this.name}`);
     }

@@ -225,7 +225,7 @@ export class PageAllocator {
     const mx = this.mutex;
     if (mx !== null) mx.lock();
     try {
-      if (!(order >= 0 && order <= this.maxOrder && (order | 0) === order)) {
+      if (!(typeof order === "number" && order >= 0 && order <= this.maxOrder && (order | 0) === order)) {
         throw new InvalidArgumentError("order", order, `must be an integer from 0 to ${this.maxOrder}`);
       }
       let page = this.takeBlock(order);

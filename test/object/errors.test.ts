@@ -67,6 +67,7 @@ const BAD_SIZES: unknown[] = [
   Number.POSITIVE_INFINITY,
   Number.NEGATIVE_INFINITY,
   "16",
+  16n,
   null,
   undefined,
   2 ** 53,
@@ -85,7 +86,16 @@ const BAD_ALIGNMENTS: unknown[] = [
   null,
   2 ** 40,
 ];
-const NOT_NUMBERS: unknown[] = [Number.NaN, Number.POSITIVE_INFINITY, "4096", null, undefined, {}, 4096.5];
+const NOT_NUMBERS: unknown[] = [
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  "4096",
+  null,
+  undefined,
+  {},
+  4096.5,
+  4096n,
+];
 
 describe("bad sizes", () => {
   it("malloc, calloc, realloc and alignedAlloc refuse them with InvalidArgumentError", () => {

@@ -150,7 +150,7 @@ describe.each(GEOMETRIES)("page layer errors (%s)", (_, options) => {
   });
 
   describe("allocPages order", () => {
-    it.each([-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, "0", null, undefined])(
+    it.each([-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, "0", null, undefined, 1n])(
       "allocPages(%o) throws InvalidArgumentError",
       (order) => {
         const e = both(options, InvalidArgumentError, ({ pages }) => pages.allocPages(order as number));
