@@ -20,9 +20,11 @@ import { timingSafeEqual } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { Mempool } from "../pool/mempool.js";
+import { type ReplicationStats, replicationOff } from "../replication/stats.js";
 import { type Capability, CapabilityTable } from "./capabilities.js";
 import { dispatch, parseCount } from "./commands.js";
 import { resolveConfig, type ServiceConfig } from "./config.js";
+import { ServiceEvents } from "./events.js";
 import { MapRegions } from "./maps.js";
 import { Quotas } from "./quotas.js";
 import { ReplyBuffers, ReplyStream } from "./reply-buffers.js";
@@ -41,6 +43,19 @@ export interface Counters {
   bytesRead: number;
   bytesWritten: number;
   workerJobs: number;
+}
+
+/** Every layer's figures in one plain object: STATS, INFO, /metrics and the dashboard read this. */
+export interface ServiceStats {
+  pool: ReturnType<Mempool["stats"]>;
+  heap: ReturnType<Mempool["heap"]["stats"]>;
+  maps: Record<string, number>;
+  replyBuffers: ReturnType<ReplyBuffers["stats"]>;
+  counters: Counters;
+  clients: number;
+  handles: number;
+  uptimeMs: number;
+  replication: ReplicationStats;
 }
 
 export class Service {
@@ -65,6 +80,10 @@ export class Service {
     workerJobs: 0,
   };
   readonly started = Date.now();
+  /** What happened (reclaim, throttling, OOM kills, recoveries, replication), newest last. */
+  readonly events = new ServiceEvents();
+  /** The replication layer, when a backend is configured (`--replicate`). */
+  replication: { stats(): ReplicationStats } | null = null;
   readonly clients = new Map<number, Connection>();
   workers: WorkerPool | null = null;
   port = 0;
@@ -78,6 +97,20 @@ export class Service {
     this.maps = new MapRegions(this.config.data, this.config.mapFrames);
     this.quotas = new Quotas({ bytes: this.config.quotaBytes, handles: this.config.quotaHandles });
     this.replyBuffers = new ReplyBuffers(this.config.replyBuffers, this.config.replyBufferSize);
+  }
+
+  stats(): ServiceStats {
+    return {
+      pool: this.pool.stats(),
+      heap: this.pool.heap.stats(),
+      maps: this.maps.stats(),
+      replyBuffers: this.replyBuffers.stats(),
+      counters: { ...this.counters },
+      clients: this.clients.size,
+      handles: this.caps.size,
+      uptimeMs: Date.now() - this.started,
+      replication: this.replication?.stats() ?? replicationOff(this.config.replicationBatch),
+    };
   }
 
   get clientCount(): number {
