@@ -1,17 +1,21 @@
 /**
  * `mneme serve`: the memory service with embedded defaults (127.0.0.1:6389, data under
- * ./mneme-data, a 256 MiB pool). Stops cleanly on SIGINT/SIGTERM. --http-port, --replicate and
- * --replication-batch are accepted and reported in INFO, but do nothing yet (later issues).
+ * ./mneme-data, a 256 MiB pool), the dashboard and /metrics on 127.0.0.1:6390 (--no-http turns
+ * them off). Every option also comes from MNEME_<NAME> or a --config file (options.ts). Stops
+ * cleanly on SIGINT/SIGTERM. --replicate and --replication-batch are accepted and reported in
+ * INFO, but do nothing yet (a later issue).
  */
 import type { Command } from "commander";
 import { InvalidArgumentError as CommanderArgumentError } from "commander";
 import { DEFAULTS, type ServiceConfig } from "../service/config.js";
 import { Service } from "../service/server.js";
 import { parseBytes } from "../util/bytes.js";
+import { withEnvironment } from "./options.js";
 
 interface ServeOptions {
   host: string;
   port: string;
+  http: boolean;
   httpPort: string;
   data: string;
   memory: string;
@@ -31,30 +35,36 @@ interface ServeOptions {
   freeOnClose?: boolean;
 }
 
-function bytes(text: string): number {
+function flag(attribute: string): string {
+  return `--${attribute.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+function bytes(attribute: string, text: string): number {
   try {
     return parseBytes(text);
   } catch (e) {
-    throw new CommanderArgumentError((e as Error).message);
+    throw new CommanderArgumentError(`${flag(attribute)}: ${(e as Error).message}`);
   }
 }
 
-function int(text: string): number {
-  if (!/^\d+$/.test(text)) throw new CommanderArgumentError(`${JSON.stringify(text)} is not a whole number`);
+function int(attribute: string, text: string): number {
+  if (!/^\d+$/.test(text))
+    throw new CommanderArgumentError(`${flag(attribute)}: ${JSON.stringify(text)} is not a whole number`);
   return Number(text);
 }
 
 export function registerServe(program: Command): void {
-  program
+  const cmd = program
     .command("serve")
     .description("run the memory service (RESP on 127.0.0.1:6389; any Redis client works)")
     .option("--host <addr>", "address to bind (loopback unless told otherwise)", DEFAULTS.host)
     .option("--port <n>", "RESP port (0 = any free port)", String(DEFAULTS.port))
     .option(
       "--http-port <n>",
-      "HTTP port (reported only; the dashboard is a later issue)",
+      "HTTP port of the dashboard and /metrics (0 = any free port)",
       String(DEFAULTS.httpPort),
     )
+    .option("--no-http", "serve neither the dashboard nor /metrics")
     .option("--data <dir>", "data directory", DEFAULTS.data)
     .option("--memory <size>", "size of the shared pool (e.g. 256mb, 1gib)", "256mb")
     .option("--pollers <n>", "I/O threads (only 1 in this version)", "1")
@@ -82,8 +92,14 @@ export function registerServe(program: Command): void {
     .option("--free-on-close", "free a connection's anonymous allocations when it closes")
     .addHelpText(
       "after",
-      "\nExamples:\n  mneme serve\n  mneme serve --port 7000 --memory 1gib --workers 1\n" +
-        "  mneme serve --requirepass s3cret --user alice:pw1 --user bob:pw2\n  redis-cli -p 6389 ALLOC 4096",
+      "\nEvery option also comes from the environment (MNEME_PORT, MNEME_HTTP_PORT, MNEME_MEMORY, ...)\n" +
+        "or a JSON file (--config FILE or MNEME_CONFIG; keys like port or http-port); a flag beats\n" +
+        "the environment, which beats the file, which beats the default.\n" +
+        "\nExamples:\n  mneme serve\n  mneme serve --port 7000 --memory 1gib --workers 1\n" +
+        "  MNEME_PORT=7000 MNEME_HTTP_PORT=7001 mneme serve\n" +
+        '  echo \'{"port": 7000, "memory": "1gib"}\' > mneme.json && mneme serve --config mneme.json\n' +
+        "  mneme serve --requirepass s3cret --user alice:pw1 --user bob:pw2\n" +
+        "  redis-cli -p 6389 ALLOC 4096\n  open http://127.0.0.1:6390/    (the dashboard; /metrics for Prometheus)",
     )
     .action(async (o: ServeOptions) => {
       const users: Record<string, string> = {};
@@ -94,21 +110,22 @@ export function registerServe(program: Command): void {
       }
       const config: Partial<ServiceConfig> = {
         host: o.host,
-        port: int(o.port),
-        httpPort: int(o.httpPort),
+        port: int("port", o.port),
+        http: o.http,
+        httpPort: int("httpPort", o.httpPort),
         data: o.data,
-        memory: bytes(o.memory),
-        pollers: int(o.pollers),
-        workers: int(o.workers),
-        replyBuffers: int(o.replyBuffers),
-        replyBufferSize: bytes(o.replyBufferSize),
-        maxBulk: bytes(o.maxBulk),
-        maxClients: int(o.maxClients),
-        maxPipeline: int(o.maxPipeline),
-        quotaBytes: o.quotaBytes ? bytes(o.quotaBytes) : 0,
-        quotaHandles: int(o.quotaHandles),
+        memory: bytes("memory", o.memory),
+        pollers: int("pollers", o.pollers),
+        workers: int("workers", o.workers),
+        replyBuffers: int("replyBuffers", o.replyBuffers),
+        replyBufferSize: bytes("replyBufferSize", o.replyBufferSize),
+        maxBulk: bytes("maxBulk", o.maxBulk),
+        maxClients: int("maxClients", o.maxClients),
+        maxPipeline: int("maxPipeline", o.maxPipeline),
+        quotaBytes: o.quotaBytes ? bytes("quotaBytes", o.quotaBytes) : 0,
+        quotaHandles: int("quotaHandles", o.quotaHandles),
         replicate: o.replicate ?? null,
-        replicationBatch: int(o.replicationBatch),
+        replicationBatch: int("replicationBatch", o.replicationBatch),
         requirepass: o.requirepass ?? null,
         users,
         freeOnClose: o.freeOnClose === true,
@@ -120,9 +137,10 @@ export function registerServe(program: Command): void {
         `mneme: serving RESP on ${c.host}:${port} (pool ${c.memory} bytes, pollers ${c.pollers}, workers ${c.workers}, ` +
           `reply buffers ${c.replyBuffers} x ${c.replyBufferSize}, data ${c.data})`,
       );
-      if (c.replicate !== null || o.httpPort !== String(DEFAULTS.httpPort)) {
-        console.log("mneme: --http-port and --replicate are recorded in INFO but not active yet");
+      if (service.observer !== null) {
+        console.log(`mneme: dashboard on http://${c.host}:${service.httpPort}/, metrics on /metrics`);
       }
+      if (c.replicate !== null) console.log("mneme: --replicate is recorded in INFO but not active yet");
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
@@ -136,4 +154,5 @@ export function registerServe(program: Command): void {
       process.on("SIGINT", () => stop("SIGINT"));
       process.on("SIGTERM", () => stop("SIGTERM"));
     });
+  withEnvironment(cmd);
 }

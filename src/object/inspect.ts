@@ -1,6 +1,7 @@
 /** Figures, a readable dump and the structural check of the object layer. */
 import { CorruptionError } from "../errors.js";
 import { pageStats } from "../page/inspect.js";
+import { S_FREE_BASE, S_HEADER, S_HOT, S_SINGLE, S_USED } from "../page/layout.js";
 import { formatBytes } from "../util/validate.js";
 import type { Heap } from "./heap.js";
 import {
@@ -372,4 +373,139 @@ export function heapCheck(heap: Heap): void {
   const footprint = rootPages + borrowed + tables + slabPages + largePages + vmData;
   if (footprint !== w[heap.rw + R_FOOTPRINT])
     fail(`footprint ${w[heap.rw + R_FOOTPRINT]} pages, structures hold ${footprint}`);
+}
+
+/**
+ * What each block of the arena is, for pictures of it (the dashboard's memory map). Kinds, by
+ * the number a run carries:
+ *
+ * | code | kind    | detail                | what the pages are                                  |
+ * |------|---------|-----------------------|-----------------------------------------------------|
+ * | 0    | header  | -1                    | arena header and page-layer metadata                |
+ * | 1    | free    | order (hot pages: 0)  | a free buddy block, or a free page on a hot stack   |
+ * | 2    | meta    | -1                    | heap root, owner map, directories, vmalloc tables   |
+ * | 3    | reserve | -1                    | blocks the metadata reserve holds                   |
+ * | 4    | slab    | cache index           | a slab of a named cache                             |
+ * | 5    | kmalloc | cache index           | a slab of a kmalloc size class                      |
+ * | 6    | large   | -1                    | a large allocation (above the largest class)        |
+ * | 7    | vmalloc | -1                    | a page backing a vmalloc area                       |
+ * | 8    | pages   | -1                    | pages taken from the page layer directly            |
+ */
+export const BLOCK_KINDS = [
+  "header",
+  "free",
+  "meta",
+  "reserve",
+  "slab",
+  "kmalloc",
+  "large",
+  "vmalloc",
+  "pages",
+] as const;
+export type BlockKind = (typeof BLOCK_KINDS)[number];
+
+/** The arena as runs of pages in address order, parallel arrays (one entry per block). */
+export interface BlockMap {
+  pageSize: number;
+  pageCount: number;
+  /** First page of each run. */
+  start: number[];
+  /** Pages in each run. */
+  pages: number[];
+  /** Index into BLOCK_KINDS. */
+  kind: number[];
+  /** Free order or cache index (see BLOCK_KINDS), else -1. */
+  detail: number[];
+  /** Cache names by index. */
+  caches: string[];
+}
+
+const K_HEADER = 0;
+const K_FREE = 1;
+const K_META = 2;
+const K_RESERVE = 3;
+const K_SLAB = 4;
+const K_KMALLOC = 5;
+const K_LARGE = 6;
+const K_VMALLOC = 7;
+const K_PAGES = 8;
+
+/**
+ * One walk of the page states in address order (O(blocks)), classified through the owner map.
+ * Reads only; a picture taken while another thread allocates may be slightly stale, never wrong
+ * in shape (every run has at least one page).
+ */
+export function heapBlocks(heap: Heap): BlockMap {
+  const pages = heap.pages;
+  const { state, run, pageCount } = pages;
+  const owner = heap.owner;
+  const s = heap.slabs;
+  s.load();
+  const reserve = new Set<number>();
+  for (const h of heap.reserve.held()) for (let i = 0; i < 2 ** h.order; i++) reserve.add(h.page + i);
+  const map: BlockMap = {
+    pageSize: pages.pageSize,
+    pageCount,
+    start: [],
+    pages: [],
+    kind: [],
+    detail: [],
+    caches: [],
+  };
+  for (let c = 0; c < s.cacheCount; c++) map.caches.push(s.name(c));
+  const push = (p: number, n: number, kind: number, detail: number) => {
+    map.start.push(p);
+    map.pages.push(n);
+    map.kind.push(kind);
+    map.detail.push(detail);
+  };
+  let p = 0;
+  while (p < pageCount) {
+    const st = state[p];
+    let n = 1;
+    if (st === S_HEADER) {
+      n = run[p];
+      push(p, Math.max(1, n), K_HEADER, -1);
+    } else if (st === S_HOT) {
+      push(p, 1, K_FREE, 0);
+    } else if (st >= S_FREE_BASE && st < S_USED) {
+      n = 2 ** (st - S_FREE_BASE);
+      push(p, n, K_FREE, st - S_FREE_BASE);
+    } else if (st === S_USED || st === S_SINGLE) {
+      n = st === S_SINGLE ? 1 : run[p];
+      const o = owner[p];
+      if (o > 0) {
+        const c = ownerCache(o);
+        const kmalloc = (s.w[s.dw + c * CACHE_WORDS + C_FLAGS] & CF_KMALLOC) !== 0;
+        push(p, n, kmalloc ? K_KMALLOC : K_SLAB, c);
+      } else if (o === OWNER_LARGE) push(p, n, K_LARGE, -1);
+      else if (o === OWNER_VMALLOC) push(p, n, K_VMALLOC, -1);
+      else if (o === OWNER_META) metaRuns(p, Math.max(1, n), reserve, push);
+      else push(p, Math.max(1, n), K_PAGES, -1);
+    } else {
+      // Interior page of a block being changed by another thread: skip it as one page of its own.
+      push(p, 1, K_PAGES, -1);
+    }
+    p += Math.max(1, n);
+  }
+  return map;
+}
+
+/** A metadata block, split where the reserve's pages begin and end (they live inside the root). */
+function metaRuns(
+  p: number,
+  n: number,
+  reserve: Set<number>,
+  push: (p: number, n: number, kind: number, detail: number) => void,
+): void {
+  let from = p;
+  let kind = reserve.has(p) ? K_RESERVE : K_META;
+  for (let q = p + 1; q <= p + n; q++) {
+    const k = q === p + n ? -1 : reserve.has(q) ? K_RESERVE : K_META;
+    if (k !== kind) {
+      push(from, q - from, kind, -1);
+      from = q;
+      kind = k;
+    }
+  }
 }

@@ -96,6 +96,29 @@ function countAllocations(pages: PageAllocator): number {
   return n;
 }
 
+/**
+ * Live allocations by order: an allocation of n pages counts at order ceil(log2 n), the order of
+ * the smallest block that could hold it. The counterpart of PageStats.freeBlocksPerOrder.
+ */
+export function usedBlocksPerOrder(pages: PageAllocator): number[] {
+  const { state, run, pageCount } = pages;
+  const out = new Array<number>(pages.maxOrder + 1).fill(0);
+  let p = pages.firstPage;
+  while (p < pageCount) {
+    const s = state[p];
+    if (s === S_USED || s === S_SINGLE) {
+      const n = s === S_SINGLE ? 1 : Math.max(1, run[p]);
+      const o = Math.ceil(Math.log2(n));
+      while (out.length <= o) out.push(0);
+      out[o]++;
+      p += n;
+    } else {
+      p += s >= S_FREE_BASE && s < S_USED ? 2 ** (s - S_FREE_BASE) : 1;
+    }
+  }
+  return out;
+}
+
 /** Map cell characters: what the pages a cell covers are. */
 const CELL_FREE = ".";
 const CELL_USED = "#";

@@ -32,6 +32,7 @@ import {
   OutOfPoolMemoryError,
 } from "../errors.js";
 import type { Heap } from "../object/heap.js";
+import { type BlockMap, heapBlocks } from "../object/inspect.js";
 import { formatBytes, positiveInteger } from "../util/validate.js";
 import * as P from "./layout.js";
 import { Segment, type SegmentOptions } from "./segment.js";
@@ -314,6 +315,14 @@ export class Mempool {
       workers: [...workers.values()],
       recoveries,
     };
+  }
+
+  /**
+   * Every segment's blocks in address order (object/inspect.ts heapBlocks), for pictures of the
+   * pool; segment i's addresses start at i * 2^32. Reads only.
+   */
+  blockMap(): BlockMap[] {
+    return this.segments.map((s) => heapBlocks(s.heap));
   }
 
   /** Who allocated what: every pool.alloc block, by worker, with its size; then the heap. */

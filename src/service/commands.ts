@@ -417,10 +417,14 @@ export function dispatch(svc: Service, conn: Connection, args: Buffer[]): undefi
     return conn.reply(error(`ERR wrong number of arguments for '${name}' command`));
   }
   if (!conn.authed && !spec.noauth) return conn.reply(error("NOAUTH Authentication required."));
+  // Per-command timing for /metrics, only while it is on (observe/timings.ts).
+  const timings = svc.timings;
+  const t0 = timings === null ? 0 : performance.now();
   try {
     spec.run(svc, conn, args);
   } catch (e) {
-    if (e instanceof MnemeError) return conn.reply(error(`ERR ${e.message}`));
-    throw e;
+    if (!(e instanceof MnemeError)) throw e;
+    conn.reply(error(`ERR ${e.message}`));
   }
+  if (timings !== null) timings.record(name, performance.now() - t0);
 }

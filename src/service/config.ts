@@ -6,7 +6,8 @@
  * |-----------------|----------------|---------|------------------------------------------------------------|
  * | host            | 127.0.0.1      |         | address to bind (loopback unless told otherwise)           |
  * | port            | 6389           |         | RESP port (0 = any free port)                              |
- * | httpPort        | 6390           |         | reported only; the HTTP dashboard is a later issue         |
+ * | http            | false          |         | serve the dashboard and /metrics (`mneme serve` turns it on) |
+ * | httpPort        | 6390           |         | HTTP port of the dashboard and /metrics (0 = any free port) |
  * | data            | ./mneme-data   | path    | directory for file-backed maps and replication             |
  * | memory          | 256 MiB        | bytes   | size of the shared pool that holds every allocation       |
  * | pollers         | 1              | threads | I/O threads reading sockets (only 1 in this version)       |
@@ -32,6 +33,8 @@ import { InvalidArgumentError } from "../errors.js";
 export interface ServiceConfig {
   host: string;
   port: number;
+  /** Serve the dashboard and /metrics on httpPort (off for an embedded Service unless asked). */
+  http: boolean;
   httpPort: number;
   data: string;
   memory: number;
@@ -57,6 +60,7 @@ export interface ServiceConfig {
 export const DEFAULTS: ServiceConfig = {
   host: "127.0.0.1",
   port: 6389,
+  http: false,
   httpPort: 6390,
   data: "./mneme-data",
   memory: 256 * 1024 * 1024,

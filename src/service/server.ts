@@ -19,6 +19,8 @@
 import { timingSafeEqual } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
+import { ObserveServer } from "../observe/http.js";
+import { CommandTimings } from "../observe/timings.js";
 import { Mempool } from "../pool/mempool.js";
 import { type ReplicationStats, replicationOff } from "../replication/stats.js";
 import { type Capability, CapabilityTable } from "./capabilities.js";
@@ -87,6 +89,11 @@ export class Service {
   readonly clients = new Map<number, Connection>();
   workers: WorkerPool | null = null;
   port = 0;
+  /** The HTTP side (dashboard, /metrics) while it runs (config.http), and its port. */
+  observer: ObserveServer | null = null;
+  httpPort = 0;
+  /** Per-command service times for /metrics; null (and free) while HTTP is off. */
+  timings: CommandTimings | null = null;
   private nextId = 1;
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
@@ -136,6 +143,16 @@ export class Service {
     });
     const addr = server.address();
     this.port = typeof addr === "object" && addr !== null ? addr.port : this.config.port;
+    if (this.config.http) {
+      this.timings = new CommandTimings();
+      this.observer = new ObserveServer(this);
+      try {
+        this.httpPort = await this.observer.listen(this.config.host, this.config.httpPort);
+      } catch (e) {
+        await this.close();
+        throw e;
+      }
+    }
     return this.port;
   }
 
@@ -143,6 +160,9 @@ export class Service {
   async close(): Promise<void> {
     const server = this.server;
     this.server = null;
+    const observer = this.observer;
+    this.observer = null;
+    if (observer) await observer.close();
     for (const s of [...this.sockets]) s.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     if (this.workers) await this.workers.close();

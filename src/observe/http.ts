@@ -1,0 +1,176 @@
+/**
+ * The service's HTTP side (on `httpPort`, loopback by default): the live dashboard, Prometheus
+ * metrics and the feeds behind the dashboard. Read-only: nothing here changes the service.
+ *
+ * | route         | what                                                                  |
+ * |---------------|-----------------------------------------------------------------------|
+ * | GET /         | the dashboard (static/dashboard/index.html; no build step)            |
+ * | GET /<file>   | the dashboard's other static files (a fixed list read at start)       |
+ * | GET /metrics  | Prometheus text format (metrics.ts)                                   |
+ * | GET /events   | server-sent events: `hello`, then `stats` every intervalMs, `map` when the arena changed, `event` as events happen |
+ * | GET /api/stats| one snapshot (feed.ts), JSON                                          |
+ * | GET /api/map  | the arena map (feed.ts), JSON                                         |
+ *
+ * Anything else is 404; a method other than GET or HEAD is 405. The event stream's timer runs
+ * only while a dashboard is connected, so an idle server pays nothing for it.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { InvalidArgumentError } from "../errors.js";
+import type { ServiceEvent } from "../service/events.js";
+import type { Service } from "../service/server.js";
+import { arenaMap, snapshot } from "./feed.js";
+import { Metrics } from "./metrics.js";
+
+/** Where the dashboard's files are, from dist/observe or src/observe alike. */
+export const DASHBOARD_DIR = fileURLToPath(new URL("../../static/dashboard/", import.meta.url));
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+};
+
+export interface ObserveOptions {
+  /** Milliseconds between `stats` messages on /events: 50 to 1000. Default 500. */
+  intervalMs?: number;
+}
+
+export class ObserveServer {
+  readonly metrics: Metrics;
+  readonly intervalMs: number;
+  private server: Server | null = null;
+  private readonly files = new Map<string, { body: Buffer; type: string }>();
+  private readonly streams = new Set<ServerResponse>();
+  private timer: NodeJS.Timeout | null = null;
+  private lastMap = "";
+  private readonly onEvent = (e: ServiceEvent) => this.broadcast("event", JSON.stringify(e));
+
+  constructor(
+    private readonly svc: Service,
+    options: ObserveOptions = {},
+  ) {
+    const interval = options.intervalMs ?? 500;
+    if (!Number.isInteger(interval) || interval < 50 || interval > 1000) {
+      throw new InvalidArgumentError("intervalMs", interval, "must be an integer from 50 to 1000");
+    }
+    this.intervalMs = interval;
+    this.metrics = new Metrics(svc);
+    for (const name of readdirSync(DASHBOARD_DIR)) {
+      const type = TYPES[extname(name)];
+      if (type !== undefined) this.files.set(name, { body: readFileSync(DASHBOARD_DIR + name), type });
+    }
+  }
+
+  /** Listens; resolves with the port (0 picks a free one). */
+  async listen(host: string, port: number): Promise<number> {
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((e: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+        res.end(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host, port }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.svc.events.on("event", this.onEvent);
+    const addr = server.address();
+    return typeof addr === "object" && addr !== null ? addr.port : port;
+  }
+
+  async close(): Promise<void> {
+    this.svc.events.off("event", this.onEvent);
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    for (const res of this.streams) res.end();
+    this.streams.clear();
+    const server = this.server;
+    this.server = null;
+    if (server === null) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" });
+      res.end("method not allowed\n");
+      return;
+    }
+    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    if (path === "/metrics") {
+      const text = await this.metrics.text();
+      res.writeHead(200, { "content-type": this.metrics.contentType });
+      res.end(req.method === "HEAD" ? undefined : text);
+      return;
+    }
+    if (path === "/events") return this.subscribe(req, res);
+    if (path === "/api/stats") return json(res, snapshot(this.svc, this.intervalMs));
+    if (path === "/api/map") return json(res, arenaMap(this.svc));
+    const file = this.files.get(path === "/" ? "index.html" : path.slice(1));
+    if (file === undefined) {
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("not found\n");
+      return;
+    }
+    res.writeHead(200, { "content-type": file.type, "cache-control": "no-cache" });
+    res.end(req.method === "HEAD" ? undefined : file.body);
+  }
+
+  private subscribe(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+    });
+    res.write("retry: 1000\n\n");
+    send(res, "hello", JSON.stringify({ intervalMs: this.intervalMs, events: this.svc.events.recent() }));
+    this.lastMap = JSON.stringify(arenaMap(this.svc));
+    send(res, "map", this.lastMap);
+    send(res, "stats", JSON.stringify(snapshot(this.svc, this.intervalMs)));
+    this.streams.add(res);
+    req.on("close", () => {
+      this.streams.delete(res);
+      if (this.streams.size === 0 && this.timer !== null) {
+        clearInterval(this.timer);
+        this.timer = null;
+      }
+    });
+    if (this.timer === null) {
+      this.timer = setInterval(() => this.tick(), this.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** One period: the figures always, the map only when it changed. */
+  private tick(): void {
+    if (this.streams.size === 0) return;
+    this.broadcast("stats", JSON.stringify(snapshot(this.svc, this.intervalMs)));
+    const map = JSON.stringify(arenaMap(this.svc));
+    if (map !== this.lastMap) {
+      this.lastMap = map;
+      this.broadcast("map", map);
+    }
+  }
+
+  private broadcast(event: string, data: string): void {
+    for (const res of this.streams) send(res, event, data);
+  }
+}
+
+function send(res: ServerResponse, event: string, data: string): void {
+  res.write(`event: ${event}\ndata: ${data}\n\n`);
+}
+
+function json(res: ServerResponse, value: unknown): void {
+  res.writeHead(200, { "content-type": "application/json", "cache-control": "no-cache" });
+  res.end(JSON.stringify(value));
+}
