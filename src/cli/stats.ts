@@ -90,8 +90,11 @@ export async function fetchStats(
     await redis.connect();
   } catch (e) {
     redis.disconnect();
-    const cause = (lastError ?? (e as Error)).message;
-    throw new Error(`cannot reach a mneme server at ${where} (${cause}); is \`mneme serve\` running?`);
+    const err = (lastError ?? e) as NodeJS.ErrnoException;
+    // The server answered but refused (NOAUTH, WRONGPASS): say what it said.
+    if (err.code === undefined && !/connect|timeout|closed/i.test(err.message))
+      throw new Error(`${where}: ${err.message}`);
+    throw new Error(`cannot reach a mneme server at ${where} (${err.message}); is \`mneme serve\` running?`);
   }
   try {
     const stats = statsObject(await redis.call("STATS"));

@@ -78,31 +78,32 @@ function renderStats(s) {
     ["replyBuffersInUse", st.replyBuffers.replyBuffersInUse],
   ]);
   const caches = heaps.flatMap((h) => h.caches);
+  const named = caches.filter((c) => !c.kmalloc);
   grid(
     $("slabs"),
-    caches
-      .filter((c) => !c.kmalloc)
-      .map((c) => [
-        esc(c.name),
-        c.objectSize,
-        c.inUse,
-        c.capacity,
-        `${c.partialSlabs}/${c.fullSlabs}/${c.emptySlabs}`,
-        bytes(c.headerBytes + c.tailBytes + c.paddingBytes),
-      ]),
+    named.length === 0
+      ? [["none yet (named caches come from heap.createCache)", "", "", "", "", ""]]
+      : named.map((c) => [
+          esc(c.name),
+          c.objectSize,
+          c.inUse,
+          c.capacity,
+          `${c.partialSlabs}/${c.fullSlabs}/${c.emptySlabs}`,
+          bytes(c.headerBytes + c.tailBytes + c.paddingBytes),
+        ]),
   );
-  grid(
-    $("kmalloc"),
-    caches
-      .filter((c) => c.kmalloc)
-      .map((c) => [
-        esc(c.name),
-        c.inUse,
-        c.capacity,
-        c.slabs,
-        bytes(c.headerBytes + c.tailBytes + c.paddingBytes),
-      ]),
-  );
+  const classes = caches.filter((c) => c.kmalloc);
+  const busy = classes.filter((c) => c.slabs > 0);
+  grid($("kmalloc"), [
+    ...busy.map((c) => [
+      esc(c.name),
+      c.inUse,
+      c.capacity,
+      c.slabs,
+      bytes(c.headerBytes + c.tailBytes + c.paddingBytes),
+    ]),
+    [`${classes.length - busy.length} of ${classes.length} classes hold no slab`, "", "", "", ""],
+  ]);
   grid(
     $("identities"),
     s.identities.map((u) => {
@@ -169,6 +170,7 @@ function connect() {
   });
   source.addEventListener("map", (m) => {
     arena.update(JSON.parse(m.data));
+    $("frames").width = $("arena").width;
     document.body.dataset.mapUpdates = String(Number(document.body.dataset.mapUpdates ?? 0) + 1);
   });
   source.addEventListener("stats", (m) => {

@@ -68,7 +68,8 @@ export class ArenaView {
     this.perCell = Math.max(1, Math.ceil(total / MAX_CELLS));
     const cells = Math.ceil(total / this.perCell);
     const rows = Math.ceil(cells / COLUMNS);
-    this.px = Math.max(2, Math.min(6, Math.floor(768 / COLUMNS)));
+    // Small pools get larger cells: 4 px up to 64 rows, 3 px beyond.
+    this.px = rows <= 64 ? 4 : 3;
     this.canvas.width = COLUMNS * this.px;
     this.canvas.height = rows * this.px;
     this.scale.textContent = `${total} pages of ${map.segments[0]?.pageSize ?? 0} bytes, ${this.perCell} page(s) per cell`;

@@ -37,7 +37,20 @@ export async function spawnServer(args: string[] = []): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ["dist/cli/main.js", "serve", "--port", String(port), "--data", tempDir(), "--memory", "32mb", ...args],
+    // Any free HTTP port, so that servers of parallel tests do not meet on 6390 (args may override).
+    [
+      "dist/cli/main.js",
+      "serve",
+      "--port",
+      String(port),
+      "--http-port",
+      "0",
+      "--data",
+      tempDir(),
+      "--memory",
+      "32mb",
+      ...args,
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
