@@ -53,11 +53,11 @@ describe("the HTTP side", () => {
     expect((await fetch(`${o.base}/dashboard.css`)).headers.get("content-type")).toMatch(/^text\/css/);
     expect((await fetch(`${o.base}/nope.js`)).status).toBe(404);
     // Not a path into the file system: only the files listed at start are served.
-    const escape = await raw(
+    const traversal = await raw(
       o.svc.httpPort,
       "GET /../package.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
-    expect(escape.text).toMatch(/^HTTP\/1\.1 404/);
+    expect(traversal.text).toMatch(/^HTTP\/1\.1 404/);
     const post = await fetch(`${o.base}/metrics`, { method: "POST", body: "x" });
     expect(post.status).toBe(405);
     expect(post.headers.get("allow")).toBe("GET, HEAD");
