@@ -22,13 +22,26 @@ async function statsOf(redis: Redis): Promise<Record<string, number>> {
   return out;
 }
 
+/** The canvas as far as the test reads it (the test compiles without the DOM's types). */
+interface Canvas {
+  width: number;
+  height: number;
+  toDataURL(): string;
+}
+
+/** Page-side conditions, as expressions evaluated in the browser. */
+const shows = (key: string, value: number) =>
+  `Number(document.querySelector('td[data-stat="${key}"]')?.dataset.value) === ${value}`;
+const legendSays = (kind: string, pages: number) =>
+  `document.querySelector('b.count[data-kind="${kind}"]')?.textContent === "${pages}"`;
+
 /** What the page shows: a number panel value, a legend count, the canvas pixels. */
 const shown = {
   stat: (page: Page, key: string) =>
-    page.$eval(`td[data-stat="${key}"]`, (td) => Number((td as HTMLElement).dataset.value)),
+    page.$eval(`td[data-stat="${key}"]`, (td) => Number(td.getAttribute("data-value"))),
   legend: (page: Page, kind: string) =>
     page.$eval(`b.count[data-kind="${kind}"]`, (b) => Number(b.textContent)),
-  pixels: (page: Page) => page.$eval("#arena", (c) => (c as HTMLCanvasElement).toDataURL()),
+  pixels: (page: Page) => page.$eval("#arena", (c) => (c as unknown as Canvas).toDataURL()),
 };
 
 describe.skipIf(!haveChromium)("dashboard in chromium", () => {
@@ -60,8 +73,8 @@ describe.skipIf(!haveChromium)("dashboard in chromium", () => {
     page.on("pageerror", (e) => errors.push(e.message));
     await page.goto(`http://127.0.0.1:${httpPort}/`);
     await page.waitForSelector('#status[data-state="live"]');
-    await page.waitForFunction(() => Number(document.body.dataset.statsUpdates ?? 0) >= 2);
-    expect(await page.$eval("#arena", (c) => (c as HTMLCanvasElement).height)).toBeGreaterThan(0);
+    await page.waitForFunction("Number(document.body.dataset.statsUpdates ?? 0) >= 2");
+    expect(await page.$eval("#arena", (c) => (c as unknown as Canvas).height)).toBeGreaterThan(0);
     const before = await statsOf(redis);
     expect(await shown.stat(page, "pool.free")).toBe(before.free);
     expect(await shown.legend(page, "large")).toBe(0);
@@ -71,23 +84,17 @@ describe.skipIf(!haveChromium)("dashboard in chromium", () => {
     const big = String(await redis.call("ALLOC", String(1 << 20)));
     for (let i = 0; i < 20; i++) await redis.call("ALLOC", "3000");
     const after = await statsOf(redis);
-    await page.waitForFunction(
-      (free) =>
-        Number(document.querySelector<HTMLElement>('td[data-stat="pool.free"]')?.dataset.value) === free,
-      after.free,
-    );
+    await page.waitForFunction(shows("pool.free", after.free));
     expect(await shown.stat(page, "handles")).toBe(after.handles);
     expect(await shown.stat(page, "allocs")).toBe(after.allocs);
-    await page.waitForFunction(
-      () => document.querySelector('b.count[data-kind="large"]')?.textContent === "256",
-    );
+    await page.waitForFunction(legendSays("large", 256));
     expect(await shown.pixels(page)).not.toBe(pixelsBefore);
 
     // Hover the block: its cell is its first page (a 32 MiB pool has one page per cell).
     const map = (await (await fetch(`http://127.0.0.1:${httpPort}/api/map`)).json()) as ArenaMap;
     const pageIndex = addressOf(big) / map.segments[0].pageSize;
     const box = (await page.locator("#arena").boundingBox())!;
-    const canvasWidth = await page.$eval("#arena", (c) => (c as HTMLCanvasElement).width);
+    const canvasWidth = await page.$eval("#arena", (c) => (c as unknown as Canvas).width);
     const px = canvasWidth / 256;
     const scale = box.width / canvasWidth;
     await page.mouse.move(
@@ -106,14 +113,8 @@ describe.skipIf(!haveChromium)("dashboard in chromium", () => {
 
     await redis.call("FREE", big);
     const freed = await statsOf(redis);
-    await page.waitForFunction(
-      (free) =>
-        Number(document.querySelector<HTMLElement>('td[data-stat="pool.free"]')?.dataset.value) === free,
-      freed.free,
-    );
-    await page.waitForFunction(
-      () => document.querySelector('b.count[data-kind="large"]')?.textContent === "0",
-    );
+    await page.waitForFunction(shows("pool.free", freed.free));
+    await page.waitForFunction(legendSays("large", 0));
     expect(await page.$$eval("#identities tbody tr", (rows) => rows.length)).toBe(1);
     expect(errors).toEqual([]);
   });
