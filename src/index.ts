@@ -19,6 +19,11 @@ export type { CacheStats, HeapStats } from "./object/inspect.js";
 export { VMALLOC_BASE } from "./object/layout.js";
 export { type Shrinker, ShrinkerRegistry, type ShrinkResult } from "./object/shrinker.js";
 export { SlabCache, type SlabCacheOptions } from "./object/slab-cache.js";
+export type { ArenaMap, ClientInfo, Snapshot } from "./observe/feed.js";
+export { type ObserveOptions, ObserveServer } from "./observe/http.js";
+export type { IdentityUsage } from "./observe/identities.js";
+export { Metrics } from "./observe/metrics.js";
+export { type CommandTiming, CommandTimings, LATENCY_BUCKETS } from "./observe/timings.js";
 export { PageAllocator, type PageAllocatorOptions } from "./page/buddy.js";
 export type { PageStats } from "./page/inspect.js";
 export {
