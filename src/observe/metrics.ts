@@ -26,7 +26,7 @@ import type { HeapStats } from "../object/inspect.js";
 import { usedBlocksPerOrder } from "../page/inspect.js";
 import type { Service, ServiceStats } from "../service/server.js";
 import { identities } from "./identities.js";
-import { LATENCY_BUCKETS } from "./timings.js";
+import { LATENCY_BUCKETS, SAMPLE_EVERY } from "./timings.js";
 
 type Labels = Record<string, string | number>;
 type Sample = { labels?: Labels; value: number; metricName?: string };
@@ -333,9 +333,10 @@ export class Metrics {
       "counter",
       (s) => s.stats.replyBuffers.replyBufferWaits,
     );
+    this.family("mneme_command_calls_total", "Commands run, per command", "counter", () => this.calls());
     this.family(
       "mneme_command_duration_seconds",
-      "Service time of each command on the I/O thread (see src/observe/timings.ts)",
+      `Service time per command on the I/O thread, from 1 in ${SAMPLE_EVERY} commands (src/observe/timings.ts)`,
       "histogram",
       () => this.latency(),
     );
@@ -433,5 +434,12 @@ export class Metrics {
       out.push({ metricName: "mneme_command_duration_seconds_count", labels: { command }, value: f.count });
     }
     return out;
+  }
+
+  private calls(): Sample[] {
+    return (this.svc.timings?.entries() ?? []).map(([command, f]) => ({
+      labels: { command },
+      value: f.calls,
+    }));
   }
 }

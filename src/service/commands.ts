@@ -17,6 +17,8 @@ export interface CommandSpec {
   readonly noauth?: boolean;
   readonly flags: readonly string[];
   readonly run: (svc: Service, conn: Connection, args: Buffer[]) => undefined;
+  /** Position in COMMAND_NAMES (set once below): per-command figures are arrays indexed by it. */
+  slot?: number;
 }
 
 export const NOT_INTEGER = "ERR value is not an integer or out of range";
@@ -398,6 +400,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
 };
 
+/** Command names in table order: `COMMANDS[COMMAND_NAMES[i]].slot === i`. */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+COMMAND_NAMES.forEach((name, i) => {
+  COMMANDS[name].slot = i;
+});
+
 /** Redis's text for a command it does not know. */
 export function unknownCommand(args: Buffer[]): string {
   let rest = "";
@@ -417,14 +425,19 @@ export function dispatch(svc: Service, conn: Connection, args: Buffer[]): undefi
     return conn.reply(error(`ERR wrong number of arguments for '${name}' command`));
   }
   if (!conn.authed && !spec.noauth) return conn.reply(error("NOAUTH Authentication required."));
-  // Per-command timing for /metrics, only while it is on (observe/timings.ts).
+  // Requests and (sampled) service time per command for /metrics, only while it is on (observe/timings.ts).
   const timings = svc.timings;
-  const t0 = timings === null ? 0 : performance.now();
+  if (timings === null || !timings.begin(spec.slot!)) return runCommand(spec, svc, conn, args);
+  const t0 = performance.now();
+  runCommand(spec, svc, conn, args);
+  timings.record(spec.slot!, performance.now() - t0);
+}
+
+function runCommand(spec: CommandSpec, svc: Service, conn: Connection, args: Buffer[]): undefined {
   try {
     spec.run(svc, conn, args);
   } catch (e) {
     if (!(e instanceof MnemeError)) throw e;
     conn.reply(error(`ERR ${e.message}`));
   }
-  if (timings !== null) timings.record(name, performance.now() - t0);
 }

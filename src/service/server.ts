@@ -24,7 +24,7 @@ import { CommandTimings } from "../observe/timings.js";
 import { Mempool } from "../pool/mempool.js";
 import { type ReplicationStats, replicationOff } from "../replication/stats.js";
 import { type Capability, CapabilityTable } from "./capabilities.js";
-import { dispatch, parseCount } from "./commands.js";
+import { COMMAND_NAMES, dispatch, parseCount } from "./commands.js";
 import { resolveConfig, type ServiceConfig } from "./config.js";
 import { ServiceEvents } from "./events.js";
 import { MapRegions } from "./maps.js";
@@ -144,7 +144,7 @@ export class Service {
     const addr = server.address();
     this.port = typeof addr === "object" && addr !== null ? addr.port : this.config.port;
     if (this.config.http) {
-      this.timings = new CommandTimings();
+      this.timings = new CommandTimings(COMMAND_NAMES);
       this.observer = new ObserveServer(this);
       try {
         this.httpPort = await this.observer.listen(this.config.host, this.config.httpPort);

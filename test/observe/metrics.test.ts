@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { LATENCY_BUCKETS } from "../../src/observe/timings.js";
+import { CommandTimings, LATENCY_BUCKETS, SAMPLE_EVERY } from "../../src/observe/timings.js";
 import { sample, startObserved } from "./helpers.js";
 
 type Observed = Awaited<ReturnType<typeof startObserved>>;
@@ -73,23 +73,54 @@ describe("GET /metrics", () => {
     expect(sample(after.text, "mneme_pool_bytes", { state: "free" })).toBe(o.svc.stats().pool.free);
   });
 
-  it("times each command: a histogram per command with cumulative buckets, +Inf = count", async () => {
+  it("counts every command and times a sample of them: a histogram per command, +Inf = count", async () => {
     o = await startObserved();
     const h = String(await o.redis.call("ALLOC", "64"));
-    for (let i = 0; i < 5; i++) await o.redis.call("WRITE", h, "0", "abcd");
+    for (let i = 0; i < 100; i++) await o.redis.call("WRITE", h, "0", "abcd");
     await o.redis.call("READ", h, "0", "4");
     const { text } = await scrape(o.base);
-    expect(sample(text, "mneme_command_duration_seconds_count", { command: "write" })).toBe(5);
-    expect(sample(text, "mneme_command_duration_seconds_count", { command: "read" })).toBe(1);
-    expect(sample(text, "mneme_command_duration_seconds_count", { command: "alloc" })).toBe(1);
+    expect(sample(text, "mneme_command_calls_total", { command: "write" })).toBe(100);
+    expect(sample(text, "mneme_command_calls_total", { command: "read" })).toBe(1);
+    expect(sample(text, "mneme_command_calls_total", { command: "alloc" })).toBe(1);
+    // One command in SAMPLE_EVERY is timed, counted over all commands (ioredis's own included).
+    let calls = 0;
+    let timed = 0;
+    for (const line of text.split("\n")) {
+      if (line.startsWith("mneme_command_calls_total{")) calls += Number(line.split(" ")[1]);
+      if (line.startsWith("mneme_command_duration_seconds_count{")) timed += Number(line.split(" ")[1]);
+    }
+    expect(timed).toBe(Math.floor(calls / SAMPLE_EVERY));
+    const writes = sample(text, "mneme_command_duration_seconds_count", { command: "write" })!;
+    expect(writes).toBeGreaterThanOrEqual(2);
     let prev = 0;
     for (const le of LATENCY_BUCKETS) {
       const v = sample(text, "mneme_command_duration_seconds_bucket", { command: "write", le: String(le) })!;
       expect(v).toBeGreaterThanOrEqual(prev);
       prev = v;
     }
-    expect(sample(text, "mneme_command_duration_seconds_bucket", { command: "write", le: "+Inf" })).toBe(5);
+    expect(sample(text, "mneme_command_duration_seconds_bucket", { command: "write", le: "+Inf" })).toBe(
+      writes,
+    );
     expect(sample(text, "mneme_command_duration_seconds_sum", { command: "write" })).toBeGreaterThan(0);
+  });
+
+  it("CommandTimings: exact calls, one timed in SAMPLE_EVERY, buckets by upper bound", () => {
+    const t = new CommandTimings(["a", "b"]);
+    let timed = 0;
+    for (let i = 0; i < 3 * SAMPLE_EVERY; i++) {
+      if (t.begin(i % 2)) {
+        timed++;
+        t.record(i % 2, 0.0015); // 1.5 µs: the 2.5 µs bucket
+      }
+    }
+    expect(timed).toBe(3);
+    const [[, a], [, b]] = t.entries();
+    expect(a.calls + b.calls).toBe(3 * SAMPLE_EVERY);
+    expect(a.count + b.count).toBe(3);
+    const both = a.buckets.map((n, i) => n + b.buckets[i]);
+    expect(both[LATENCY_BUCKETS.indexOf(0.0000025)]).toBe(3);
+    expect(both.reduce((x, y) => x + y, 0)).toBe(3);
+    expect(new CommandTimings(["a"]).entries()).toEqual([]);
   });
 
   it("page cache: every numeric figure of stats().maps, including ones a layer adds later", async () => {
