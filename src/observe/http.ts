@@ -7,7 +7,7 @@
  * | GET /         | the dashboard (static/dashboard/index.html; no build step)            |
  * | GET /<file>   | the dashboard's other static files (a fixed list read at start)       |
  * | GET /metrics  | Prometheus text format (metrics.ts)                                   |
- * | GET /events   | server-sent events: `hello`, then `stats` every intervalMs, `map` when the arena changed, `event` as events happen |
+ * | GET /events   | server-sent events: `hello`, then `stats` every intervalMs, `map` when the arena changed (checked once a second), `event` as events happen |
  * | GET /api/stats| one snapshot (feed.ts), JSON                                          |
  * | GET /api/map  | the arena map (feed.ts), JSON                                         |
  *
@@ -47,6 +47,7 @@ export class ObserveServer {
   private readonly streams = new Set<ServerResponse>();
   private timer: NodeJS.Timeout | null = null;
   private lastMap = "";
+  private ticks = 0;
   private readonly onEvent = (e: ServiceEvent) => this.broadcast("event", JSON.stringify(e));
 
   constructor(
@@ -150,10 +151,15 @@ export class ObserveServer {
     }
   }
 
-  /** One period: the figures always, the map only when it changed. */
+  /**
+   * One period: the figures always; the map at most once a second (a walk of every block and
+   * handle: ~10 ms for 100,000 handles in a 256 MiB pool), and sent only when it changed.
+   */
   private tick(): void {
     if (this.streams.size === 0) return;
     this.broadcast("stats", JSON.stringify(snapshot(this.svc, this.intervalMs)));
+    if (++this.ticks * this.intervalMs < 1000) return;
+    this.ticks = 0;
     const map = JSON.stringify(arenaMap(this.svc));
     if (map !== this.lastMap) {
       this.lastMap = map;

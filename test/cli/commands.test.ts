@@ -129,13 +129,15 @@ describe("options: flag > environment > config file > default", () => {
     const dir = tempDir();
     const config = join(dir, "c.json");
     writeFileSync(config, JSON.stringify({ http: false }));
-    const s = await spawnServer(["--config", config]);
-    try {
-      expect(s.output()).not.toContain("dashboard on");
-      const r = await mnemeAsync(["stats", "--port", String(s.port), "--json"]);
-      expect(JSON.parse(r.stdout).info.mneme.http_active).toBe("0");
-    } finally {
-      await s.stop();
+    for (const args of [["--no-http"], ["--config", config]]) {
+      const s = await spawnServer(args);
+      try {
+        expect(s.output()).not.toContain("dashboard on");
+        const r = await mnemeAsync(["stats", "--port", String(s.port), "--json"]);
+        expect(JSON.parse(r.stdout).info.mneme.http_active, args.join(" ")).toBe("0");
+      } finally {
+        await s.stop();
+      }
     }
   });
 });

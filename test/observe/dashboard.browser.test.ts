@@ -108,6 +108,16 @@ describe.skipIf(!haveChromium)("dashboard in chromium", () => {
     expect(Number(await tip.getAttribute("data-size"))).toBe(1 << 20);
     expect(await tip.textContent()).toContain(`address 0x${addressOf(big).toString(16)}`);
 
+    // The page cache panel: a MAP region written through the server shows its resident pages.
+    const region = String(await redis.call("MAP", String(64 * 1024)));
+    await redis.call("WRITE", region, "0", "y".repeat(9000));
+    const info = String(await redis.call("INFO", "mneme"));
+    const resident = Number(/map_resident:(\d+)/.exec(info)![1]);
+    expect(resident).toBeGreaterThan(0);
+    await page.waitForFunction(
+      `Number(document.querySelector('#pagecache-table td[data-stat="resident"]')?.dataset.value) === ${resident}`,
+    );
+
     mkdirSync("test-artifacts", { recursive: true });
     await page.screenshot({ path: "test-artifacts/dashboard.png", fullPage: true });
 
