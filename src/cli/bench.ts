@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
 import { type Command, InvalidArgumentError as CommanderArgumentError } from "commander";
 import { paint } from "./colour.js";
+import { withEnvironment } from "./options.js";
 
 /** The package root (this file is src/cli/bench.ts or dist/cli/bench.js). */
 export const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -166,7 +167,7 @@ function summaryTable(rows: Summary[]): string {
 }
 
 export function registerBench(program: Command): void {
-  program
+  const cmd = program
     .command("bench")
     .description("run the benchmark suite (from a clone) with a progress bar and print comparison tables")
     .argument("[filter...]", "benchmarks whose name contains one of these (all without a filter)")
@@ -177,7 +178,8 @@ export function registerBench(program: Command): void {
     .option("--md", "also print the markdown tables (for BENCHMARKS.md)")
     .addHelpText(
       "after",
-      "\nRuns bench/index.ts through tsx, so it needs a clone with `npm install` done.\n" +
+      "\nRuns bench/index.ts through tsx, so it needs a clone with `npm install` done. Options also\n" +
+        "come from MNEME_RUNS, MNEME_REPEAT, ... or a --config file.\n" +
         "\nExamples:\n  mneme bench                   the whole suite\n" +
         "  mneme bench page object       two benchmarks\n" +
         "  mneme bench page --quick      a smoke test in seconds\n" +
@@ -268,4 +270,5 @@ export function registerBench(program: Command): void {
         throw new Error("a benchmark failed (its output is above)");
       }
     });
+  withEnvironment(cmd);
 }

@@ -82,7 +82,15 @@ describe("options: flag > environment > config file > default", () => {
     const child = spawn(
       process.execPath,
       ["dist/cli/main.js", "serve", "--config", config, "--http-port", String(flagHttp), "--data", dir],
-      { env: { ...process.env, MNEME_PORT: String(envPort), MNEME_WORKERS: "1" } },
+      // MNEME_HTTP_PORT loses to the flag; MNEME_PORT beats the file.
+      {
+        env: {
+          ...process.env,
+          MNEME_PORT: String(envPort),
+          MNEME_HTTP_PORT: String(filePort),
+          MNEME_WORKERS: "1",
+        },
+      },
     );
     let out = "";
     child.stdout.on("data", (d) => {
@@ -112,7 +120,8 @@ describe("options: flag > environment > config file > default", () => {
       });
       child.once("exit", () => reject(new Error(out)));
     });
-    // environment beats the file (port), the flag beats the file (http port), the file beats the default.
+    // environment beats the file (port), the flag beats the environment and the file (http port),
+    // the file beats the default (memory, reply buffers, users).
     expect(out).toContain(`serving RESP on 127.0.0.1:${envPort}`);
     expect(out).toContain(`dashboard on http://127.0.0.1:${flagHttp}/`);
     expect(out).toContain("pool 25165824 bytes");
