@@ -94,6 +94,7 @@ export function resolveConfig(partial: Partial<ServiceConfig>): ServiceConfig {
     }
   };
   int("port", 0, 65535);
+  if (typeof c.http !== "boolean") throw new InvalidArgumentError("http", c.http, "must be true or false");
   int("httpPort", 0, 65535);
   int("memory", 64 * 1024);
   int("pollers", 1, 1);

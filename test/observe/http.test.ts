@@ -190,6 +190,12 @@ describe("HTTP configuration", () => {
     }
   });
 
+  it("rejects a bad http or httpPort with a typed error, before anything listens", () => {
+    expect(() => new Service({ http: "yes" as unknown as boolean })).toThrow(InvalidArgumentError);
+    expect(() => new Service({ http: true, httpPort: 70000 })).toThrow(/httpPort/);
+    expect(() => new Service({ http: true, httpPort: -1 })).toThrow(InvalidArgumentError);
+  });
+
   it("rejects an update period outside 50..1000 ms with a typed error", async () => {
     const svc = new Service({ port: 0, data: tempDir(), memory: 16 << 20 });
     expect(() => new ObserveServer(svc, { intervalMs: 5000 })).toThrow(InvalidArgumentError);
