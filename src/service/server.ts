@@ -145,8 +145,8 @@ export class Service {
     this.port = typeof addr === "object" && addr !== null ? addr.port : this.config.port;
     if (this.config.http) {
       this.timings = new CommandTimings(COMMAND_NAMES);
-      this.observer = new ObserveServer(this);
       try {
+        this.observer = new ObserveServer(this);
         this.httpPort = await this.observer.listen(this.config.host, this.config.httpPort);
       } catch (e) {
         await this.close();
