@@ -48,6 +48,8 @@ const PAGECACHE_COUNTERS = new Set([
   "throttled",
   "flushed",
   "reclaims",
+  "directReclaims",
+  "reclaimedFrames",
   "oomKills",
 ]);
 
