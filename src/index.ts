@@ -37,6 +37,12 @@ export {
   type FlusherStats,
   type FlushReport,
 } from "./reclaim/flusher.js";
+export {
+  type FrameReclaim,
+  type FrameReclaimOptions,
+  type FrameReclaimStats,
+  startReclaim,
+} from "./reclaim/frame-reclaim.js";
 export { type Consumer, ConsumerKilledError, type OomEvent, OomKiller } from "./reclaim/oom.js";
 export {
   Reclaimer,

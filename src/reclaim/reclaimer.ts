@@ -100,9 +100,9 @@ export class Reclaimer extends EventEmitter {
 
   /**
    * Frees `bytes` through the shrinkers; after `maxRounds` rounds without progress, kills the
-   * worst consumer (once) and tries again.
+   * worst consumer (once, unless `mayKill` is false) and tries again.
    */
-  async reclaim(bytes: number, reason = "reclaim made no progress"): Promise<ReclaimResult> {
+  async reclaim(bytes: number, reason = "reclaim made no progress", mayKill = true): Promise<ReclaimResult> {
     if (!Number.isSafeInteger(bytes) || bytes <= 0)
       throw new InvalidArgumentError("bytes", bytes, "must be a positive integer");
     this.counters.reclaims++;
@@ -119,7 +119,7 @@ export class Reclaimer extends EventEmitter {
         continue;
       }
       if (++idle < this.maxRounds) continue;
-      if (result.killed !== null) break;
+      if (result.killed !== null || !mayKill) break;
       result.killed = await this.oom.kill(reason);
       if (result.killed === null) break;
       idle = 0;
@@ -130,7 +130,8 @@ export class Reclaimer extends EventEmitter {
 
   /**
    * Background reclaim (kswapd): below `low` free frames, reclaims until `high` is reached.
-   * Returns the frames it freed (0 when free frames were at or above `low`).
+   * Returns the frames it freed (0 when free frames were at or above `low`). Like kswapd it never
+   * kills: the OOM killer is for an allocation that cannot proceed.
    */
   async balance(zone: FrameZone): Promise<number> {
     const free = zone.free();
@@ -138,6 +139,7 @@ export class Reclaimer extends EventEmitter {
     const r = await this.reclaim(
       (zone.marks.high - free) * zone.pageSize,
       "background reclaim made no progress",
+      false,
     );
     return Math.floor(r.freed / zone.pageSize);
   }
@@ -145,15 +147,17 @@ export class Reclaimer extends EventEmitter {
   /**
    * Direct reclaim before an allocation of `frames`: an ordinary allocation that would leave free
    * frames at or below `min` reclaims first; a critical one (metadata reserve, `{ wait: false }`)
-   * may use the frames below `min`. Resolves true when the allocation may proceed.
+   * may use the frames below `min`. Resolves true when the allocation may proceed. `mayKill`
+   * false: the caller has a fallback of its own (evicting its own pages), so no OOM kill.
    */
-  async beforeAllocate(zone: FrameZone, frames: number, critical = false): Promise<boolean> {
+  async beforeAllocate(zone: FrameZone, frames: number, critical = false, mayKill = true): Promise<boolean> {
     const free = zone.free();
     if (critical) return free >= frames;
     if (free - frames > zone.marks.min) return true;
     await this.reclaim(
       (zone.marks.min + frames - free + 1) * zone.pageSize,
       "direct reclaim made no progress",
+      mayKill,
     );
     return zone.free() - frames > zone.marks.min;
   }

@@ -791,6 +791,28 @@ export class AddressSpace {
 
   // ---------------------------------------------------------------- the page cache, as writeback sees it
 
+  /**
+   * Installs the hook every fault awaits before it takes a frame (the reclaim layer's direct
+   * reclaim); null removes it.
+   */
+  set frameGate(gate: (() => Promise<unknown> | null) | null) {
+    this.pager.frameGate = gate;
+  }
+
+  /** Frames not holding a page now: what a fault can take without evicting. */
+  freeFrames(): number {
+    return this.frameLimit - this.pager.frames.used;
+  }
+
+  /**
+   * Makes the stores' own metadata durable (file sizes, through each persistent store's flush):
+   * the flusher's metadata pass. Anonymous stores have none worth keeping across a restart.
+   */
+  async syncMetadata(): Promise<void> {
+    if (this.closed) return;
+    for (const store of this.stores.values()) if (!store.discard && store.flush) await store.flush();
+  }
+
   /** Resident pages: the page cache the dirty ratio is taken of. */
   cachedPages(): number {
     return this.pager.index.size;
