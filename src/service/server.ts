@@ -94,7 +94,7 @@ export class Service {
   constructor(config: Partial<ServiceConfig> = {}) {
     this.config = resolveConfig(config);
     this.pool = Mempool.create(this.config.memory, { maxWorkers: Math.max(16, this.config.workers + 2) });
-    this.maps = new MapRegions(this.config.data, this.config.mapFrames);
+    this.maps = new MapRegions(this.config.data, this.config.mapFrames, this.events);
     this.quotas = new Quotas({ bytes: this.config.quotaBytes, handles: this.config.quotaHandles });
     this.replyBuffers = new ReplyBuffers(this.config.replyBuffers, this.config.replyBufferSize);
   }
