@@ -45,6 +45,12 @@ export {
 } from "./reclaim/frame-reclaim.js";
 export { type Consumer, ConsumerKilledError, type OomEvent, OomKiller } from "./reclaim/oom.js";
 export {
+  poolZone,
+  type WorkerConsumer,
+  type WorkerConsumerOptions,
+  workerConsumer,
+} from "./reclaim/pool-consumer.js";
+export {
   Reclaimer,
   type ReclaimerOptions,
   type ReclaimResult,
