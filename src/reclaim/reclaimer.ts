@@ -16,7 +16,7 @@ import { type Shrinker, ShrinkerRegistry } from "../object/shrinker.js";
 import type { AddressSpace } from "../vm/address-space.js";
 import type { Clock } from "./clock.js";
 import { type Consumer, ConsumerKilledError, type OomEvent, OomKiller } from "./oom.js";
-import type { Watermarks } from "./watermarks.js";
+import { RECLAIM_CLUSTER, type Watermarks } from "./watermarks.js";
 
 export interface ReclaimerOptions {
   /** Rounds that free nothing before the OOM killer runs. Default 4. */
@@ -79,7 +79,8 @@ export class Reclaimer extends EventEmitter {
     const unshrink = this.shrinkers.register({
       name: `page-cache:${options.name}`,
       priority: options.priority ?? 50,
-      count: () => space.cleanPages() * ps,
+      // An estimate, as Linux's count_objects: O(1) on every reclaim pass; scan says what it freed.
+      count: () => Math.max(0, space.cachedPages() - space.dirtyPages()) * ps,
       scan: (bytes) => space.shrink(Math.ceil(bytes / ps)) * ps,
     });
     const consumer: Consumer = {
@@ -154,8 +155,10 @@ export class Reclaimer extends EventEmitter {
     const free = zone.free();
     if (critical) return free >= frames;
     if (free - frames > zone.marks.min) return true;
+    // A cluster at a time, up to high: one direct reclaim serves the faults that follow it.
     await this.reclaim(
-      (zone.marks.min + frames - free + 1) * zone.pageSize,
+      Math.max(zone.marks.min + frames - free + 1, Math.min(RECLAIM_CLUSTER, zone.marks.high - free)) *
+        zone.pageSize,
       "direct reclaim made no progress",
       mayKill,
     );
