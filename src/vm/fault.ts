@@ -39,7 +39,7 @@
  * another victim is tried; dirty and the store fails -> kept, the fault fails with StoreError.
  */
 import { MnemeError, OutOfMemoryError } from "../errors.js";
-import type { PageAllocator } from "../page/buddy.js";
+import type { FrameSource } from "./frame-source.js";
 import { BUSY, F_READAHEAD, FrameTable, RESIDENT } from "./frames.js";
 import { NO_VICTIM, type ReplacementPolicy } from "./policies/policy.js";
 import { type Store, StoreError } from "./stores/store.js";
@@ -113,7 +113,7 @@ export interface FaultTarget {
 export class Pager {
   readonly frames: FrameTable;
   readonly pageSize: number;
-  readonly pages: PageAllocator;
+  readonly pages: FrameSource;
   readonly policy: ReplacementPolicy;
   /** Resident pages: key -> frame. */
   readonly index = new Map<number, number>();
@@ -160,7 +160,7 @@ export class Pager {
   constructor(
     limit: number,
     pageSize: number,
-    pages: PageAllocator,
+    pages: FrameSource,
     policy: ReplacementPolicy,
     storeOf: (key: number) => Store,
   ) {
@@ -174,7 +174,7 @@ export class Pager {
   /** The bytes of frame `f` (a view of the arena). */
   view(f: number): Uint8Array {
     const a = this.frames.addr[f];
-    return this.pages.memory.subarray(a, a + this.pageSize);
+    return this.pages.view(a, this.pageSize);
   }
 
   /** Resolves at the next change of frame state (install, release of a ref or pin, writeback end). */
@@ -353,7 +353,7 @@ export class Pager {
       if (!fresh) fr.release(f);
       else {
         try {
-          fr.addr[f] = this.pages.alloc(this.pageSize, this.pageSize);
+          fr.addr[f] = this.pages.alloc(this.pageSize);
           return f;
         } catch {
           fr.release(f);
@@ -391,7 +391,7 @@ export class Pager {
           if (!fresh) fr.release(f);
           else
             try {
-              fr.addr[f] = this.pages.alloc(this.pageSize, this.pageSize);
+              fr.addr[f] = this.pages.alloc(this.pageSize);
               return f;
             } catch (e) {
               // The page layer is out of pages (shared with others): reuse one of ours instead.

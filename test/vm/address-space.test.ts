@@ -86,7 +86,7 @@ describe("mapping and access", () => {
 
   it("creates its own PageAllocator sized for the frames, or takes frames from a given one", async () => {
     const own = new AddressSpace({ frames: 16 });
-    expect(own.pages.capacity).toBeGreaterThanOrEqual(16 * PS);
+    expect(own.pages?.capacity).toBeGreaterThanOrEqual(16 * PS);
     const pages = new PageAllocator({ bytes: 1 << 20 });
     const before = pages.stats().free;
     const space = new AddressSpace({ frames: 8, pages });
