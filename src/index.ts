@@ -45,7 +45,6 @@ export {
 } from "./reclaim/frame-reclaim.js";
 export { type Consumer, ConsumerKilledError, type OomEvent, OomKiller } from "./reclaim/oom.js";
 export {
-  poolZone,
   type WorkerConsumer,
   type WorkerConsumerOptions,
   workerConsumer,
@@ -64,6 +63,7 @@ export {
   zoneOf,
 } from "./reclaim/watermarks.js";
 export { startWriteback } from "./reclaim/writeback.js";
+export { heapZone, poolZone } from "./reclaim/zones.js";
 export { type Handle, MnemeClient, type MnemeClientOptions, MnemePipeline } from "./service/client.js";
 export { DEFAULTS as SERVICE_DEFAULTS, type ServiceConfig } from "./service/config.js";
 export { Service } from "./service/server.js";

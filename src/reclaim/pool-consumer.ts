@@ -2,7 +2,7 @@
  * Workers of a shared pool as OOM consumers: a worker's footprint is what the pool charges to it
  * (its pool.alloc blocks and the free pages it caches); killing it terminates the thread, like
  * the kernel's SIGKILL, and recovers its slot, so its caches (and, with `freeOwned`, its blocks)
- * return to the pool. The pool's free pages are the zone the watermarks watch (poolZone).
+ * return to the pool. The pool's free pages are the zone the watermarks watch (zones.ts poolZone).
  *
  *     const reclaimer = new Reclaimer();
  *     reclaimer.registerConsumer(workerConsumer(pool, worker, { name: "indexer", freeOwned: true }));
@@ -12,8 +12,6 @@ import type { Worker } from "node:worker_threads";
 import { InvalidArgumentError } from "../errors.js";
 import type { Mempool } from "../pool/mempool.js";
 import { type Consumer, ConsumerKilledError } from "./oom.js";
-import type { FrameZone } from "./reclaimer.js";
-import { type WatermarkOptions, watermarks } from "./watermarks.js";
 
 export interface WorkerConsumerOptions {
   name: string;
@@ -62,15 +60,5 @@ export function workerConsumer(
     assertAlive: () => {
       if (killedBy !== null) throw new ConsumerKilledError(options.name, killedBy);
     },
-  };
-}
-
-/** The pool's free pages against watermarks derived from its size (or given). */
-export function poolZone(pool: Mempool, marks?: WatermarkOptions): FrameZone {
-  const ps = pool.pageSize;
-  return {
-    free: () => Math.floor(pool.stats().free / ps),
-    marks: watermarks(Math.floor(pool.stats().total / ps), marks),
-    pageSize: ps,
   };
 }

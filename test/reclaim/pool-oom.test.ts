@@ -6,8 +6,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Mempool } from "../../src/index.js";
 import type { OomEvent } from "../../src/reclaim/oom.js";
-import { poolZone, workerConsumer } from "../../src/reclaim/pool-consumer.js";
+import { workerConsumer } from "../../src/reclaim/pool-consumer.js";
 import { Reclaimer } from "../../src/reclaim/reclaimer.js";
+import { poolZone } from "../../src/reclaim/zones.js";
 import { type Started, start } from "../pool/helpers.js";
 import type { GrowerReply, GrowerRequest } from "./fixtures/pool-grower.js";
 
