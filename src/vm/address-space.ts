@@ -702,9 +702,14 @@ export class AddressSpace {
   /** Copies `length` bytes from `src` to `dst` (memmove semantics: overlap is fine). */
   async copy(src: number, dst: number, length: number): Promise<void> {
     this.open();
-    this.range(src, length, false);
-    this.range(dst, length, true);
-    await copyRange(this.containerAccess(), src, dst, length);
+    const from = this.range(src, length, false);
+    const to = this.range(dst, length, true);
+    // Overlap is a matter of store bytes, not of virtual addresses: two mappings of one store
+    // alias each other, so copy backwards when the destination's store bytes start inside the source's.
+    const s = from.offset + (src - from.start);
+    const d = to.offset + (dst - to.start);
+    const backward = from.storeId === to.storeId && d > s && d < s + length;
+    await copyRange(this.containerAccess(), src, dst, length, backward);
   }
 
   /** Writes [v, v + length) of the space to `handle` at `position` (frames go straight to the file). */
