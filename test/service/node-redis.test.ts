@@ -52,7 +52,8 @@ async function proxy(port: number): Promise<{ port: number; cut: () => void; clo
 
 describe("node-redis 6 against mneme serve", () => {
   let srv: ServerProcess;
-  const clients: Client[] = [];
+  /** Every client a test made, destroyed at the end should a failed test leave one open. */
+  const clients: { isOpen: boolean; destroy(): void }[] = [];
 
   beforeAll(async () => {
     srv = await spawnServer(["--user", "alice:wonderland"]);
