@@ -313,6 +313,7 @@ export class Connection {
   describe(): string {
     const s = this.socket;
     const now = Date.now();
+    // Node exposes a socket's descriptor only on its internal handle; -1 (Redis's "none") without.
     const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
     return (
       `id=${this.id} addr=${s.remoteAddress ?? "?"}:${s.remotePort ?? 0} ` +

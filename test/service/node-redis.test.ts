@@ -183,9 +183,9 @@ describe("node-redis 6 against mneme serve", () => {
         await c.close();
       });
 
-      it("credentials: AUTH (RESP2) or HELLO AUTH (RESP3) gives the user's identity", async () => {
-        const alice = await open({ RESP, username: "alice", password: "wonderland" });
-        expect((await alice.clientInfo()).user).toBe("alice");
+      it("credentials and name: AUTH + CLIENT SETNAME (RESP2) or HELLO 3 AUTH .. SETNAME (RESP3)", async () => {
+        const alice = await open({ RESP, username: "alice", password: "wonderland", name: "reporter" });
+        expect(await alice.clientInfo()).toMatchObject({ user: "alice", name: "reporter", resp: RESP });
         const h = await alice.sendCommand<string>(["ALLOC", "64"]);
         const other = await open({ RESP });
         await expect(other.sendCommand(["READ", h, "0", "1"])).rejects.toThrow(/invalid handle/);
