@@ -2,9 +2,8 @@
  * node-redis (package `redis`, v6) against a real `mneme serve` process (dist: `npm run build`
  * first), in both protocols: RESP2 (`RESP: 2`: no HELLO, AUTH for credentials) and RESP3 (v6's
  * default: HELLO 3, with AUTH inside it), each with READ/WRITE copies inline and in worker
- * threads. node-redis pipelines CLIENT SETINFO after the handshake on
- * every connection, parses CLIENT INFO fields as numbers, and re-runs the handshake when it
- * reconnects; the reconnection case runs through a TCP proxy the test can cut, so the client sees
+ * threads. node-redis pipelines CLIENT SETINFO after the handshake on every connection, parses
+ * CLIENT INFO fields as numbers, and re-runs the handshake when it reconnects; the reconnection case runs through a TCP proxy the test can cut, so the client sees
  * a real dropped connection.
  */
 import { readFileSync } from "node:fs";
