@@ -48,7 +48,8 @@ export type OutOfMemoryReason =
   | "all-pinned"
   | "no-backing-store"
   | "quota"
-  | "reserve";
+  | "reserve"
+  | "watermark";
 
 /** No memory could be found for a request that was otherwise valid. */
 export class OutOfMemoryError extends MnemeError {

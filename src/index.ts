@@ -42,7 +42,18 @@ export {
   type FlusherStats,
   type FlushReport,
 } from "./reclaim/flusher.js";
+export {
+  type FrameReclaim,
+  type FrameReclaimOptions,
+  type FrameReclaimStats,
+  startReclaim,
+} from "./reclaim/frame-reclaim.js";
 export { type Consumer, ConsumerKilledError, type OomEvent, OomKiller } from "./reclaim/oom.js";
+export {
+  type WorkerConsumer,
+  type WorkerConsumerOptions,
+  workerConsumer,
+} from "./reclaim/pool-consumer.js";
 export {
   Reclaimer,
   type ReclaimerOptions,
@@ -57,6 +68,7 @@ export {
   zoneOf,
 } from "./reclaim/watermarks.js";
 export { startWriteback } from "./reclaim/writeback.js";
+export { heapZone, poolZone } from "./reclaim/zones.js";
 export { type Handle, MnemeClient, type MnemeClientOptions, MnemePipeline } from "./service/client.js";
 export { DEFAULTS as SERVICE_DEFAULTS, type ServiceConfig } from "./service/config.js";
 export { Service } from "./service/server.js";

@@ -26,6 +26,7 @@ import {
   OutOfMemoryError,
 } from "../errors.js";
 import { PageAllocator, type PageAllocatorOptions } from "../page/buddy.js";
+import { type WatermarkOptions, type Watermarks, watermarks } from "../reclaim/watermarks.js";
 import { isPowerOfTwo } from "../util/validate.js";
 import { RED_ZONE_BYTES } from "./debug.js";
 import { type HeapStats, heapCheck, heapDebugInfo, heapStats } from "./inspect.js";
@@ -116,6 +117,7 @@ export class Heap {
   /** Largest kmalloc class of this heap, and the largest size the fast path's table covers. */
   private readonly maxClass: number;
   private readonly smallLimit: number;
+  private marks: Watermarks | null = null;
 
   constructor(options: HeapOptions | { pages: PageAllocator }) {
     let pages: PageAllocator;
@@ -164,6 +166,25 @@ export class Heap {
       count: () => this.slabs.emptyBytes(),
       scan: (bytes) => this.shrinkSlabs(bytes),
     });
+  }
+
+  /**
+   * Free-page watermarks for this heap's page layer (Linux's zone watermarks), or null for none
+   * (the default: every page is for everyone). With them, an allocation that would leave free
+   * pages below `min` runs the shrinkers first (direct reclaim) and fails with an
+   * OutOfMemoryError of reason "watermark" if they free too little; the pages below `min` are a
+   * reserve for critical allocations (`{ wait: false }`). Background reclaim below `low` is the
+   * reclaim layer's (`heapZone()` with a Reclaimer over `heap.shrinkers`). Per thread: a worker
+   * sets its own.
+   */
+  setWatermarks(options: WatermarkOptions | null): Watermarks | null {
+    this.marks = options === null ? null : watermarks(this.pages.capacity / this.ps, options);
+    this.slabs.admit = this.marks === null ? () => {} : (n, critical) => this.admit(n, critical);
+    return this.marks;
+  }
+
+  get watermarks(): Watermarks | null {
+    return this.marks;
   }
 
   /** Attaches a heap created elsewhere on the same buffer (for example from a worker). */
@@ -411,6 +432,15 @@ export class Heap {
   /** A virtually contiguous buffer of `bytes` over single pages; returns its virtual address. */
   vmalloc(bytes: number): number {
     return this.slabs.withLock(() => {
+      if (this.marks !== null && Number.isSafeInteger(bytes) && bytes > 0) {
+        const need = Math.ceil(bytes / this.ps);
+        try {
+          this.admit(need, false);
+        } catch (e) {
+          if (!this.reclaim(bytes)) throw e;
+          this.admit(need, false);
+        }
+      }
       return this.vm.alloc(bytes);
     });
   }
@@ -452,6 +482,9 @@ export class Heap {
   /** Asks the shrinkers for `bytes`; true if anything was freed. */
   reclaim(bytes: number): boolean {
     const r: ShrinkResult = this.shrinkers.shrink(bytes);
+    // Objects that later shrinkers (user caches) freed sit in array caches and partial slabs:
+    // drain them, so that slabs they emptied go back to the page layer now.
+    if (r.asked.some((name) => name !== "slab-empty")) this.shrinkSlabs(bytes);
     return r.freed > 0;
   }
 
@@ -484,6 +517,21 @@ export class Heap {
 
   // ---------------------------------------------------------------- internals
 
+  /** Refuses an ordinary allocation of `pages` that would leave free pages below min. */
+  private admit(pages: number, critical: boolean): void {
+    const m = this.marks;
+    if (m === null || critical) return;
+    const free = this.pages.freePages;
+    if (free - pages >= m.min) return;
+    throw new OutOfMemoryError(
+      pages * this.ps,
+      this.pages.largestFree,
+      this.pages.freeBytes,
+      "watermark",
+      `${free} free pages, min watermark ${m.min}: the pages below min are kept for critical ({ wait: false }) allocations`,
+    );
+  }
+
   private checkSize(size: number): void {
     if (typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0) {
       throw new InvalidArgumentError("size", size, "must be a positive integer number of bytes");
@@ -496,10 +544,14 @@ export class Heap {
   private allocLarge(size: number, align: number, flags?: AllocFlags): number {
     return this.slabs.withLock(() => {
       let address: number;
+      const critical = flags?.wait === false;
+      const need = Math.ceil(size / this.ps);
       try {
+        if (this.marks !== null) this.admit(need, critical);
         address = this.pages.alloc(size, align);
       } catch (e) {
-        if (!(e instanceof OutOfMemoryError) || flags?.wait === false || !this.reclaim(size)) throw e;
+        if (!(e instanceof OutOfMemoryError) || critical || !this.reclaim(size)) throw e;
+        if (this.marks !== null) this.admit(need, critical);
         address = this.pages.alloc(size, align);
       }
       const page = address / this.ps;

@@ -129,6 +129,13 @@ export class Slabs {
   private known = 0;
   private readonly names: string[] = [];
   onPressure: PressureHandler = () => false;
+  /**
+   * Called before a new slab takes `pages` from the page layer; throws OutOfMemoryError to refuse
+   * (the heap's watermarks). `critical`: the caller's `{ wait: false }`, which may use the reserve.
+   */
+  admit: (pages: number, critical: boolean) => void = () => {};
+  /** Whether the allocation in progress is critical (set under the lock by the slow path). */
+  private critical = false;
 
   constructor(pages: PageAllocator, rootWord: number, dirWord: number, owner: Int32Array, maxCaches: number) {
     this.pages = pages;
@@ -219,6 +226,7 @@ export class Slabs {
   private allocSlow(c: number, wait: boolean, requested: number): number {
     const m = this.mutex;
     if (m !== null) m.lock();
+    this.critical = !wait;
     try {
       if (this.debug[c] !== 0) return this.allocDebug(c, wait);
       let address: number;
@@ -609,10 +617,12 @@ export class Slabs {
     const bytes = this.ps * 2 ** order;
     let address = 0;
     try {
+      this.admit(2 ** order, this.critical);
       address = this.pages.allocPages(order);
     } catch (e) {
       if (!(e instanceof OutOfMemoryError) || !wait || !this.onPressure(bytes)) throw this.slabOom(c, e);
       try {
+        this.admit(2 ** order, this.critical);
         address = this.pages.allocPages(order);
       } catch (e2) {
         throw this.slabOom(c, e2);

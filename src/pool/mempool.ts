@@ -381,14 +381,18 @@ export class Mempool {
     worker.once("exit", () => this.reapThread(id));
   }
 
-  /** Recovers the slots of a thread known to be gone (what watch() does on exit). */
-  reapThread(threadId: number): number {
+  /**
+   * Recovers the slots of a thread known to be gone (what watch() does on exit). With `freeOwned`
+   * its pool.alloc blocks are freed as well: only for a worker whose blocks nobody else uses (the
+   * OOM killer's kill of a worker, reclaim/pool-consumer.ts).
+   */
+  reapThread(threadId: number, freeOwned = false): number {
     let n = 0;
     for (const s of this.segments) {
       for (let slot = 1; slot <= s.maxSlots; slot++) {
         if (slot === s.slot || s.threadOf(slot) !== threadId || s.state(slot) !== P.SLOT_ALIVE) continue;
         s.markDead(slot);
-        if (s.recover(slot)) n++;
+        if (s.recover(slot, freeOwned)) n++;
       }
     }
     return n;

@@ -152,7 +152,7 @@ export class Segment {
       this.rw + P.P_MUTEX,
       slot,
       (s) => this.state(s) === P.SLOT_DEAD,
-      (dead) => this.recoverLocked(dead),
+      (dead) => this.recoverLocked(dead, false),
     );
     this.mutex = mutex;
     this.pages.mutex = mutex;
@@ -180,11 +180,11 @@ export class Segment {
   }
 
   /** Recovers a dead slot if its lock is free or stealable; returns true once done. */
-  recover(slot: number): boolean {
+  recover(slot: number, freeOwned = false): boolean {
     if (this.state(slot) !== P.SLOT_DEAD || !this.mutex) return false;
     this.mutex.lock();
     try {
-      if (this.state(slot) === P.SLOT_DEAD) this.recoverLocked(slot);
+      if (this.state(slot) === P.SLOT_DEAD) this.recoverLocked(slot, freeOwned);
       return true;
     } finally {
       this.mutex.unlock();
@@ -193,9 +193,10 @@ export class Segment {
 
   /**
    * Under the lock: returns a dead worker's cached pages and objects, and rebuilds what it may have
-   * left half changed (it may have died holding the lock, or inside a fast path).
+   * left half changed (it may have died holding the lock, or inside a fast path). With `freeOwned`
+   * (the OOM killer's kill, for workers whose blocks are their own) its pool blocks go back too.
    */
-  private recoverLocked(slot: number): void {
+  private recoverLocked(slot: number, freeOwned: boolean): void {
     if (this.state(slot) !== P.SLOT_DEAD) return;
     this.pages.repair([this.hotStackOf(slot)]);
     this.w[this.regionWord(slot)] = 0;
@@ -212,6 +213,11 @@ export class Segment {
         bytes = this.pages.sizeOf(p * this.pages.pageSize);
       } catch {
         this.owners[p] = 0;
+        continue;
+      }
+      if (freeOwned) {
+        this.owners[p] = 0;
+        this.pages.free(p * this.pages.pageSize);
         continue;
       }
       allocs++;

@@ -57,6 +57,10 @@ export interface FlusherStats {
   written: number;
   throttled: number;
   throttleWritten: number;
+  /** Metadata passes (syncMetadata) completed. */
+  metadataSyncs: number;
+  /** Timed passes that failed (a store error); the pages stay dirty and are tried again. */
+  errors: number;
   last: FlushReport | null;
   lowRatio: number;
   highRatio: number;
@@ -79,7 +83,14 @@ export class Flusher {
   private metaTimer: unknown = null;
   private running = false;
   private busy: Promise<FlushReport> | null = null;
-  private counters = { wakeups: 0, written: 0, throttled: 0, throttleWritten: 0 };
+  private counters = {
+    wakeups: 0,
+    written: 0,
+    throttled: 0,
+    throttleWritten: 0,
+    metadataSyncs: 0,
+    errors: 0,
+  };
   private last: FlushReport | null = null;
 
   constructor(source: DirtySource, options: FlusherOptions = {}) {
@@ -188,7 +199,13 @@ export class Flusher {
     if (!this.running || this.dataTimer !== null) return;
     this.dataTimer = this.clock.setTimeout(() => {
       this.dataTimer = null;
-      void this.kick().finally(() => this.scheduleData());
+      this.kick().then(
+        () => this.scheduleData(),
+        () => {
+          this.counters.errors++;
+          this.scheduleData();
+        },
+      );
     }, this.interval);
   }
 
@@ -196,7 +213,16 @@ export class Flusher {
     if (!this.running) return;
     this.metaTimer = this.clock.setTimeout(() => {
       this.metaTimer = null;
-      void (this.source.syncMetadata?.() ?? Promise.resolve()).finally(() => this.scheduleMeta());
+      (this.source.syncMetadata?.() ?? Promise.resolve()).then(
+        () => {
+          this.counters.metadataSyncs++;
+          this.scheduleMeta();
+        },
+        () => {
+          this.counters.errors++;
+          this.scheduleMeta();
+        },
+      );
     }, this.metadataInterval);
   }
 }

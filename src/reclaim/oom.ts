@@ -2,7 +2,7 @@
  * The OOM killer (Linux mm/oom_kill.c): when reclaim makes no progress after several rounds, the
  * consumer with the highest badness is killed. Badness is the consumer's footprint adjusted by its
  * oomScoreAdj (-1000..1000) in proportion to the total: adj 1000 adds the whole total, -500 takes
- * half of it away, and -1000 means never. Killing drops the victim's mappings and frees its
+ * half of it away, and -1000 means never; a consumer holding nothing is never chosen. Killing drops the victim's mappings and frees its
  * frames; the `oom` event names the victim and the reason; using a killed consumer afterwards
  * throws ConsumerKilledError. Dirty data of consumers that were not killed is never dropped.
  */
@@ -58,6 +58,8 @@ export class OomKiller extends EventEmitter {
     let best: Consumer | null = null;
     let bestScore = Number.NEGATIVE_INFINITY;
     for (const c of this.consumers) {
+      // Killing a consumer that holds nothing frees nothing.
+      if (c.footprint() <= 0) continue;
       const b = this.badness(c, total);
       if (b > bestScore) {
         best = c;

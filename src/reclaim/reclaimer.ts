@@ -16,7 +16,7 @@ import { type Shrinker, ShrinkerRegistry } from "../object/shrinker.js";
 import type { AddressSpace } from "../vm/address-space.js";
 import type { Clock } from "./clock.js";
 import { type Consumer, ConsumerKilledError, type OomEvent, OomKiller } from "./oom.js";
-import type { Watermarks } from "./watermarks.js";
+import { RECLAIM_CLUSTER, type Watermarks } from "./watermarks.js";
 
 export interface ReclaimerOptions {
   /** Rounds that free nothing before the OOM killer runs. Default 4. */
@@ -79,7 +79,8 @@ export class Reclaimer extends EventEmitter {
     const unshrink = this.shrinkers.register({
       name: `page-cache:${options.name}`,
       priority: options.priority ?? 50,
-      count: () => space.cleanPages() * ps,
+      // An estimate, as Linux's count_objects: O(1) on every reclaim pass; scan says what it freed.
+      count: () => Math.max(0, space.cachedPages() - space.dirtyPages()) * ps,
       scan: (bytes) => space.shrink(Math.ceil(bytes / ps)) * ps,
     });
     const consumer: Consumer = {
@@ -100,9 +101,9 @@ export class Reclaimer extends EventEmitter {
 
   /**
    * Frees `bytes` through the shrinkers; after `maxRounds` rounds without progress, kills the
-   * worst consumer (once) and tries again.
+   * worst consumer (once, unless `mayKill` is false) and tries again.
    */
-  async reclaim(bytes: number, reason = "reclaim made no progress"): Promise<ReclaimResult> {
+  async reclaim(bytes: number, reason = "reclaim made no progress", mayKill = true): Promise<ReclaimResult> {
     if (!Number.isSafeInteger(bytes) || bytes <= 0)
       throw new InvalidArgumentError("bytes", bytes, "must be a positive integer");
     this.counters.reclaims++;
@@ -119,7 +120,7 @@ export class Reclaimer extends EventEmitter {
         continue;
       }
       if (++idle < this.maxRounds) continue;
-      if (result.killed !== null) break;
+      if (result.killed !== null || !mayKill) break;
       result.killed = await this.oom.kill(reason);
       if (result.killed === null) break;
       idle = 0;
@@ -130,7 +131,8 @@ export class Reclaimer extends EventEmitter {
 
   /**
    * Background reclaim (kswapd): below `low` free frames, reclaims until `high` is reached.
-   * Returns the frames it freed (0 when free frames were at or above `low`).
+   * Returns the frames it freed (0 when free frames were at or above `low`). Like kswapd it never
+   * kills: the OOM killer is for an allocation that cannot proceed.
    */
   async balance(zone: FrameZone): Promise<number> {
     const free = zone.free();
@@ -138,6 +140,7 @@ export class Reclaimer extends EventEmitter {
     const r = await this.reclaim(
       (zone.marks.high - free) * zone.pageSize,
       "background reclaim made no progress",
+      false,
     );
     return Math.floor(r.freed / zone.pageSize);
   }
@@ -145,15 +148,19 @@ export class Reclaimer extends EventEmitter {
   /**
    * Direct reclaim before an allocation of `frames`: an ordinary allocation that would leave free
    * frames at or below `min` reclaims first; a critical one (metadata reserve, `{ wait: false }`)
-   * may use the frames below `min`. Resolves true when the allocation may proceed.
+   * may use the frames below `min`. Resolves true when the allocation may proceed. `mayKill`
+   * false: the caller has a fallback of its own (evicting its own pages), so no OOM kill.
    */
-  async beforeAllocate(zone: FrameZone, frames: number, critical = false): Promise<boolean> {
+  async beforeAllocate(zone: FrameZone, frames: number, critical = false, mayKill = true): Promise<boolean> {
     const free = zone.free();
     if (critical) return free >= frames;
     if (free - frames > zone.marks.min) return true;
+    // A cluster at a time, up to high: one direct reclaim serves the faults that follow it.
     await this.reclaim(
-      (zone.marks.min + frames - free + 1) * zone.pageSize,
+      Math.max(zone.marks.min + frames - free + 1, Math.min(RECLAIM_CLUSTER, zone.marks.high - free)) *
+        zone.pageSize,
       "direct reclaim made no progress",
+      mayKill,
     );
     return zone.free() - frames > zone.marks.min;
   }

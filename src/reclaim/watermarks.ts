@@ -14,9 +14,9 @@ import { InvalidArgumentError } from "../errors.js";
 export interface WatermarkOptions {
   /** Frames kept for critical allocations. Default: 1/64 of the frames, at least 2. */
   min?: number;
-  /** Background reclaim starts below this. Default: min * 5/4 (at least min + 1). */
+  /** Background reclaim starts below this. Default: min + gap (see watermarks()). */
   low?: number;
-  /** Background reclaim stops at this. Default: min * 3/2 (at least low + 1). */
+  /** Background reclaim stops at this. Default: low + gap. */
   high?: number;
 }
 
@@ -29,13 +29,22 @@ export interface Watermarks {
 
 export type Zone = "ok" | "background" | "direct" | "critical";
 
-/** Validated watermarks for `total` frames (defaults derived from the size, like Linux's). */
+/** Frames reclaim works on at a time (Linux's SWAP_CLUSTER_MAX). */
+export const RECLAIM_CLUSTER = 32;
+
+/**
+ * Validated watermarks for `total` frames. Defaults derived from the size, like Linux's: min is
+ * 1/64 of the frames (at least 2); low and high follow at a gap of min/4, but at least a reclaim
+ * cluster (capped at 1/16 of the frames), so that one background pass frees a useful batch
+ * instead of a frame or two per fault.
+ */
 export function watermarks(total: number, options: WatermarkOptions = {}): Watermarks {
   if (!Number.isSafeInteger(total) || total < 4)
     throw new InvalidArgumentError("frames", total, "must be an integer >= 4");
   const min = options.min ?? Math.max(2, Math.floor(total / 64));
-  const low = options.low ?? Math.max(min + 1, Math.floor((min * 5) / 4));
-  const high = options.high ?? Math.max(low + 1, Math.floor((min * 3) / 2));
+  const gap = Math.max(1, Math.floor(min / 4), Math.min(RECLAIM_CLUSTER, Math.floor(total / 16)));
+  const low = options.low ?? Math.max(min + 1, min + gap);
+  const high = options.high ?? Math.min(total, Math.max(low + 1, low + gap));
   for (const [name, v] of [
     ["min", min],
     ["low", low],

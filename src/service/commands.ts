@@ -416,6 +416,9 @@ export function unknownCommand(args: Buffer[]): string {
   return `ERR unknown command '${args[0].toString("latin1").slice(0, 128)}', with args beginning with: ${rest}`;
 }
 
+/** Commands whose first argument is a subcommand (CLIENT INFO shows them as "client|info"). */
+const CONTAINERS = new Set(["client", "config", "command"]);
+
 /** Runs one command for a connection (auth, arity and dispatch). */
 export function dispatch(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const name = lower(args[0]);
@@ -425,6 +428,7 @@ export function dispatch(svc: Service, conn: Connection, args: Buffer[]): undefi
     return conn.reply(error(`ERR wrong number of arguments for '${name}' command`));
   }
   if (!conn.authed && !spec.noauth) return conn.reply(error("NOAUTH Authentication required."));
+  conn.lastCommand = CONTAINERS.has(name) && args.length > 1 ? `${name}|${lower(args[1])}` : name;
   // Requests and (sampled) service time per command for /metrics, only while it is on (observe/timings.ts).
   const timings = svc.timings;
   if (timings === null || !timings.begin(spec.slot!)) return runCommand(spec, svc, conn, args);

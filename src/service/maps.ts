@@ -8,22 +8,41 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { InvalidArgumentError } from "../errors.js";
+import type { Flusher } from "../reclaim/flusher.js";
+import { type FrameReclaim, startReclaim } from "../reclaim/frame-reclaim.js";
+import type { OomEvent } from "../reclaim/oom.js";
+import { Reclaimer } from "../reclaim/reclaimer.js";
+import { startWriteback } from "../reclaim/writeback.js";
 import { AddressSpace } from "../vm/address-space.js";
 import type { Hint } from "../vm/hints.js";
 import { AnonymousStore } from "../vm/stores/anonymous.js";
 import { FileStore } from "../vm/stores/file.js";
 import type { Store } from "../vm/stores/store.js";
+import type { ServiceEvents } from "./events.js";
 
 const NAME = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** How often reclaim and throttling are summarised into the event log, in ms. */
+const REPORT_EVERY = 1000;
 
 export class MapRegions {
   private space: AddressSpace | null = null;
   private readonly stores = new Map<number, Store>();
+  private flusher: Flusher | null = null;
+  private reclaim: FrameReclaim | null = null;
+  private readonly reclaimer = new Reclaimer();
+  private reporter: NodeJS.Timeout | null = null;
+  private reported = { direct: 0, background: 0, throttled: 0 };
 
   constructor(
     private readonly dataDir: string,
     private readonly frames: number,
-  ) {}
+    private readonly events: ServiceEvents | null = null,
+  ) {
+    this.reclaimer.on("oom", (e: OomEvent) =>
+      this.events?.emitEvent("oom", `OOM killer: ${e.victim} (${e.reason})`, { ...e }),
+    );
+  }
 
   /** Maps `length` bytes; returns the region's virtual address. */
   map(length: number, kind: "anon" | "file", name: string | null, hint: Hint | undefined): number {
@@ -35,7 +54,7 @@ export class MapRegions {
       kind === "file"
         ? new FileStore(join(this.dataDir, "maps", name as string))
         : new AnonymousStore({ dataDir: this.dataDir });
-    if (this.space === null) this.space = new AddressSpace({ frames: this.frames });
+    if (this.space === null) this.space = this.start();
     const v = this.space.map({ length, store, hint });
     this.stores.set(v, store);
     return v;
@@ -65,16 +84,93 @@ export class MapRegions {
     return this.stores.size;
   }
 
+  /**
+   * The page cache of the MAP regions: residency and faults, free frames against the watermarks,
+   * dirty pages against the flusher's thresholds (in pages of the current cache), and what
+   * reclaim and throttling did.
+   */
   stats(): Record<string, number> {
-    if (this.space === null) return { regions: 0, frames: this.frames };
+    if (this.space === null || this.reclaim === null || this.flusher === null)
+      return { regions: 0, frames: this.frames };
     const s = this.space.stats() as unknown as Record<string, number>;
-    return { regions: this.stores.size, frames: this.frames, ...pick(s) };
+    const r = this.reclaim.stats();
+    const f = this.flusher.stats();
+    const cached = this.space.cachedPages();
+    return {
+      regions: this.stores.size,
+      frames: this.frames,
+      ...pick(s),
+      free: r.free,
+      wmarkMin: r.min,
+      wmarkLow: r.low,
+      wmarkHigh: r.high,
+      dirtyLow: Math.floor(cached * f.lowRatio),
+      dirtyHigh: Math.floor(cached * f.highRatio),
+      throttled: f.throttled,
+      flushed: f.written,
+      reclaims: r.direct + r.background,
+      directReclaims: r.direct,
+      reclaimedFrames: r.directFreed + r.backgroundFreed,
+      oomKills: this.reclaimer.oom.kills,
+    };
   }
 
   async close(): Promise<void> {
+    if (this.reporter !== null) clearInterval(this.reporter);
+    this.reporter = null;
     if (this.space !== null) await this.space.close();
     this.space = null;
+    this.flusher = null;
+    this.reclaim = null;
     this.stores.clear();
+  }
+
+  /** The address space, with the flusher (dirty thresholds, throttling) and watermark reclaim. */
+  private start(): AddressSpace {
+    const space = new AddressSpace({ frames: this.frames });
+    this.flusher = startWriteback(space);
+    // The regions are the service's whole page cache: they are never the OOM victim of their own
+    // faults (which evict instead), and say so to any other consumer's reclaim.
+    this.reclaim = startReclaim(space, {
+      reclaimer: this.reclaimer,
+      name: "map-regions",
+      oomScoreAdj: -1000,
+    });
+    if (this.events !== null) {
+      this.reporter = setInterval(() => this.report(), REPORT_EVERY);
+      this.reporter.unref();
+    }
+    return space;
+  }
+
+  /** Summarises reclaim rounds and throttled writes since the last report into the event log. */
+  private report(): void {
+    if (this.reclaim === null || this.flusher === null || this.events === null) return;
+    const r = this.reclaim.stats();
+    const throttled = this.flusher.stats().throttled;
+    const last = this.reported;
+    const direct = r.direct - last.direct;
+    const background = r.background - last.background;
+    if (direct + background > 0) {
+      this.events.emitEvent("reclaim", `reclaim: ${direct} direct, ${background} background rounds`, {
+        direct,
+        background,
+        free: r.free,
+        low: r.low,
+        high: r.high,
+      });
+    }
+    if (throttled > last.throttled) {
+      this.events.emitEvent(
+        "throttle",
+        `${throttled - last.throttled} writes throttled above the dirty high ratio`,
+        {
+          throttled: throttled - last.throttled,
+          dirty: this.space?.dirtyPages() ?? 0,
+        },
+      );
+    }
+    this.reported = { direct: r.direct, background: r.background, throttled };
   }
 
   private need(): AddressSpace {

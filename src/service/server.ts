@@ -101,7 +101,7 @@ export class Service {
   constructor(config: Partial<ServiceConfig> = {}) {
     this.config = resolveConfig(config);
     this.pool = Mempool.create(this.config.memory, { maxWorkers: Math.max(16, this.config.workers + 2) });
-    this.maps = new MapRegions(this.config.data, this.config.mapFrames);
+    this.maps = new MapRegions(this.config.data, this.config.mapFrames, this.events);
     this.quotas = new Quotas({ bytes: this.config.quotaBytes, handles: this.config.quotaHandles });
     this.replyBuffers = new ReplyBuffers(this.config.replyBuffers, this.config.replyBufferSize);
   }
@@ -270,6 +270,11 @@ export class Connection {
   proto: 2 | 3 = 2;
   name = "";
   readonly libInfo: Record<string, string> = {};
+  /** For CLIENT INFO's age and idle (ms since the epoch). */
+  readonly since = Date.now();
+  lastActive = this.since;
+  /** The last command run, Redis style ("client|info" for a subcommand); CLIENT INFO's cmd. */
+  lastCommand = "NULL";
   private readonly svc: Service;
   private readonly parser: RequestParser;
   private queue: Buffer[][] = [];
@@ -320,11 +325,22 @@ export class Connection {
     this.authed = this.svc.openByDefault;
   }
 
+  /**
+   * A CLIENT INFO / CLIENT LIST line with Redis 7's fields that mean something here (clients such
+   * as node-redis parse fd, age, idle, db, ... as numbers). No pub/sub, MULTI or WATCH: those are 0
+   * or -1 as Redis shows them for a client that uses none.
+   */
   describe(): string {
-    const r = this.socket.remoteAddress ?? "?";
+    const s = this.socket;
+    const now = Date.now();
+    // Node exposes a socket's descriptor only on its internal handle; -1 (Redis's "none") without.
+    const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
     return (
-      `id=${this.id} addr=${r}:${this.socket.remotePort ?? 0} name=${this.name} user=${this.identity} ` +
-      `resp=${this.proto} lib-name=${this.libInfo["lib-name"] ?? ""} lib-ver=${this.libInfo["lib-ver"] ?? ""}`
+      `id=${this.id} addr=${s.remoteAddress ?? "?"}:${s.remotePort ?? 0} ` +
+      `laddr=${s.localAddress ?? "?"}:${s.localPort ?? 0} fd=${fd} name=${this.name} ` +
+      `age=${Math.floor((now - this.since) / 1000)} idle=${Math.floor((now - this.lastActive) / 1000)} ` +
+      `flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 watch=0 cmd=${this.lastCommand} user=${this.identity} ` +
+      `redir=-1 resp=${this.proto} lib-name=${this.libInfo["lib-name"] ?? ""} lib-ver=${this.libInfo["lib-ver"] ?? ""}`
     );
   }
 
@@ -397,6 +413,7 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     if (this.closing || this.gone) return;
+    this.lastActive = Date.now();
     try {
       this.parser.feed(chunk, (args) => this.queue.push(args));
     } catch (e) {

@@ -25,6 +25,7 @@
  * | pageSize          | 4096          | bytes  | power of two, 512 .. 65536 (the pages' if given) |
  * | policy            | DEFAULT_POLICY| name   | a registered policy (policyNames()) or instance  |
  * | pages             | a new one     | -      | the PageAllocator frames come from               |
+ * | pool              | none          | -      | or a Mempool: frames are pool blocks (not both)  |
  * | readahead.initial | 4             | pages  | first read-ahead window                          |
  * | readahead.max     | 32            | pages  | largest window; at most frames / 4               |
  */
@@ -36,6 +37,7 @@ import {
   OutOfMemoryError,
 } from "../errors.js";
 import { PageAllocator } from "../page/buddy.js";
+import { Mempool } from "../pool/mempool.js";
 import { isPowerOfTwo } from "../util/validate.js";
 import {
   type ContainerAccess,
@@ -46,6 +48,7 @@ import {
   scatterRange,
 } from "./container.js";
 import { KEY_STRIDE, Pager, type PagerStats } from "./fault.js";
+import { type FrameSource, pageSource, poolSource } from "./frame-source.js";
 import { hint as checkHint, type Hint, HintRanges, isKeptHint, type KeptHint } from "./hints.js";
 import { type PinRecord, vmCheck, vmDebugInfo } from "./inspect.js";
 import { type Mapping, MappingTree } from "./mappings.js";
@@ -58,6 +61,8 @@ export interface AddressSpaceOptions {
   pageSize?: number;
   policy?: string | ReplacementPolicy;
   pages?: PageAllocator;
+  /** Take frames from a shared pool instead (each frame a pool.alloc block of this thread). */
+  pool?: Mempool;
   readahead?: { initial?: number; max?: number };
   /** Time source for dirty ages, in ms (the reclaim layer injects its clock). Default Date.now. */
   now?: () => number;
@@ -114,8 +119,11 @@ const MAX_FRAMES = 2 ** 24;
 export class AddressSpace {
   readonly pageSize: number;
   readonly frameLimit: number;
-  readonly pages: PageAllocator;
+  /** The page layer frames come from; null when they come from a pool. */
+  readonly pages: PageAllocator | null;
+  readonly pool: Mempool | null;
   readonly policy: ReplacementPolicy;
+  private readonly source: FrameSource;
   private readonly pager: Pager;
   private readonly tree: MappingTree;
   private readonly storeIds = new Map<Store, number>();
@@ -149,15 +157,23 @@ export class AddressSpace {
     if (given !== undefined && !(given instanceof PageAllocator)) {
       throw new InvalidArgumentError("pages", given, "must be a PageAllocator");
     }
-    const pageSize = options.pageSize ?? given?.pageSize ?? 4096;
+    const pool = options.pool;
+    if (pool !== undefined && !(pool instanceof Mempool)) {
+      throw new InvalidArgumentError("pool", pool, "must be a Mempool");
+    }
+    if (given !== undefined && pool !== undefined) {
+      throw new InvalidArgumentError("pool", "pool", "give pages or pool, not both");
+    }
+    const source = given ? pageSource(given) : pool ? poolSource(pool) : null;
+    const pageSize = options.pageSize ?? source?.pageSize ?? 4096;
     if (!isPowerOfTwo(pageSize) || pageSize < 512 || pageSize > 65536) {
       throw new InvalidArgumentError("pageSize", pageSize, "must be a power of two from 512 to 65536");
     }
-    if (given && (pageSize < given.pageSize || pageSize > given.pageSize * 2 ** given.maxOrder)) {
+    if (source && (pageSize < source.pageSize || pageSize > source.maxBlock)) {
       throw new InvalidArgumentError(
         "pageSize",
         pageSize,
-        `must be a block size of the given PageAllocator (${given.pageSize} .. ${given.pageSize * 2 ** given.maxOrder})`,
+        `must be a block size of the given ${given ? "PageAllocator" : "pool"} (${source.pageSize} .. ${source.maxBlock})`,
       );
     }
     const ra = options.readahead ?? {};
@@ -191,12 +207,14 @@ export class AddressSpace {
     this.raInitial = raInitial;
     this.raMax = Math.min(raMax, Math.floor(frames / 4));
     this.policy = policy;
-    this.pages = given ?? AddressSpace.allocatorFor(frames, pageSize);
+    this.pool = pool ?? null;
+    this.pages = pool ? null : (given ?? AddressSpace.allocatorFor(frames, pageSize));
+    this.source = source ?? pageSource(this.pages as PageAllocator);
     this.tree = new MappingTree(pageSize);
     this.pager = new Pager(
       frames,
       pageSize,
-      this.pages,
+      this.source,
       policy,
       (key) => this.stores.get(Math.floor(key / KEY_STRIDE))!,
     );
@@ -541,9 +559,7 @@ export class AddressSpace {
     let adjacent = true;
     for (let i = 1; i < count; i++) if (fr.addr[frames[i]] !== fr.addr[frames[i - 1]] + ps) adjacent = false;
     const startAddr = fr.addr[frames[0]] + (v - m.start - firstPage * ps);
-    const bytes = adjacent
-      ? this.pages.memory.subarray(startAddr, startAddr + length)
-      : new Uint8Array(length);
+    const bytes = adjacent ? this.source.view(startAddr, length) : new Uint8Array(length);
     if (!adjacent) {
       let o = 0;
       for (const view of views) {
@@ -686,9 +702,14 @@ export class AddressSpace {
   /** Copies `length` bytes from `src` to `dst` (memmove semantics: overlap is fine). */
   async copy(src: number, dst: number, length: number): Promise<void> {
     this.open();
-    this.range(src, length, false);
-    this.range(dst, length, true);
-    await copyRange(this.containerAccess(), src, dst, length);
+    const from = this.range(src, length, false);
+    const to = this.range(dst, length, true);
+    // Overlap is a matter of store bytes, not of virtual addresses: two mappings of one store
+    // alias each other, so copy backwards when the destination's store bytes start inside the source's.
+    const s = from.offset + (src - from.start);
+    const d = to.offset + (dst - to.start);
+    const backward = from.storeId === to.storeId && d > s && d < s + length;
+    await copyRange(this.containerAccess(), src, dst, length, backward);
   }
 
   /** Writes [v, v + length) of the space to `handle` at `position` (frames go straight to the file). */
@@ -790,6 +811,28 @@ export class AddressSpace {
   }
 
   // ---------------------------------------------------------------- the page cache, as writeback sees it
+
+  /**
+   * Installs the hook every fault awaits before it takes a frame (the reclaim layer's direct
+   * reclaim); null removes it.
+   */
+  set frameGate(gate: (() => Promise<unknown> | null) | null) {
+    this.pager.frameGate = gate;
+  }
+
+  /** Frames not holding a page now: what a fault can take without evicting. */
+  freeFrames(): number {
+    return this.frameLimit - this.pager.frames.used;
+  }
+
+  /**
+   * Makes the stores' own metadata durable (file sizes, through each persistent store's flush):
+   * the flusher's metadata pass. Anonymous stores have none worth keeping across a restart.
+   */
+  async syncMetadata(): Promise<void> {
+    if (this.closed) return;
+    for (const store of this.stores.values()) if (!store.discard && store.flush) await store.flush();
+  }
 
   /** Resident pages: the page cache the dirty ratio is taken of. */
   cachedPages(): number {

@@ -48,9 +48,15 @@ export function checkTransfer(handle: unknown, what: "read" | "write", position:
   }
 }
 
-export async function copyRange(a: ContainerAccess, src: number, dst: number, length: number): Promise<void> {
+/** Copies [src, src + length) to dst through a page-sized buffer; `backward` when they overlap so. */
+export async function copyRange(
+  a: ContainerAccess,
+  src: number,
+  dst: number,
+  length: number,
+  backward: boolean,
+): Promise<void> {
   const ps = a.pageSize;
-  const backward = dst > src && dst < src + length;
   const buf = new Uint8Array(Math.min(ps, length));
   let done = 0;
   while (done < length) {

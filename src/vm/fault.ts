@@ -39,7 +39,7 @@
  * another victim is tried; dirty and the store fails -> kept, the fault fails with StoreError.
  */
 import { MnemeError, OutOfMemoryError } from "../errors.js";
-import type { PageAllocator } from "../page/buddy.js";
+import type { FrameSource } from "./frame-source.js";
 import { BUSY, F_READAHEAD, FrameTable, RESIDENT } from "./frames.js";
 import { NO_VICTIM, type ReplacementPolicy } from "./policies/policy.js";
 import { type Store, StoreError } from "./stores/store.js";
@@ -113,7 +113,7 @@ export interface FaultTarget {
 export class Pager {
   readonly frames: FrameTable;
   readonly pageSize: number;
-  readonly pages: PageAllocator;
+  readonly pages: FrameSource;
   readonly policy: ReplacementPolicy;
   /** Resident pages: key -> frame. */
   readonly index = new Map<number, number>();
@@ -133,6 +133,11 @@ export class Pager {
     storeErrors: 0,
   };
   dirty = 0;
+  /**
+   * Awaited by every fault before it takes a frame, when set and when it returns a promise (the
+   * reclaim layer's direct reclaim below the `min` watermark); null keeps the fast path.
+   */
+  frameGate: (() => Promise<unknown> | null) | null = null;
   /** Stores by id, to write a victim back. */
   readonly storeOf: (key: number) => Store;
   private readonly waiters: (() => void)[] = [];
@@ -155,7 +160,7 @@ export class Pager {
   constructor(
     limit: number,
     pageSize: number,
-    pages: PageAllocator,
+    pages: FrameSource,
     policy: ReplacementPolicy,
     storeOf: (key: number) => Store,
   ) {
@@ -169,7 +174,7 @@ export class Pager {
   /** The bytes of frame `f` (a view of the arena). */
   view(f: number): Uint8Array {
     const a = this.frames.addr[f];
-    return this.pages.memory.subarray(a, a + this.pageSize);
+    return this.pages.view(a, this.pageSize);
   }
 
   /** Resolves at the next change of frame state (install, release of a ref or pin, writeback end). */
@@ -268,8 +273,14 @@ export class Pager {
     const got: number[] = [];
     let failure: unknown;
     try {
-      let f = this.obtainNow(key);
-      if (f < 0) f = await this.obtainFrame(key);
+      // Refused by the gate (free frames at the min watermark): reuse a frame, take no fresh one.
+      let fresh = true;
+      if (this.frameGate !== null) {
+        const wait = this.frameGate();
+        if (wait !== null) fresh = (await wait) !== false;
+      }
+      let f = this.obtainNow(key, fresh);
+      if (f < 0) f = await this.obtainFrame(key, fresh);
       got.push(f);
       // Read-ahead: frames for the following pages that are neither resident nor pending, but
       // only free frames or clean victims (read-ahead never waits, writes back or fails).
@@ -277,7 +288,9 @@ export class Pager {
       for (let i = 1; i <= ra; i++) {
         const k = key + i;
         if (this.index.has(k) || this.pending.has(k)) break;
-        const g = this.obtainNow(k);
+        // Under pressure (the gate asks for reclaim) read-ahead stops: it is a guess.
+        if (this.frameGate !== null && this.frameGate() !== null) break;
+        const g = this.obtainNow(k, fresh);
         if (g < 0) break;
         const io = new PendingIO("read");
         this.pending.set(k, io);
@@ -332,17 +345,20 @@ export class Pager {
    * The synchronous fast path of obtainFrame: a free slot with its arena page, or the frame of a
    * clean victim, detached. -1 when that needs more (a writeback, waiting, an error to report).
    */
-  private obtainNow(incoming: number): number {
+  private obtainNow(incoming: number, fresh: boolean): number {
     const fr = this.frames;
     if (fr.hasFree) {
       const f = fr.take();
       if (fr.addr[f] !== 0) return f;
-      try {
-        fr.addr[f] = this.pages.alloc(this.pageSize, this.pageSize);
-        return f;
-      } catch {
-        fr.release(f);
-        return -1;
+      if (!fresh) fr.release(f);
+      else {
+        try {
+          fr.addr[f] = this.pages.alloc(this.pageSize);
+          return f;
+        } catch {
+          fr.release(f);
+          return -1;
+        }
       }
     }
     const v = this.chooseVictim(incoming);
@@ -364,7 +380,7 @@ export class Pager {
    * back first if dirty). Waits while frames in I/O or in a caller's hands may free up; fails at
    * once when nothing will.
    */
-  private async obtainFrame(incoming: number): Promise<number> {
+  private async obtainFrame(incoming: number, fresh: boolean): Promise<number> {
     const fr = this.frames;
     let refusal: OutOfMemoryError | undefined;
     try {
@@ -372,20 +388,22 @@ export class Pager {
         if (fr.hasFree) {
           const f = fr.take();
           if (fr.addr[f] !== 0) return f;
-          try {
-            fr.addr[f] = this.pages.alloc(this.pageSize, this.pageSize);
-            return f;
-          } catch (e) {
-            // The page layer is out of pages (shared with others): reuse one of ours instead.
-            fr.release(f);
-            if (!(e instanceof OutOfMemoryError) || this.index.size === 0) {
-              if (this.busyFrames() > 0) {
-                await this.changed();
-                continue;
+          if (!fresh) fr.release(f);
+          else
+            try {
+              fr.addr[f] = this.pages.alloc(this.pageSize);
+              return f;
+            } catch (e) {
+              // The page layer is out of pages (shared with others): reuse one of ours instead.
+              fr.release(f);
+              if (!(e instanceof OutOfMemoryError) || this.index.size === 0) {
+                if (this.busyFrames() > 0) {
+                  await this.changed();
+                  continue;
+                }
+                throw e;
               }
-              throw e;
             }
-          }
         }
         const v = this.chooseVictim(incoming);
         if (v === NO_VICTIM) {
@@ -393,6 +411,7 @@ export class Pager {
             await this.changed();
             continue;
           }
+          if (!fresh && this.index.size === 0) throw this.atMin();
           throw refusal ?? this.storeRefusal() ?? this.allPinned();
         }
         const f = this.index.get(v)!;
@@ -597,6 +616,17 @@ export class Pager {
   }
 
   /** The all-pinned failure, with the figures that explain it. */
+  /** Free frames are at the min watermark, reclaim freed none, and this space has none to reuse. */
+  private atMin(): OutOfMemoryError {
+    return new OutOfMemoryError(
+      this.pageSize,
+      0,
+      0,
+      "watermark",
+      "free frames are at the min watermark (the reserve for critical allocations) and reclaim freed none",
+    );
+  }
+
   allPinned(): OutOfMemoryError {
     const fr = this.frames;
     let pinned = 0;

@@ -11,7 +11,8 @@ describe("free-frame watermarks", () => {
       expect(w.low).toBeLessThan(w.high);
       expect(w.high).toBeLessThanOrEqual(total);
     }
-    expect(watermarks(6400)).toEqual({ total: 6400, min: 100, low: 125, high: 150 });
+    expect(watermarks(6400)).toEqual({ total: 6400, min: 100, low: 132, high: 164 });
+    expect(watermarks(256)).toEqual({ total: 256, min: 4, low: 20, high: 36 });
   });
 
   it("puts every free count in its zone", () => {

@@ -106,3 +106,31 @@ describe("writeback of an address space (flusher, throttling)", () => {
     await space.close();
   });
 });
+
+describe("the flusher's metadata pass", () => {
+  it("makes persistent stores durable (flush) every metadataInterval, and skips anonymous ones", async () => {
+    const flushed: string[] = [];
+    const store = (name: string, discard: boolean) => ({
+      description: name,
+      discard: discard ? async () => {} : undefined,
+      readPage: async (_o: number, into: Uint8Array) => void into.fill(0),
+      writePage: async () => {},
+      flush: async () => void flushed.push(name),
+      close: async () => {},
+    });
+    const clock = new ManualClock();
+    const space = new AddressSpace({ frames: 8, now: () => clock.now() });
+    space.map({ length: 4 * PS, store: store("file", false) });
+    space.map({ length: 4 * PS, store: store("anon", true) });
+    const flusher = startWriteback(space, { clock, metadataInterval: 100, interval: 10_000 });
+    await clock.advance(99);
+    expect(flushed).toEqual([]);
+    await clock.advance(1);
+    expect(flushed).toEqual(["file"]);
+    await clock.advance(100);
+    expect(flushed).toEqual(["file", "file"]);
+    expect(flusher.stats().metadataSyncs).toBe(2);
+    expect(flusher.stats().errors).toBe(0);
+    await space.close();
+  });
+});

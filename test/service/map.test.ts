@@ -83,3 +83,40 @@ describe("MAP regions (pageable memory through the vm layer)", () => {
     await r.call("FREE", h);
   });
 });
+
+describe("MAP regions under memory pressure (reclaim wired into the service)", () => {
+  it("writers are throttled, reclaim keeps free frames above min, and both reach the event log", async () => {
+    const s = await startService({ mapFrames: 64 });
+    const c = new Redis({ port: s.port, lazyConnect: true });
+    await c.connect();
+    try {
+      const pages = 256;
+      const h = String(await c.call("MAP", pages * 4096, "HINT", "random"));
+      for (let i = 0; i < pages; i++) await c.callBuffer("WRITE", h, i * 4096, page(i));
+      for (let i = 0; i < pages; i++) {
+        expect((await c.callBuffer("READ", h, i * 4096, 4096)) as Buffer).toEqual(page(i));
+      }
+      const m = s.stats().maps;
+      expect(m.frames).toBe(64);
+      expect(m.wmarkMin).toBeLessThan(m.wmarkLow);
+      expect(m.wmarkLow).toBeLessThan(m.wmarkHigh);
+      expect(m.free).toBeGreaterThan(m.wmarkMin);
+      expect(m.throttled).toBeGreaterThan(0);
+      expect(m.reclaims).toBeGreaterThan(0);
+      expect(m.oomKills).toBe(0);
+      expect(m.dirty).toBeLessThanOrEqual(m.dirtyHigh + 32);
+      // The event log summarises once a second.
+      const seen = new Set<string>();
+      s.events.on("event", (e) => seen.add(e.kind));
+      for (const e of s.events.recent()) seen.add(e.kind);
+      for (let t = 0; t < 30 && !(seen.has("reclaim") && seen.has("throttle")); t++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(seen.has("reclaim")).toBe(true);
+      expect(seen.has("throttle")).toBe(true);
+    } finally {
+      c.disconnect();
+      await s.close();
+    }
+  });
+});

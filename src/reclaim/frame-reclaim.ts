@@ -1,0 +1,149 @@
+/**
+ * Watermark reclaim wired into an address space's fault path (Linux's kswapd plus direct reclaim
+ * in the page allocator's slow path):
+ *
+ *     fault ── frameGate ── free frames - 1 <= min ── direct reclaim (the fault waits for it)
+ *                       └── free frames < low ─────── wake background reclaim (no wait)
+ *     timer ── every `interval` ms ── background reclaim below low, until high
+ *
+ * The zone is the space's own frames unless another is given (a page layer shared by several
+ * spaces). When direct reclaim leaves free frames at or below `min`, the fault takes no fresh
+ * frame: it evicts one of the space's own pages instead (writing it back if dirty), so the
+ * frames below `min` stay a reserve for critical allocations (writeback's own metadata). A space
+ * that has pages of its own never causes an OOM kill; one with none may, since another consumer
+ * holds the memory. The reclaim itself is the Reclaimer's: clean pages in the policy's order
+ * through the space's page-cache shrinker, then the other shrinkers by priority.
+ */
+import type { AddressSpace } from "../vm/address-space.js";
+import { type Clock, systemClock } from "./clock.js";
+import type { FrameZone, Reclaimer } from "./reclaimer.js";
+import { type WatermarkOptions, watermarks } from "./watermarks.js";
+
+export interface FrameReclaimOptions {
+  reclaimer: Reclaimer;
+  /** The space's name as an OOM consumer and in the shrinker's name. */
+  name: string;
+  /** Watermarks over the space's frames (defaults derived from their number). */
+  marks?: WatermarkOptions;
+  /** A shared page layer to watch instead of the space's own frames. */
+  zone?: FrameZone;
+  oomScoreAdj?: number;
+  /** Priority of the space's page-cache shrinker. Default 50. */
+  priority?: number;
+  clock?: Clock;
+  /** ms between background checks. Default 100. */
+  interval?: number;
+}
+
+export interface FrameReclaimStats {
+  free: number;
+  min: number;
+  low: number;
+  high: number;
+  /** Direct reclaims (a fault waited) and background ones, with the frames each kind freed. */
+  direct: number;
+  directFreed: number;
+  background: number;
+  backgroundFreed: number;
+}
+
+export interface FrameReclaim {
+  readonly zone: FrameZone;
+  stats(): FrameReclaimStats;
+  /** Waits for reclaim under way, if any. */
+  settled(): Promise<void>;
+  stop(): void;
+}
+
+export function startReclaim(space: AddressSpace, options: FrameReclaimOptions): FrameReclaim {
+  const { reclaimer } = options;
+  const zone: FrameZone = options.zone ?? {
+    free: () => space.freeFrames(),
+    marks: watermarks(space.stats().frames, options.marks),
+    pageSize: space.pageSize,
+  };
+  const counters = { direct: 0, directFreed: 0, background: 0, backgroundFreed: 0 };
+  let direct: Promise<boolean> | null = null;
+  let background: Promise<unknown> | null = null;
+  let stopped = false;
+
+  const wake = (): void => {
+    if (background !== null || stopped || zone.free() >= zone.marks.low) return;
+    counters.background++;
+    const before = zone.free();
+    background = reclaimer
+      .balance(zone)
+      .then(
+        () => {
+          counters.backgroundFreed += Math.max(0, zone.free() - before);
+        },
+        () => {},
+      )
+      .finally(() => {
+        background = null;
+      });
+  };
+
+  const detach = reclaimer.addSpace(space, {
+    name: options.name,
+    oomScoreAdj: options.oomScoreAdj,
+    priority: options.priority,
+  });
+  space.frameGate = () => {
+    const free = zone.free();
+    if (free < zone.marks.low) wake();
+    if (free - 1 > zone.marks.min) return null;
+    if (direct === null) {
+      counters.direct++;
+      // A space with pages of its own can evict one itself: no OOM kill on its behalf.
+      direct = reclaimer
+        .beforeAllocate(zone, 1, false, space.cachedPages() === 0)
+        .then(
+          (ok) => {
+            counters.directFreed += Math.max(0, zone.free() - free);
+            return ok;
+          },
+          () => true,
+        )
+        .finally(() => {
+          direct = null;
+        });
+    }
+    return direct;
+  };
+
+  const clock = options.clock ?? systemClock;
+  const interval = options.interval ?? 100;
+  let timer: unknown = null;
+  const tick = (): void => {
+    timer = null;
+    wake();
+    if (!stopped) timer = clock.setTimeout(tick, interval);
+  };
+  timer = clock.setTimeout(tick, interval);
+
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    if (timer !== null) clock.clearTimeout(timer);
+    space.frameGate = null;
+    detach();
+  };
+  space.onClose(stop);
+
+  return {
+    zone,
+    stats: () => ({
+      free: zone.free(),
+      min: zone.marks.min,
+      low: zone.marks.low,
+      high: zone.marks.high,
+      ...counters,
+    }),
+    settled: async () => {
+      await direct;
+      await background;
+    },
+    stop,
+  };
+}

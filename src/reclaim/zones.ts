@@ -1,0 +1,32 @@
+/**
+ * Zones: the free pages of a page layer, against watermarks, in the shape the Reclaimer works on
+ * (FrameZone). An address space's own frames are startReclaim's default zone (frame-reclaim.ts);
+ * these are the other page layers: a heap's and a shared pool's.
+ *
+ *     heap.setWatermarks({ min: 64 });                          // direct reclaim and the reserve
+ *     const reclaimer = new Reclaimer({ shrinkers: heap.shrinkers });
+ *     const stop = reclaimer.startBackground(heapZone(heap), systemClock);   // kswapd
+ */
+import { InvalidArgumentError } from "../errors.js";
+import type { Heap } from "../object/heap.js";
+import type { Mempool } from "../pool/mempool.js";
+import type { FrameZone } from "./reclaimer.js";
+import { type WatermarkOptions, watermarks } from "./watermarks.js";
+
+/** The heap's free pages against its watermarks (set with heap.setWatermarks first). */
+export function heapZone(heap: Heap): FrameZone {
+  const marks = heap.watermarks;
+  if (marks === null)
+    throw new InvalidArgumentError("heap", "heap", "has no watermarks (heap.setWatermarks)");
+  return { free: () => heap.pages.freePages, marks, pageSize: heap.pages.pageSize };
+}
+
+/** The pool's free pages against watermarks derived from its size (or given). */
+export function poolZone(pool: Mempool, marks?: WatermarkOptions): FrameZone {
+  const ps = pool.pageSize;
+  return {
+    free: () => Math.floor(pool.stats().free / ps),
+    marks: watermarks(Math.floor(pool.stats().total / ps), marks),
+    pageSize: ps,
+  };
+}
