@@ -10,6 +10,8 @@
  * request path never touches prom-client. Process figures (CPU, heap, event loop) are prom-client's
  * default metrics.
  *
+ * The service's and replication's families are in service-metrics.ts.
+ *
  * | family prefix            | from                                   |
  * |--------------------------|----------------------------------------|
  * | mneme_pool_*             | stats().pool                           |
