@@ -73,7 +73,7 @@ export interface HotStack {
 export interface PageAllocatorOptions extends ArenaOptions {
   /** Largest block order kept on the free lists. Default 10 (4 MiB blocks with 4 KiB pages). */
   maxOrder?: number;
-  /** Capacity of the hot single-page stack; 0 disables it. Default: pages/64, at most 256. */
+  /** Capacity of the hot single-page stack; 0 disables it. Default: pages/16, at most 1024 (layout.ts defaultHotHigh). */
   hotPages?: number;
 }
 
