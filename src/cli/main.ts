@@ -4,6 +4,7 @@
  */
 import { Command } from "commander";
 import { MnemeError } from "../errors.js";
+import { registerInspect } from "./inspect.js";
 import { registerReplay } from "./replay.js";
 import { registerServe } from "./serve.js";
 
@@ -12,6 +13,7 @@ program.name("mneme").description("Kernel-grade memory management for JavaScript
 
 registerServe(program);
 registerReplay(program);
+registerInspect(program);
 
 try {
   await program.parseAsync(process.argv);

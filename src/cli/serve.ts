@@ -1,10 +1,12 @@
 /**
  * `mneme serve`: the memory service with embedded defaults (127.0.0.1:6389, data under
- * ./mneme-data, a 256 MiB pool). Stops cleanly on SIGINT/SIGTERM. --http-port, --replicate and
- * --replication-batch are accepted and reported in INFO, but do nothing yet (later issues).
+ * ./mneme-data, a 256 MiB pool). Stops cleanly on SIGINT/SIGTERM. --http-port is accepted and
+ * reported in INFO. --replicate turns on replication (docs/replication.md): a restart on the same
+ * target recovers the allocations, with a progress bar on a terminal.
  */
 import type { Command } from "commander";
 import { InvalidArgumentError as CommanderArgumentError } from "commander";
+import { recoveryBar } from "../replication/progress-bar.js";
 import { DEFAULTS, type ServiceConfig } from "../service/config.js";
 import { Service } from "../service/server.js";
 import { parseBytes } from "../util/bytes.js";
@@ -26,6 +28,12 @@ interface ServeOptions {
   quotaHandles: string;
   replicate?: string;
   replicationBatch: string;
+  replicationDelay: string;
+  appendfsync: string;
+  replicateVma: boolean;
+  checkpointSize: string;
+  segmentSize: string;
+  recoverSkipCorrupt?: boolean;
   requirepass?: string;
   user: string[];
   freeOnClose?: boolean;
@@ -70,8 +78,15 @@ export function registerServe(program: Command): void {
     )
     .option("--quota-bytes <size>", "bytes one identity may hold (default: the pool size)")
     .option("--quota-handles <n>", "handles one identity may hold", String(DEFAULTS.quotaHandles))
-    .option("--replicate <target>", "file:DIR or redis://HOST:PORT (reported only; a later issue)")
-    .option("--replication-batch <n>", "flushes per replication batch (reported only)", "32")
+    // replication (docs/replication.md)
+    .option("--replicate <target>", "replicate to file, file:DIR or redis://HOST:PORT[/NAME]")
+    .option("--replication-batch <n>", "dirty pages per batch record in the log", "32")
+    .option("--replication-delay <ms>", "longest a partial batch waits", String(DEFAULTS.replicationDelay))
+    .option("--appendfsync <policy>", "always | batch | everysec", DEFAULTS.appendfsync)
+    .option("--no-replicate-vma", "do not log ALLOC/FREE/MAP (only checkpoints know the blocks)")
+    .option("--checkpoint-size <size>", "log written before a checkpoint", "64mb")
+    .option("--segment-size <size>", "log segment size before rotating (file)", "16mb")
+    .option("--recover-skip-corrupt", "skip damaged records in the middle of the log (loses them)")
     .option("--requirepass <secret>", "password of the default user; nothing but AUTH/HELLO before it")
     .option(
       "--user <name:password>",
@@ -109,20 +124,31 @@ export function registerServe(program: Command): void {
         quotaHandles: int(o.quotaHandles),
         replicate: o.replicate ?? null,
         replicationBatch: int(o.replicationBatch),
+        replicationDelay: int(o.replicationDelay),
+        appendfsync: o.appendfsync as ServiceConfig["appendfsync"],
+        replicateVma: o.replicateVma,
+        checkpointSize: bytes(o.checkpointSize),
+        segmentSize: bytes(o.segmentSize),
+        recoverSkipCorrupt: o.recoverSkipCorrupt === true,
         requirepass: o.requirepass ?? null,
         users,
         freeOnClose: o.freeOnClose === true,
       };
       const service = new Service(config);
-      const port = await service.listen();
+      const bar = recoveryBar(service);
+      const port = await service.listen().finally(() => bar.stop());
       const c = service.config;
       console.log(
         `mneme: serving RESP on ${c.host}:${port} (pool ${c.memory} bytes, pollers ${c.pollers}, workers ${c.workers}, ` +
           `reply buffers ${c.replyBuffers} x ${c.replyBufferSize}, data ${c.data})`,
       );
-      if (c.replicate !== null || o.httpPort !== String(DEFAULTS.httpPort)) {
-        console.log("mneme: --http-port and --replicate are recorded in INFO but not active yet");
+      if (o.httpPort !== String(DEFAULTS.httpPort)) {
+        console.log("mneme: --http-port is recorded in INFO but not active yet");
       }
+      const r = service.stats().replication;
+      if (r.enabled)
+        console.log(`mneme: replicating to ${r.backend} (appendfsync ${r.fsync}, batch ${r.batchSize})`);
+      for (const e of service.events.recent()) if (e.kind === "recovery") console.log(`mneme: ${e.message}`);
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
