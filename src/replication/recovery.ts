@@ -109,7 +109,10 @@ export function createBackend(svc: Service): ReplicationBackend {
   const t = parseTarget(c.replicate as string, c.data);
   if (t.kind === "redis") return new RedisBackend(t);
   const pause = Number(process.env.MNEME_DEBUG_CHECKPOINT_PAUSE_MS ?? 0);
-  return new FileBackend(t.dir, { segmentSize: c.segmentSize, checkpointPauseMs: pause > 0 ? pause : 0 });
+  return new FileBackend(t.dir, {
+    segmentSize: c.segmentSize,
+    checkpointPauseMs: Number.isFinite(pause) && pause > 0 ? pause : 0,
+  });
 }
 
 /** Opens the backend, recovers what it holds into `svc`, and returns the running replicator. */
