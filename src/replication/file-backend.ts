@@ -160,6 +160,7 @@ export class FileBackend implements ReplicationBackend {
     const total = sizes.reduce((a, b) => a + b, 0);
     const report: ReplayReport = { records: 0, bytes: 0, truncated: null, skipped: [], lastSeq: afterSeq };
     let expected = afterSeq + 1;
+    let resynced = false;
     let done = 0;
     const damage = (d: Damage) => {
       if (options.skipCorrupt || options.readOnly) report.skipped.push(d);
@@ -189,12 +190,14 @@ export class FileBackend implements ReplicationBackend {
             break;
           }
           damage({ where, offset: at, why: c.why });
+          // The records lost with it show as a gap in seq: the same damage, not reported twice.
+          resynced = true;
           if (next < 0) break;
           at = next;
           continue;
         }
         if (c.seq > afterSeq) {
-          if (c.seq !== expected) {
+          if (c.seq !== expected && !(resynced && c.seq > expected)) {
             damage({
               where,
               offset: at,
@@ -214,6 +217,7 @@ export class FileBackend implements ReplicationBackend {
           report.bytes += c.size;
           report.lastSeq = c.seq;
           expected = c.seq + 1;
+          resynced = false;
           if ((report.records & 1023) === 0) options.progress?.(done + at, total);
         }
         at += c.size;

@@ -18,7 +18,10 @@ afterAll(() => redis?.stop());
 const users = { alice: "pw1", bob: "pw2" };
 
 function client(svc: Service, user?: string): Redis {
-  return new Redis({ port: svc.port, ...(user ? { username: user, password: users[user as keyof typeof users] } : {}) });
+  return new Redis({
+    port: svc.port,
+    ...(user ? { username: user, password: users[user as keyof typeof users] } : {}),
+  });
 }
 
 function pattern(n: number, seed: number): Buffer {
@@ -32,7 +35,8 @@ async function until(cond: () => boolean): Promise<void> {
 }
 
 const targets: [string, () => string][] = [["file", () => `file:${tempDir()}`]];
-if (redis) targets.push(["redis", () => `redis://127.0.0.1:${redis.port}/rec-${Math.random().toString(36).slice(2)}`]);
+if (redis)
+  targets.push(["redis", () => `redis://127.0.0.1:${redis.port}/rec-${Math.random().toString(36).slice(2)}`]);
 
 describe.each(targets)("restart on the same %s target", (_name, makeTarget) => {
   it("restores handles, owners, sizes, alignment, MAP regions and contents; freed handles stay refused", async () => {
@@ -144,7 +148,11 @@ describe.each(targets)("restart on the same %s target", (_name, makeTarget) => {
 
 describe("batches, timer, policies", () => {
   it("cuts one batch record per `replicationBatch` dirty pages; a page written twice is flushed once", async () => {
-    const svc = await startService({ replicate: `file:${tempDir()}`, replicationBatch: 4, replicationDelay: 60_000 });
+    const svc = await startService({
+      replicate: `file:${tempDir()}`,
+      replicationBatch: 4,
+      replicationDelay: 60_000,
+    });
     const r = client(svc);
     try {
       const h = String(await r.call("ALLOC", 10 * 4096));
@@ -170,7 +178,11 @@ describe("batches, timer, policies", () => {
   });
 
   it("a partial batch is cut when the delay passes, without SYNC", async () => {
-    const svc = await startService({ replicate: `file:${tempDir()}`, replicationBatch: 32, replicationDelay: 20 });
+    const svc = await startService({
+      replicate: `file:${tempDir()}`,
+      replicationBatch: 32,
+      replicationDelay: 20,
+    });
     const r = client(svc);
     try {
       const h = String(await r.call("ALLOC", 4096));
