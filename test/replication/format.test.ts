@@ -37,7 +37,14 @@ describe("record format", () => {
     ];
     const log = Buffer.concat(recs);
     const seen: unknown[] = [];
-    const res = walk(log, 0, (e) => seen.push([e.seq, e.record]));
+    const res = walk(log, 0, (e) => {
+      const r = e.record;
+      const plain =
+        r.type === RecordType.BATCH
+          ? { ...r, pages: r.pages.map((p) => ({ ...p, bytes: Uint8Array.from(p.bytes) })) }
+          : r;
+      seen.push([e.seq, plain]);
+    });
     expect(res.bad).toBeNull();
     expect(seen).toEqual([
       [1, { type: 1, handle: "ab.01", owner: "alice", size: 2 ** 40, align: 4096 }],
