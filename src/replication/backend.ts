@@ -79,10 +79,18 @@ export interface ReplicationBackend {
   startAppending(lastSeq: number): Promise<void>;
   /** Queues a record; records reach storage in the order of these calls. */
   append(seq: number, record: Buffer): void;
+  /**
+   * Set by the replicator: called with each record's buffer once storage no longer needs it, so
+   * batch buffers can be reused (fewer large allocations, less GC). Backends that keep references
+   * (a client library's queue) never call it.
+   */
+  recycle?: (record: Buffer) => void;
   /** Resolves when every record appended before this call is durable; rejects on a storage error. */
   durable(): Promise<void>;
   /** Stores an image of the state at `seq` and drops the log it makes unnecessary. */
   checkpoint(seq: number, image: readonly Buffer[]): Promise<void>;
   stats(): BackendStats;
+  /** Bytes of log written since the newest checkpoint (cheap: asked after every record). */
+  sinceCheckpoint(): number;
   close(): Promise<void>;
 }

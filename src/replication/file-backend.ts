@@ -90,7 +90,7 @@ export class FileBackend implements ReplicationBackend {
   private written = 0;
   private synced = 0;
   private fsyncs = 0;
-  private sinceCheckpoint = 0;
+  private logSinceCheckpoint = 0;
   /** A record with a seq above this starts a new segment (set by a checkpoint). */
   private rotateAfter = Number.POSITIVE_INFINITY;
   private running = false;
@@ -236,7 +236,7 @@ export class FileBackend implements ReplicationBackend {
     this.queue.push(record);
     this.seqs.push(seq);
     this.appended += record.length;
-    this.sinceCheckpoint += record.length;
+    this.logSinceCheckpoint += record.length;
     this.kick();
   }
 
@@ -251,7 +251,7 @@ export class FileBackend implements ReplicationBackend {
 
   async checkpoint(seq: number, image: readonly Buffer[]): Promise<void> {
     this.rotateAfter = seq;
-    this.sinceCheckpoint = 0;
+    this.logSinceCheckpoint = 0;
     const tmp = join(this.dir, `${checkpointName(seq)}.tmp`);
     const fh = await open(tmp, "w");
     try {
@@ -269,12 +269,16 @@ export class FileBackend implements ReplicationBackend {
     for (const c of this.checkpoints()) if (c.seq < seq) await unlinkQuiet(join(this.dir, c.name));
   }
 
+  sinceCheckpoint(): number {
+    return this.logSinceCheckpoint;
+  }
+
   stats(): BackendStats {
     return {
       bytes: this.written,
       fsyncs: this.fsyncs,
       segments: this.segments().length,
-      sinceCheckpoint: this.sinceCheckpoint,
+      sinceCheckpoint: this.logSinceCheckpoint,
     };
   }
 
@@ -345,10 +349,13 @@ export class FileBackend implements ReplicationBackend {
     }
   }
 
+  recycle?: (record: Buffer) => void;
+
   private async write(bufs: Buffer[]): Promise<void> {
     const n = await writeAll(this.fh!, bufs);
     this.segBytes += n;
     this.written += n;
+    if (this.recycle) for (const b of bufs) this.recycle(b);
   }
 
   /** Closes the current segment (durably) and starts one named for `firstSeq`. */

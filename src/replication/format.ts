@@ -24,11 +24,15 @@
  * | FREE   (2)  | handle                                                                    |
  * | MAP    (3)  | handle, owner, length u48, store u8 (0 anon, 1 file), name, hint          |
  * | UNMAP  (4)  | handle                                                                    |
- * | BATCH  (5)  | count u32, then count × (handle, page u32, length u32, bytes)             |
+ * | BATCH  (5)  | count u32, then count × (handle, page u32, at u32, length u32, pad, bytes) |
  * | END    (6)  | count u32: records in the checkpoint before this one (checkpoints only)   |
  *
  * A page is PAGE_SIZE bytes of a block at `page × PAGE_SIZE` (the last page of a block may be
- * shorter; a block smaller than a page is one page).
+ * shorter; a block smaller than a page is one page). A batch entry carries the dirty extent of
+ * its page: `length` bytes from `at` within the page (a whole page in checkpoints). Random 4 KiB
+ * writes touch two pages each; sending only what was written halves the log. `pad` is 0-7 zero
+ * bytes so that `bytes` starts 8-aligned from the record's start: copies out of the shared pool
+ * run word by word only when both sides are aligned (4x faster than bytewise on V8).
  */
 import { crc32 } from "node:zlib";
 
@@ -81,6 +85,8 @@ export interface MapRecord {
 export interface PageEntry {
   handle: string;
   page: number;
+  /** Offset of `bytes` within the page. */
+  at: number;
   bytes: Uint8Array;
 }
 export interface BatchRecord {
@@ -134,8 +140,13 @@ class Reader {
     readonly buf: Uint8Array,
     start: number,
     readonly end: number,
+    /** Where the record starts (padding is relative to it). */
+    readonly base = start - HEADER,
   ) {
     this.at = start;
+  }
+  pad(): void {
+    while (((this.at - this.base) & 7) !== 0) this.u8();
   }
   private need(n: number): void {
     if (this.at + n > this.end) throw new RangeError("payload shorter than its fields");
@@ -218,7 +229,7 @@ export function encodeMap(seq: number, r: Omit<MapRecord, "type">): Buffer {
 
 /** Bytes a batch entry takes for this handle and page length. */
 export function batchEntrySize(handle: string, length: number): number {
-  return strLen(handle) + 8 + length;
+  return strLen(handle) + 12 + 7 + length;
 }
 
 /**
@@ -228,14 +239,18 @@ export function batchEntrySize(handle: string, length: number): number {
 export class BatchBuilder {
   private readonly w: Writer;
   private count = 0;
-  constructor(payloadBytes: number) {
-    this.w = new Writer(Buffer.allocUnsafe(HEADER + 4 + payloadBytes));
+  /** `into`: a spare buffer of at least `HEADER + 4 + payloadBytes` bytes to build in (reuse). */
+  constructor(payloadBytes: number, into?: Buffer) {
+    const n = HEADER + 4 + payloadBytes;
+    this.w = new Writer(into !== undefined && into.length >= n ? into.subarray(0, n) : Buffer.allocUnsafe(n));
     this.w.at += 4;
   }
-  add(handle: string, page: number, bytes: Uint8Array): void {
+  add(handle: string, page: number, at: number, bytes: Uint8Array): void {
     this.w.str(handle);
     this.w.u32(page);
+    this.w.u32(at);
     this.w.u32(bytes.length);
+    while ((this.w.at & 7) !== 0) this.w.u8(0);
     this.w.buf.set(bytes, this.w.at);
     this.w.at += bytes.length;
     this.count++;
@@ -305,7 +320,10 @@ export function decode(buf: Uint8Array, at: number, size: number, type: RecordTy
       for (let i = 0; i < n; i++) {
         const handle = r.str();
         const page = r.u32();
-        pages.push({ handle, page, bytes: r.bytes(r.u32()) });
+        const at = r.u32();
+        const length = r.u32();
+        r.pad();
+        pages.push({ handle, page, at, bytes: r.bytes(length) });
       }
       return { type, pages };
     }

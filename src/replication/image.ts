@@ -65,7 +65,7 @@ export async function buildImage(
   for (let i = 0; i < pages.length; i += IMAGE_BATCH) {
     const part = pages.slice(i, i + IMAGE_BATCH);
     const b = new BatchBuilder(part.reduce((a, [h, , d]) => a + batchEntrySize(h, d.length), 0));
-    for (const [h, p, d] of part) b.add(h, p, d);
+    for (const [h, p, d] of part) b.add(h, p, 0, d);
     records.push(b.finish(seq));
   }
   records.push(encodeEnd(seq, records.length));

@@ -74,9 +74,9 @@ export class Restorer {
         return;
       }
       case RecordType.BATCH:
-        for (const { handle, page, bytes } of r.pages) {
+        for (const { handle, page, at, bytes } of r.pages) {
           const cap = svc.caps.find(handle);
-          const off = page * PAGE_SIZE;
+          const off = page * PAGE_SIZE + at;
           if (cap === undefined || off >= cap.size) continue;
           const data = bytes.subarray(0, Math.min(bytes.length, cap.size - off));
           if (cap.kind === "anon") svc.pool.view(cap.address + off, data.length).set(data);

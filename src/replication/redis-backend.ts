@@ -42,7 +42,7 @@ export class RedisBackend implements ReplicationBackend {
   private written = 0;
   private acks = 0;
   private entries = 0;
-  private sinceCheckpoint = 0;
+  private logSinceCheckpoint = 0;
 
   constructor(t: Extract<Target, { kind: "redis" }>) {
     this.target = describeTarget(t);
@@ -154,7 +154,7 @@ export class RedisBackend implements ReplicationBackend {
     }
     this.last = p.catch((e: Error) => this.fail(e));
     this.written += record.length;
-    this.sinceCheckpoint += record.length;
+    this.logSinceCheckpoint += record.length;
     this.entries++;
   }
 
@@ -166,7 +166,7 @@ export class RedisBackend implements ReplicationBackend {
   }
 
   async checkpoint(seq: number, image: readonly Buffer[]): Promise<void> {
-    this.sinceCheckpoint = 0;
+    this.logSinceCheckpoint = 0;
     const head = Buffer.alloc(8);
     head.writeBigUInt64LE(BigInt(seq));
     await this.client.set(`${this.key}:checkpoint`, Buffer.concat([head, fileHeader("MNEMECKP"), ...image]));
@@ -186,12 +186,16 @@ export class RedisBackend implements ReplicationBackend {
     this.entries = Number(await this.client.xlen(log));
   }
 
+  sinceCheckpoint(): number {
+    return this.logSinceCheckpoint;
+  }
+
   stats(): BackendStats {
     return {
       bytes: this.written,
       fsyncs: this.acks,
       segments: this.entries,
-      sinceCheckpoint: this.sinceCheckpoint,
+      sinceCheckpoint: this.logSinceCheckpoint,
     };
   }
 

@@ -8,7 +8,8 @@
  *   SYNC      ─► cut the partial batch ─► backend.durable() ─► reply
  *
  * Pages are replicated at (handle, page index) granularity and read from the pool when the batch
- * is cut, so a page written ten times before its batch costs one copy. A page whose block is
+ * is cut, so a page written ten times before its batch costs one copy; an entry carries the
+ * page's dirty extent (lowest to highest byte written since the last cut), not always all of it. A page whose block is
  * pinned by a worker job (Capability.inflight) is not read yet (the job may still be copying into
  * it): it stays dirty for the next cut. Freeing a block drops its dirty pages; its FREE record is
  * in the log. MAP regions are replicated the same way, their pages read through the vm layer
@@ -52,6 +53,13 @@ export interface ReplicatorOptions {
 
 type Recovery = NonNullable<ReplicationStats["lastRecovery"]>;
 
+/** Size of the reusable batch buffers (a batch of 4 KiB pages with handles fits; larger ones are allocated). */
+const SPARE_BYTES = 64 * 1024;
+const SPARES = 64;
+
+/** Packs a page extent [lo, hi) into one number: lo + hi × EXTENT (both ≤ PAGE_SIZE). */
+const EXTENT = 8192;
+
 /** Length of page `page` of a block of `size` bytes. */
 export function pageLength(size: number, page: number): number {
   return Math.min(PAGE_SIZE, size - page * PAGE_SIZE);
@@ -65,7 +73,8 @@ export class Replicator {
   lastRecovery: Recovery | null = null;
   private seq: number;
   private durableSeq: number;
-  private readonly dirty = new Map<Capability, Set<number>>();
+  /** Dirty pages per block: page → extent packed as `lo + hi × EXTENT` (bytes [lo, hi) of the page). */
+  private readonly dirty = new Map<Capability, Map<number, number>>();
   private pending = 0;
   private timer: NodeJS.Timeout | null = null;
   private everysec: NodeJS.Timeout | null = null;
@@ -74,6 +83,9 @@ export class Replicator {
   private checkpointing: Promise<void> | null = null;
   private oldestUndurable = 0;
   private closed = false;
+  /** Batch buffers the backend has finished with, for the next batches. */
+  private readonly spares: Buffer[] = [];
+  private readonly spareSize: number;
   private readonly counts = {
     records: 0,
     vma: 0,
@@ -93,6 +105,11 @@ export class Replicator {
       throw new InvalidArgumentError("replicationBatch", options.batch, "must be a positive integer");
     this.seq = lastSeq;
     this.durableSeq = lastSeq;
+    this.spareSize = Math.max(SPARE_BYTES, options.batch * (PAGE_SIZE + 128));
+    backend.recycle = (b) => {
+      if (b.buffer.byteLength === this.spareSize && b.byteOffset === 0 && this.spares.length < SPARES)
+        this.spares.push(Buffer.from(b.buffer, 0, this.spareSize));
+    };
     if (options.fsync === "everysec") {
       this.everysec = setInterval(() => this.makeDurable().catch(() => {}), 1000);
       this.everysec.unref();
@@ -147,18 +164,12 @@ export class Replicator {
   /** Bytes [offset, offset+length) of a block were written (the data is in place, or a job will put it there). */
   wrote(cap: Capability, offset: number, length: number): void {
     if (length === 0) return;
-    let pages = this.dirty.get(cap);
-    if (pages === undefined) {
-      pages = new Set();
-      this.dirty.set(cap, pages);
-    }
     const info = cap.kind === "map" ? this.maps.get(cap) : undefined;
-    const last = Math.floor((offset + length - 1) / PAGE_SIZE);
+    const end = offset + length;
+    const last = Math.floor((end - 1) / PAGE_SIZE);
     for (let p = Math.floor(offset / PAGE_SIZE); p <= last; p++) {
-      if (!pages.has(p)) {
-        pages.add(p);
-        this.pending++;
-      }
+      const base = p * PAGE_SIZE;
+      this.markDirty(cap, p, Math.max(offset, base) - base, Math.min(end, base + PAGE_SIZE) - base);
       info?.written.add(p);
     }
     if (this.pending >= this.options.batch) this.cut(false);
@@ -263,7 +274,7 @@ export class Replicator {
     this.backend.append(seq, record);
     this.counts.records++;
     if (vma) this.counts.vma++;
-    if (this.checkpointing === null && this.backend.stats().sinceCheckpoint >= this.options.checkpointSize) {
+    if (this.checkpointing === null && this.backend.sinceCheckpoint() >= this.options.checkpointSize) {
       this.checkpoint().catch((e: Error) =>
         this.svc.events.emitEvent("replication", `checkpoint failed: ${e.message}`, { error: e.message }),
       );
@@ -282,16 +293,16 @@ export class Replicator {
    * be read now. Anonymous blocks are read synchronously from the pool; MAP pages through the vm.
    */
   private cut(partial: boolean): void {
-    const take: [Capability, number][] = [];
-    const mapTake: [Capability, number][] = [];
+    const take: [Capability, number, number][] = [];
+    const mapTake: [Capability, number, number][] = [];
     for (const [cap, pages] of this.dirty) {
       if (cap.kind === "map") {
         if (!partial) continue;
-        for (const p of pages) mapTake.push([cap, p]);
+        for (const [p, x] of pages) mapTake.push([cap, p, x]);
       } else {
         // Closing: the workers are gone, a pinned block will not be unpinned.
         if (cap.inflight > 0 && !this.closed) continue;
-        for (const p of pages) take.push([cap, p]);
+        for (const [p, x] of pages) take.push([cap, p, x]);
       }
       this.pending -= pages.size;
       this.dirty.delete(cap);
@@ -299,7 +310,10 @@ export class Replicator {
     const batch = this.options.batch;
     const full = partial ? take.length : take.length - (take.length % batch);
     for (let i = 0; i < full; i += batch) this.emitAnon(take.slice(i, Math.min(full, i + batch)));
-    for (let i = full; i < take.length; i++) this.markDirty(take[i][0], take[i][1]);
+    for (let i = full; i < take.length; i++) {
+      const [cap, p, x] = take[i];
+      this.markDirty(cap, p, x % EXTENT, Math.floor(x / EXTENT));
+    }
     if (mapTake.length > 0) this.mapCut = this.mapCut.then(() => this.emitMap(mapTake));
     if (this.pending === 0 && this.timer !== null) {
       clearTimeout(this.timer);
@@ -307,44 +321,59 @@ export class Replicator {
     }
   }
 
-  private markDirty(cap: Capability, page: number): void {
+  /** Bytes [lo, hi) of page `page` of `cap` are dirty (merged with what already is). */
+  private markDirty(cap: Capability, page: number, lo: number, hi: number): void {
     let pages = this.dirty.get(cap);
     if (pages === undefined) {
-      pages = new Set();
+      pages = new Map();
       this.dirty.set(cap, pages);
     }
-    pages.add(page);
-    this.pending++;
+    const x = pages.get(page);
+    if (x === undefined) this.pending++;
+    else {
+      lo = Math.min(lo, x % EXTENT);
+      hi = Math.max(hi, Math.floor(x / EXTENT));
+    }
+    pages.set(page, lo + hi * EXTENT);
   }
 
-  private emitAnon(pages: [Capability, number][]): void {
+  private emitAnon(pages: [Capability, number, number][]): void {
     let bytes = 0;
-    for (const [cap, p] of pages) bytes += batchEntrySize(cap.handle, pageLength(cap.size, p));
-    const b = new BatchBuilder(bytes);
+    for (const [cap, , x] of pages)
+      bytes += batchEntrySize(cap.handle, Math.floor(x / EXTENT) - (x % EXTENT) + 16);
+    const b = new BatchBuilder(bytes, this.spare(bytes));
     const pool = this.svc.pool;
-    for (const [cap, p] of pages)
-      b.add(cap.handle, p, pool.view(cap.address + p * PAGE_SIZE, pageLength(cap.size, p)));
+    for (const [cap, p, x] of pages) {
+      // Widened to 8-byte bounds (the extra bytes are current contents too): word-sized copies.
+      const lo = (x % EXTENT) & ~7;
+      const hi = Math.min((Math.floor(x / EXTENT) + 7) & ~7, pageLength(cap.size, p));
+      b.add(cap.handle, p, lo, pool.view(cap.address + p * PAGE_SIZE + lo, hi - lo));
+    }
     this.emitBatch(b, pages.length);
   }
 
-  private async emitMap(pages: [Capability, number][]): Promise<void> {
-    const read: [string, number, Uint8Array][] = [];
-    for (const [cap, p] of pages) {
+  /** A reusable buffer for a batch of `bytes` payload, when one fits. */
+  private spare(bytes: number): Buffer | undefined {
+    if (bytes + 64 > this.spareSize) return undefined;
+    return this.spares.pop() ?? Buffer.allocUnsafeSlow(this.spareSize);
+  }
+
+  private async emitMap(pages: [Capability, number, number][]): Promise<void> {
+    const read: [string, number, number, Uint8Array][] = [];
+    for (const [cap, p, x] of pages) {
       if (!this.maps.has(cap)) continue;
+      const lo = x % EXTENT;
       try {
-        read.push([
-          cap.handle,
-          p,
-          await this.svc.maps.read(cap.address, p * PAGE_SIZE, pageLength(cap.size, p)),
-        ]);
+        const bytes = await this.svc.maps.read(cap.address, p * PAGE_SIZE + lo, Math.floor(x / EXTENT) - lo);
+        read.push([cap.handle, p, lo, bytes]);
       } catch {
         // Unmapped meanwhile: its UNMAP record is in the log, its pages are not needed.
       }
     }
     for (let i = 0; i < read.length; i += this.options.batch) {
       const part = read.slice(i, i + this.options.batch);
-      const b = new BatchBuilder(part.reduce((a, [h, , d]) => a + batchEntrySize(h, d.length), 0));
-      for (const [h, p, d] of part) b.add(h, p, d);
+      const b = new BatchBuilder(part.reduce((a, [h, , , d]) => a + batchEntrySize(h, d.length), 0));
+      for (const [h, p, lo, d] of part) b.add(h, p, lo, d);
       this.emitBatch(b, part.length);
     }
   }
@@ -355,6 +384,5 @@ export class Replicator {
     this.counts.batches++;
     this.counts.batchPages += pages;
     this.counts.lastBatchPages = pages;
-    if (this.options.fsync === "batch") this.makeDurable().catch(() => {});
   }
 }

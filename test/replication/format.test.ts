@@ -18,8 +18,8 @@ describe("record format", () => {
   it("every record type round-trips with its seq", () => {
     const page = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
     const b = new BatchBuilder(batchEntrySize("h1", 300) + batchEntrySize("h2", 1));
-    b.add("h1", 7, page);
-    b.add("h2", 0, Uint8Array.of(9));
+    b.add("h1", 7, 100, page);
+    b.add("h2", 0, 0, Uint8Array.of(9));
     const recs = [
       encodeAlloc(1, { handle: "ab.01", owner: "alice", size: 2 ** 40, align: 4096 }),
       encodeFree(2, RecordType.FREE, "ab.01"),
@@ -59,8 +59,8 @@ describe("record format", () => {
         {
           type: 5,
           pages: [
-            { handle: "h1", page: 7, bytes: page },
-            { handle: "h2", page: 0, bytes: Uint8Array.of(9) },
+            { handle: "h1", page: 7, at: 100, bytes: page },
+            { handle: "h2", page: 0, at: 0, bytes: Uint8Array.of(9) },
           ],
         },
       ],
