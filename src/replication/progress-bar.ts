@@ -8,13 +8,17 @@ import type { Service } from "../service/server.js";
 
 const SHOW_AFTER_MS = 500;
 
-export function recoveryBar(svc: Service, stream: NodeJS.WriteStream = process.stderr): { stop(): void } {
+export function recoveryBar(
+  svc: Service,
+  stream: NodeJS.WriteStream = process.stderr,
+  showAfterMs = SHOW_AFTER_MS,
+): { stop(): void } {
   if (!stream.isTTY) return { stop() {} };
   const started = Date.now();
   let bar: cliProgress.SingleBar | null = null;
   svc.recoveryProgress = (done, total) => {
     if (bar === null) {
-      if (Date.now() - started < SHOW_AFTER_MS) return;
+      if (Date.now() - started < showAfterMs) return;
       bar = new cliProgress.SingleBar(
         { stream, format: "recovering [{bar}] {percentage}% | {value}/{total} bytes of log | {eta}s left" },
         cliProgress.Presets.shades_classic,
