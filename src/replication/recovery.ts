@@ -177,6 +177,12 @@ export async function startReplication(svc: Service, progress?: Progress): Promi
     for (const d of report.skipped)
       svc.events.emitEvent("recovery", `skipped damage in ${d.where} at ${d.offset}: ${d.why}`, { ...d });
   }
+  svc.events.emitEvent("replication", `replicating to ${backend.target} (appendfsync ${c.appendfsync})`, {
+    backend: backend.target,
+    fsync: c.appendfsync,
+    batch: c.replicationBatch,
+    seq: report.lastSeq,
+  });
   // Skipped damage stays in the log until a checkpoint covers it: take one now.
   if (report.skipped.length > 0) await rep.checkpoint();
   return rep;

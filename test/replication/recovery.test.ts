@@ -234,5 +234,26 @@ describe("batches, timer, policies", () => {
     r2.disconnect();
     await svc2.close();
     expect((await inspectDir(on)).records.ALLOC).toBe(1);
+
+    // Pages only, but a checkpoint carries the blocks: a restart after it has them back.
+    const ck = tempDir();
+    const cfg = { replicate: `file:${ck}`, replicateVma: false, replicationBatch: 1, checkpointSize: 4096 };
+    const svc3 = await startService(cfg);
+    const r3 = client(svc3);
+    const kept = String(await r3.call("ALLOC", 8192));
+    await r3.call("WRITE", kept, 0, pattern(8192, 7));
+    await r3.call("SYNC");
+    await until(() => svc3.stats().replication.checkpoints > 0);
+    r3.disconnect();
+    await svc3.close();
+    const svc4 = await startService(cfg);
+    const r4 = client(svc4);
+    try {
+      expect(await r4.callBuffer("READ", kept, 0, 8192)).toEqual(pattern(8192, 7));
+      expect(svc4.events.recent().some((e) => e.kind === "replication")).toBe(true);
+    } finally {
+      r4.disconnect();
+      await svc4.close();
+    }
   });
 });
