@@ -10,7 +10,8 @@ import { inspectDir } from "../../src/cli/inspect.js";
 import type { ServiceConfig } from "../../src/service/config.js";
 import type { Service } from "../../src/service/server.js";
 import { startRedis } from "../helpers/redis.js";
-import { startService, tempDir } from "../service/helpers.js";
+import { spawnServer, startService, tempDir } from "../service/helpers.js";
+import { kill9 } from "./crash-helpers.js";
 
 const redis = await startRedis();
 afterAll(() => redis?.stop());
@@ -211,6 +212,33 @@ describe("batches, timer, policies", () => {
     } finally {
       r.disconnect();
       await svc.close();
+    }
+  });
+
+  it("always with a worker thread (a real process): writes in order with READs on the worker, acked ones survive kill -9", async () => {
+    const dir = tempDir();
+    const args = ["--replicate", `file:${dir}`, "--appendfsync", "always", "--workers", "1"];
+    const srv = await spawnServer(args);
+    const r = new Redis({ port: srv.port });
+    const h = String(await r.call("ALLOC", 3 * 4096));
+    const p = r.pipeline();
+    for (let i = 0; i < 12; i++) {
+      p.call("WRITE", h, i * 1000, pattern(1000, i));
+      p.callBuffer("READ", h, i * 1000, 1000);
+    }
+    const out = (await p.exec())!;
+    for (let i = 0; i < 12; i++) expect(out[2 * i + 1][1]).toEqual(pattern(1000, i));
+    expect(String(await r.call("INFO", "replication"))).toMatch(/mneme_replication_lag_records:0/);
+    r.disconnect();
+    await kill9(srv);
+    const again = await spawnServer(args);
+    const r2 = new Redis({ port: again.port });
+    try {
+      for (let i = 0; i < 12; i++)
+        expect(await r2.callBuffer("READ", h, i * 1000, 1000)).toEqual(pattern(1000, i));
+    } finally {
+      r2.disconnect();
+      await again.stop();
     }
   });
 
