@@ -17,7 +17,7 @@
  *
  * fsync policies (`appendfsync`): `always` holds the reply of ALLOC/FREE/MAP/WRITE until its record
  * and its pages are durable; the commands of one tick share one cut and one fsync (group commit).
- * `batch` appends asynchronously, fsyncs in the background after each batch, and SYNC waits for
+ * `batch` appends asynchronously (fsyncs at segment rotations and checkpoints), and SYNC waits for
  * everything before it. `everysec` appends asynchronously and fsyncs once a second.
  *
  * Checkpoints: when the log since the last checkpoint passes `checkpointSize`, the live blocks and
