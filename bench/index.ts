@@ -18,6 +18,7 @@ const BENCHES: readonly { name: string; load: () => Promise<BenchModule> }[] = [
   { name: "vm", load: () => import("./vm.bench.js") },
   { name: "service", load: () => import("./service.bench.js") },
   { name: "reclaim", load: () => import("./reclaim.bench.js") },
+  { name: "replication", load: () => import("./replication.bench.js") },
 ];
 
 function parseArgs(argv: readonly string[]) {

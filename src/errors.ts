@@ -130,3 +130,18 @@ export function reviveError(data: unknown): unknown {
   e.stack = `${d.name}: ${d.message}\n    (revived from another thread)`;
   return e;
 }
+
+/**
+ * The replication log or a checkpoint is damaged where recovery cannot safely go on: a bad record
+ * in the middle of the log, a missing segment, a broken checkpoint. `offset` is where (bytes into
+ * `file`), so an operator can look; `--recover-skip-corrupt` skips such records instead.
+ */
+export class LogCorruptionError extends MnemeError {
+  readonly file: string;
+  readonly offset: number;
+  constructor(file: string, offset: number, why: string) {
+    super("ELOGCORRUPT", `replication log corrupt in ${file} at offset ${offset}: ${why}`);
+    this.file = file;
+    this.offset = offset;
+  }
+}

@@ -8,6 +8,7 @@
 import { Command } from "commander";
 import { registerBench } from "./bench.js";
 import { colourEnabled, paint } from "./colour.js";
+import { registerInspect } from "./inspect.js";
 import { applyEnvironmentAndConfig } from "./options.js";
 import { registerReplay } from "./replay.js";
 import { registerServe } from "./serve.js";
@@ -51,6 +52,7 @@ registerServe(program);
 registerStats(program);
 registerBench(program);
 registerReplay(program);
+registerInspect(program);
 
 try {
   await program.parseAsync(process.argv);

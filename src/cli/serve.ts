@@ -2,11 +2,12 @@
  * `mneme serve`: the memory service with embedded defaults (127.0.0.1:6389, data under
  * ./mneme-data, a 256 MiB pool), the dashboard and /metrics on 127.0.0.1:6390 (--no-http turns
  * them off). Every option also comes from MNEME_<NAME> or a --config file (options.ts). Stops
- * cleanly on SIGINT/SIGTERM. --replicate and --replication-batch are accepted and reported in
- * INFO, but do nothing yet (a later issue).
+ * cleanly on SIGINT/SIGTERM. --replicate turns on replication (docs/replication.md): a restart on
+ * the same target recovers the allocations, with a progress bar on a terminal.
  */
 import type { Command } from "commander";
 import { InvalidArgumentError as CommanderArgumentError } from "commander";
+import { recoveryBar } from "../replication/progress-bar.js";
 import { DEFAULTS, type ServiceConfig } from "../service/config.js";
 import { Service } from "../service/server.js";
 import { parseBytes } from "../util/bytes.js";
@@ -30,6 +31,12 @@ interface ServeOptions {
   quotaHandles: string;
   replicate?: string;
   replicationBatch: string;
+  replicationDelay: string;
+  appendfsync: string;
+  replicateVma: boolean;
+  checkpointSize: string;
+  segmentSize: string;
+  recoverSkipCorrupt?: boolean;
   requirepass?: string;
   user: string[];
   freeOnClose?: boolean;
@@ -80,8 +87,15 @@ export function registerServe(program: Command): void {
     )
     .option("--quota-bytes <size>", "bytes one identity may hold (default: the pool size)")
     .option("--quota-handles <n>", "handles one identity may hold", String(DEFAULTS.quotaHandles))
-    .option("--replicate <target>", "file:DIR or redis://HOST:PORT (reported only; a later issue)")
-    .option("--replication-batch <n>", "flushes per replication batch (reported only)", "32")
+    // replication (docs/replication.md)
+    .option("--replicate <target>", "replicate to file, file:DIR or redis://HOST:PORT[/NAME]")
+    .option("--replication-batch <n>", "dirty pages per batch record in the log", "32")
+    .option("--replication-delay <ms>", "longest a partial batch waits", String(DEFAULTS.replicationDelay))
+    .option("--appendfsync <policy>", "always | batch | everysec", DEFAULTS.appendfsync)
+    .option("--no-replicate-vma", "do not log ALLOC/FREE/MAP (only checkpoints know the blocks)")
+    .option("--checkpoint-size <size>", "log written before a checkpoint", "64mb")
+    .option("--segment-size <size>", "log segment size before rotating (file)", "16mb")
+    .option("--recover-skip-corrupt", "skip damaged records in the middle of the log (loses them)")
     .option("--requirepass <secret>", "password of the default user; nothing but AUTH/HELLO before it")
     .option(
       "--user <name:password>",
@@ -126,12 +140,19 @@ export function registerServe(program: Command): void {
         quotaHandles: int("quotaHandles", o.quotaHandles),
         replicate: o.replicate ?? null,
         replicationBatch: int("replicationBatch", o.replicationBatch),
+        replicationDelay: int("replicationDelay", o.replicationDelay),
+        appendfsync: o.appendfsync as ServiceConfig["appendfsync"],
+        replicateVma: o.replicateVma,
+        checkpointSize: bytes("checkpointSize", o.checkpointSize),
+        segmentSize: bytes("segmentSize", o.segmentSize),
+        recoverSkipCorrupt: o.recoverSkipCorrupt === true,
         requirepass: o.requirepass ?? null,
         users,
         freeOnClose: o.freeOnClose === true,
       };
       const service = new Service(config);
-      const port = await service.listen();
+      const bar = recoveryBar(service);
+      const port = await service.listen().finally(() => bar.stop());
       const c = service.config;
       console.log(
         `mneme: serving RESP on ${c.host}:${port} (pool ${c.memory} bytes, pollers ${c.pollers}, workers ${c.workers}, ` +
@@ -140,7 +161,10 @@ export function registerServe(program: Command): void {
       if (service.observer !== null) {
         console.log(`mneme: dashboard on http://${c.host}:${service.httpPort}/, metrics on /metrics`);
       }
-      if (c.replicate !== null) console.log("mneme: --replicate is recorded in INFO but not active yet");
+      const r = service.stats().replication;
+      if (r.enabled)
+        console.log(`mneme: replicating to ${r.backend} (appendfsync ${r.fsync}, batch ${r.batchSize})`);
+      for (const e of service.events.recent()) if (e.kind === "recovery") console.log(`mneme: ${e.message}`);
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;

@@ -31,6 +31,18 @@ export interface ReplicationStats {
   checkpoints: number;
   /** Sequence number of the last durable record. */
   durableSeq: number;
+  /** Sequence number of the last record appended. */
+  seq: number;
+  /** Segment files (file) or stream entries (redis) holding the log now. */
+  logSegments: number;
+  /** Log bytes written since the newest checkpoint. */
+  sinceCheckpoint: number;
+  /** Log bytes after which a checkpoint is taken (`checkpointSize`). */
+  checkpointSize: number;
+  /** Longest a partial batch waits, ms (`replicationDelay`). */
+  delayMs: number;
+  /** Whether VMA operations are logged (`replicateVma`). */
+  vma: boolean;
   /** The last recovery on start, or null when the server started empty. */
   lastRecovery: null | {
     records: number;
@@ -38,6 +50,10 @@ export interface ReplicationStats {
     ms: number;
     allocations: number;
     truncatedAt: number | null;
+    /** Where the torn tail was cut ("file offset"), and damage skipped on the operator's say. */
+    truncatedIn: string | null;
+    skipped: number;
+    checkpointSeq: number;
   };
 }
 
@@ -60,6 +76,12 @@ export function replicationOff(batchSize: number): ReplicationStats {
     fsyncs: 0,
     checkpoints: 0,
     durableSeq: 0,
+    seq: 0,
+    logSegments: 0,
+    sinceCheckpoint: 0,
+    checkpointSize: 0,
+    delayMs: 0,
+    vma: false,
     lastRecovery: null,
   };
 }

@@ -7,6 +7,10 @@
  * only honoured for that identity, so a handle leaked to another user is still useless to them.
  * Unknown, forged and foreign handles all get the same answer, which tells a prober nothing.
  *
+ * The address in a handle is a hint for people reading logs, never parsed: everything looks the
+ * block up through the table. So a handle restored after a restart (replication recovery) keeps
+ * its string while its block may sit at another address (`restore`).
+ *
  * Allocations belong to the identity, not to the connection: a client that reconnects as the
  * same user keeps them. `conn` remembers which connection made a block, for the free-on-close
  * option.
@@ -72,6 +76,38 @@ export class CapabilityTable {
     };
     this.byHandle.set(handle, cap);
     return cap;
+  }
+
+  /**
+   * Registers an existing handle string (from the replication log) for a block at `address`,
+   * which may differ from the address the handle was first made for.
+   */
+  restore(
+    handle: string,
+    address: number,
+    size: number,
+    charged: number,
+    owner: string,
+    kind: BlockKind,
+  ): Capability {
+    const cap: Capability = {
+      handle,
+      address,
+      size,
+      charged,
+      owner,
+      kind,
+      conn: 0,
+      inflight: 0,
+      freeing: false,
+    };
+    this.byHandle.set(handle, cap);
+    return cap;
+  }
+
+  /** The capability a handle names, whoever holds it (recovery; never for client requests). */
+  find(handle: string): Capability | undefined {
+    return this.byHandle.get(handle);
   }
 
   /** The capability a handle names, if `owner` holds it; undefined otherwise (whatever the reason). */

@@ -84,6 +84,9 @@ function alloc(svc: Service, conn: Connection, args: Buffer[]): undefined {
   svc.quotas.charge(conn.identity, charged);
   const cap = svc.caps.grant(address, size, charged, conn.identity, "anon", conn.id);
   svc.counters.allocs++;
+  const rep = svc.replication;
+  rep?.logAlloc(cap, align);
+  if (rep?.holdsReplies) return conn.defer(rep.commit().then(() => cap.handle));
   conn.stream.ascii(`$${cap.handle.length}\r\n${cap.handle}\r\n`);
 }
 
@@ -92,6 +95,7 @@ function free(svc: Service, conn: Connection, args: Buffer[]): undefined {
   if (cap === undefined) return conn.reply(error(BAD_HANDLE));
   svc.release(cap);
   svc.counters.frees++;
+  if (svc.replication?.holdsReplies) return conn.defer(svc.replication.commit().then(() => OK));
   conn.stream.ascii("+OK\r\n");
 }
 
@@ -104,12 +108,24 @@ function write(svc: Service, conn: Connection, args: Buffer[]): undefined {
   if (offset + data.length > cap.size) return conn.reply(error(OUT_OF_RANGE));
   svc.counters.writes++;
   svc.counters.bytesWritten += data.length;
+  const rep = svc.replication;
   if (cap.kind === "map") {
     // A copy: the request buffer may be reused before the page-in completes.
     const copy = Uint8Array.from(data);
-    return conn.defer(svc.maps.write(cap.address, offset, copy).then(() => copy.length));
+    const done = svc.maps.write(cap.address, offset, copy).then(() => {
+      rep?.wrote(cap, offset, copy.length);
+      return rep?.holdsReplies ? rep.commit() : undefined;
+    });
+    return conn.defer(done.then(() => copy.length));
+  }
+  if (rep?.holdsReplies) {
+    // `always`: the copy is done here (not on a worker) so the batch can carry it at once.
+    svc.pool.view(cap.address + offset, data.length).set(data);
+    rep.wrote(cap, offset, data.length);
+    return conn.defer(rep.commit().then(() => data.length));
   }
   conn.writeBlock(cap, offset, data);
+  rep?.wrote(cap, offset, data.length);
 }
 
 function read(svc: Service, conn: Connection, args: Buffer[]): undefined {
@@ -175,7 +191,21 @@ function map(svc: Service, conn: Connection, args: Buffer[]): undefined {
   }
   svc.quotas.charge(conn.identity, 0);
   const cap = svc.caps.grant(v, length, 0, conn.identity, "map", conn.id);
+  const rep = svc.replication;
+  rep?.logMap(cap, { store: kind, name: name ?? "", hint: hint ?? "", written: new Set() });
+  if (rep?.holdsReplies) return conn.defer(rep.commit().then(() => cap.handle));
   conn.stream.ascii(`$${cap.handle.length}\r\n${cap.handle}\r\n`);
+}
+
+/**
+ * SYNC: the MAP regions' dirty pages go to their stores, and with replication the partial batch
+ * is cut and everything logged before this command is durable before the reply.
+ */
+function syncCmd(svc: Service, conn: Connection): undefined {
+  const rep = svc.replication;
+  if (svc.maps.count === 0 && rep === null) return conn.reply(OK);
+  const maps = svc.maps.count > 0 ? svc.maps.sync() : Promise.resolve();
+  conn.defer(maps.then(() => rep?.sync()).then(() => OK));
 }
 
 function stats(svc: Service, conn: Connection): undefined {
@@ -357,12 +387,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   size: { arity: 2, flags: ["readonly", "fast"], run: sizeCmd },
   map: { arity: -2, flags: ["write", "denyoom"], run: map },
   stats: { arity: 1, flags: ["readonly"], run: stats },
-  // Until replication lands, SYNC writes the MAP regions' dirty pages to their stores.
-  sync: {
-    arity: 1,
-    flags: ["admin"],
-    run: (s, c) => (s.maps.count > 0 ? c.defer(s.maps.sync().then(() => OK)) : c.reply(OK)),
-  },
+  sync: { arity: 1, flags: ["admin"], run: syncCmd },
   ping: {
     arity: -1,
     flags: ["fast"],

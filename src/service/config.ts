@@ -25,10 +25,18 @@
  * | requirepass     | none           |         | password of the default user; nothing but AUTH/HELLO before |
  * | users           | none           |         | extra ACL users name:password (each its own identity)      |
  * | freeOnClose     | false          |         | free a connection's anonymous blocks when it closes        |
- * | replicate       | none           |         | reported only; replication is a later issue                |
- * | replicationBatch| 32             | flushes | reported only                                              |
+ * | replicate       | none           |         | file, file:DIR or redis://HOST:PORT[/NAME]; none = off     |
+ * | replicationBatch| 32             | pages   | dirty pages per BATCH record in the log                    |
+ * | replicationDelay| 100            | ms      | longest a partial batch waits before it is cut             |
+ * | appendfsync     | batch          |         | always / batch / everysec (docs/replication.md)            |
+ * | replicateVma    | true           |         | log ALLOC/FREE/MAP/UNMAP (off: only checkpoints know them) |
+ * | checkpointSize  | 64 MiB         | bytes   | log written before a checkpoint lets the old log go        |
+ * | segmentSize     | 16 MiB         | bytes   | log segment file size before rotating (file backend)       |
+ * | recoverSkipCorrupt | false       |         | skip damaged records mid-log instead of refusing to start  |
  */
 import { InvalidArgumentError } from "../errors.js";
+import { FSYNC_POLICIES, type FsyncPolicy } from "../replication/backend.js";
+import { parseTarget } from "../replication/target.js";
 
 export interface ServiceConfig {
   host: string;
@@ -55,6 +63,12 @@ export interface ServiceConfig {
   freeOnClose: boolean;
   replicate: string | null;
   replicationBatch: number;
+  replicationDelay: number;
+  appendfsync: FsyncPolicy;
+  replicateVma: boolean;
+  checkpointSize: number;
+  segmentSize: number;
+  recoverSkipCorrupt: boolean;
 }
 
 export const DEFAULTS: ServiceConfig = {
@@ -81,6 +95,12 @@ export const DEFAULTS: ServiceConfig = {
   freeOnClose: false,
   replicate: null,
   replicationBatch: 32,
+  replicationDelay: 100,
+  appendfsync: "batch",
+  replicateVma: true,
+  checkpointSize: 64 * 1024 * 1024,
+  segmentSize: 16 * 1024 * 1024,
+  recoverSkipCorrupt: false,
 };
 
 /** Defaults filled in and every field validated. */
@@ -109,7 +129,17 @@ export function resolveConfig(partial: Partial<ServiceConfig>): ServiceConfig {
   int("quotaBytes", 1);
   int("quotaHandles", 1);
   int("mapFrames", 4, 1 << 24);
-  int("replicationBatch", 1);
+  int("replicationBatch", 1, 1 << 20);
+  int("replicationDelay", 1, 60_000);
+  int("checkpointSize", 4096);
+  int("segmentSize", 4096, 1 << 30);
+  if (!FSYNC_POLICIES.includes(c.appendfsync))
+    throw new InvalidArgumentError(
+      "appendfsync",
+      c.appendfsync,
+      `must be one of ${FSYNC_POLICIES.join(", ")}`,
+    );
+  if (c.replicate !== null) parseTarget(c.replicate, c.data);
   if (Math.ceil((c.maxBulk + 64) / c.replyBufferSize) > c.replyBuffers) {
     throw new InvalidArgumentError(
       "maxBulk",

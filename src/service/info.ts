@@ -64,13 +64,34 @@ function section(svc: Service, name: string): [string, string | number][] {
         ["mem_pool_contiguous", p.contiguous],
       ];
     }
-    case "persistence":
+    case "persistence": {
+      const r = svc.stats().replication;
+      const last = r.lastRecovery;
       return [
         ["loading", 0],
         ["async_loading", 0],
         ["rdb_changes_since_last_save", 0],
-        ["aof_enabled", 0],
+        ["aof_enabled", r.enabled ? 1 : 0],
+        ["mneme_appendfsync", c.appendfsync],
+        ["mneme_checkpoint_size", c.checkpointSize],
+        ["mneme_segment_size", c.segmentSize],
+        ["mneme_recover_skip_corrupt", c.recoverSkipCorrupt ? 1 : 0],
+        ["mneme_log_bytes", r.bytes],
+        ["mneme_log_segments", r.logSegments],
+        ["mneme_log_since_checkpoint", r.sinceCheckpoint],
+        ["mneme_fsyncs", r.fsyncs],
+        ["mneme_checkpoints", r.checkpoints],
+        ["mneme_last_recovery", last === null ? "none" : "ok"],
+        ["mneme_last_recovery_records", last?.records ?? 0],
+        ["mneme_last_recovery_bytes", last?.bytes ?? 0],
+        ["mneme_last_recovery_ms", last?.ms ?? 0],
+        ["mneme_last_recovery_allocations", last?.allocations ?? 0],
+        ["mneme_last_recovery_checkpoint_seq", last?.checkpointSeq ?? 0],
+        ["mneme_last_recovery_truncated_at", last?.truncatedAt ?? -1],
+        ["mneme_last_recovery_truncated_in", last?.truncatedIn ?? ""],
+        ["mneme_last_recovery_skipped", last?.skipped ?? 0],
       ];
+    }
     case "stats":
       return [
         ["total_connections_received", svc.counters.connections],
@@ -79,13 +100,7 @@ function section(svc: Service, name: string): [string, string | number][] {
         ["protocol_errors", svc.counters.protocolErrors],
       ];
     case "replication":
-      return [
-        ["role", "master"],
-        ["connected_slaves", 0],
-        ["mneme_replicate", c.replicate ?? "none"],
-        ["mneme_replication_batch", c.replicationBatch],
-        ["mneme_replication_active", 0],
-      ];
+      return [["role", "master"], ["connected_slaves", 0], ...replicationLines(svc)];
     case "cpu": {
       const u = process.cpuUsage();
       return [
@@ -141,4 +156,26 @@ function section(svc: Service, name: string): [string, string | number][] {
     default:
       return [];
   }
+}
+
+function replicationLines(svc: Service): [string, string | number][] {
+  const c = svc.config;
+  const r = svc.stats().replication;
+  return [
+    ["mneme_replicate", r.enabled ? r.backend : "none"],
+    ["mneme_replication_active", r.enabled ? 1 : 0],
+    ["mneme_replication_batch", c.replicationBatch],
+    ["mneme_replication_delay_ms", c.replicationDelay],
+    ["mneme_replicate_vma", c.replicateVma ? 1 : 0],
+    ["mneme_replication_seq", r.seq],
+    ["mneme_replication_durable_seq", r.durableSeq],
+    ["mneme_replication_records", r.records],
+    ["mneme_replication_vma_records", r.vmaRecords],
+    ["mneme_replication_batches", r.batches],
+    ["mneme_replication_batch_pages", r.batchPages],
+    ["mneme_replication_last_batch_pages", r.lastBatchPages],
+    ["mneme_replication_pending_pages", r.pendingPages],
+    ["mneme_replication_lag_records", r.lagRecords],
+    ["mneme_replication_lag_ms", r.lagMs],
+  ];
 }

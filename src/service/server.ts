@@ -22,6 +22,8 @@ import { createServer, type Server, type Socket } from "node:net";
 import { ObserveServer } from "../observe/http.js";
 import { CommandTimings } from "../observe/timings.js";
 import { Mempool } from "../pool/mempool.js";
+import { type Progress, startReplication } from "../replication/recovery.js";
+import type { Replicator } from "../replication/replicator.js";
 import { type ReplicationStats, replicationOff } from "../replication/stats.js";
 import { type Capability, CapabilityTable } from "./capabilities.js";
 import { COMMAND_NAMES, dispatch, parseCount } from "./commands.js";
@@ -84,8 +86,10 @@ export class Service {
   readonly started = Date.now();
   /** What happened (reclaim, throttling, OOM kills, recoveries, replication), newest last. */
   readonly events = new ServiceEvents();
-  /** The replication layer, when a backend is configured (`--replicate`). */
-  replication: { stats(): ReplicationStats } | null = null;
+  /** The replication layer, when a backend is configured (`--replicate`); set by listen(). */
+  replication: Replicator | null = null;
+  /** Called during a recovery on listen() with bytes of log read so far and in all. */
+  recoveryProgress: Progress | undefined = undefined;
   readonly clients = new Map<number, Connection>();
   workers: WorkerPool | null = null;
   port = 0;
@@ -127,6 +131,9 @@ export class Service {
   /** Starts the worker threads and listens; resolves with the port. */
   async listen(): Promise<number> {
     mkdirSync(this.config.data, { recursive: true });
+    // Replication: recover before the first client can see the pool.
+    if (this.config.replicate !== null)
+      this.replication = await startReplication(this, this.recoveryProgress);
     if (this.config.workers > 0) {
       this.workers = new WorkerPool(this.config.workers, this.pool, this.replyBuffers);
       await this.workers.ready();
@@ -167,6 +174,7 @@ export class Service {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     if (this.workers) await this.workers.close();
     this.workers = null;
+    await this.replication?.close();
     await this.maps.close();
   }
 
@@ -186,6 +194,7 @@ export class Service {
   /** Frees a block whose handle was revoked (now, or when its worker jobs finish). */
   release(cap: Capability): void {
     this.caps.revoke(cap);
+    this.replication?.logFree(cap);
     if (cap.kind === "map") {
       this.quotas.refund(cap.owner, cap.charged);
       void this.maps.unmap(cap.address).catch(() => {});
@@ -214,7 +223,8 @@ export class Service {
     const c = this.config;
     return [
       ["save", ""],
-      ["appendonly", "no"],
+      ["appendonly", c.replicate === null ? "no" : "yes"],
+      ["appendfsync", c.appendfsync],
       ["databases", "1"],
       ["port", String(this.port)],
       ["bind", c.host],
@@ -226,6 +236,7 @@ export class Service {
       ["workers", String(c.workers)],
       ["reply-buffers", String(c.replyBuffers)],
       ["replication-batch", String(c.replicationBatch)],
+      ["replicate", c.replicate ?? ""],
     ];
   }
 

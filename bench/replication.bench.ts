@@ -1,0 +1,203 @@
+/**
+ * Replication cost and recovery speed, in one run:
+ *
+ *   redis-benchmark WRITE of 4 KiB at random offsets of a 1 MiB block (-c 50, -P 1 and -P 16)
+ *   against `mneme serve` with replication off, `file` under each fsync policy, and `redis`
+ *   (a redis-server started here, persistence off: the figure is mneme's side of the cost);
+ *   throughput ratios against off. Then recovery: a log written by the same load with
+ *   checkpoints off, mneme killed with SIGKILL, restarted, and INFO's last recovery read back:
+ *   MB of log replayed per second.
+ *
+ * Target (issue 8): file with the default policy (batch) ≥ 0.8× off. Needs redis-server and
+ * redis-benchmark on PATH (Debian redis-server, redis-tools).
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import type { BenchOptions, BenchResult } from "./harness.js";
+
+interface Row {
+  mode: string;
+  pipeline: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function waitReady(port: number, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`server on ${port} exited ${child.exitCode}`);
+    try {
+      const r = new Redis({ port, lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false });
+      await r.connect();
+      await r.ping();
+      r.disconnect();
+      return;
+    } catch {
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  }
+  throw new Error(`server on ${port} did not come up`);
+}
+
+function stop(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once("exit", () => resolve());
+    child.kill(signal);
+  });
+}
+
+function writeBench(port: number, handle: string, n: number, pipeline: number): Omit<Row, "mode"> {
+  const out = execFileSync(
+    "redis-benchmark",
+    [
+      ...["-p", String(port), "-c", "50", "-n", String(n), "-P", String(pipeline), "--csv"],
+      ...["-r", String((1 << 20) - 4096), "WRITE", handle, "__rand_int__", "x".repeat(4096)],
+    ],
+    { encoding: "utf8", maxBuffer: 64 << 20 },
+  );
+  const f = out
+    .trim()
+    .split("\n")[1]
+    .split(",")
+    .map((x) => x.replace(/"/g, ""));
+  return { pipeline, rps: Number(f[1]), p50: Number(f[4]), p99: Number(f[6]) };
+}
+
+function mneme(port: number, args: string[]): ChildProcess {
+  return spawn(
+    process.execPath,
+    [
+      ...["dist/cli/main.js", "serve", "--port", String(port), "--memory", "512mb"],
+      ...["--data", mkdtempSync(join(tmpdir(), "mneme-bench-")), ...args],
+    ],
+    { stdio: "ignore" },
+  );
+}
+
+async function info(port: number, section: string): Promise<Record<string, string>> {
+  const r = new Redis({ port });
+  const text = String(await r.call("INFO", section));
+  r.disconnect();
+  return Object.fromEntries(
+    text
+      .split("\r\n")
+      .filter((l) => l.includes(":"))
+      .map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1)]),
+  );
+}
+
+export async function run(options: BenchOptions): Promise<BenchResult> {
+  const n = options.quick ? 20000 : 100000;
+  const pipelines = [1, 16];
+  const rport = await freePort();
+  const redis = spawn(
+    "redis-server",
+    ["--port", String(rport), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
+    { stdio: "ignore" },
+  );
+  const modes: [string, string[]][] = [
+    ["off", []],
+    ["file batch", ["--appendfsync", "batch"]],
+    ["file everysec", ["--appendfsync", "everysec"]],
+    ["file always", ["--appendfsync", "always"]],
+    ["redis batch", ["--replicate", `redis://127.0.0.1:${rport}/bench`]],
+  ];
+  const rows: Row[] = [];
+  let recovery = { bytes: 0, ms: 0, records: 0, mbps: 0 };
+  try {
+    await waitReady(rport, redis);
+    for (const [mode, extra] of modes) {
+      const dir = mkdtempSync(join(tmpdir(), "mneme-repl-bench-"));
+      const args = mode.startsWith("file") ? ["--replicate", `file:${dir}`, ...extra] : extra;
+      const port = await freePort();
+      const child = mneme(port, args);
+      try {
+        await waitReady(port, child);
+        const c = new Redis({ port });
+        const h = String(await c.call("ALLOC", 1 << 20));
+        c.disconnect();
+        for (const p of pipelines) {
+          options.log(`${mode} -P ${p}`);
+          rows.push({ mode, ...writeBench(port, h, n, p) });
+        }
+      } finally {
+        await stop(child);
+      }
+    }
+    // Recovery: a log of the same load, no checkpoint, then kill -9 and a restart.
+    const dir = mkdtempSync(join(tmpdir(), "mneme-repl-recover-"));
+    const args = ["--replicate", `file:${dir}`, "--checkpoint-size", "4gb", "--segment-size", "64mb"];
+    let port = await freePort();
+    let child = mneme(port, args);
+    try {
+      await waitReady(port, child);
+      const c = new Redis({ port });
+      const h = String(await c.call("ALLOC", 1 << 20));
+      options.log("recovery: writing the log");
+      writeBench(port, h, n, 16);
+      await c.call("SYNC");
+      c.disconnect();
+    } finally {
+      await stop(child, "SIGKILL");
+    }
+    port = await freePort();
+    options.log("recovery: restart");
+    child = mneme(port, args);
+    try {
+      await waitReady(port, child);
+      const p = await info(port, "persistence");
+      const bytes = Number(p.mneme_last_recovery_bytes);
+      const ms = Number(p.mneme_last_recovery_ms);
+      recovery = {
+        bytes,
+        ms,
+        records: Number(p.mneme_last_recovery_records),
+        mbps: bytes / 1e6 / (ms / 1000),
+      };
+    } finally {
+      await stop(child);
+    }
+  } finally {
+    await stop(redis);
+  }
+
+  const off = (p: number) => rows.find((r) => r.mode === "off" && r.pipeline === p)!.rps;
+  const table = [
+    "| replication | -P | req/s | ratio vs off | p50 ms | p99 ms |",
+    "|---|---:|---:|---:|---:|---:|",
+    ...rows.map(
+      (r) =>
+        `| ${r.mode} | ${r.pipeline} | ${Math.round(r.rps)} | ${(r.rps / off(r.pipeline)).toFixed(2)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} |`,
+    ),
+  ];
+  const target = pipelines.map((p) => {
+    const fb = rows.find((r) => r.mode === "file batch" && r.pipeline === p)!.rps / off(p);
+    return `file batch -P ${p}: ${fb.toFixed(2)}x off (target >= 0.8x): ${fb >= 0.8 ? "PASS" : "MISS"}`;
+  });
+  const rec =
+    `Recovery: ${(recovery.bytes / 1e6).toFixed(1)} MB of log (${recovery.records} records) replayed in ` +
+    `${recovery.ms.toFixed(0)} ms = ${recovery.mbps.toFixed(0)} MB/s.`;
+  const markdown = [
+    `redis-benchmark -c 50 -n ${n}, WRITE 4 KiB at random offsets of a 1 MiB block; mneme --memory 512mb, batch 32.`,
+    "",
+    ...table,
+    "",
+    ...target.map((t) => `- ${t}`),
+    "",
+    rec,
+  ].join("\n");
+  return { name: "replication", text: markdown, markdown, data: { rows, recovery } };
+}

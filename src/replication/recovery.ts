@@ -1,0 +1,189 @@
+/**
+ * Recovery on start: load the newest checkpoint, replay the log after it in seq order, and hand
+ * the service back the same handles, owners, sizes, kinds and contents it had.
+ *
+ *   checkpoint N (ALLOC/MAP/BATCH … END) ─► Restorer ◄─ records N+1, N+2, … (backend.replay)
+ *                                              │
+ *                                              ▼
+ *             pool blocks + caps.restore(handle) + quotas, MAP regions, page contents
+ *
+ * A block may land at another address than the one in its handle; handles are only ever looked
+ * up through the table, so that is harmless. Pages of a handle that is not live (freed later in
+ * the log, or never logged because `replicateVma` is off) are ignored. A torn tail is cut (the
+ * backend reports where); damage in the middle stops recovery with LogCorruptionError unless
+ * `recoverSkipCorrupt`, in which case a checkpoint is taken at once so the damage is left behind.
+ */
+import { LogCorruptionError, MnemeError, OutOfMemoryError } from "../errors.js";
+import type { Service } from "../service/server.js";
+import type { Hint } from "../vm/hints.js";
+import type { ReplicationBackend } from "./backend.js";
+import { FileBackend } from "./file-backend.js";
+import { check, decode, PAGE_SIZE, type Record_, RecordType } from "./format.js";
+import type { MapInfo } from "./image.js";
+import { RedisBackend } from "./redis-backend.js";
+import { Replicator } from "./replicator.js";
+import { parseTarget } from "./target.js";
+
+export type Progress = (done: number, total: number) => void;
+
+/** Applies records to a service that is not serving yet. */
+export class Restorer {
+  readonly aligns = new Map<string, number>();
+  readonly maps = new Map<string, MapInfo>();
+  records = 0;
+
+  constructor(private readonly svc: Service) {}
+
+  async apply(r: Record_): Promise<void> {
+    const svc = this.svc;
+    this.records++;
+    switch (r.type) {
+      case RecordType.ALLOC: {
+        if (svc.caps.find(r.handle) !== undefined) return;
+        let address: number;
+        try {
+          address = r.align > 0 ? svc.pool.heap.alignedAlloc(r.align, r.size) : svc.pool.heap.malloc(r.size);
+        } catch (e) {
+          if (!(e instanceof OutOfMemoryError)) throw e;
+          throw new MnemeError(
+            "ENOMEM",
+            `recovery needs a block of ${r.size} bytes for ${r.handle} and the pool is full: start with a larger --memory`,
+          );
+        }
+        const charged = svc.pool.heap.usableSize(address);
+        svc.pool.view(address, charged).fill(0);
+        svc.quotas.charge(r.owner, charged);
+        svc.caps.restore(r.handle, address, r.size, charged, r.owner, "anon");
+        if (r.align > 0) this.aligns.set(r.handle, r.align);
+        return;
+      }
+      case RecordType.FREE:
+      case RecordType.UNMAP: {
+        const cap = svc.caps.find(r.handle);
+        if (cap !== undefined) svc.release(cap);
+        this.aligns.delete(r.handle);
+        this.maps.delete(r.handle);
+        return;
+      }
+      case RecordType.MAP: {
+        if (svc.caps.find(r.handle) !== undefined) return;
+        const v = svc.maps.map(r.length, r.store, r.name || null, (r.hint || undefined) as Hint | undefined);
+        svc.quotas.charge(r.owner, 0);
+        svc.caps.restore(r.handle, v, r.length, 0, r.owner, "map");
+        this.maps.set(r.handle, { store: r.store, name: r.name, hint: r.hint, written: new Set() });
+        return;
+      }
+      case RecordType.BATCH:
+        for (const { handle, page, at, bytes } of r.pages) {
+          const cap = svc.caps.find(handle);
+          const off = page * PAGE_SIZE + at;
+          if (cap === undefined || off >= cap.size) continue;
+          const data = bytes.subarray(0, Math.min(bytes.length, cap.size - off));
+          if (cap.kind === "anon") svc.pool.view(cap.address + off, data.length).set(data);
+          else {
+            await svc.maps.write(cap.address, off, Uint8Array.from(data));
+            this.maps.get(handle)?.written.add(page);
+          }
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Gives the replicator what it keeps per block (alignments, MAP details). */
+  handOver(rep: Replicator): void {
+    for (const [h, a] of this.aligns) {
+      const cap = this.svc.caps.find(h);
+      if (cap) rep.aligns.set(cap, a);
+    }
+    for (const [h, m] of this.maps) {
+      const cap = this.svc.caps.find(h);
+      if (cap) rep.maps.set(cap, m);
+    }
+  }
+}
+
+export function createBackend(svc: Service): ReplicationBackend {
+  const c = svc.config;
+  const t = parseTarget(c.replicate as string, c.data);
+  if (t.kind === "redis") return new RedisBackend(t);
+  const pause = Number(process.env.MNEME_DEBUG_CHECKPOINT_PAUSE_MS ?? 0);
+  return new FileBackend(t.dir, {
+    segmentSize: c.segmentSize,
+    checkpointPauseMs: Number.isFinite(pause) && pause > 0 ? pause : 0,
+  });
+}
+
+/** Opens the backend, recovers what it holds into `svc`, and returns the running replicator. */
+export async function startReplication(svc: Service, progress?: Progress): Promise<Replicator> {
+  const c = svc.config;
+  const backend = createBackend(svc);
+  await backend.open();
+  const started = performance.now();
+  const restorer = new Restorer(svc);
+  const skipCorrupt = c.recoverSkipCorrupt;
+  const ckp = await backend.loadCheckpoint(skipCorrupt);
+  let ckpRecords = 0;
+  if (ckp !== null) {
+    for (let at = 0; at < ckp.bytes.length; ) {
+      const k = check(ckp.bytes, at);
+      if (!k.ok) throw new LogCorruptionError(ckp.where, at, k.why);
+      await restorer.apply(decode(ckp.bytes, at, k.size, k.type));
+      ckpRecords++;
+      at += k.size;
+    }
+  }
+  const report = await backend.replay(ckp?.seq ?? 0, (e) => restorer.apply(e.record), {
+    skipCorrupt,
+    progress,
+  });
+  const rep = new Replicator(svc, backend, report.lastSeq, {
+    fsync: c.appendfsync,
+    batch: c.replicationBatch,
+    delayMs: c.replicationDelay,
+    checkpointSize: c.checkpointSize,
+    vma: c.replicateVma,
+  });
+  restorer.handOver(rep);
+  await backend.startAppending(report.lastSeq);
+  if (ckp !== null || report.records > 0 || report.truncated !== null || report.skipped.length > 0) {
+    const ms = performance.now() - started;
+    rep.lastRecovery = {
+      records: ckpRecords + report.records,
+      bytes: (ckp?.bytes.length ?? 0) + report.bytes,
+      ms: Math.round(ms * 10) / 10,
+      allocations: svc.caps.size,
+      truncatedAt: report.truncated?.offset ?? null,
+      truncatedIn: report.truncated?.where ?? null,
+      skipped: report.skipped.length,
+      checkpointSeq: ckp?.seq ?? 0,
+    };
+    const r = rep.lastRecovery;
+    svc.events.emitEvent(
+      "recovery",
+      `recovered ${r.allocations} blocks from ${r.records} records (${r.bytes} bytes) in ${r.ms} ms` +
+        (report.truncated
+          ? `; torn tail cut at ${report.truncated.where} offset ${report.truncated.offset}`
+          : ""),
+      {
+        records: r.records,
+        bytes: r.bytes,
+        ms: r.ms,
+        allocations: r.allocations,
+        truncatedAt: r.truncatedAt ?? -1,
+      },
+    );
+    for (const d of report.skipped)
+      svc.events.emitEvent("recovery", `skipped damage in ${d.where} at ${d.offset}: ${d.why}`, { ...d });
+  }
+  svc.events.emitEvent("replication", `replicating to ${backend.target} (appendfsync ${c.appendfsync})`, {
+    backend: backend.target,
+    fsync: c.appendfsync,
+    batch: c.replicationBatch,
+    seq: report.lastSeq,
+  });
+  // Skipped damage stays in the log until a checkpoint covers it: take one now.
+  if (report.skipped.length > 0) await rep.checkpoint();
+  return rep;
+}

@@ -1,0 +1,210 @@
+/**
+ * The distributed backend: the log as a Redis stream, batch pages and checkpoints as keys. Every
+ * key carries the hash tag `{NAME}`, so on a Redis Cluster they all live in one slot (one node):
+ * the stream and the keys it names move together, and one connection keeps them in order.
+ *
+ * | key                        | type   | holds                                                  |
+ * |----------------------------|--------|--------------------------------------------------------|
+ * | mneme:{NAME}:log           | stream | one entry per record, id `<seq>-0`: field `r` = the record (format.ts), or field `p` = the seq of a page key |
+ * | mneme:{NAME}:pages:<seq>   | string | a BATCH record (its pages), named by its seq           |
+ * | mneme:{NAME}:checkpoint    | string | u64 seq (LE) + checkpoint image (file header + records) |
+ *
+ * Durable means acknowledged by Redis: records go out on one connection (ioredis pipelines them),
+ * Redis answers in order, so when the reply to the last command sent has come back, everything
+ * before it is in Redis. How Redis itself survives a crash is its own configuration (appendonly,
+ * appendfsync, replicas): that is the operator's choice, as with any Redis data.
+ * A checkpoint is SET first; then the page keys and stream entries it covers are removed (XTRIM
+ * MINID). A crash in between leaves extra entries that recovery skips (seq ≤ the checkpoint's).
+ */
+import { Cluster, Redis } from "ioredis";
+import { LogCorruptionError, MnemeError } from "../errors.js";
+import type {
+  BackendStats,
+  Damage,
+  LoadedCheckpoint,
+  ReplayOptions,
+  ReplayReport,
+  ReplicationBackend,
+} from "./backend.js";
+import { checkpointProblem, FILE_HEADER, fileHeader } from "./file-backend.js";
+import { check, decode, type LogEntry, RecordType } from "./format.js";
+import { describeTarget, type Target } from "./target.js";
+
+type Client = Redis | Cluster;
+const PAGE = 1000;
+
+export class RedisBackend implements ReplicationBackend {
+  readonly target: string;
+  private readonly client: Client;
+  private readonly key: string;
+  private last: Promise<unknown> = Promise.resolve();
+  private failed: Error | null = null;
+  private written = 0;
+  private acks = 0;
+  private entries = 0;
+  private logSinceCheckpoint = 0;
+
+  constructor(t: Extract<Target, { kind: "redis" }>) {
+    this.target = describeTarget(t);
+    this.key = `mneme:{${t.name}}`;
+    const options = {
+      lazyConnect: true,
+      maxRetriesPerRequest: 3,
+      connectTimeout: 5000,
+      password: t.password ?? undefined,
+      retryStrategy: (times: number) => (times > 10 ? null : Math.min(times * 100, 1000)),
+    };
+    this.client = t.cluster
+      ? new Cluster([{ host: t.host, port: t.port }], { lazyConnect: true, redisOptions: options })
+      : new Redis({ host: t.host, port: t.port, ...options });
+    this.client.on("error", () => {});
+  }
+
+  async open(): Promise<void> {
+    try {
+      await this.client.connect();
+      await this.client.ping();
+    } catch (e) {
+      this.client.disconnect();
+      throw new MnemeError("EREPLICATION", `cannot reach Redis at ${this.target}: ${(e as Error).message}`);
+    }
+  }
+
+  async loadCheckpoint(skipCorrupt = false): Promise<LoadedCheckpoint | null> {
+    const where = `${this.key}:checkpoint`;
+    const v = (await this.client.getBuffer(where)) as Buffer | null;
+    if (v === null) return null;
+    const seq = v.length >= 8 ? Number(v.readBigUInt64LE(0)) : -1;
+    const img = v.subarray(8);
+    const why = seq < 0 ? { offset: 0, why: "shorter than its seq" } : checkpointProblem(img, seq);
+    if (why === null) return { seq, bytes: img.subarray(FILE_HEADER), where };
+    if (!skipCorrupt) throw new LogCorruptionError(where, why.offset, why.why);
+    return null;
+  }
+
+  async replay(
+    afterSeq: number,
+    visit: (e: LogEntry) => void | Promise<void>,
+    options: ReplayOptions,
+  ): Promise<ReplayReport> {
+    const log = `${this.key}:log`;
+    const total = Number(await this.client.xlen(log));
+    const report: ReplayReport = { records: 0, bytes: 0, truncated: null, skipped: [], lastSeq: afterSeq };
+    const damage = (d: Damage) => {
+      if (options.skipCorrupt || options.readOnly) report.skipped.push(d);
+      else throw new LogCorruptionError(d.where, d.offset, d.why);
+    };
+    let expected = afterSeq + 1;
+    let start = `${afterSeq + 1}-0`;
+    let seen = 0;
+    for (;;) {
+      const rows = (await this.client.callBuffer("XRANGE", log, start, "+", "COUNT", PAGE)) as [
+        Buffer,
+        Buffer[],
+      ][];
+      if (rows.length === 0) break;
+      const pageKeys = rows.map(([, f]) => (f[0].toString() === "p" ? `${this.key}:pages:${f[1]}` : null));
+      const wanted = pageKeys.filter((k): k is string => k !== null);
+      const pages = wanted.length > 0 ? ((await this.client.mgetBuffer(...wanted)) as (Buffer | null)[]) : [];
+      let pi = 0;
+      for (let i = 0; i < rows.length; i++) {
+        const id = rows[i][0].toString();
+        const idSeq = Number(id.split("-")[0]);
+        const where = `${log} ${id}`;
+        const rec = pageKeys[i] === null ? rows[i][1][1] : pages[pi++];
+        seen++;
+        if (rec === null || rec === undefined) {
+          damage({ where, offset: 0, why: `page key ${pageKeys[i]} is missing` });
+          continue;
+        }
+        const c = check(rec, 0);
+        if (!c.ok || c.size !== rec.length || c.seq !== idSeq) {
+          damage({ where, offset: 0, why: c.ok ? "record does not match its entry" : c.why });
+          continue;
+        }
+        if (c.seq !== expected) {
+          damage({
+            where,
+            offset: 0,
+            why: `expected record ${expected}, found ${c.seq}: records are missing`,
+          });
+        }
+        await visit({ seq: c.seq, type: c.type, size: c.size, record: decode(rec, 0, c.size, c.type) });
+        report.records++;
+        report.bytes += c.size;
+        report.lastSeq = c.seq;
+        expected = c.seq + 1;
+      }
+      options.progress?.(seen, total);
+      start = `(${rows[rows.length - 1][0].toString()}`;
+    }
+    return report;
+  }
+
+  async startAppending(): Promise<void> {}
+
+  append(seq: number, record: Buffer): void {
+    const c = this.client;
+    let p: Promise<unknown>;
+    if (record[4] === RecordType.BATCH) {
+      void c.set(`${this.key}:pages:${seq}`, record).catch((e: Error) => this.fail(e));
+      p = c.xadd(`${this.key}:log`, `${seq}-0`, "p", String(seq));
+    } else {
+      p = c.xadd(`${this.key}:log`, `${seq}-0`, "r", record);
+    }
+    this.last = p.catch((e: Error) => this.fail(e));
+    this.written += record.length;
+    this.logSinceCheckpoint += record.length;
+    this.entries++;
+  }
+
+  durable(): Promise<void> {
+    return this.last.then(() => {
+      if (this.failed) throw this.failed;
+      this.acks++;
+    });
+  }
+
+  async checkpoint(seq: number, image: readonly Buffer[]): Promise<void> {
+    this.logSinceCheckpoint = 0;
+    const head = Buffer.alloc(8);
+    head.writeBigUInt64LE(BigInt(seq));
+    await this.client.set(`${this.key}:checkpoint`, Buffer.concat([head, fileHeader("MNEMECKP"), ...image]));
+    const log = `${this.key}:log`;
+    let start = "-";
+    for (;;) {
+      const rows = (await this.client.call("XRANGE", log, start, `${seq}-0`, "COUNT", PAGE)) as [
+        string,
+        string[],
+      ][];
+      if (rows.length === 0) break;
+      const keys = rows.filter(([, f]) => f[0] === "p").map(([, f]) => `${this.key}:pages:${f[1]}`);
+      if (keys.length > 0) await this.client.del(...keys);
+      start = `(${rows[rows.length - 1][0]}`;
+    }
+    await this.client.xtrim(log, "MINID", `${seq + 1}-0`);
+    this.entries = Number(await this.client.xlen(log));
+  }
+
+  sinceCheckpoint(): number {
+    return this.logSinceCheckpoint;
+  }
+
+  stats(): BackendStats {
+    return {
+      bytes: this.written,
+      fsyncs: this.acks,
+      segments: this.entries,
+      sinceCheckpoint: this.logSinceCheckpoint,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.durable().catch(() => {});
+    this.client.disconnect();
+  }
+
+  private fail(e: Error): void {
+    this.failed ??= new MnemeError("EREPLICATION", `Redis replication failed: ${e.message}`);
+  }
+}

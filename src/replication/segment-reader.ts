@@ -1,0 +1,118 @@
+/**
+ * Reading the file backend's log back (recovery, inspect): segments in order, each record
+ * checked (format.ts). A bad record in the last segment with no good record after it is a torn
+ * tail from a crash during an append: cut at its offset (unless read-only) and reported. Any other
+ * bad record, or a jump in seq (a missing segment), is damage in the middle: LogCorruptionError,
+ * unless the caller skips it (recoverSkipCorrupt) or only looks (inspect).
+ */
+import { readFile, stat, truncate } from "node:fs/promises";
+import { join } from "node:path";
+import { LogCorruptionError } from "../errors.js";
+import type { Damage, ReplayOptions, ReplayReport } from "./backend.js";
+import { check, decode, type LogEntry, RecordType, resync } from "./format.js";
+
+export const FILE_HEADER = 16;
+export const SEGMENT_MAGIC = "MNEMESEG";
+export const CHECKPOINT_MAGIC = "MNEMECKP";
+
+export async function replaySegments(
+  dir: string,
+  segs: readonly { name: string }[],
+  afterSeq: number,
+  visit: (e: LogEntry) => void | Promise<void>,
+  options: ReplayOptions,
+): Promise<ReplayReport> {
+  const sizes = await Promise.all(segs.map((s) => stat(join(dir, s.name)).then((x) => x.size)));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const report: ReplayReport = { records: 0, bytes: 0, truncated: null, skipped: [], lastSeq: afterSeq };
+  let expected = afterSeq + 1;
+  let resynced = false;
+  let done = 0;
+  const damage = (d: Damage) => {
+    if (options.skipCorrupt || options.readOnly) report.skipped.push(d);
+    else throw new LogCorruptionError(d.where, d.offset, d.why);
+  };
+  for (let i = 0; i < segs.length; i++) {
+    const where = join(dir, segs[i].name);
+    const buf = await readFile(where);
+    const last = i === segs.length - 1;
+    let at = FILE_HEADER;
+    if (buf.length < FILE_HEADER || buf.toString("latin1", 0, 8) !== SEGMENT_MAGIC) {
+      if (last && buf.length < FILE_HEADER) {
+        // Created, crashed before its header was complete: nothing was in it.
+        if (!options.readOnly) await truncate(where, 0);
+        report.truncated = { where, offset: 0, why: "segment header incomplete" };
+      } else damage({ where, offset: 0, why: "not a mneme log segment (bad header)" });
+      done += buf.length;
+      continue;
+    }
+    while (at < buf.length) {
+      const c = check(buf, at);
+      if (!c.ok) {
+        const next = resync(buf, at);
+        if (next < 0 && last) {
+          if (!options.readOnly) await truncate(where, at);
+          report.truncated = { where, offset: at, why: c.why };
+          break;
+        }
+        damage({ where, offset: at, why: c.why });
+        // The records lost with it show as a gap in seq: the same damage, not reported twice.
+        resynced = true;
+        if (next < 0) break;
+        at = next;
+        continue;
+      }
+      if (c.seq > afterSeq) {
+        if (c.seq !== expected && !(resynced && c.seq > expected)) {
+          damage({
+            where,
+            offset: at,
+            why:
+              c.seq > expected
+                ? `expected record ${expected}, found ${c.seq}: records ${expected}..${c.seq - 1} are missing (a segment deleted?)`
+                : `record ${c.seq} repeated (expected ${expected})`,
+          });
+          if (c.seq < expected) {
+            at += c.size;
+            continue;
+          }
+        }
+        const record = decode(buf, at, c.size, c.type);
+        await visit({ seq: c.seq, type: c.type, size: c.size, record });
+        report.records++;
+        report.bytes += c.size;
+        report.lastSeq = c.seq;
+        expected = c.seq + 1;
+        resynced = false;
+        if ((report.records & 1023) === 0) options.progress?.(done + at, total);
+      }
+      at += c.size;
+    }
+    done += buf.length;
+    options.progress?.(done, total);
+  }
+  return report;
+}
+
+/** Why a checkpoint file is not a complete image (null when it is). */
+export function checkpointProblem(bytes: Uint8Array, seq: number): { offset: number; why: string } | null {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  if (b.length < FILE_HEADER || b.toString("latin1", 0, 8) !== CHECKPOINT_MAGIC)
+    return { offset: 0, why: "not a mneme checkpoint (bad header)" };
+  let at = FILE_HEADER;
+  let count = 0;
+  while (at < b.length) {
+    const c = check(b, at);
+    if (!c.ok) return { offset: at, why: `checkpoint record: ${c.why}` };
+    if (c.seq !== seq) return { offset: at, why: `checkpoint record carries seq ${c.seq}, not ${seq}` };
+    if (c.type === RecordType.END) {
+      const end = decode(b, at, c.size, c.type) as { count: number };
+      if (end.count !== count) return { offset: at, why: `END counts ${end.count} records, found ${count}` };
+      if (at + c.size !== b.length) return { offset: at + c.size, why: "bytes after END" };
+      return null;
+    }
+    count++;
+    at += c.size;
+  }
+  return { offset: at, why: "checkpoint has no END record (incomplete)" };
+}

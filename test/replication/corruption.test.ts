@@ -1,0 +1,235 @@
+/**
+ * Damaged logs, each with its documented outcome (docs/replication.md, "Recovery"):
+ *
+ * | damage                                  | recovery                                             |
+ * |-----------------------------------------|------------------------------------------------------|
+ * | flipped byte in the last record         | torn tail: cut at that record's offset, reported     |
+ * | tail cut short (crash mid-append)       | torn tail: cut at the short record's offset          |
+ * | flipped byte in the middle              | refuses: LogCorruptionError(file, offset)            |
+ * | the same with recoverSkipCorrupt        | starts, skips it, reports it, checkpoints at once    |
+ * | a segment missing                       | refuses: records N..M missing                        |
+ * | a damaged checkpoint                    | refuses: LogCorruptionError(checkpoint file)         |
+ *
+ * `mneme inspect` reports each without changing a byte.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { describe, expect, it } from "vitest";
+import { LogCorruptionError } from "../../src/errors.js";
+import { FILE_HEADER } from "../../src/replication/file-backend.js";
+import { walk } from "../../src/replication/format.js";
+import type { ServiceConfig } from "../../src/service/config.js";
+import { Service } from "../../src/service/server.js";
+import { startService, tempDir } from "../service/helpers.js";
+
+/** A log of 12 blocks with contents (several segments with `segmentSize` 4 KiB), closed cleanly. */
+async function makeLog(extra: Partial<ServiceConfig> = {}): Promise<{ dir: string; handles: string[] }> {
+  const dir = tempDir();
+  const svc = await startService({
+    replicate: `file:${dir}`,
+    segmentSize: 4096,
+    replicationBatch: 1,
+    ...extra,
+  });
+  const r = new Redis({ port: svc.port });
+  const handles: string[] = [];
+  for (let i = 0; i < 12; i++) {
+    const h = String(await r.call("ALLOC", 1500));
+    await r.call("WRITE", h, 0, Buffer.alloc(1500, i + 1));
+    handles.push(h);
+  }
+  await r.call("SYNC");
+  r.disconnect();
+  await svc.close();
+  return { dir, handles };
+}
+
+function segments(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".seg"))
+    .sort();
+}
+
+/** Offsets of the records of a segment. */
+function recordOffsets(file: string): number[] {
+  const offs: number[] = [];
+  walk(readFileSync(file), FILE_HEADER, (_e, at) => offs.push(at));
+  return offs;
+}
+
+function start(dir: string, extra: Partial<ServiceConfig> = {}): Promise<Service> {
+  return (async () => {
+    const svc = new Service({
+      port: 0,
+      data: tempDir(),
+      memory: 16 << 20,
+      replicate: `file:${dir}`,
+      ...extra,
+    });
+    await svc.listen();
+    return svc;
+  })();
+}
+
+function inspect(dir: string): { json: Record<string, unknown>; status: number | null } {
+  const p = spawnSync(process.execPath, ["dist/cli/main.js", "inspect", dir, "--json"], { encoding: "utf8" });
+  return { json: JSON.parse(p.stdout), status: p.status };
+}
+
+function flip(file: string, offset: number): void {
+  const b = readFileSync(file);
+  b[offset] ^= 0x40;
+  writeFileSync(file, b);
+}
+
+describe("damaged logs", () => {
+  it("a flipped byte in the last record is a torn tail: cut at its offset and reported", async () => {
+    const { dir, handles } = await makeLog();
+    const last = join(dir, segments(dir).at(-1)!);
+    const offs = recordOffsets(last);
+    const at = offs.at(-1)!;
+    flip(last, at + 22);
+    const seen = inspect(dir);
+    expect((seen.json.tornTail as { offset: number }).offset).toBe(at);
+    expect(readFileSync(last).length).toBeGreaterThan(at);
+    const svc = await start(dir);
+    try {
+      const rec = svc.stats().replication.lastRecovery!;
+      expect(rec.truncatedAt).toBe(at);
+      expect(rec.truncatedIn).toBe(last);
+      expect(readFileSync(last).length).toBe(at);
+      expect(svc.caps.find(handles[0])).toBeDefined();
+      const info = (await import("../../src/service/info.js")).infoText(svc, ["persistence"]);
+      expect(info).toContain(`mneme_last_recovery_truncated_at:${at}`);
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it("a tail cut short (a crash in the middle of an append) is cut back to the last whole record", async () => {
+    const { dir } = await makeLog();
+    const last = join(dir, segments(dir).at(-1)!);
+    const offs = recordOffsets(last);
+    const size = readFileSync(last).length;
+    truncateSync(last, size - 7);
+    const svc = await start(dir);
+    try {
+      expect(svc.stats().replication.lastRecovery!.truncatedAt).toBe(offs.at(-1));
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it("a flipped byte in the middle stops recovery with the file and offset, and changes nothing", async () => {
+    const { dir, handles } = await makeLog();
+    const first = join(dir, segments(dir)[0]);
+    const at = recordOffsets(first)[1];
+    flip(first, at + 21);
+    const before = readdirSync(dir).map((f) => [f, readFileSync(join(dir, f)).length]);
+    const err = await start(dir).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(LogCorruptionError);
+    expect((err as LogCorruptionError).file).toBe(first);
+    expect((err as LogCorruptionError).offset).toBe(at);
+    expect(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f)).length])).toEqual(before);
+    const seen = inspect(dir);
+    expect(seen.status).toBe(2);
+    expect((seen.json.damage as { offset: number }[])[0].offset).toBe(at);
+
+    // The operator's way out: skip it, start, and leave the damage behind in a checkpoint.
+    const svc = await start(dir, { recoverSkipCorrupt: true });
+    try {
+      expect(svc.stats().replication.lastRecovery!.skipped).toBe(1);
+      expect(svc.caps.find(handles[11])).toBeDefined();
+      expect(readdirSync(dir).some((f) => f.endsWith(".ckp"))).toBe(true);
+    } finally {
+      await svc.close();
+    }
+    const again = await start(dir);
+    expect(again.caps.find(handles[11])).toBeDefined();
+    await again.close();
+  });
+
+  it("a missing segment stops recovery: the records it held are named", async () => {
+    const { dir } = await makeLog();
+    const segs = segments(dir);
+    expect(segs.length).toBeGreaterThanOrEqual(3);
+    unlinkSync(join(dir, segs[1]));
+    await expect(start(dir)).rejects.toThrow(/records \d+\.\.\d+ are missing/);
+    expect(inspect(dir).status).toBe(2);
+  });
+
+  it("a damaged checkpoint stops recovery", async () => {
+    const { dir } = await makeLog({ checkpointSize: 4096 });
+    const ckp = readdirSync(dir).find((f) => f.endsWith(".ckp"));
+    expect(ckp).toBeDefined();
+    flip(join(dir, ckp!), FILE_HEADER + 25);
+    await expect(start(dir)).rejects.toThrow(LogCorruptionError);
+    expect((inspect(dir).json.badCheckpoints as unknown[]).length).toBe(1);
+  });
+
+  it("inspect summarizes a healthy directory: segments, records by type, live allocations", async () => {
+    const { dir } = await makeLog();
+    const text = execFileSync(process.execPath, ["dist/cli/main.js", "inspect", dir], { encoding: "utf8" });
+    expect(text).toMatch(/segments: \d+/);
+    expect(text).toMatch(/ALLOC 12, FREE 0, MAP 0, UNMAP 0, BATCH 12/);
+    expect(text).toMatch(/live: 12 allocations \(18000 bytes\)/);
+    expect(text).toMatch(/torn tail: none/);
+    const { json, status } = inspect(dir);
+    expect(status).toBe(0);
+    expect((json.live as { allocations: number }).allocations).toBe(12);
+    const bad = spawnSync(process.execPath, ["dist/cli/main.js", "inspect", tempDir()], { encoding: "utf8" });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/holds no mneme replication log/);
+  });
+});
+
+describe("bad replication options are refused with a clear error", () => {
+  it("in the config", () => {
+    expect(() => new Service({ replicate: "ftp://x", port: 0, memory: 1 << 20 })).toThrow(
+      /invalid replicate/,
+    );
+    expect(() => new Service({ replicate: "file:", port: 0, memory: 1 << 20 })).toThrow(/needs a directory/);
+    expect(() => new Service({ replicate: "redis://h:99999", port: 0, memory: 1 << 20 })).toThrow(
+      /replicate/,
+    );
+    expect(() => new Service({ replicationBatch: 0, port: 0, memory: 1 << 20 })).toThrow(/replicationBatch/);
+    expect(() => new Service({ appendfsync: "sometimes" as "always", port: 0, memory: 1 << 20 })).toThrow(
+      /appendfsync/,
+    );
+  });
+
+  it("on the command line", () => {
+    for (const [args, msg] of [
+      [["--replicate", "nowhere"], /invalid replicate "nowhere"/],
+      [["--replication-batch", "0"], /invalid replicationBatch 0/],
+      [["--appendfsync", "sometimes"], /invalid appendfsync/],
+    ] as const) {
+      const p = spawnSync(
+        process.execPath,
+        ["dist/cli/main.js", "serve", "--port", "0", "--data", tempDir(), ...args],
+        {
+          encoding: "utf8",
+          timeout: 15_000,
+        },
+      );
+      expect(p.status).toBe(1);
+      expect(p.stderr).toMatch(msg);
+    }
+  });
+
+  it("an unreachable Redis is a clear error at start", async () => {
+    const svc = new Service({
+      port: 0,
+      data: tempDir(),
+      memory: 1 << 20,
+      replicate: "redis://127.0.0.1:1/x",
+    });
+    await expect(svc.listen()).rejects.toThrow(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/x/);
+    await svc.close();
+  });
+});
