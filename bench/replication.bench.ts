@@ -80,7 +80,7 @@ function mneme(port: number, args: string[]): ChildProcess {
   return spawn(
     process.execPath,
     [
-      ...["dist/cli/main.js", "serve", "--port", String(port), "--memory", "512mb"],
+      ...["dist/cli/main.js", "serve", "--port", String(port), "--http-port", "0", "--memory", "512mb"],
       ...["--data", mkdtempSync(join(tmpdir(), "mneme-bench-")), ...args],
     ],
     { stdio: "ignore" },
@@ -109,7 +109,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     { stdio: "ignore" },
   );
   const modes: [string, string[]][] = [
-    ["off", []],
+    ["off", ["--replicate", "off"]],
     ["file batch", ["--appendfsync", "batch"]],
     ["file everysec", ["--appendfsync", "everysec"]],
     ["file always", ["--appendfsync", "always"]],

@@ -170,6 +170,11 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         String(workers),
         "--data",
         mkdtempSync(join(tmpdir(), "mneme-bench-")),
+        // The service alone; replication's cost is the replication bench's to measure.
+        "--replicate",
+        "off",
+        "--http-port",
+        "0",
       ],
       { stdio: "ignore" },
     );

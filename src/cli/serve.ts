@@ -2,8 +2,9 @@
  * `mneme serve`: the memory service with embedded defaults (127.0.0.1:6389, data under
  * ./mneme-data, a 256 MiB pool), the dashboard and /metrics on 127.0.0.1:6390 (--no-http turns
  * them off). Every option also comes from MNEME_<NAME> or a --config file (options.ts). Stops
- * cleanly on SIGINT/SIGTERM. --replicate turns on replication (docs/replication.md): a restart on
- * the same target recovers the allocations, with a progress bar on a terminal.
+ * cleanly on SIGINT/SIGTERM. Replication is on (--replicate file: the log in the data directory,
+ * docs/replication.md; --replicate off turns it off): a restart on the same data recovers the
+ * allocations, with a progress bar on a terminal.
  */
 import type { Command } from "commander";
 import { InvalidArgumentError as CommanderArgumentError } from "commander";
@@ -88,7 +89,11 @@ export function registerServe(program: Command): void {
     .option("--quota-bytes <size>", "bytes one identity may hold (default: the pool size)")
     .option("--quota-handles <n>", "handles one identity may hold", String(DEFAULTS.quotaHandles))
     // replication (docs/replication.md)
-    .option("--replicate <target>", "replicate to file, file:DIR or redis://HOST:PORT[/NAME]")
+    .option(
+      "--replicate <target>",
+      "file (the data directory), file:DIR, redis://HOST:PORT[/NAME], or off",
+      "file",
+    )
     .option("--replication-batch <n>", "dirty pages per batch record in the log", "32")
     .option("--replication-delay <ms>", "longest a partial batch waits", String(DEFAULTS.replicationDelay))
     .option("--appendfsync <policy>", "always | batch | everysec", DEFAULTS.appendfsync)
@@ -138,7 +143,7 @@ export function registerServe(program: Command): void {
         maxPipeline: int("maxPipeline", o.maxPipeline),
         quotaBytes: o.quotaBytes ? bytes("quotaBytes", o.quotaBytes) : 0,
         quotaHandles: int("quotaHandles", o.quotaHandles),
-        replicate: o.replicate ?? null,
+        replicate: o.replicate === undefined || o.replicate === "off" ? null : o.replicate,
         replicationBatch: int("replicationBatch", o.replicationBatch),
         replicationDelay: int("replicationDelay", o.replicationDelay),
         appendfsync: o.appendfsync as ServiceConfig["appendfsync"],
