@@ -30,6 +30,11 @@ interface ServeOptions {
   maxPipeline: string;
   quotaBytes?: string;
   quotaHandles: string;
+  mapFrames: string;
+  mapDirtyLow: string;
+  mapDirtyHigh: string;
+  mapFlushInterval: string;
+  mapMinFree: string;
   replicate?: string;
   replicationBatch: string;
   replicationDelay: string;
@@ -53,6 +58,15 @@ function bytes(attribute: string, text: string): number {
   } catch (e) {
     throw new CommanderArgumentError(`${flag(attribute)}: ${(e as Error).message}`);
   }
+}
+
+function ratio(attribute: string, text: string): number {
+  const v = Number(text);
+  if (!/^\d*\.?\d+$/.test(text) || !(v > 0 && v < 1))
+    throw new CommanderArgumentError(
+      `${flag(attribute)}: ${JSON.stringify(text)} is not a ratio between 0 and 1`,
+    );
+  return v;
 }
 
 function int(attribute: string, text: string): number {
@@ -88,6 +102,12 @@ export function registerServe(program: Command): void {
     )
     .option("--quota-bytes <size>", "bytes one identity may hold (default: the pool size)")
     .option("--quota-handles <n>", "handles one identity may hold", String(DEFAULTS.quotaHandles))
+    // the MAP page cache (reclaim: dirty thresholds, flusher, watermarks)
+    .option("--map-frames <n>", "4 KiB frames for all MAP regions together", String(DEFAULTS.mapFrames))
+    .option("--map-dirty-low <ratio>", "dirty share of the page cache where writeback starts", "0.3")
+    .option("--map-dirty-high <ratio>", "dirty share where writers are throttled", "0.6")
+    .option("--map-flush-interval <ms>", "flusher wake-up and dirty-page expiry", "30000")
+    .option("--map-min-free <n>", "frames kept free, the min watermark (0 = frames/64)", "0")
     // replication (docs/replication.md)
     .option(
       "--replicate <target>",
@@ -143,6 +163,11 @@ export function registerServe(program: Command): void {
         maxPipeline: int("maxPipeline", o.maxPipeline),
         quotaBytes: o.quotaBytes ? bytes("quotaBytes", o.quotaBytes) : 0,
         quotaHandles: int("quotaHandles", o.quotaHandles),
+        mapFrames: int("mapFrames", o.mapFrames),
+        mapDirtyLow: ratio("mapDirtyLow", o.mapDirtyLow),
+        mapDirtyHigh: ratio("mapDirtyHigh", o.mapDirtyHigh),
+        mapFlushInterval: int("mapFlushInterval", o.mapFlushInterval),
+        mapMinFree: int("mapMinFree", o.mapMinFree),
         replicate: o.replicate === undefined || o.replicate === "off" ? null : o.replicate,
         replicationBatch: int("replicationBatch", o.replicationBatch),
         replicationDelay: int("replicationDelay", o.replicationDelay),

@@ -22,6 +22,10 @@
  * | quotaBytes      | = memory       | bytes   | bytes one identity may hold                                |
  * | quotaHandles    | 1048576        | handles | handles one identity may hold                              |
  * | mapFrames       | 1024           | frames  | resident pages (4 KiB) for all MAP regions together         |
+ * | mapDirtyLow     | 0.3            | ratio   | MAP page cache: background writeback above this            |
+ * | mapDirtyHigh    | 0.6            | ratio   | MAP page cache: writers throttled above this               |
+ * | mapFlushInterval | 30000          | ms      | MAP page cache: flusher wake-up (and dirty expiry)         |
+ * | mapMinFree      | derived        | frames  | MAP frames kept free (min watermark); 0 = frames/64        |
  * | requirepass     | none           |         | password of the default user; nothing but AUTH/HELLO before |
  * | users           | none           |         | extra ACL users name:password (each its own identity)      |
  * | freeOnClose     | false          |         | free a connection's anonymous blocks when it closes        |
@@ -58,6 +62,10 @@ export interface ServiceConfig {
   quotaBytes: number;
   quotaHandles: number;
   mapFrames: number;
+  mapDirtyLow: number;
+  mapDirtyHigh: number;
+  mapFlushInterval: number;
+  mapMinFree: number;
   requirepass: string | null;
   users: Record<string, string>;
   freeOnClose: boolean;
@@ -90,6 +98,10 @@ export const DEFAULTS: ServiceConfig = {
   quotaBytes: 0,
   quotaHandles: 1024 * 1024,
   mapFrames: 1024,
+  mapDirtyLow: 0.3,
+  mapDirtyHigh: 0.6,
+  mapFlushInterval: 30_000,
+  mapMinFree: 0,
   requirepass: null,
   users: {},
   freeOnClose: false,
@@ -129,6 +141,19 @@ export function resolveConfig(partial: Partial<ServiceConfig>): ServiceConfig {
   int("quotaBytes", 1);
   int("quotaHandles", 1);
   int("mapFrames", 4, 1 << 24);
+  for (const name of ["mapDirtyLow", "mapDirtyHigh"] as const) {
+    const v = c[name];
+    if (typeof v !== "number" || !(v > 0 && v < 1))
+      throw new InvalidArgumentError(name, v, "must be a ratio between 0 and 1");
+  }
+  if (c.mapDirtyLow >= c.mapDirtyHigh)
+    throw new InvalidArgumentError(
+      "mapDirtyLow",
+      c.mapDirtyLow,
+      `must be below mapDirtyHigh (${c.mapDirtyHigh})`,
+    );
+  int("mapFlushInterval", 10, 24 * 3600 * 1000);
+  int("mapMinFree", 0, Math.floor(c.mapFrames / 4));
   int("replicationBatch", 1, 1 << 20);
   int("replicationDelay", 1, 60_000);
   int("checkpointSize", 4096);

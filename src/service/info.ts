@@ -137,6 +137,9 @@ function section(svc: Service, name: string): [string, string | number][] {
         ["worker_jobs", svc.counters.workerJobs],
         ["map_available", 1],
         ["map_frames", c.mapFrames],
+        ["map_dirty_low_ratio", c.mapDirtyLow],
+        ["map_dirty_high_ratio", c.mapDirtyHigh],
+        ["map_flush_interval_ms", c.mapFlushInterval],
         ...Object.entries(svc.maps.stats())
           .filter(([k]) => k !== "frames")
           .map(([k, v]) => [`map_${k}`, v] as [string, number]),

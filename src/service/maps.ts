@@ -22,6 +22,16 @@ import type { ServiceEvents } from "./events.js";
 
 const NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
+/** The page cache's tunables (the service's map* options); unset ones take the layer's defaults. */
+export interface MapTuning {
+  dirtyLow?: number;
+  dirtyHigh?: number;
+  /** ms between flusher wake-ups, also the age after which a dirty page is written regardless. */
+  flushInterval?: number;
+  /** Frames kept free (the min watermark); 0 or unset: derived from the frames. */
+  minFree?: number;
+}
+
 /** How often reclaim and throttling are summarised into the event log, in ms. */
 const REPORT_EVERY = 1000;
 
@@ -38,6 +48,7 @@ export class MapRegions {
     private readonly dataDir: string,
     private readonly frames: number,
     private readonly events: ServiceEvents | null = null,
+    private readonly tuning: MapTuning = {},
   ) {
     this.reclaimer.on("oom", (e: OomEvent) =>
       this.events?.emitEvent("oom", `OOM killer: ${e.victim} (${e.reason})`, { ...e }),
@@ -128,13 +139,20 @@ export class MapRegions {
   /** The address space, with the flusher (dirty thresholds, throttling) and watermark reclaim. */
   private start(): AddressSpace {
     const space = new AddressSpace({ frames: this.frames });
-    this.flusher = startWriteback(space);
+    const t = this.tuning;
+    this.flusher = startWriteback(space, {
+      lowRatio: t.dirtyLow,
+      highRatio: t.dirtyHigh,
+      interval: t.flushInterval,
+      expire: t.flushInterval,
+    });
     // The regions are the service's whole page cache: they are never the OOM victim of their own
     // faults (which evict instead), and say so to any other consumer's reclaim.
     this.reclaim = startReclaim(space, {
       reclaimer: this.reclaimer,
       name: "map-regions",
       oomScoreAdj: -1000,
+      marks: t.minFree ? { min: t.minFree } : undefined,
     });
     if (this.events !== null) {
       this.reporter = setInterval(() => this.report(), REPORT_EVERY);

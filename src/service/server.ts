@@ -105,7 +105,12 @@ export class Service {
   constructor(config: Partial<ServiceConfig> = {}) {
     this.config = resolveConfig(config);
     this.pool = Mempool.create(this.config.memory, { maxWorkers: Math.max(16, this.config.workers + 2) });
-    this.maps = new MapRegions(this.config.data, this.config.mapFrames, this.events);
+    this.maps = new MapRegions(this.config.data, this.config.mapFrames, this.events, {
+      dirtyLow: this.config.mapDirtyLow,
+      dirtyHigh: this.config.mapDirtyHigh,
+      flushInterval: this.config.mapFlushInterval,
+      minFree: this.config.mapMinFree,
+    });
     this.quotas = new Quotas({ bytes: this.config.quotaBytes, handles: this.config.quotaHandles });
     this.replyBuffers = new ReplyBuffers(this.config.replyBuffers, this.config.replyBufferSize);
   }
@@ -236,6 +241,11 @@ export class Service {
       ["workers", String(c.workers)],
       ["reply-buffers", String(c.replyBuffers)],
       ["replication-batch", String(c.replicationBatch)],
+      ["map-frames", String(c.mapFrames)],
+      ["map-dirty-low", String(c.mapDirtyLow)],
+      ["map-dirty-high", String(c.mapDirtyHigh)],
+      ["map-flush-interval", String(c.mapFlushInterval)],
+      ["map-min-free", String(c.mapMinFree)],
       ["replicate", c.replicate ?? ""],
     ];
   }

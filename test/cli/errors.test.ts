@@ -21,6 +21,11 @@ describe("errors are one line and a non-zero exit", () => {
     expectOneLineError(mneme(["serve", "--memory", "12q"]), /--memory: invalid size "12q"/);
     expectOneLineError(mneme(["serve", "--port", "70000", "--data", tempDir()]), /port.*0 to 65535/);
     expectOneLineError(mneme(["serve", "--user", "nocolon"]), /--user wants name:password/);
+    expectOneLineError(mneme(["serve", "--map-dirty-low", "2"]), /--map-dirty-low: "2" is not a ratio/);
+    expectOneLineError(
+      mneme(["serve", "--map-dirty-low", "0.7", "--data", tempDir()]),
+      /mapDirtyLow.*below mapDirtyHigh/,
+    );
   });
 
   it("unknown options and commands (no suggestion lines)", () => {

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InvalidArgumentError } from "../../src/errors.js";
 import type { Service } from "../../src/service/server.js";
 import { startService } from "./helpers.js";
 
@@ -117,6 +118,50 @@ describe("MAP regions under memory pressure (reclaim wired into the service)", (
     } finally {
       c.disconnect();
       await s.close();
+    }
+  });
+});
+
+describe("the MAP page cache's tunables", () => {
+  it("dirty ratios, flush interval and min free frames apply and are reported by INFO and CONFIG GET", async () => {
+    const s = await startService({
+      mapFrames: 256,
+      mapDirtyLow: 0.1,
+      mapDirtyHigh: 0.2,
+      mapFlushInterval: 5000,
+      mapMinFree: 10,
+    });
+    const c = new Redis({ port: s.port, lazyConnect: true });
+    await c.connect();
+    try {
+      const h = String(await c.call("MAP", 128 * 4096, "HINT", "random"));
+      for (let i = 0; i < 128; i++) await c.callBuffer("WRITE", h, i * 4096, page(i));
+      const m = s.stats().maps;
+      expect(m.wmarkMin).toBe(10);
+      // Throttling holds dirty pages near 20% of the cache (plus a batch in flight).
+      expect(m.throttled).toBeGreaterThan(0);
+      expect(m.dirty).toBeLessThanOrEqual(Math.ceil(0.2 * m.resident) + 32);
+      const info = String(await c.call("INFO", "mneme"));
+      expect(info).toContain("map_dirty_low_ratio:0.1");
+      expect(info).toContain("map_dirty_high_ratio:0.2");
+      expect(info).toContain("map_flush_interval_ms:5000");
+      expect(info).toContain("map_wmarkMin:10");
+      expect(await c.call("CONFIG", "GET", "map-dirty-high")).toEqual(["map-dirty-high", "0.2"]);
+    } finally {
+      c.disconnect();
+      await s.close();
+    }
+  });
+
+  it("refuses ratios out of order or out of range, and too many reserved frames", async () => {
+    for (const bad of [
+      { mapDirtyLow: 0.6, mapDirtyHigh: 0.3 },
+      { mapDirtyHigh: 1.5 },
+      { mapDirtyLow: 0 },
+      { mapFlushInterval: 0 },
+      { mapFrames: 64, mapMinFree: 40 },
+    ]) {
+      await expect(startService(bad)).rejects.toThrow(InvalidArgumentError);
     }
   });
 });
