@@ -146,6 +146,13 @@ export function registerInspect(program: Command): void {
     )
     .argument("<dir>", "the data directory given to serve --replicate file:DIR")
     .option("--json", "print the summary as JSON")
+    .addHelpText(
+      "after",
+      "\nExit status: 0 when recovery would load the directory, 2 when it would refuse (damage in\n" +
+        "the middle of the log, a bad checkpoint), 1 on an error.\n" +
+        "\nExamples:\n  mneme inspect ./mneme-data\n  mneme inspect /var/lib/mneme --json | jq .live\n" +
+        "  mneme inspect ./mneme-data || mneme serve --recover-skip-corrupt   (operator's choice)",
+    )
     .action(async (dir: string, o: { json?: boolean }) => {
       const r = await inspectDir(dir);
       console.log(o.json ? JSON.stringify(r, null, 2) : formatInspect(r));

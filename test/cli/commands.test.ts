@@ -7,7 +7,7 @@ import { freePort, hasProgram, type ServerProcess, spawnServer, tempDir } from "
 import { ESC, inTerminal, mneme, mnemeAsync } from "./helpers.js";
 
 describe("--help on every command, with examples", () => {
-  for (const args of [[], ["serve"], ["stats"], ["bench"], ["replay"]]) {
+  for (const args of [[], ["serve"], ["stats"], ["bench"], ["replay"], ["inspect"]]) {
     it(`mneme ${args.join(" ")} --help`, () => {
       const r = mneme([...args, "--help"]);
       expect(r.status).toBe(0);
