@@ -38,6 +38,7 @@ interface ServeOptions {
   replicate?: string;
   replicationBatch: string;
   replicationDelay: string;
+  replicationBacklog: string;
   appendfsync: string;
   replicateVma: boolean;
   checkpointSize: string;
@@ -116,6 +117,7 @@ export function registerServe(program: Command): void {
     )
     .option("--replication-batch <n>", "dirty pages per batch record in the log", "32")
     .option("--replication-delay <ms>", "longest a partial batch waits", String(DEFAULTS.replicationDelay))
+    .option("--replication-backlog <size>", "log queued for storage before writers wait", "64mb")
     .option("--appendfsync <policy>", "always | batch | everysec", DEFAULTS.appendfsync)
     .option("--no-replicate-vma", "do not log ALLOC/FREE/MAP (only checkpoints know the blocks)")
     .option("--checkpoint-size <size>", "log written before a checkpoint", "64mb")
@@ -171,6 +173,7 @@ export function registerServe(program: Command): void {
         replicate: o.replicate === undefined || o.replicate === "off" ? null : o.replicate,
         replicationBatch: int("replicationBatch", o.replicationBatch),
         replicationDelay: int("replicationDelay", o.replicationDelay),
+        replicationBacklog: bytes("replicationBacklog", o.replicationBacklog),
         appendfsync: o.appendfsync as ServiceConfig["appendfsync"],
         replicateVma: o.replicateVma,
         checkpointSize: bytes("checkpointSize", o.checkpointSize),

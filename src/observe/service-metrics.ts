@@ -110,6 +110,9 @@ export function serviceFamilies(svc: Service, family: Define): void {
     ["fsyncs", "counter", "fsync calls"],
     ["checkpoints", "counter", "Checkpoints written"],
     ["durableSeq", "gauge", "Sequence number of the last durable record"],
+    ["backlogBytes", "gauge", "Log bytes queued for storage"],
+    ["backlogLimit", "gauge", "Backlog at which changing commands wait (replicationBacklog)"],
+    ["backlogWaits", "counter", "Commands whose reply waited for the backlog to drain"],
   ];
   for (const [key, type, help] of rep) {
     one(`mneme_replication_${snake(key)}${type === "counter" ? "_total" : ""}`, help, type, (s) =>

@@ -87,6 +87,8 @@ export interface ReplicationBackend {
   recycle?: (record: Buffer) => void;
   /** Resolves when every record appended before this call is durable; rejects on a storage error. */
   durable(): Promise<void>;
+  /** Bytes appended but not yet handed to storage (the backlog the replicator bounds). */
+  queued(): number;
   /** Stores an image of the state at `seq` and drops the log it makes unnecessary. */
   checkpoint(seq: number, image: readonly Buffer[]): Promise<void>;
   stats(): BackendStats;

@@ -175,6 +175,10 @@ export class FileBackend implements ReplicationBackend {
     this.kick();
   }
 
+  queued(): number {
+    return this.appended - this.written;
+  }
+
   durable(): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.synced >= this.appended) return Promise.resolve();

@@ -144,6 +144,7 @@ export async function startReplication(svc: Service, progress?: Progress): Promi
     delayMs: c.replicationDelay,
     checkpointSize: c.checkpointSize,
     vma: c.replicateVma,
+    backlog: c.replicationBacklog,
   });
   restorer.handOver(rep);
   await backend.startAppending(report.lastSeq);

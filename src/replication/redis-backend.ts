@@ -40,6 +40,8 @@ export class RedisBackend implements ReplicationBackend {
   private last: Promise<unknown> = Promise.resolve();
   private failed: Error | null = null;
   private written = 0;
+  /** Bytes Redis has acknowledged. */
+  private acked = 0;
   private acks = 0;
   private entries = 0;
   private logSinceCheckpoint = 0;
@@ -152,10 +154,20 @@ export class RedisBackend implements ReplicationBackend {
     } else {
       p = c.xadd(`${this.key}:log`, `${seq}-0`, "r", record);
     }
-    this.last = p.catch((e: Error) => this.fail(e));
-    this.written += record.length;
+    const n = record.length;
+    this.last = p.then(
+      () => {
+        this.acked += n;
+      },
+      (e: Error) => this.fail(e),
+    );
+    this.written += n;
     this.logSinceCheckpoint += record.length;
     this.entries++;
+  }
+
+  queued(): number {
+    return this.written - this.acked;
   }
 
   durable(): Promise<void> {

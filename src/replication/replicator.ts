@@ -49,6 +49,11 @@ export interface ReplicatorOptions {
   checkpointSize: number;
   /** Log VMA operations (ALLOC/FREE/MAP/UNMAP); without them only checkpoints know the blocks. */
   vma: boolean;
+  /**
+   * Most log bytes queued for storage before changing commands wait (backpressure): replies of
+   * ALLOC/FREE/MAP/WRITE are held until the backlog is down to half of it.
+   */
+  backlog: number;
 }
 
 type Recovery = NonNullable<ReplicationStats["lastRecovery"]>;
@@ -93,7 +98,9 @@ export class Replicator {
     batchPages: 0,
     lastBatchPages: 0,
     checkpoints: 0,
+    backlogWaits: 0,
   };
+  private draining: Promise<void> | null = null;
 
   constructor(
     private readonly svc: Service,
@@ -116,9 +123,24 @@ export class Replicator {
     }
   }
 
-  /** Whether replies of changing commands wait for durability (`always`). */
-  get holdsReplies(): boolean {
-    return this.options.fsync === "always";
+  /**
+   * What the reply of a changing command must wait for, or null: durability under `always`, and
+   * under any policy a backlog past `backlog` bytes (storage slower than clients), so that the
+   * log's memory stays bounded.
+   */
+  hold(): Promise<void> | null {
+    if (this.options.fsync === "always") return this.commit();
+    if (this.backend.queued() <= this.options.backlog) return null;
+    this.counts.backlogWaits++;
+    this.draining ??= this.drain().finally(() => {
+      this.draining = null;
+    });
+    return this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    const target = this.options.backlog / 2;
+    while (!this.closed && this.backend.queued() > target) await new Promise((r) => setTimeout(r, 1));
   }
 
   logAlloc(cap: Capability, align: number): void {
@@ -230,6 +252,9 @@ export class Replicator {
       checkpointSize: this.options.checkpointSize,
       delayMs: this.options.delayMs,
       vma: this.options.vma,
+      backlogBytes: this.backend.queued(),
+      backlogLimit: this.options.backlog,
+      backlogWaits: this.counts.backlogWaits,
     };
   }
 

@@ -43,6 +43,12 @@ export interface ReplicationStats {
   delayMs: number;
   /** Whether VMA operations are logged (`replicateVma`). */
   vma: boolean;
+  /** Log bytes appended but not yet handed to storage. */
+  backlogBytes: number;
+  /** Most backlog before changing commands wait for it to drain (`replicationBacklog`). */
+  backlogLimit: number;
+  /** Commands whose reply waited for the backlog to drain. */
+  backlogWaits: number;
   /** The last recovery on start, or null when the server started empty. */
   lastRecovery: null | {
     records: number;
@@ -82,6 +88,9 @@ export function replicationOff(batchSize: number): ReplicationStats {
     checkpointSize: 0,
     delayMs: 0,
     vma: false,
+    backlogBytes: 0,
+    backlogLimit: 0,
+    backlogWaits: 0,
     lastRecovery: null,
   };
 }

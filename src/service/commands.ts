@@ -86,7 +86,8 @@ function alloc(svc: Service, conn: Connection, args: Buffer[]): undefined {
   svc.counters.allocs++;
   const rep = svc.replication;
   rep?.logAlloc(cap, align);
-  if (rep?.holdsReplies) return conn.defer(rep.commit().then(() => cap.handle));
+  const wait = rep?.hold();
+  if (wait) return conn.defer(wait.then(() => cap.handle));
   conn.stream.ascii(`$${cap.handle.length}\r\n${cap.handle}\r\n`);
 }
 
@@ -95,7 +96,8 @@ function free(svc: Service, conn: Connection, args: Buffer[]): undefined {
   if (cap === undefined) return conn.reply(error(BAD_HANDLE));
   svc.release(cap);
   svc.counters.frees++;
-  if (svc.replication?.holdsReplies) return conn.defer(svc.replication.commit().then(() => OK));
+  const wait = svc.replication?.hold();
+  if (wait) return conn.defer(wait.then(() => OK));
   conn.stream.ascii("+OK\r\n");
 }
 
@@ -114,15 +116,17 @@ function write(svc: Service, conn: Connection, args: Buffer[]): undefined {
     const copy = Uint8Array.from(data);
     const done = svc.maps.write(cap.address, offset, copy).then(() => {
       rep?.wrote(cap, offset, copy.length);
-      return rep?.holdsReplies ? rep.commit() : undefined;
+      return rep?.hold() ?? undefined;
     });
     return conn.defer(done.then(() => copy.length));
   }
-  if (rep?.holdsReplies) {
-    // `always`: the copy is done here (not on a worker) so the batch can carry it at once.
+  const wait = rep?.hold();
+  if (rep && wait) {
+    // `always`, or a backlog to drain: the copy is done here (not on a worker) so the batch can
+    // carry it at once, and the reply waits.
     svc.pool.view(cap.address + offset, data.length).set(data);
     rep.wrote(cap, offset, data.length);
-    return conn.defer(rep.commit().then(() => data.length));
+    return conn.defer(wait.then(() => data.length));
   }
   conn.writeBlock(cap, offset, data);
   rep?.wrote(cap, offset, data.length);
@@ -193,7 +197,8 @@ function map(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const cap = svc.caps.grant(v, length, 0, conn.identity, "map", conn.id);
   const rep = svc.replication;
   rep?.logMap(cap, { store: kind, name: name ?? "", hint: hint ?? "", written: new Set() });
-  if (rep?.holdsReplies) return conn.defer(rep.commit().then(() => cap.handle));
+  const wait = rep?.hold();
+  if (wait) return conn.defer(wait.then(() => cap.handle));
   conn.stream.ascii(`$${cap.handle.length}\r\n${cap.handle}\r\n`);
 }
 

@@ -32,6 +32,7 @@
  * | replicate       | none           |         | file, file:DIR or redis://HOST:PORT[/NAME]; none = off     |
  * | replicationBatch| 32             | pages   | dirty pages per BATCH record in the log                    |
  * | replicationDelay| 100            | ms      | longest a partial batch waits before it is cut             |
+ * | replicationBacklog| 64 MiB       | bytes   | log queued for storage before changing commands wait       |
  * | appendfsync     | batch          |         | always / batch / everysec (docs/replication.md)            |
  * | replicateVma    | true           |         | log ALLOC/FREE/MAP/UNMAP (off: only checkpoints know them) |
  * | checkpointSize  | 64 MiB         | bytes   | log written before a checkpoint lets the old log go        |
@@ -72,6 +73,7 @@ export interface ServiceConfig {
   replicate: string | null;
   replicationBatch: number;
   replicationDelay: number;
+  replicationBacklog: number;
   appendfsync: FsyncPolicy;
   replicateVma: boolean;
   checkpointSize: number;
@@ -108,6 +110,7 @@ export const DEFAULTS: ServiceConfig = {
   replicate: null,
   replicationBatch: 32,
   replicationDelay: 100,
+  replicationBacklog: 64 * 1024 * 1024,
   appendfsync: "batch",
   replicateVma: true,
   checkpointSize: 64 * 1024 * 1024,
@@ -156,6 +159,7 @@ export function resolveConfig(partial: Partial<ServiceConfig>): ServiceConfig {
   int("mapMinFree", 0, Math.floor(c.mapFrames / 4));
   int("replicationBatch", 1, 1 << 20);
   int("replicationDelay", 1, 60_000);
+  int("replicationBacklog", 64 * 1024);
   int("checkpointSize", 4096);
   int("segmentSize", 4096, 1 << 30);
   if (!FSYNC_POLICIES.includes(c.appendfsync))

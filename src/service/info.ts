@@ -169,6 +169,7 @@ function replicationLines(svc: Service): [string, string | number][] {
     ["mneme_replication_active", r.enabled ? 1 : 0],
     ["mneme_replication_batch", c.replicationBatch],
     ["mneme_replication_delay_ms", c.replicationDelay],
+    ["mneme_replication_backlog_limit", c.replicationBacklog],
     ["mneme_replicate_vma", c.replicateVma ? 1 : 0],
     ["mneme_replication_seq", r.seq],
     ["mneme_replication_durable_seq", r.durableSeq],
