@@ -27,6 +27,13 @@ export { type CommandTiming, CommandTimings, LATENCY_BUCKETS } from "./observe/t
 export { PageAllocator, type PageAllocatorOptions } from "./page/buddy.js";
 export type { PageStats } from "./page/inspect.js";
 export {
+  mayAllocate,
+  type WatermarkOptions,
+  type Watermarks,
+  watermarks,
+  zoneOf,
+} from "./page/watermarks.js";
+export {
   Mempool,
   type MempoolHandle,
   type MempoolOptions,
@@ -60,13 +67,6 @@ export {
   type ReclaimResult,
   type SpaceOptions,
 } from "./reclaim/reclaimer.js";
-export {
-  mayAllocate,
-  type WatermarkOptions,
-  type Watermarks,
-  watermarks,
-  zoneOf,
-} from "./reclaim/watermarks.js";
 export { startWriteback } from "./reclaim/writeback.js";
 export { heapZone, poolZone } from "./reclaim/zones.js";
 export { type Handle, MnemeClient, type MnemeClientOptions, MnemePipeline } from "./service/client.js";

@@ -26,7 +26,7 @@ import {
   OutOfMemoryError,
 } from "../errors.js";
 import { PageAllocator, type PageAllocatorOptions } from "../page/buddy.js";
-import { type WatermarkOptions, type Watermarks, watermarks } from "../reclaim/watermarks.js";
+import { type WatermarkOptions, type Watermarks, watermarks } from "../page/watermarks.js";
 import { isPowerOfTwo } from "../util/validate.js";
 import { RED_ZONE_BYTES } from "./debug.js";
 import { type HeapStats, heapCheck, heapDebugInfo, heapStats } from "./inspect.js";

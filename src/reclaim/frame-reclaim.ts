@@ -14,10 +14,11 @@
  * holds the memory. The reclaim itself is the Reclaimer's: clean pages in the policy's order
  * through the space's page-cache shrinker, then the other shrinkers by priority.
  */
+
+import { type WatermarkOptions, watermarks } from "../page/watermarks.js";
 import type { AddressSpace } from "../vm/address-space.js";
 import { type Clock, systemClock } from "./clock.js";
 import type { FrameZone, Reclaimer } from "./reclaimer.js";
-import { type WatermarkOptions, watermarks } from "./watermarks.js";
 
 export interface FrameReclaimOptions {
   reclaimer: Reclaimer;

@@ -13,10 +13,10 @@
 import { EventEmitter } from "node:events";
 import { InvalidArgumentError } from "../errors.js";
 import { type Shrinker, ShrinkerRegistry } from "../object/shrinker.js";
+import { RECLAIM_CLUSTER, type Watermarks } from "../page/watermarks.js";
 import type { AddressSpace } from "../vm/address-space.js";
 import type { Clock } from "./clock.js";
 import { type Consumer, ConsumerKilledError, type OomEvent, OomKiller } from "./oom.js";
-import { RECLAIM_CLUSTER, type Watermarks } from "./watermarks.js";
 
 export interface ReclaimerOptions {
   /** Rounds that free nothing before the OOM killer runs. Default 4. */

@@ -9,9 +9,9 @@
  */
 import { InvalidArgumentError } from "../errors.js";
 import type { Heap } from "../object/heap.js";
+import { type WatermarkOptions, watermarks } from "../page/watermarks.js";
 import type { Mempool } from "../pool/mempool.js";
 import type { FrameZone } from "./reclaimer.js";
-import { type WatermarkOptions, watermarks } from "./watermarks.js";
 
 /** The heap's free pages against its watermarks (set with heap.setWatermarks first). */
 export function heapZone(heap: Heap): FrameZone {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { OutOfMemoryError } from "../../src/errors.js";
 import { AddressSpace, PageAllocator } from "../../src/index.js";
+import { watermarks } from "../../src/page/watermarks.js";
 import { ManualClock } from "../../src/reclaim/clock.js";
 import { startReclaim } from "../../src/reclaim/frame-reclaim.js";
 import { type FrameZone, Reclaimer } from "../../src/reclaim/reclaimer.js";
-import { watermarks } from "../../src/reclaim/watermarks.js";
 import { MemoryStore } from "../vm/helpers.js";
 
 const PS = 4096;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { watermarks } from "../../src/page/watermarks.js";
 import { ManualClock } from "../../src/reclaim/clock.js";
 import { type FrameZone, Reclaimer } from "../../src/reclaim/reclaimer.js";
-import { watermarks } from "../../src/reclaim/watermarks.js";
 
 /** A page layer of 1000 frames and a shrinker holding `cached` frames it can give back. */
 function scene(free: number, cached: number) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../../src/index.js";
-import { mayAllocate, watermarks, zoneOf } from "../../src/reclaim/watermarks.js";
+import { mayAllocate, watermarks, zoneOf } from "../../src/page/watermarks.js";
 
 describe("free-frame watermarks", () => {
   it("derives min < low < high from the size", () => {

@@ -8,6 +8,8 @@
  * that finds free frames below `min` reclaims directly before it proceeds; the frames below `min`
  * down to 0 are a reserve that only critical allocations (the metadata reserve, `{ wait: false }`
  * callers) may take, so that the writeback which frees memory can itself always get some.
+ * The thresholds belong to a page layer (the heap's, an address space's frames, a pool's); the
+ * reclaim layer (src/reclaim) acts on them.
  */
 import { InvalidArgumentError } from "../errors.js";
 
