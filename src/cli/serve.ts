@@ -121,7 +121,7 @@ export function registerServe(program: Command): void {
     .option("--appendfsync <policy>", "always | batch | everysec", DEFAULTS.appendfsync)
     .option("--no-replicate-vma", "do not log ALLOC/FREE/MAP (only checkpoints know the blocks)")
     .option("--checkpoint-size <size>", "log written before a checkpoint", "64mb")
-    .option("--segment-size <size>", "log segment size before rotating (file)", "16mb")
+    .option("--segment-size <size>", "log segment size before rotating (file)", "256mb")
     .option("--recover-skip-corrupt", "skip damaged records in the middle of the log (loses them)")
     .option("--requirepass <secret>", "password of the default user; nothing but AUTH/HELLO before it")
     .option(

@@ -51,7 +51,7 @@ export interface ReplicatorOptions {
   vma: boolean;
   /**
    * Most log bytes queued for storage before changing commands wait (backpressure): replies of
-   * ALLOC/FREE/MAP/WRITE are held until the backlog is down to half of it.
+   * ALLOC/FREE/MAP/WRITE are held until the backlog is down to 7/8 of it.
    */
   backlog: number;
 }
@@ -138,8 +138,9 @@ export class Replicator {
     return this.draining;
   }
 
+  /** Waits until the backlog is below 7/8 of the limit: short pauses, not stop-and-go. */
   private async drain(): Promise<void> {
-    const target = this.options.backlog / 2;
+    const target = (this.options.backlog * 7) / 8;
     while (!this.closed && this.backend.queued() > target) await new Promise((r) => setTimeout(r, 1));
   }
 

@@ -36,7 +36,7 @@
  * | appendfsync     | batch          |         | always / batch / everysec (docs/replication.md)            |
  * | replicateVma    | true           |         | log ALLOC/FREE/MAP/UNMAP (off: only checkpoints know them) |
  * | checkpointSize  | 64 MiB         | bytes   | log written before a checkpoint lets the old log go        |
- * | segmentSize     | 16 MiB         | bytes   | log segment file size before rotating (file backend)       |
+ * | segmentSize     | 256 MiB        | bytes   | log segment file size before rotating (file backend)       |
  * | recoverSkipCorrupt | false       |         | skip damaged records mid-log instead of refusing to start  |
  */
 import { InvalidArgumentError } from "../errors.js";
@@ -114,7 +114,7 @@ export const DEFAULTS: ServiceConfig = {
   appendfsync: "batch",
   replicateVma: true,
   checkpointSize: 64 * 1024 * 1024,
-  segmentSize: 16 * 1024 * 1024,
+  segmentSize: 256 * 1024 * 1024,
   recoverSkipCorrupt: false,
 };
 

@@ -181,5 +181,7 @@ function replicationLines(svc: Service): [string, string | number][] {
     ["mneme_replication_pending_pages", r.pendingPages],
     ["mneme_replication_lag_records", r.lagRecords],
     ["mneme_replication_lag_ms", r.lagMs],
+    ["mneme_replication_backlog_bytes", r.backlogBytes],
+    ["mneme_replication_backlog_waits", r.backlogWaits],
   ];
 }
