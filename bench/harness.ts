@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import os from "node:os";
 
 /** Options every bench module accepts. */
@@ -114,4 +115,13 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
   const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
   const rule = `|${header.map((_, c) => (c === 0 ? "---" : "---:")).join("|")}|`;
   return [line(header), rule, ...rows.map(line)].join("\n");
+}
+
+/** A loopback port that was free a moment ago (for servers a bench starts). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }

@@ -13,11 +13,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import type { BenchOptions, BenchResult } from "./harness.js";
+import { type BenchOptions, type BenchResult, freePort } from "./harness.js";
 
 interface Row {
   mode: string;
@@ -25,14 +24,6 @@ interface Row {
   rps: number;
   p50: number;
   p99: number;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 async function waitReady(port: number, child: ChildProcess): Promise<void> {

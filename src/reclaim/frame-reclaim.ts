@@ -15,10 +15,11 @@
  * through the space's page-cache shrinker, then the other shrinkers by priority.
  */
 
+import { InvalidArgumentError } from "../errors.js";
 import { type WatermarkOptions, watermarks } from "../page/watermarks.js";
 import type { AddressSpace } from "../vm/address-space.js";
 import { type Clock, systemClock } from "./clock.js";
-import type { FrameZone, Reclaimer } from "./reclaimer.js";
+import { type FrameZone, Reclaimer } from "./reclaimer.js";
 
 export interface FrameReclaimOptions {
   reclaimer: Reclaimer;
@@ -57,7 +58,14 @@ export interface FrameReclaim {
 }
 
 export function startReclaim(space: AddressSpace, options: FrameReclaimOptions): FrameReclaim {
-  const { reclaimer } = options;
+  const { reclaimer } = options ?? {};
+  if (!(reclaimer instanceof Reclaimer))
+    throw new InvalidArgumentError("reclaimer", reclaimer, "must be a Reclaimer");
+  if (typeof options.name !== "string" || options.name === "")
+    throw new InvalidArgumentError("name", options.name, "must be a non-empty string");
+  const interval = options.interval ?? 100;
+  if (!Number.isSafeInteger(interval) || interval < 1)
+    throw new InvalidArgumentError("interval", interval, "must be a positive integer of ms");
   const zone: FrameZone = options.zone ?? {
     free: () => space.freeFrames(),
     marks: watermarks(space.stats().frames, options.marks),
@@ -114,7 +122,6 @@ export function startReclaim(space: AddressSpace, options: FrameReclaimOptions):
   };
 
   const clock = options.clock ?? systemClock;
-  const interval = options.interval ?? 100;
   let timer: unknown = null;
   const tick = (): void => {
     timer = null;

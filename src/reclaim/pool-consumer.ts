@@ -36,6 +36,8 @@ export function workerConsumer(
   worker: Worker,
   options: WorkerConsumerOptions,
 ): WorkerConsumer {
+  if (typeof (worker as Partial<Worker> | null)?.terminate !== "function")
+    throw new InvalidArgumentError("worker", worker, "must be a Worker");
   if (typeof options?.name !== "string" || options.name === "")
     throw new InvalidArgumentError("name", options?.name, "must be a non-empty string");
   const threadId = worker.threadId;

@@ -53,17 +53,7 @@ export function expectCleanFailure<E extends MnemeError>(
   return error;
 }
 
-/** mulberry32: a tiny deterministic PRNG, so a failing seed replays exactly. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from "../helpers/rng.js";
 
 /** An integer in [min, max] from `r`. */
 export function between(r: () => number, min: number, max: number): number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { OutOfMemoryError } from "../../src/errors.js";
+import { InvalidArgumentError, OutOfMemoryError } from "../../src/errors.js";
 import { AddressSpace, PageAllocator } from "../../src/index.js";
 import { watermarks } from "../../src/page/watermarks.js";
 import { ManualClock } from "../../src/reclaim/clock.js";
@@ -233,5 +233,25 @@ describe("reclaim when writeback itself needs memory", () => {
     const { reclaimer, error } = await journalRun(false);
     expect(error).not.toBeNull();
     expect(reclaimer.stats().kills).toBe(1);
+  });
+});
+
+describe("bad arguments", () => {
+  it("startReclaim refuses a missing reclaimer, an empty name and a bad interval, installing nothing", async () => {
+    const space = new AddressSpace({ frames: 16 });
+    const v = space.map({ length: 4 * PS, store: new MemoryStore() });
+    const reclaimer = new Reclaimer();
+    for (const bad of [
+      { reclaimer: {} as Reclaimer, name: "a" },
+      { reclaimer, name: "" },
+      { reclaimer, name: "a", interval: 0 },
+      { reclaimer, name: "a", interval: Number.NaN },
+      { reclaimer, name: "a", marks: { min: 8, low: 4, high: 12 } },
+    ]) {
+      expect(() => startReclaim(space, bad)).toThrow(InvalidArgumentError);
+    }
+    expect(reclaimer.stats().shrinkers).toEqual([]);
+    expect((await space.read(v, 1))[0]).toBe(0);
+    await space.close();
   });
 });

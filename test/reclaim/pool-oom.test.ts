@@ -4,7 +4,7 @@
  * when reclaim can free nothing, the OOM killer terminates the worst worker and its pages return.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { Mempool } from "../../src/index.js";
+import { InvalidArgumentError, Mempool } from "../../src/index.js";
 import type { OomEvent } from "../../src/reclaim/oom.js";
 import { workerConsumer } from "../../src/reclaim/pool-consumer.js";
 import { Reclaimer } from "../../src/reclaim/reclaimer.js";
@@ -69,5 +69,15 @@ describe("pool workers as OOM consumers", () => {
     expect(consumers.steady.killed).toBe(false);
     expect(consumers.protected.killed).toBe(false);
     pool.check();
+  });
+});
+
+describe("workerConsumer's arguments", () => {
+  it("refuses something that is not a Worker, and an empty name", () => {
+    const pool = Mempool.create(1 << 20);
+    expect(() => workerConsumer(pool, {} as never, { name: "x" })).toThrow(InvalidArgumentError);
+    const w = start<GrowerReply>(grower, { handle: pool.handle, fill: 1 }, pool);
+    running.push(w);
+    expect(() => workerConsumer(pool, w.worker, { name: "" })).toThrow(InvalidArgumentError);
   });
 });
