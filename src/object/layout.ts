@@ -134,12 +134,28 @@ export const AC_MAX_LIMIT = (CACHE_WORDS - C_AC_ENTRIES) / 2;
 /** First bytes of an object on an array cache: "FREE" in ASCII. */
 export const FREE_TAG = [0x46, 0x52, 0x45, 0x45];
 /**
- * A pool gives every worker its own array caches, in a region of AC_SLOT_WORDS words per cache:
- * word 0 the count, entries (Float64) from word AC_SLOT_ENTRIES. Capacity and batch are the
- * descriptor's (AC_LIMIT), the same for every worker.
+ * A pool gives every worker its own array caches, in a region of acSlotWords(entries) words per
+ * cache: word 0 the count, entries (Float64) from word AC_SLOT_ENTRIES. The pool chooses `entries`
+ * (larger than a descriptor's AC_MAX_LIMIT: a worker's refills and flushes take the pool's lock);
+ * each cache's capacity in a region is regionAcLimit(), the same for every worker.
  */
 export const AC_SLOT_ENTRIES = 4;
-export const AC_SLOT_WORDS = AC_SLOT_ENTRIES + 2 * AC_MAX_LIMIT;
+export function acSlotWords(entries: number): number {
+  return AC_SLOT_ENTRIES + 2 * entries;
+}
+/**
+ * Capacity of a region's array cache for a cache whose descriptor allows `descriptorLimit` (0: no
+ * array cache): at most `entries` objects and `bytes` bytes, never below the descriptor's.
+ */
+export function regionAcLimit(
+  descriptorLimit: number,
+  stride: number,
+  entries: number,
+  bytes: number,
+): number {
+  if (descriptorLimit === 0) return 0;
+  return Math.min(entries, Math.max(descriptorLimit, Math.floor(bytes / stride)));
+}
 /** Objects smaller than the tag get no array cache. */
 export const MIN_AC_OBJECT = 4;
 

@@ -117,9 +117,13 @@ export class Slabs {
   private readonly info: Int32Array;
   /**
    * Word index of this thread's array-cache region (a pool gives each worker its own, see
-   * layout.ts AC_SLOT_WORDS), or -1 to use the caches inside the directory descriptors.
+   * layout.ts acSlotWords), or -1 to use the caches inside the directory descriptors.
    */
   private acBase = -1;
+  /** Words per cache in a region, and what bounds a region's array caches (bindArrayCaches). */
+  private acSlotWords = 0;
+  private acEntries = 0;
+  private acBytes = 0;
   /** @internal Set by a pool: the lock shared with the page layer. */
   mutex: Mutex | null = null;
   /** @internal Set by a pool: the array-cache regions of the other live threads. */
@@ -177,10 +181,13 @@ export class Slabs {
       this.bitmapWords[c] = w[cd + C_BITMAP_WORDS];
       this.inv[c] = 1 / w[cd + C_STRIDE];
       this.debug[c] = w[cd + C_FLAGS] & CF_DEBUG ? 1 : 0;
-      const own = this.acBase < 0 ? cd + C_AC_AVAIL : this.acBase + c * L.AC_SLOT_WORDS;
+      const region = this.acBase >= 0;
+      const own = region ? this.acBase + c * this.acSlotWords : cd + C_AC_AVAIL;
       this.acWord[c] = own;
-      this.acEntry[c] = (own + (this.acBase < 0 ? C_AC_ENTRIES - C_AC_AVAIL : L.AC_SLOT_ENTRIES)) >> 1;
-      this.acLimit[c] = w[cd + C_AC_LIMIT];
+      this.acEntry[c] = (own + (region ? L.AC_SLOT_ENTRIES : C_AC_ENTRIES - C_AC_AVAIL)) >> 1;
+      this.acLimit[c] = region
+        ? L.regionAcLimit(w[cd + C_AC_LIMIT], this.stride[c], this.acEntries, this.acBytes)
+        : w[cd + C_AC_LIMIT];
       const b = c * INFO_WORDS;
       this.info[b + I_STRIDE] = this.stride[c];
       this.info[b + I_PER_SLAB] = this.perSlab[c];
@@ -523,7 +530,7 @@ export class Slabs {
   acLocations(c: number): Array<[number, number]> {
     const out: Array<[number, number]> = [[this.acWord[c], this.acEntry[c]]];
     for (const base of this.otherRegions()) {
-      const aw = base + c * L.AC_SLOT_WORDS;
+      const aw = base + c * this.acSlotWords;
       out.push([aw, (aw + L.AC_SLOT_ENTRIES) >> 1]);
     }
     return out;
@@ -531,13 +538,17 @@ export class Slabs {
 
   /**
    * @internal Uses the array-cache region at word `base` for this thread (a pool's per-worker
-   * region); the objects on the current array caches go back to their slabs first.
+   * region, `entries` objects and `bytes` bytes per cache at most: layout.ts regionAcLimit); the
+   * objects on the current array caches go back to their slabs first.
    */
-  bindArrayCaches(base: number): void {
+  bindArrayCaches(base: number, entries: number, bytes: number): void {
     this.withLock(() => {
       for (let c = 0; c < this.known; c++) this.drain(c);
     });
     this.acBase = base;
+    this.acSlotWords = L.acSlotWords(entries);
+    this.acEntries = entries;
+    this.acBytes = bytes;
     this.known = 0;
     this.load();
   }
@@ -554,7 +565,7 @@ export class Slabs {
       const w = this.w;
       const ps = this.ps;
       for (let c = 0; c < this.known; c++) {
-        const aw = base + c * L.AC_SLOT_WORDS;
+        const aw = base + c * this.acSlotWords;
         const e = (aw + L.AC_SLOT_ENTRIES) >> 1;
         const avail = Math.min(w[aw], this.acLimit[c]);
         w[aw] = 0;

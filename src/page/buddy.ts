@@ -409,6 +409,11 @@ export class PageAllocator {
     }
   }
 
+  /** @internal Pages of the allocation that starts at `page`, for a caller that knows it is one. */
+  blockPages(page: number): number {
+    return this.state[page] === S_SINGLE ? 1 : this.run[page];
+  }
+
   /** Bytes of the allocation that starts at `address` (whole pages). */
   sizeOf(address: number): number {
     const page = this.pageOf(address);

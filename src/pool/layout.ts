@@ -18,16 +18,31 @@
  * | 7    | OWNERS        | byte offset of the allocation-owner map (Uint8 per page)     |
  * | 8-10 | MUTEX         | the segment's lock (arena/mutex.ts)                          |
  * | 11   | RECOVERIES    | dead workers recovered so far                                |
- * | 16.. | SLOTS         | SLOT_WORDS per slot, slot 1 first                            |
+ * | 12   | CACHE_ENTRIES | entries of each of a slot's block-cache stacks (0: no cache) |
+ * | 13   | CACHE_BUDGET  | pages a slot may park (block cache plus remote-free list)    |
+ * | 14   | BLOCKS_AT     | word offset of the block cache in a region                   |
+ * | 15   | AC_AT         | word offset of the array caches in a region (even)           |
+ * | 16   | AC_ENTRIES    | objects a worker's array cache can hold (object/layout.ts)   |
+ * | 17   | AC_BYTES      | bytes a worker's array cache of one size class may hold      |
+ * | 32.. | SLOTS         | SLOT_WORDS per slot, slot 1 first                            |
  *
  * Slot (Int32 words, SLOT_WORDS = 32 so that slots and the two halves of a slot sit on cache lines
  * of their own): STATE (FREE, ALIVE, DEAD), THREAD (threadId of the worker), ALLOCS and PAGES (pool
  * blocks charged to the slot, and their pages, counted up by its allocations and down by its own
- * frees: written only by the slot's thread, plain stores), REMOTE_ALLOCS and REMOTE_PAGES at word
- * 16 (blocks of the slot freed by other workers: Atomics.add by them). Charged = ALLOCS - REMOTE.
+ * frees: written only by the slot's thread, plain stores), PARKED (pages on its block cache, plain
+ * stores by its thread), INFLIGHT_CUR and INFLIGHT_NEXT (the remote-free list being drained under
+ * the lock, for recovery: block-cache.ts). From word 16, the half other workers write:
+ * REMOTE_ALLOCS and REMOTE_PAGES (blocks of the slot freed by other workers: Atomics.add by them;
+ * charged = ALLOCS - REMOTE), REMOTE_HEAD (the remote-free list: page of its newest block, 0 when
+ * empty) and REMOTE_PENDING (pages on that list).
  *
  * Region of a slot (Int32 words from its start): word 0 the hot stack's count, words 4.. its
- * HOT_PAGES entries, then the array caches: MAX_CACHES x AC_SLOT_WORDS (object/layout.ts).
+ * HOT_PAGES entries; from BLOCKS_AT the block cache (block-cache.ts); from AC_AT the array caches:
+ * MAX_CACHES x acSlotWords(AC_ENTRIES) (object/layout.ts).
+ *
+ * Allocation-owner map (Uint8 per page, at OWNERS): for the first page of every pool.alloc block,
+ * the slot that allocated it, or OWNER_PARKED for a freed block parked in a block cache or on a
+ * remote-free list; 0 for every other page.
  */
 export const POOL_MAGIC = 0x4c4f4f50; // "POOL"
 
@@ -41,15 +56,28 @@ export const P_SEGMENTS = 6;
 export const P_OWNERS = 7;
 export const P_MUTEX = 8;
 export const P_RECOVERIES = 11;
-export const P_SLOTS = 16;
+export const P_CACHE_ENTRIES = 12;
+export const P_CACHE_BUDGET = 13;
+export const P_BLOCKS_AT = 14;
+export const P_AC_AT = 15;
+export const P_AC_ENTRIES = 16;
+export const P_AC_BYTES = 17;
+export const P_SLOTS = 32;
 
 export const SLOT_WORDS = 32;
 export const SL_STATE = 0;
 export const SL_THREAD = 1;
 export const SL_ALLOCS = 2;
 export const SL_PAGES = 3;
+export const SL_PARKED = 4;
+export const SL_INFLIGHT_CUR = 5;
+export const SL_INFLIGHT_NEXT = 6;
 export const SL_REMOTE_ALLOCS = 16;
 export const SL_REMOTE_PAGES = 17;
+export const SL_REMOTE_HEAD = 18;
+export const SL_REMOTE_PENDING = 19;
+
+export const OWNER_PARKED = 255;
 
 export const SLOT_FREE = 0;
 export const SLOT_ALIVE = 1;
@@ -59,6 +87,15 @@ export const REGION_HOT = 4;
 
 export const DEFAULT_MAX_WORKERS = 16;
 export const DEFAULT_WORKER_HOT_PAGES = 64;
+/** Blocks of 2..MAX_CACHED_PAGES pages have a per-worker cache (single pages: the hot stack). */
+export const MAX_CACHED_PAGES = 8;
+/** Entries of each block-cache stack: count + entries fill one 64-byte cache line. */
+export const BLOCK_CACHE_ENTRIES = 15;
+/** Pages a worker may park by default (capped at an eighth of the segment shared by all workers). */
+export const DEFAULT_WORKER_CACHE_PAGES = 256;
+/** Objects and bytes a worker's array cache of one size class may hold by default. */
+export const DEFAULT_WORKER_CACHE_OBJECTS = 64;
+export const DEFAULT_WORKER_CACHE_BYTES = 32 * 1024;
 /** Each segment is at most 1 GiB: engines refuse larger SharedArrayBuffers in practice. */
 export const DEFAULT_SEGMENT_BYTES = 2 ** 30;
 /** Addresses of segment i are i * SEGMENT_SPAN + offset: plain numbers, exact up to 2^53. */

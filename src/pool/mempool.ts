@@ -25,6 +25,7 @@
  */
 import { threadId as currentThread, type Worker } from "node:worker_threads";
 import {
+  CorruptionError,
   DoubleFreeError,
   InvalidAddressError,
   InvalidArgumentError,
@@ -59,7 +60,10 @@ export interface WorkerFigures {
   state: "alive" | "dead" | "gone";
   allocations: number;
   bytes: number;
-  /** Pages on the worker's hot stack (free, cached for it). */
+  /**
+   * Free pages kept for the worker: its hot stack, its block cache and the blocks other workers
+   * freed for it that it has not taken back yet.
+   */
   cachedPages: number;
 }
 
@@ -87,8 +91,14 @@ export class Mempool {
   private home = 0;
   private sinceHome = 0;
 
+  /** The segment of a single-segment pool (the fast paths), else null. */
+  private readonly one: Segment | null;
+  private readonly ps: number;
+
   private constructor(segments: Segment[]) {
     this.segments = segments;
+    this.one = segments.length === 1 ? segments[0] : null;
+    this.ps = segments[0].pages.pageSize;
     this.heap = segments.length === 1 ? segments[0].heap : new SegmentedHeap(segments);
   }
 
@@ -166,25 +176,29 @@ export class Mempool {
 
   /** `bytes` rounded up to whole pages, contiguous; OutOfPoolMemoryError when no segment has room. */
   alloc(bytes: number): number {
+    const ps = this.ps;
+    const one = this.one;
+    if (one !== null && typeof bytes === "number" && bytes > 0 && bytes <= ps && (bytes | 0) === bytes) {
+      // One page from a single segment, the common case: the hot stack, no lock.
+      const offset = this.allocIn(one, ps);
+      if (offset >= 0) return offset;
+    }
     positiveInteger("size", bytes);
-    const ps = this.pageSize;
     const rounded = Math.ceil(bytes / ps) * ps;
-    const n = this.segments.length;
-    if (n === 1) {
-      const offset = this.allocIn(this.segments[0], rounded);
+    if (this.segments.length === 1) {
+      const s = this.segments[0];
+      let offset = this.allocIn(s, rounded);
+      // Before failing, what is parked (this thread's block cache, every remote-free list).
+      if (offset < 0 && s.blocks.reclaim() > 0) offset = this.allocIn(s, rounded);
       if (offset >= 0) return offset;
     } else {
-      let start = this.cursor;
-      if (start !== this.home && ++this.sinceHome >= P.RETRY_HOME) {
-        start = this.home;
-        this.sinceHome = 0;
-      }
-      for (let k = 0; k < n; k++) {
-        const s = this.segments[(start + k) % n];
-        const offset = this.allocIn(s, rounded);
-        if (offset < 0) continue;
-        this.cursor = s.index;
-        return s.index * P.SEGMENT_SPAN + offset;
+      const address = this.allocAnywhere(rounded);
+      if (address >= 0) return address;
+      let reclaimed = 0;
+      for (const s of this.segments) reclaimed += s.blocks.reclaim();
+      if (reclaimed > 0) {
+        const again = this.allocAnywhere(rounded);
+        if (again >= 0) return again;
       }
     }
     const st = this.stats();
@@ -197,26 +211,50 @@ export class Mempool {
     );
   }
 
+  /** A block from the segments of a multi-segment pool, starting at the cursor; -1 if none has room. */
+  private allocAnywhere(rounded: number): number {
+    const n = this.segments.length;
+    let start = this.cursor;
+    if (start !== this.home && ++this.sinceHome >= P.RETRY_HOME) {
+      start = this.home;
+      this.sinceHome = 0;
+    }
+    for (let k = 0; k < n; k++) {
+      const s = this.segments[(start + k) % n];
+      const offset = this.allocIn(s, rounded);
+      if (offset < 0) continue;
+      this.cursor = s.index;
+      return s.index * P.SEGMENT_SPAN + offset;
+    }
+    return -1;
+  }
+
   /** `rounded` bytes from segment `s`, charged to this thread's slot; -1 if it has no room. */
   private allocIn(s: Segment, rounded: number): number {
-    if (rounded > s.pages.capacity) return -1;
-    const ps = s.pages.pageSize;
+    if (rounded > s.capacity) return -1;
+    const ps = this.ps;
+    const n = rounded / ps;
+    const parked = s.blocks.take(n);
     let offset: number;
-    try {
-      // One page: allocPages(0), whose slow path refills this thread's hot stack with a batch
-      // under one lock hold, so the next single pages need no lock.
-      offset = rounded === ps ? s.pages.allocPages(0) : s.pages.alloc(rounded);
-    } catch (e) {
-      if (e instanceof OutOfMemoryError) return -1;
-      throw e;
+    if (parked !== 0) {
+      offset = parked * ps;
+    } else {
+      try {
+        // One page: allocPages(0), whose slow path refills this thread's hot stack with a batch
+        // under one lock hold, so the next single pages need no lock.
+        offset = n === 1 ? s.pages.allocPages(0) : s.pages.alloc(rounded);
+      } catch (e) {
+        if (e instanceof OutOfMemoryError) return -1;
+        throw e;
+      }
+      s.owners[offset / ps] = s.slot;
     }
-    s.owners[offset / ps] = s.slot;
     // Plain writes: only this thread writes its slot's own counters (frees by other workers go
     // to the slot's REMOTE counters, see free()).
-    const sw = s.slotWord(s.slot);
+    const sw = s.mine;
     const w = s.w;
     w[sw + P.SL_ALLOCS]++;
-    w[sw + P.SL_PAGES] += rounded / ps;
+    w[sw + P.SL_PAGES] += n;
     return offset;
   }
 
@@ -235,20 +273,43 @@ export class Mempool {
     return new Uint8Array(seg.pages.arena.buffer, offset, length);
   }
 
-  /** Frees a block from alloc/allocView (an address or the view itself), from any worker. */
+  /**
+   * Frees a block from alloc/allocView (an address or the view itself), from any worker. A block of
+   * a few pages stays parked for the worker that allocated it: on its block cache if it frees it
+   * itself, on its remote-free list if another worker does (block-cache.ts).
+   */
   free(block: number | Uint8Array): void {
-    const seg = this.segmentOf(block);
+    const one = this.one;
+    const seg = one !== null && typeof block === "number" && block >= 0 ? one : this.segmentOf(block);
     const offset = typeof block === "number" ? block - seg.index * P.SEGMENT_SPAN : block.byteOffset;
-    const ps = seg.pages.pageSize;
-    const page = offset / ps;
-    const owner = (page | 0) === page ? seg.owners[page] : 0;
-    if (owner === 0) {
-      if ((page | 0) === page && seg.pages.isFree(offset))
+    const page = offset / this.ps;
+    const owner = (page | 0) === page && page < seg.owners.length ? seg.owners[page] : 0;
+    if (owner === 0 || owner === P.OWNER_PARKED) {
+      if (offset >= seg.pages.memory.length) this.locate(this.addressOf(block));
+      if (owner === P.OWNER_PARKED || ((page | 0) === page && seg.pages.isFree(offset)))
         throw new DoubleFreeError(this.addressOf(block), "already free");
       throw new InvalidAddressError(this.addressOf(block), "not a block from pool.alloc");
     }
-    const pages = seg.pages.sizeOf(offset) / ps;
-    // Cleared before the pages go back: once freed, another worker may get them and set it.
+    const pages = seg.pages.blockPages(page);
+    const w = seg.w;
+    if (owner === seg.slot) {
+      if (pages === 1 || !seg.blocks.park(page, pages)) this.release(seg, offset, owner);
+      const sw = seg.mine;
+      w[sw + P.SL_ALLOCS]--;
+      w[sw + P.SL_PAGES] -= pages;
+    } else {
+      if (seg.state(owner) !== P.SLOT_ALIVE || !seg.blocks.pushRemote(owner, page, pages))
+        this.release(seg, offset, owner);
+      // Another worker's block: its REMOTE counters, the only slot words others write.
+      const sw = seg.slotWord(owner);
+      Atomics.add(w, sw + P.SL_REMOTE_ALLOCS, 1);
+      Atomics.add(w, sw + P.SL_REMOTE_PAGES, pages);
+    }
+  }
+
+  /** A block back to the page layer, its owner entry cleared first (once freed, another worker may get it). */
+  private release(seg: Segment, offset: number, owner: number): void {
+    const page = offset / seg.pages.pageSize;
     seg.owners[page] = 0;
     try {
       seg.pages.free(offset);
@@ -256,23 +317,13 @@ export class Mempool {
       seg.owners[page] = owner;
       throw e;
     }
-    const sw = seg.slotWord(owner);
-    const w = seg.w;
-    if (owner === seg.slot) {
-      w[sw + P.SL_ALLOCS]--;
-      w[sw + P.SL_PAGES] -= pages;
-    } else {
-      // Another worker's block: its REMOTE counters, the only slot words others write.
-      Atomics.add(w, sw + P.SL_REMOTE_ALLOCS, 1);
-      Atomics.add(w, sw + P.SL_REMOTE_PAGES, pages);
-    }
   }
 
   /** Bytes of a block from alloc/allocView (whole pages). */
   size(block: number | Uint8Array): number {
     const { seg, offset } = this.blockOf(block);
     const page = offset / this.pageSize;
-    if (!Number.isInteger(page) || seg.owners[page] === 0) {
+    if (!Number.isInteger(page) || seg.owners[page] === 0 || seg.owners[page] === P.OWNER_PARKED) {
       throw new InvalidAddressError(this.addressOf(block), "not a block from pool.alloc");
     }
     return seg.pages.sizeOf(offset);
@@ -287,6 +338,7 @@ export class Mempool {
     for (const s of this.segments) {
       total += s.pages.capacity;
       free += s.pages.freeBytes;
+      for (let slot = 1; slot <= s.maxSlots; slot++) free += s.blocks.parkedPages(slot) * s.pages.pageSize;
       contiguous = Math.max(contiguous, s.pages.largestFree);
       recoveries += s.recoveries;
       for (let slot = 1; slot <= s.maxSlots; slot++) {
@@ -353,8 +405,10 @@ export class Mempool {
         const blocks = byOwner.get(slot) ?? [];
         if (state === P.SLOT_FREE && blocks.length === 0) continue;
         const who = state === P.SLOT_ALIVE ? "alive" : state === P.SLOT_DEAD ? "dead" : "gone";
+        const parked = s.blocks.parkedPages(slot);
         lines.push(
           `  segment ${s.index} slot ${slot} (thread ${s.threadOf(slot)}, ${who}): ${blocks.length} block(s)` +
+            (parked ? `, ${parked} free page(s) parked for it` : "") +
             (blocks.length ? `: ${blocks.slice(0, 32).join(", ")}${blocks.length > 32 ? ", …" : ""}` : ""),
         );
       }
@@ -369,7 +423,11 @@ export class Mempool {
    * only while no other worker is allocating or freeing.
    */
   check(): void {
-    for (const s of this.segments) s.heap.check();
+    for (const s of this.segments) {
+      s.heap.check();
+      const broken = s.blocks.verify();
+      if (broken) throw new CorruptionError(`pool segment ${s.index}: ${broken}`);
+    }
   }
 
   /**

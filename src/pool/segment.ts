@@ -16,9 +16,10 @@ import { ROOT_POOL } from "../arena/layout.js";
 import { Mutex } from "../arena/mutex.js";
 import { CorruptionError, InvalidArgumentError } from "../errors.js";
 import { Heap, type HeapOptions } from "../object/heap.js";
-import { AC_SLOT_WORDS } from "../object/layout.js";
+import { AC_MAX_LIMIT, acSlotWords } from "../object/layout.js";
 import { repairSlabs } from "../object/repair.js";
 import type { HotStack, PageAllocator } from "../page/buddy.js";
+import { BlockCache, blockCacheWords } from "./block-cache.js";
 import * as P from "./layout.js";
 
 export interface SegmentOptions extends Omit<HeapOptions, "bytes" | "shared"> {
@@ -26,6 +27,14 @@ export interface SegmentOptions extends Omit<HeapOptions, "bytes" | "shared"> {
   maxWorkers?: number;
   /** Capacity of each worker's hot-page stack. Default 64. */
   workerHotPages?: number;
+  /**
+   * Pages of freed 2-8 page blocks each worker may keep for itself (its block cache and the
+   * blocks other workers freed for it). Default 256; by default all workers together keep at most
+   * an eighth of a segment. 0 turns the block caches off.
+   */
+  workerCachePages?: number;
+  /** Objects each worker's array cache of one size class may hold. Default 64, less in small segments. */
+  workerCacheObjects?: number;
 }
 
 export class Segment {
@@ -36,6 +45,12 @@ export class Segment {
   /** word index of the pool root */
   readonly rw: number;
   readonly owners: Uint8Array;
+  /** Bytes that pool blocks can ever get from this segment. */
+  readonly capacity: number;
+  /** Word index of this thread's slot record (bind). */
+  mine = 0;
+  /** Parked blocks: this thread's block cache and the remote-free lists (block-cache.ts). */
+  readonly blocks: BlockCache;
   slot = 0;
   mutex: Mutex | null = null;
 
@@ -50,6 +65,18 @@ export class Segment {
       throw new CorruptionError("pool root has a bad magic number");
     this.index = this.w[this.rw + P.P_SEGMENT];
     this.owners = new Uint8Array(heap.pages.arena.buffer, this.w[this.rw + P.P_OWNERS], heap.pages.pageCount);
+    this.capacity = heap.pages.capacity;
+    this.blocks = new BlockCache(this);
+    heap.registerShrinker({
+      name: "pool-parked-blocks",
+      priority: 0,
+      count: () => {
+        let n = 0;
+        for (let s = 1; s <= this.maxSlots; s++) n += this.blocks.parkedPages(s);
+        return n * this.pages.pageSize;
+      },
+      scan: () => this.blocks.reclaim() * this.pages.pageSize,
+    });
   }
 
   /** Formats a shared arena with a heap and a pool root. */
@@ -67,12 +94,42 @@ export class Segment {
     if (!Number.isInteger(hotPages) || hotPages < 0 || hotPages > 4096) {
       throw new InvalidArgumentError("workerHotPages", hotPages, "must be an integer from 0 to 4096");
     }
+    const cachePages =
+      options.workerCachePages ??
+      Math.min(P.DEFAULT_WORKER_CACHE_PAGES, Math.floor(pageCount / (8 * maxWorkers)));
+    if (!Number.isInteger(cachePages) || cachePages < 0 || cachePages > 1 << 20) {
+      throw new InvalidArgumentError("workerCachePages", cachePages, "must be an integer from 0 to 2^20");
+    }
+    const acOption = options.workerCacheObjects;
+    if (
+      acOption !== undefined &&
+      (!Number.isInteger(acOption) || acOption < AC_MAX_LIMIT || acOption > 1024)
+    ) {
+      throw new InvalidArgumentError(
+        "workerCacheObjects",
+        acOption,
+        `must be an integer from ${AC_MAX_LIMIT} to 1024`,
+      );
+    }
     const heap = new Heap({ ...options, bytes, shared: true });
     const pages = heap.pages;
     const maxCaches = pages.w[heap.rw + 3];
-    // Region: hot count + 3 spare words, the hot entries, then the array caches (8-byte aligned).
-    const acAt = (P.REGION_HOT + hotPages + 1) & ~1;
-    const regionWords = acAt + maxCaches * AC_SLOT_WORDS;
+    // By default the array caches of all workers take at most 1/64 of the segment's bytes.
+    const acEntries =
+      acOption ??
+      Math.max(
+        AC_MAX_LIMIT,
+        Math.min(
+          P.DEFAULT_WORKER_CACHE_OBJECTS,
+          Math.floor((bytes / (64 * 4 * maxCaches * maxWorkers) - 4) / 2),
+        ),
+      );
+    const cacheEntries = cachePages >= 2 ? P.BLOCK_CACHE_ENTRIES : 0;
+    // Region: hot count + 3 spare words, the hot entries, the block cache, then the array caches
+    // (8-byte aligned: their entries are Float64).
+    const blocksAt = P.REGION_HOT + hotPages;
+    const acAt = (blocksAt + blockCacheWords(cacheEntries) + 1) & ~1;
+    const regionWords = acAt + maxCaches * acSlotWords(acEntries);
     const slotsWords = P.P_SLOTS + maxWorkers * P.SLOT_WORDS;
     const ownersAt = (slotsWords + regionWords * maxWorkers) * 4;
     const rootBytes = ownersAt + pages.pageCount;
@@ -88,6 +145,12 @@ export class Segment {
     w[rw + P.P_SEGMENT] = index;
     w[rw + P.P_SEGMENTS] = count;
     w[rw + P.P_OWNERS] = rootAddress + ownersAt;
+    w[rw + P.P_CACHE_ENTRIES] = cacheEntries;
+    w[rw + P.P_CACHE_BUDGET] = cacheEntries === 0 ? 0 : cachePages;
+    w[rw + P.P_BLOCKS_AT] = blocksAt;
+    w[rw + P.P_AC_AT] = acAt;
+    w[rw + P.P_AC_ENTRIES] = acEntries;
+    w[rw + P.P_AC_BYTES] = P.DEFAULT_WORKER_CACHE_BYTES;
     w[rw + P.P_MAGIC] = P.POOL_MAGIC;
     pages.arena.setRoot(ROOT_POOL, root);
     return new Segment(heap);
@@ -109,12 +172,13 @@ export class Segment {
     return Atomics.load(this.w, this.slotWord(slot) + P.SL_STATE);
   }
 
-  private regionWord(slot: number): number {
+  /** @internal Word index of a slot's region. */
+  regionWord(slot: number): number {
     return this.w[this.rw + P.P_REGIONS] + (slot - 1) * this.w[this.rw + P.P_REGION_WORDS];
   }
 
   private acWord(slot: number): number {
-    return this.regionWord(slot) + ((P.REGION_HOT + this.w[this.rw + P.P_HOT_PAGES] + 1) & ~1);
+    return this.regionWord(slot) + this.w[this.rw + P.P_AC_AT];
   }
 
   private hotStackOf(slot: number): HotStack {
@@ -147,6 +211,7 @@ export class Segment {
   /** Binds this thread to `slot`: its lock identity, hot stack and array caches. */
   bind(slot: number): void {
     this.slot = slot;
+    this.mine = this.slotWord(slot);
     const mutex = new Mutex(
       this.w,
       this.rw + P.P_MUTEX,
@@ -159,7 +224,12 @@ export class Segment {
     this.heap.slabs.mutex = mutex;
     const hot = this.hotStackOf(slot);
     this.pages.bindHotStack(hot.pages, hot.countWord, Math.max(1, hot.pages.length >> 2));
-    this.heap.slabs.bindArrayCaches(this.acWord(slot));
+    this.blocks.bind(slot);
+    this.heap.slabs.bindArrayCaches(
+      this.acWord(slot),
+      this.w[this.rw + P.P_AC_ENTRIES],
+      this.w[this.rw + P.P_AC_BYTES],
+    );
     this.pages.otherHotStacks = () => this.others().map((s) => this.hotStackOf(s));
     this.heap.slabs.otherRegions = () => this.others().map((s) => this.acWord(s));
   }
@@ -200,6 +270,7 @@ export class Segment {
     if (this.state(slot) !== P.SLOT_DEAD) return;
     this.pages.repair([this.hotStackOf(slot)]);
     this.w[this.regionWord(slot)] = 0;
+    this.blocks.recover(slot);
     repairSlabs(this.heap);
     this.heap.slabs.drainRegion(this.acWord(slot));
     // Recount what is charged to the slot from the owner map: the worker may have died between
@@ -238,7 +309,8 @@ export class Segment {
     const slot = this.slot;
     this.mutex.lock();
     try {
-      // Objects first: slabs they empty go back to the page layer through this thread's hot stack.
+      // Parked blocks and objects first: what they free goes back through this thread's hot stack.
+      this.blocks.recover(slot);
       for (let c = 0; c < this.heap.slabs.cacheCount; c++) this.heap.slabs.drain(c);
       this.pages.drainHot();
     } finally {
@@ -260,9 +332,9 @@ export class Segment {
     return Atomics.load(this.w, sw + P.SL_PAGES) - Atomics.load(this.w, sw + P.SL_REMOTE_PAGES);
   }
 
-  /** Pages on a slot's hot stack (free memory cached for that worker). */
+  /** Free pages kept for a slot: its hot stack, its block cache and its pending remote frees. */
   cachedPages(slot: number): number {
-    return this.w[this.regionWord(slot)];
+    return this.w[this.regionWord(slot)] + this.blocks.parkedPages(slot);
   }
 
   threadOf(slot: number): number {

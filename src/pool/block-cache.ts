@@ -1,0 +1,296 @@
+/**
+ * Per-worker caches of small pool blocks, and the lock-free remote-free lists (mimalloc's
+ * thread-delayed free, tcmalloc's per-thread caches): what lets two workers allocate and free
+ * pool.alloc blocks of a few pages without taking the segment's lock, and lets a block freed by
+ * another worker go back to the worker that allocated it without a lock either.
+ *
+ * A freed block of 2..MAX_CACHED_PAGES pages is *parked*: the buddy allocator still counts it as
+ * used, and the owner map says OWNER_PARKED at its first page (so a second free is a double free).
+ * It is parked on one of two things:
+ *
+ * - **The block cache** of the worker that freed its own block: one LIFO stack per block size, in
+ *   the worker's region, written only by that worker (plain stores, no lock), taken first by its
+ *   next pool.alloc of that size.
+ *
+ *   | word (from BLOCKS_AT) | meaning                                                          |
+ *   |-----------------------|------------------------------------------------------------------|
+ *   | (n - 2) * (1 + K)     | blocks of n pages parked (n = 2..MAX_CACHED_PAGES, K = CACHE_ENTRIES) |
+ *   | ... + 1 .. + K        | their first pages, oldest first                                  |
+ *
+ * - **The remote-free list** of the worker that allocated a block another worker frees (a block of
+ *   any size, single pages included): a Treiber stack, head SL_REMOTE_HEAD (page index of the
+ *   newest block, 0 empty), each block's first Int32 word the page index of the next. Any worker
+ *   pushes with compareExchange (lock-free; push-only stacks have no ABA problem). The list is
+ *   taken whole with one exchange, under the segment lock: by its worker when its caches run dry
+ *   (the blocks go to its block cache and hot stack), by any worker about to fail for lack of
+ *   memory, by recovery and by the next worker to claim the slot. While a drain walks the taken
+ *   chain, SL_INFLIGHT_CUR/NEXT say where it is, so that recovery can finish a drain whose thread
+ *   died (it holds the lock, so recovery runs when the lock is stolen).
+ *
+ * Invariant (exact while nobody allocates or frees, Mempool.check): every page whose owner entry is
+ * OWNER_PARKED starts a block on exactly one block cache or remote-free list, and SL_PARKED and
+ * SL_REMOTE_PENDING count their pages.
+ *
+ * Bounds: a worker parks at most CACHE_BUDGET pages (block cache plus pending remote frees; past
+ * it, a free goes straight to the buddy allocator), so a worker that stops allocating pins at most
+ * that much.
+ */
+import * as P from "./layout.js";
+import type { Segment } from "./segment.js";
+
+/** Words of a slot's block cache with `entries` entries per stack (0: none). */
+export function blockCacheWords(entries: number): number {
+  return entries === 0 ? 0 : (P.MAX_CACHED_PAGES - 1) * (1 + entries);
+}
+
+export class BlockCache {
+  private readonly s: Segment;
+  private readonly w: Int32Array;
+  private readonly wpp: number;
+  private readonly entries: number;
+  private readonly budget: number;
+  /** This thread's slot word, hot-stack count word and first block-cache stack (bind). */
+  private mine = 0;
+  private hotCount = 0;
+  private stacks = 0;
+
+  constructor(segment: Segment) {
+    this.s = segment;
+    this.w = segment.w;
+    this.wpp = segment.pages.pageSize >> 2;
+    this.entries = this.w[segment.rw + P.P_CACHE_ENTRIES];
+    this.budget = this.w[segment.rw + P.P_CACHE_BUDGET];
+  }
+
+  /** @internal Binds this thread's slot (Segment.bind). */
+  bind(slot: number): void {
+    this.mine = this.s.slotWord(slot);
+    this.hotCount = this.s.regionWord(slot);
+    this.stacks = this.stack(slot, 2);
+  }
+
+  /** Word index of the count of `slot`'s stack of n-page blocks. */
+  private stack(slot: number, n: number): number {
+    return this.s.regionWord(slot) + this.w[this.s.rw + P.P_BLOCKS_AT] + (n - 2) * (1 + this.entries);
+  }
+
+  /**
+   * A parked block of `n` pages for this thread's pool.alloc (its page), or 0: from its block
+   * cache, or, once that and its hot stack are dry, from what other workers freed for it.
+   */
+  take(n: number): number {
+    const w = this.w;
+    if (n === 1) {
+      if (w[this.hotCount] === 0 && w[this.mine + P.SL_REMOTE_HEAD] !== 0) this.drain(this.s.slot);
+      return 0;
+    }
+    if (n > P.MAX_CACHED_PAGES || this.entries === 0) return 0;
+    let page = this.pop(n);
+    if (page === 0 && w[this.mine + P.SL_REMOTE_HEAD] !== 0) {
+      this.drain(this.s.slot);
+      page = this.pop(n);
+    }
+    return page;
+  }
+
+  private pop(n: number): number {
+    const w = this.w;
+    const st = this.stacks + (n - 2) * (1 + this.entries);
+    const count = w[st];
+    if (count === 0) return 0;
+    const page = w[st + count];
+    // The owner entry first: a thread killed before the count changes leaves the block both on
+    // the stack and not parked, and recovery skips entries that are not parked.
+    this.s.owners[page] = this.s.slot;
+    w[st] = count - 1;
+    w[this.mine + P.SL_PARKED] -= n;
+    return page;
+  }
+
+  /** Parks this thread's own freed block of n pages on its block cache; false if it has no room. */
+  park(page: number, n: number): boolean {
+    if (n < 2 || n > P.MAX_CACHED_PAGES || this.entries === 0) return false;
+    const w = this.w;
+    const parked = w[this.mine + P.SL_PARKED];
+    if (parked + Atomics.load(w, this.mine + P.SL_REMOTE_PENDING) + n > this.budget) return false;
+    const st = this.stacks + (n - 2) * (1 + this.entries);
+    const count = w[st];
+    if (count === this.entries) return false;
+    // Entry, count, then owner entry: a thread killed before the last leaves the block on the
+    // stack but still its own (allocated, as debugInfo shows), never parked and lost.
+    w[st + count + 1] = page;
+    w[st] = count + 1;
+    this.s.owners[page] = P.OWNER_PARKED;
+    w[this.mine + P.SL_PARKED] = parked + n;
+    return true;
+  }
+
+  /**
+   * Hands a block of n pages that `owner` (alive, not this thread) allocated back to it through its
+   * remote-free list, without a lock; false if its budget is spent (the caller frees it itself).
+   */
+  pushRemote(owner: number, page: number, n: number): boolean {
+    if (this.budget === 0) return false;
+    const w = this.w;
+    const sw = this.s.slotWord(owner);
+    if (w[sw + P.SL_PARKED] + Atomics.load(w, sw + P.SL_REMOTE_PENDING) + n > this.budget) return false;
+    this.s.owners[page] = P.OWNER_PARKED;
+    Atomics.add(w, sw + P.SL_REMOTE_PENDING, n);
+    const link = page * this.wpp;
+    let head = Atomics.load(w, sw + P.SL_REMOTE_HEAD);
+    for (;;) {
+      Atomics.store(w, link, head);
+      const seen = Atomics.compareExchange(w, sw + P.SL_REMOTE_HEAD, head, page);
+      if (seen === head) return true;
+      head = seen;
+    }
+  }
+
+  /**
+   * Takes `slot`'s remote-free list, under the lock. Into this thread's own caches if it is this
+   * thread's list, else (a dead slot's, or any slot's when memory runs out) back to the buddy lists.
+   */
+  drain(slot: number): void {
+    const m = this.s.mutex;
+    if (m === null) return;
+    m.lock();
+    try {
+      this.drainLocked(slot, slot === this.s.slot);
+    } finally {
+      m.unlock();
+    }
+  }
+
+  private drainLocked(slot: number, own: boolean): void {
+    const w = this.w;
+    const sw = this.s.slotWord(slot);
+    const me = this.s.slotWord(this.s.slot);
+    let page = Atomics.exchange(w, sw + P.SL_REMOTE_HEAD, 0);
+    while (page !== 0) {
+      const next = Atomics.load(w, page * this.wpp);
+      Atomics.store(w, me + P.SL_INFLIGHT_NEXT, next);
+      Atomics.store(w, me + P.SL_INFLIGHT_CUR, page);
+      const n = this.s.pages.sizeOf(page * this.s.pages.pageSize) / this.s.pages.pageSize;
+      Atomics.sub(w, sw + P.SL_REMOTE_PENDING, n);
+      if (!own || !this.park(page, n)) this.release(page);
+      page = next;
+    }
+    Atomics.store(w, me + P.SL_INFLIGHT_CUR, 0);
+    Atomics.store(w, me + P.SL_INFLIGHT_NEXT, 0);
+  }
+
+  /** A parked block back to the page layer (single pages to this thread's hot stack). */
+  private release(page: number): void {
+    this.s.owners[page] = 0;
+    this.s.pages.free(page * this.s.pages.pageSize);
+  }
+
+  /**
+   * Gives back what is parked and reachable from this thread: its block cache and every slot's
+   * remote-free list (what a worker about to fail for lack of memory does). Pages given back.
+   */
+  reclaim(): number {
+    const m = this.s.mutex;
+    if (m === null || this.budget === 0) return 0;
+    const before = this.s.pages.freeBytes;
+    m.lock();
+    try {
+      this.flushLocked(this.s.slot);
+      for (let slot = 1; slot <= this.s.maxSlots; slot++) this.drainLocked(slot, false);
+    } finally {
+      m.unlock();
+    }
+    return (this.s.pages.freeBytes - before) / this.s.pages.pageSize;
+  }
+
+  /** Under the lock: `slot`'s block cache back to the page layer (its own thread's, or a dead one's). */
+  private flushLocked(slot: number): void {
+    if (this.entries === 0) return;
+    const w = this.w;
+    for (let n = 2; n <= P.MAX_CACHED_PAGES; n++) {
+      const st = this.stack(slot, n);
+      const count = Math.min(w[st], this.entries);
+      for (let i = 1; i <= count; i++) {
+        const page = w[st + i];
+        if (this.s.owners[page] === P.OWNER_PARKED) this.release(page);
+      }
+      w[st] = 0;
+    }
+    w[this.s.slotWord(slot) + P.SL_PARKED] = 0;
+  }
+
+  /** Under the lock, for a slot whose thread is gone or leaving: everything it had parked goes back. */
+  recover(slot: number): void {
+    if (this.budget === 0) return;
+    const w = this.w;
+    const sw = this.s.slotWord(slot);
+    this.flushLocked(slot);
+    // A drain the thread did not finish: the block in hand if still parked, then the rest of its
+    // chain (parked blocks keep their links; the drained ones are not followed).
+    const cur = w[sw + P.SL_INFLIGHT_CUR];
+    if (cur !== 0 && this.s.owners[cur] === P.OWNER_PARKED) this.release(cur);
+    let page = w[sw + P.SL_INFLIGHT_NEXT];
+    while (page !== 0 && this.s.owners[page] === P.OWNER_PARKED) {
+      const next = w[page * this.wpp];
+      this.release(page);
+      page = next;
+    }
+    w[sw + P.SL_INFLIGHT_CUR] = 0;
+    w[sw + P.SL_INFLIGHT_NEXT] = 0;
+    this.drainLocked(slot, false);
+    Atomics.store(w, sw + P.SL_REMOTE_PENDING, 0);
+  }
+
+  /** Pages parked for `slot`: its block cache and its pending remote frees. */
+  parkedPages(slot: number): number {
+    const sw = this.s.slotWord(slot);
+    return this.w[sw + P.SL_PARKED] + Atomics.load(this.w, sw + P.SL_REMOTE_PENDING);
+  }
+
+  /**
+   * Checks the invariant above (exact only while nobody allocates or frees); returns a description
+   * of the first break, or "" if it holds.
+   */
+  verify(): string {
+    const w = this.w;
+    const owners = this.s.owners;
+    const ps = this.s.pages.pageSize;
+    const seen = new Set<number>();
+    const visit = (page: number, where: string): string => {
+      if (seen.has(page)) return `block at page ${page} parked twice (${where})`;
+      seen.add(page);
+      if (owners[page] !== P.OWNER_PARKED) return `block at page ${page} on ${where} is not marked parked`;
+      return "";
+    };
+    for (let slot = 1; slot <= this.s.maxSlots; slot++) {
+      const sw = this.s.slotWord(slot);
+      let pages = 0;
+      if (this.entries !== 0) {
+        for (let n = 2; n <= P.MAX_CACHED_PAGES; n++) {
+          const st = this.stack(slot, n);
+          for (let i = 1; i <= w[st]; i++) {
+            const e = visit(w[st + i], `slot ${slot}'s block cache`);
+            if (e) return e;
+            if (this.s.pages.sizeOf(w[st + i] * ps) !== n * ps)
+              return `a block of the wrong size on slot ${slot}'s ${n}-page stack`;
+            pages += n;
+          }
+        }
+      }
+      if (pages !== w[sw + P.SL_PARKED])
+        return `slot ${slot} counts ${w[sw + P.SL_PARKED]} parked pages, its cache holds ${pages}`;
+      let pending = 0;
+      for (let page = w[sw + P.SL_REMOTE_HEAD]; page !== 0; page = w[page * this.wpp]) {
+        const e = visit(page, `slot ${slot}'s remote-free list`);
+        if (e) return e;
+        pending += this.s.pages.sizeOf(page * ps) / ps;
+      }
+      if (pending !== w[sw + P.SL_REMOTE_PENDING])
+        return `slot ${slot} counts ${w[sw + P.SL_REMOTE_PENDING]} pending pages, its list holds ${pending}`;
+    }
+    for (let p = 0; p < owners.length; p++)
+      if (owners[p] === P.OWNER_PARKED && !seen.has(p))
+        return `block at page ${p} is parked but on no cache or list`;
+    return "";
+  }
+}
