@@ -10,15 +10,21 @@
  *             the upper bound
  *   private-pool  a Mempool of this worker's own (same code as "pool", nobody to share with):
  *             tells the cost of sharing apart from the cost of the pool's bookkeeping
+ *   pool-nocache  the shared Mempool created with workerCachePages: 0 (no block caches, no
+ *             remote-free lists): what those two are worth
  *
  * Workloads keep a working set of `live` slots: each iteration frees the slot's block (if any)
  * and allocates a new one there, so one iteration is two operations (a free and an allocation).
+ * The handoff workload instead passes every block it allocates to the next worker through a ring
+ * (to itself when alone, and with the private designs, which share nothing), and frees the blocks
+ * the previous worker passed to it: the producer/consumer shape of worker-thread programs.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { Heap, Mempool, type MempoolHandle, PageAllocator } from "../src/index.js";
+import { Ring } from "../test/pool/fixtures/ring.js";
 
-export type Design = "pool" | "locked" | "private" | "private-pool";
-export type WorkloadKey = "malloc" | "pages-1" | "pages-mixed";
+export type Design = "pool" | "locked" | "private" | "private-pool" | "pool-nocache";
+export type WorkloadKey = "malloc" | "pages-1" | "pages-mixed" | "handoff";
 
 export interface PoolWorkerData {
   entry: string;
@@ -27,6 +33,9 @@ export interface PoolWorkerData {
   /** Arena size for a private allocator. */
   privateBytes: number;
   seed: number;
+  /** Handoff rings (Ring buffers): blocks this worker passes on, and blocks passed to it. */
+  out: SharedArrayBuffer;
+  in: SharedArrayBuffer;
 }
 
 export interface RoundRequest {
@@ -82,7 +91,7 @@ function api(): Api {
   const pool =
     data.design === "private-pool" ? Mempool.create(data.privateBytes) : Mempool.attach(data.handle!);
   const heap = pool.heap;
-  if (data.design === "pool" || data.design === "private-pool") {
+  if (data.design === "pool" || data.design === "private-pool" || data.design === "pool-nocache") {
     return {
       malloc: (n) => heap.malloc(n),
       mfree: (a) => heap.free(a),
@@ -162,6 +171,28 @@ function pagesRound(iterations: number, sizes: Int32Array | null): number {
   return 2 * iterations;
 }
 
+const out = new Ring(data.out);
+const incoming = new Ring(data.in);
+
+function handoffRound(iterations: number): number {
+  const { alloc, free } = a;
+  let given = 0;
+  let freed = 0;
+  const take = (address: number) => {
+    free(address);
+    freed++;
+  };
+  while (given < iterations || freed < iterations) {
+    if (given < iterations) {
+      const block = alloc(pagesMixed[given & (SIZES - 1)]);
+      while (!out.push(block, 0, 0, 0)) if (incoming.drain(take) === 0) out.waitWhileFull(1);
+      given++;
+    }
+    if ((given & 15) === 0 || given === iterations) incoming.drain(take);
+  }
+  return 2 * iterations;
+}
+
 parentPort?.on("message", (m: RoundRequest | "exit") => {
   if (m === "exit") {
     parentPort?.close();
@@ -171,7 +202,9 @@ parentPort?.on("message", (m: RoundRequest | "exit") => {
   const ops =
     m.workload === "malloc"
       ? mallocRound(m.iterations)
-      : pagesRound(m.iterations, m.workload === "pages-1" ? null : pagesMixed);
+      : m.workload === "handoff"
+        ? handoffRound(m.iterations)
+        : pagesRound(m.iterations, m.workload === "pages-1" ? null : pagesMixed);
   const reply: RoundReply = { ops, ms: performance.now() - t0 };
   parentPort?.postMessage(reply);
 });

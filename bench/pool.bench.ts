@@ -10,6 +10,8 @@
  *   malloc       pool.heap.malloc/free of small objects (8-512 bytes, 80% up to 128) vs Heap
  *   pages-1      pool.alloc/free of one page vs PageAllocator.alloc/free
  *   pages-mixed  pool.alloc/free of 1-8 pages vs PageAllocator.alloc/free
+ *   handoff      1-8 page blocks allocated by one worker and freed by the next (a ring between
+ *                them; the private designs, which share nothing, hand blocks to themselves)
  *
  * Each workload, design and thread count gets its own workers (started through tsx) and a fresh
  * pool or allocator; it runs a warm-up round, then `runs` timed rounds, all workers at once. A round's
@@ -22,6 +24,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { Mempool } from "../src/index.js";
+import { Ring } from "../test/pool/fixtures/ring.js";
 import { type BenchOptions, type BenchResult, markdownTable, median, textTable } from "./harness.js";
 import type { Design, PoolWorkerData, RoundReply, RoundRequest, WorkloadKey } from "./pool-worker.js";
 
@@ -29,17 +32,23 @@ const boot = new URL("../test/arena/fixtures/ts-worker.mjs", import.meta.url);
 const entry = new URL("./pool-worker.ts", import.meta.url).href;
 const MiB = 2 ** 20;
 
-const DESIGNS: readonly Design[] = ["pool", "private", "private-pool", "locked"];
+const DESIGNS: readonly Design[] = ["pool", "private", "private-pool", "locked", "pool-nocache"];
 const DESIGN_TITLE: Record<Design, string> = {
   pool: "mneme pool (shared)",
   private: "private Heap/PageAllocator per worker",
   "private-pool": "private Mempool per worker",
   locked: "shared pool, one global lock",
+  "pool-nocache": "shared pool, workerCachePages: 0",
 };
 const WORKLOADS: readonly { key: WorkloadKey; title: string; iterations: number }[] = [
   { key: "malloc", title: "small-object malloc/free (pool.heap)", iterations: 2_000_000 },
   { key: "pages-1", title: "1-page alloc/free (pool.alloc)", iterations: 2_000_000 },
   { key: "pages-mixed", title: "1-8 page alloc/free (pool.alloc)", iterations: 1_000_000 },
+  {
+    key: "handoff",
+    title: "1-8 page blocks allocated by one worker, freed by the next",
+    iterations: 500_000,
+  },
 ];
 
 interface Team {
@@ -49,8 +58,14 @@ interface Team {
 }
 
 async function team(design: Design, threads: number, seed: number): Promise<Team> {
-  const pool = design === "private" || design === "private-pool" ? null : Mempool.create(64 * MiB);
+  const pool =
+    design === "private" || design === "private-pool"
+      ? null
+      : Mempool.create(64 * MiB, design === "pool-nocache" ? { workerCachePages: 0 } : {});
   const prof = process.env.POOL_BENCH_PROF;
+  // Worker i passes blocks to worker i+1 (to itself when alone or sharing nothing).
+  const rings = Array.from({ length: threads }, () => new Ring(256).buffer);
+  const shares = pool !== null;
   const workers = Array.from({ length: threads }, (_, i) => {
     const data: PoolWorkerData = {
       entry,
@@ -58,6 +73,8 @@ async function team(design: Design, threads: number, seed: number): Promise<Team
       handle: pool?.handle,
       privateBytes: 64 * MiB,
       seed: seed + i,
+      out: rings[i],
+      in: shares ? rings[(i + threads - 1) % threads] : rings[i],
     };
     const w = new Worker(boot, {
       workerData: data,
@@ -138,7 +155,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const rows: string[][] = [];
   const summary: Record<
     string,
-    { scaling: number; vsPrivate: number; vsPrivatePool: number; vsLocked: number }
+    { scaling: number; vsPrivate: number; vsPrivatePool: number; vsLocked: number; vsNoCache: number }
   > = {};
   for (const w of workloads) {
     for (const d of DESIGNS) {
@@ -152,6 +169,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       vsPrivate: pool2 / ops(`${w.key}/private/2`),
       vsPrivatePool: pool2 / ops(`${w.key}/private-pool/2`),
       vsLocked: pool2 / ops(`${w.key}/locked/2`),
+      vsNoCache: pool2 / ops(`${w.key}/pool-nocache/2`),
     };
   }
   const verdictHeader = [
@@ -160,6 +178,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     "pool 2w / private 2w (target >= 0.9)",
     "pool 2w / private pools 2w",
     "pool 2w / locked 2w",
+    "pool 2w / no block caches 2w",
   ];
   const verdict = workloads.map((w) => {
     const s = summary[w.key];
@@ -170,6 +189,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       mark(s.vsPrivate, 0.9),
       `${s.vsPrivatePool.toFixed(2)}x`,
       `${s.vsLocked.toFixed(2)}x`,
+      `${s.vsNoCache.toFixed(2)}x`,
     ];
   });
   const legend = workloads.map((w) => `${w.key}: ${w.title}`).join("\n");
