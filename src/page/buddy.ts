@@ -61,6 +61,8 @@ const S_HEADER = L.S_HEADER;
 const S_HOT = L.S_HOT;
 const S_NONE = L.S_NONE;
 const S_SINGLE = L.S_SINGLE;
+/** Order of the runs a shared allocator's hot stacks are refilled with when empty: 64 pages. */
+const HOT_RUN_ORDER = 6;
 const S_USED = L.S_USED;
 
 /** A thread's stack of hot pages: `count` entries of `pages` are in use. */
@@ -228,7 +230,11 @@ export class PageAllocator {
       if (!(typeof order === "number" && order >= 0 && order <= this.maxOrder && (order | 0) === order)) {
         throw new InvalidArgumentError("order", order, `must be an integer from 0 to ${this.maxOrder}`);
       }
-      let page = this.takeBlock(order);
+      // A thread sharing the arena whose hot stack is empty takes a whole aligned run when it
+      // can: its pages then share no cache line of the page map with other threads' pages.
+      let page = order === 0 && mx !== null ? this.takeHotRun() : 0;
+      const ran = page !== 0;
+      if (!ran) page = this.takeBlock(order);
       if (page === 0) {
         this.drainHot();
         page = this.takeBlock(order);
@@ -236,12 +242,36 @@ export class PageAllocator {
       }
       // A thread sharing the arena refills its hot stack with a batch while it holds the lock
       // (Linux's rmqueue_bulk), so its next single-page allocations need no lock at all.
-      if (order === 0 && mx !== null) this.refillHot();
+      if (order === 0 && mx !== null && !ran) this.refillHot();
       this.markUsed(page, 1 << order);
       return page * this.pageSize;
     } finally {
       if (mx !== null) mx.unlock();
     }
+  }
+
+  /**
+   * For a thread whose hot stack is empty: a free aligned run of up to 2^HOT_RUN_ORDER pages (64:
+   * one 64-byte line of the page map; smaller if the stack is), its first page for the caller and
+   * the rest on the stack; 0 if the stack is too small or no such block is free (then the free
+   * lists' single pages serve, as usual).
+   */
+  private takeHotRun(): number {
+    if (this.w[this.hotCountWord] !== 0) return 0;
+    const order = Math.min(HOT_RUN_ORDER, this.maxOrder, floorLog2(this.hotHigh + 1));
+    if (order < 4) return 0;
+    const page = this.takeBlock(order);
+    if (page === 0) return 0;
+    const w = this.w;
+    let count = 0;
+    // Highest page first, so that the stack hands the run out in address order.
+    for (let p = page + (1 << order) - 1; p > page; p--) {
+      // On the stack before it is hot (see repair), as in refillHot.
+      this.hot[count] = p;
+      w[this.hotCountWord] = ++count;
+      this.state[p] = S_HOT;
+    }
+    return page;
   }
 
   /** Moves up to a batch of single pages from the buddy lists onto this thread's hot stack. */
