@@ -548,6 +548,9 @@ export class Heap {
       const need = Math.ceil(size / this.ps);
       try {
         if (this.marks !== null) this.admit(need, critical);
+        // The block the page layer will split (buddy.ts alloc): trim only if one is free.
+        const order = Math.max(Math.ceil(Math.log2(need)), Math.log2(Math.max(1, align / this.ps)));
+        this.slabs.trimBefore(need, order, -1);
         address = this.pages.alloc(size, align);
       } catch (e) {
         if (!(e instanceof OutOfMemoryError) || critical || !this.reclaim(size)) throw e;

@@ -27,6 +27,7 @@ import {
   R_LARGE_PAGES,
   R_PEAK,
   R_ROOT_PAGES,
+  R_TRIMS,
   S_BITMAP,
   S_CACHE,
   S_HINT,
@@ -76,6 +77,8 @@ export interface HeapStats {
   peakFootprint: number;
   /** Bytes of the heap's fixed root (owner map and directories). */
   rootBytes: number;
+  /** Times the heap returned its idle memory before setting a new peak footprint (slab.ts trim). */
+  trims: number;
   /** Objects in use across all caches. */
   objects: number;
   large: { count: number; bytes: number };
@@ -167,6 +170,7 @@ export function heapStats(heap: Heap): HeapStats {
     footprint: w[heap.rw + R_FOOTPRINT] * ps,
     peakFootprint: w[heap.rw + R_PEAK] * ps,
     rootBytes: w[heap.rw + R_ROOT_PAGES] * ps,
+    trims: w[heap.rw + R_TRIMS],
     objects,
     large: { count: w[heap.rw + R_LARGE_COUNT], bytes: w[heap.rw + R_LARGE_PAGES] * ps },
     vmalloc: {
@@ -186,7 +190,7 @@ export function heapStats(heap: Heap): HeapStats {
 export function heapDebugInfo(heap: Heap): string {
   const s = heapStats(heap);
   const lines = [
-    `Heap: footprint ${formatBytes(s.footprint)} (peak ${formatBytes(s.peakFootprint)}, root ${formatBytes(s.rootBytes)}), ` +
+    `Heap: footprint ${formatBytes(s.footprint)} (peak ${formatBytes(s.peakFootprint)}, root ${formatBytes(s.rootBytes)}, ${s.trims} trims), ` +
       `${s.objects} objects, ${s.large.count} large allocations (${formatBytes(s.large.bytes)}), ` +
       `${s.vmalloc.areas} vmalloc areas (${formatBytes(s.vmalloc.bytes)}), reserve ${s.reserve.pages} pages`,
     "caches with slabs (name, object size, per slab, slabs p/f/e, in use/capacity, waste):",

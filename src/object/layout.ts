@@ -28,6 +28,8 @@
  * | 15   | LARGE_COUNT     | live large allocations                                         |
  * | 16   | LARGE_PAGES     | pages held by live large allocations                           |
  * | 17   | MAX_EMPTY       | empty slabs a cache keeps before returning them                |
+ * | 18   | TRIM_GROWN      | pages the high-water mark grew by since the last trim          |
+ * | 19   | TRIMS           | trims so far (slab.ts Slabs.trim)                              |
  *
  * After it: the page-owner map (Int32 per arena page, see slabOwner below; OWNER_LARGE for the
  * first page of a large allocation, OWNER_META for heap metadata (root, reserve, vmalloc page
@@ -55,6 +57,14 @@ export const R_RESERVE_OFFSET = 14;
 export const R_LARGE_COUNT = 15;
 export const R_LARGE_PAGES = 16;
 export const R_MAX_EMPTY = 17;
+export const R_TRIM_GROWN = 18;
+export const R_TRIMS = 19;
+/**
+ * Before the footprint sets a new high-water mark, the heap trims its idle memory (array caches,
+ * empty slabs) if the mark grew by at least 1/2^TRIM_SHIFT of itself since the last trim: every
+ * page of growth on a small heap, a trim per 1/64 of growth on a large one, so trims stay rare.
+ */
+export const TRIM_SHIFT = 6;
 export const SIZEOF_ROOT = 32 * 4;
 
 export const FLAG_DEBUG = 1;

@@ -66,6 +66,9 @@ const R_CACHE_COUNT = L.R_CACHE_COUNT;
 const R_FOOTPRINT = L.R_FOOTPRINT;
 const R_PEAK = L.R_PEAK;
 const R_MAX_EMPTY = L.R_MAX_EMPTY;
+const R_TRIM_GROWN = L.R_TRIM_GROWN;
+const R_TRIMS = L.R_TRIMS;
+const TRIM_SHIFT = L.TRIM_SHIFT;
 const TAG0 = L.FREE_TAG[0];
 const TAG1 = L.FREE_TAG[1];
 const TAG2 = L.FREE_TAG[2];
@@ -415,10 +418,10 @@ export class Slabs {
     return this.withLock(() => this.shrinkCacheLocked(c));
   }
 
-  private shrinkCacheLocked(c: number): number {
+  private shrinkCacheLocked(c: number, drain = true): number {
     const w = this.w;
     const before = w[this.rw + R_FOOTPRINT];
-    this.drain(c);
+    if (drain) this.drain(c);
     const cd = this.dw + c * CACHE_WORDS;
     while (w[cd + C_EMPTY_COUNT] > 0) {
       const slab = w[cd + C_EMPTY];
@@ -427,6 +430,40 @@ export class Slabs {
       this.release(c, slab);
     }
     return (before - w[this.rw + R_FOOTPRINT]) * this.ps;
+  }
+
+  /**
+   * Called before the heap takes `pages` more from the page layer, out of a free block of 2^order
+   * pages. If that would raise the footprint's high-water mark, and the mark has grown by
+   * 1/2^TRIM_SHIFT of itself since the last trim, trims first (see trim); true if it did. Only if
+   * such a block is free: then the allocation cannot fail (trimming only frees memory), and a call
+   * that fails must leave the heap as it was (DESIGN.md principle 4).
+   */
+  trimBefore(pages: number, order: number, except: number): boolean {
+    const w = this.w;
+    const r = this.rw;
+    if (w[r + R_FOOTPRINT] + pages <= w[r + R_PEAK]) return false;
+    if (order > this.pages.maxOrder || this.pages.largestFree < this.ps * 2 ** order) return false;
+    const grown = w[r + R_TRIM_GROWN] + pages;
+    if (grown < w[r + R_PEAK] >> TRIM_SHIFT) {
+      w[r + R_TRIM_GROWN] = grown;
+      return false;
+    }
+    w[r + R_TRIM_GROWN] = 0;
+    this.trim(except);
+    return true;
+  }
+
+  /**
+   * Returns the heap's idle memory to the page layer: this thread's array caches (except cache
+   * `except`'s, which the caller may be filling) go back to their slabs, and every empty slab,
+   * those the drain emptied and those kept for reuse (maxEmptySlabs), goes back to the page layer.
+   * Objects parked on the array cache of a size class nobody uses any more pin a slab each; on a
+   * small heap with ~36 classes those slabs are a large part of the footprint (BENCHMARKS.md).
+   */
+  trim(except: number): void {
+    this.w[this.rw + R_TRIMS]++;
+    for (let c = 0; c < this.known; c++) this.shrinkCacheLocked(c, c !== except);
   }
 
   /** Bytes held in empty slabs of all caches. */
@@ -618,6 +655,7 @@ export class Slabs {
     let address = 0;
     try {
       this.admit(2 ** order, this.critical);
+      this.trimBefore(2 ** order, order, c);
       address = this.pages.allocPages(order);
     } catch (e) {
       if (!(e instanceof OutOfMemoryError) || !wait || !this.onPressure(bytes)) throw this.slabOom(c, e);
