@@ -38,6 +38,7 @@ import {
   C_BITMAP_WORDS,
   C_DATA_OFFSET,
   C_FLAGS,
+  C_MAX_ORDER,
   C_NAME,
   C_PER_SLAB,
   C_SIZE,
@@ -74,7 +75,15 @@ import {
 } from "./layout.js";
 import { RESERVE_HOME_PAGES, Reserve, SIZEOF_RESERVE } from "./reserve.js";
 import { type Shrinker, ShrinkerRegistry, type ShrinkResult } from "./shrinker.js";
-import { alignUp, CLASS_SIZES, MID_TABLE, SMALL_LIMIT, SMALL_TABLE, slabGeometry } from "./size-classes.js";
+import {
+  alignUp,
+  CLASS_SIZES,
+  grownOrder,
+  MID_TABLE,
+  SMALL_LIMIT,
+  SMALL_TABLE,
+  slabGeometry,
+} from "./size-classes.js";
 import { Slabs, writeName } from "./slab.js";
 import { SlabCache, type SlabCacheOptions } from "./slab-cache.js";
 import { Vmalloc } from "./vmalloc.js";
@@ -548,6 +557,9 @@ export class Heap {
       const need = Math.ceil(size / this.ps);
       try {
         if (this.marks !== null) this.admit(need, critical);
+        // The block the page layer will split (buddy.ts alloc): trim only if one is free.
+        const order = Math.max(Math.ceil(Math.log2(need)), Math.log2(Math.max(1, align / this.ps)));
+        this.slabs.trimBefore(need, order, -1);
         address = this.pages.alloc(size, align);
       } catch (e) {
         if (!(e instanceof OutOfMemoryError) || critical || !this.reclaim(size)) throw e;
@@ -657,6 +669,7 @@ function defineCache(
   w[cd + C_PER_SLAB] = g.perSlab;
   w[cd + C_DATA_OFFSET] = g.dataOffset;
   w[cd + C_BITMAP_WORDS] = g.bitmapWords;
+  w[cd + C_MAX_ORDER] = grownOrder(stride, align, pages.pageSize, pages.maxOrder, g.order, pages.pageCount);
   w[cd + C_FLAGS] = CF_LIVE | flags | (debug ? CF_DEBUG : 0);
   // Debug caches check every free against the bitmap, and objects smaller than the free tag
   // cannot carry it: neither gets an array cache. Others cache up to AC_BYTES of objects, so a

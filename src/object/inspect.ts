@@ -9,6 +9,7 @@ import {
   C_EMPTY,
   C_EMPTY_COUNT,
   C_FLAGS,
+  C_PAGES,
   C_PARTIAL,
   C_SLABS,
   CACHE_WORDS,
@@ -21,12 +22,15 @@ import {
   OWNER_META,
   OWNER_VMALLOC,
   ownerCache,
+  ownerGeometry,
+  ownerOrder,
   ownerSlab,
   R_FOOTPRINT,
   R_LARGE_COUNT,
   R_LARGE_PAGES,
   R_PEAK,
   R_ROOT_PAGES,
+  R_TRIMS,
   S_BITMAP,
   S_CACHE,
   S_HINT,
@@ -43,9 +47,13 @@ export interface CacheStats {
   objectSize: number;
   stride: number;
   align: number;
+  /** Objects per slab of the cache's first order (bigger slabs hold more, see slabPages). */
   objectsPerSlab: number;
+  /** Bytes of a first-order slab; a cache that holds many pages takes bigger ones (slab.ts). */
   slabBytes: number;
   slabs: number;
+  /** Pages of all the cache's slabs, whatever their order. */
+  slabPages: number;
   partialSlabs: number;
   fullSlabs: number;
   emptySlabs: number;
@@ -76,6 +84,8 @@ export interface HeapStats {
   peakFootprint: number;
   /** Bytes of the heap's fixed root (owner map and directories). */
   rootBytes: number;
+  /** Times the heap returned its idle memory before setting a new peak footprint (slab.ts trim). */
+  trims: number;
   /** Objects in use across all caches. */
   objects: number;
   large: { count: number; bytes: number };
@@ -91,6 +101,11 @@ interface Census {
   full: number;
   empty: number;
   inUse: number;
+  /** Sums over the cache's slabs, each of its own order. */
+  pages: number;
+  capacity: number;
+  header: number;
+  tail: number;
 }
 
 /** Every slab of every cache, found through the owner map (full slabs are on no list). */
@@ -98,7 +113,9 @@ function census(heap: Heap): Census[] {
   const s = heap.slabs;
   const wpp = heap.pages.pageSize >> 2;
   const out: Census[] = [];
-  for (let c = 0; c < s.cacheCount; c++) out.push({ partial: 0, full: 0, empty: 0, inUse: 0 });
+  for (let c = 0; c < s.cacheCount; c++)
+    out.push({ partial: 0, full: 0, empty: 0, inUse: 0, pages: 0, capacity: 0, header: 0, tail: 0 });
+  const ps = heap.pages.pageSize;
   const owner = heap.owner;
   for (let p = 0; p < owner.length; p++) {
     if (owner[p] <= 0 || (owner[p] & 63) !== 1) continue;
@@ -111,6 +128,12 @@ function census(heap: Heap): Census[] {
     else if (list === LIST_EMPTY) r.empty++;
     else fail(`slab ${p} is on unknown list ${list}`);
     r.inUse += s.w[h + S_INUSE];
+    const g = ownerGeometry(owner[p]);
+    const bytes = ps * 2 ** ownerOrder(owner[p]);
+    r.pages += bytes / ps;
+    r.capacity += s.gPerSlab[g];
+    r.header += s.gData[g];
+    r.tail += bytes - s.gData[g] - s.gPerSlab[g] * s.stride[ownerCache(owner[p])];
   }
   return out;
 }
@@ -129,15 +152,16 @@ function cacheFigures(heap: Heap, c: number, n: Census): CacheStats {
     objectsPerSlab: s.perSlab[c],
     slabBytes,
     slabs,
+    slabPages: n.pages,
     partialSlabs: n.partial,
     fullSlabs: n.full,
     emptySlabs: n.empty,
     inUse: n.inUse - s.cachedAll(c),
     cached: s.cachedAll(c),
-    capacity: slabs * s.perSlab[c],
-    headerBytes: slabs * s.dataOffset[c],
-    tailBytes: slabs * (slabBytes - s.dataOffset[c] - s.perSlab[c] * s.stride[c]),
-    paddingBytes: slabs * s.perSlab[c] * (s.stride[c] - s.size[c]),
+    capacity: n.capacity,
+    headerBytes: n.header,
+    tailBytes: n.tail,
+    paddingBytes: n.capacity * (s.stride[c] - s.size[c]),
   };
 }
 
@@ -167,6 +191,7 @@ export function heapStats(heap: Heap): HeapStats {
     footprint: w[heap.rw + R_FOOTPRINT] * ps,
     peakFootprint: w[heap.rw + R_PEAK] * ps,
     rootBytes: w[heap.rw + R_ROOT_PAGES] * ps,
+    trims: w[heap.rw + R_TRIMS],
     objects,
     large: { count: w[heap.rw + R_LARGE_COUNT], bytes: w[heap.rw + R_LARGE_PAGES] * ps },
     vmalloc: {
@@ -186,7 +211,7 @@ export function heapStats(heap: Heap): HeapStats {
 export function heapDebugInfo(heap: Heap): string {
   const s = heapStats(heap);
   const lines = [
-    `Heap: footprint ${formatBytes(s.footprint)} (peak ${formatBytes(s.peakFootprint)}, root ${formatBytes(s.rootBytes)}), ` +
+    `Heap: footprint ${formatBytes(s.footprint)} (peak ${formatBytes(s.peakFootprint)}, root ${formatBytes(s.rootBytes)}, ${s.trims} trims), ` +
       `${s.objects} objects, ${s.large.count} large allocations (${formatBytes(s.large.bytes)}), ` +
       `${s.vmalloc.areas} vmalloc areas (${formatBytes(s.vmalloc.bytes)}), reserve ${s.reserve.pages} pages`,
     "caches with slabs (name, object size, per slab, slabs p/f/e, in use/capacity, waste):",
@@ -223,8 +248,12 @@ function checkSlab(heap: Heap, c: number, slab: number, list: number, prev: numb
   if (w[h + S_LIST] !== list)
     fail(`slab ${slab} of cache ${name} is on list ${list} but says ${w[h + S_LIST]}`);
   if (prev >= 0 && w[h + S_PREV] !== prev) fail(`slab ${slab} of cache ${name} has a wrong back link`);
-  const per = s.perSlab[c];
-  const words = s.bitmapWords[c];
+  const o = heap.owner[slab];
+  const order = ownerOrder(o);
+  if (!(o > 0) || ownerCache(o) !== c || order < s.order[c] || order > s.maxOrder[c])
+    fail(`slab ${slab} of cache ${name} has owner ${o}, not an order from ${s.order[c]} to ${s.maxOrder[c]}`);
+  const per = s.gPerSlab[ownerGeometry(o)];
+  const words = s.gWords[ownerGeometry(o)];
   let used = 0;
   for (let i = 0; i < words; i++) {
     let word = w[h + S_BITMAP + i];
@@ -243,10 +272,10 @@ function checkSlab(heap: Heap, c: number, slab: number, list: number, prev: numb
     fail(`partial slab ${slab} of ${name} holds ${inuse}`);
   if (list === LIST_FULL && inuse !== per) fail(`full slab ${slab} of ${name} holds ${inuse}`);
   if (list === LIST_EMPTY && inuse !== 0) fail(`empty slab ${slab} of ${name} holds ${inuse}`);
-  const n = 2 ** s.order[c];
+  const n = 2 ** order;
   if (heap.pages.sizeOf(slab * ps) !== n * ps) fail(`slab ${slab} of ${name} is not a ${n}-page block`);
   for (let p = slab; p < slab + n; p++) {
-    if (heap.owner[p] !== slabOwner(c, p - slab))
+    if (heap.owner[p] !== slabOwner(c, order, p - slab))
       fail(`page ${p} of slab ${slab} has owner ${heap.owner[p]}`);
   }
 }
@@ -266,9 +295,9 @@ function checkArrayCache(heap: Heap, c: number): void {
     if (!(o > 0) || ownerCache(o) !== c)
       fail(`cache ${name}: array cache holds ${a}, not one of its objects`);
     const slab = ownerSlab(page, o);
-    const off = a - slab * ps - s.dataOffset[c];
+    const off = a - slab * ps - s.gData[ownerGeometry(o)];
     const idx = off / s.stride[c];
-    if (!Number.isInteger(idx) || idx < 0 || idx >= s.perSlab[c])
+    if (!Number.isInteger(idx) || idx < 0 || idx >= s.gPerSlab[ownerGeometry(o)])
       fail(`cache ${name}: array cache holds ${a}, not an object start`);
     if ((s.w[slab * (ps >> 2) + S_BITMAP + (idx >> 5)] & (1 << (idx & 31))) === 0) {
       fail(`cache ${name}: array cache object ${a} is clear in its bitmap`);
@@ -317,7 +346,9 @@ export function heapCheck(heap: Heap): void {
     const slabs = n.partial + n.full + n.empty;
     if (slabs !== w[cd + C_SLABS])
       fail(`cache ${name}: ${slabs} slabs in the owner map, count says ${w[cd + C_SLABS]}`);
-    slabPages += slabs * 2 ** s.order[c];
+    if (n.pages !== w[cd + C_PAGES])
+      fail(`cache ${name}: ${n.pages} pages in its slabs, PAGES says ${w[cd + C_PAGES]}`);
+    slabPages += n.pages;
   }
   for (let p = 0; p < heap.owner.length; p++) {
     const o = heap.owner[p];

@@ -28,6 +28,8 @@
  * | 15   | LARGE_COUNT     | live large allocations                                         |
  * | 16   | LARGE_PAGES     | pages held by live large allocations                           |
  * | 17   | MAX_EMPTY       | empty slabs a cache keeps before returning them                |
+ * | 18   | TRIM_GROWN      | pages the high-water mark grew by since the last trim          |
+ * | 19   | TRIMS           | trims so far (slab.ts Slabs.trim)                              |
  *
  * After it: the page-owner map (Int32 per arena page, see slabOwner below; OWNER_LARGE for the
  * first page of a large allocation, OWNER_META for heap metadata (root, reserve, vmalloc page
@@ -55,6 +57,14 @@ export const R_RESERVE_OFFSET = 14;
 export const R_LARGE_COUNT = 15;
 export const R_LARGE_PAGES = 16;
 export const R_MAX_EMPTY = 17;
+export const R_TRIM_GROWN = 18;
+export const R_TRIMS = 19;
+/**
+ * Before the footprint sets a new high-water mark, the heap trims its idle memory (array caches,
+ * empty slabs) if the mark grew by at least 1/2^TRIM_SHIFT of itself since the last trim: every
+ * page of growth on a small heap, a trim per 1/64 of growth on a large one, so trims stay rare.
+ */
+export const TRIM_SHIFT = 6;
 export const SIZEOF_ROOT = 32 * 4;
 
 export const FLAG_DEBUG = 1;
@@ -65,16 +75,32 @@ export const OWNER_META = -2;
 export const OWNER_VMALLOC = -3;
 
 /**
- * Owner-map entry of a page that belongs to a slab: the cache in the high bits and the page's
- * distance from the slab's first page (plus one, so the entry is never 0) in the low 6 bits. So
- * free() finds the cache and the slab of any address with one read of a small map, without
- * touching the slab itself. Slabs have at most 2^5 pages (size-classes.ts), so the distance fits.
+ * Owner-map entry of a page that belongs to a slab: the cache and the slab's order in the high
+ * bits, and the page's distance from the slab's first page (plus one, so the entry is never 0) in
+ * the low 6 bits:
+ *
+ *     | cache (bits 9..30) | order (bits 6..8) | back + 1 (bits 0..5) |
+ *     \_______ geometry: entry >> 6 = cache * 8 + order _______/
+ *
+ * So free() finds the cache, the slab and the slab's geometry (objects per slab, data offset:
+ * a cache's slabs grow in order as it grows, slab.ts) of any address with one read of a small map,
+ * without touching the slab itself. Slabs have at most 2^5 pages (size-classes.ts), so the
+ * distance fits.
  */
-export function slabOwner(cache: number, back: number): number {
-  return cache * 64 + back + 1;
+export function slabOwner(cache: number, order: number, back: number): number {
+  return ((cache * ORDERS_PER_CACHE + order) << 6) + back + 1;
 }
+/** Slab orders a cache can have: the geometry index of (cache, order) is cache * 8 + order. */
+export const ORDERS_PER_CACHE = 8;
 export function ownerCache(owner: number): number {
+  return owner >> 9;
+}
+/** Geometry index (cache * ORDERS_PER_CACHE + order) of a slab page's owner-map entry. */
+export function ownerGeometry(owner: number): number {
   return owner >> 6;
+}
+export function ownerOrder(owner: number): number {
+  return (owner >> 6) & 7;
 }
 export function ownerSlab(page: number, owner: number): number {
   return page - (owner & 63) + 1;
@@ -88,10 +114,10 @@ export function ownerSlab(page: number, owner: number): number {
  * | 0    | SIZE          | object size the caller asked for                                |
  * | 1    | STRIDE        | bytes between objects (size, red zone and alignment included)   |
  * | 2    | ALIGN         | object alignment                                                |
- * | 3    | SLAB_ORDER    | a slab is 2^SLAB_ORDER pages                                    |
- * | 4    | PER_SLAB      | objects per slab                                                |
- * | 5    | DATA_OFFSET   | bytes from the slab start to the first object                  |
- * | 6    | BITMAP_WORDS  | Int32 words of the slab's bitmap                                |
+ * | 3    | SLAB_ORDER    | the cache's first slabs are 2^SLAB_ORDER pages                  |
+ * | 4    | PER_SLAB      | objects per first slab                                          |
+ * | 5    | DATA_OFFSET   | bytes from a first slab's start to its first object             |
+ * | 6    | BITMAP_WORDS  | Int32 words of a first slab's bitmap                            |
  * | 7    | PARTIAL       | first slab with free and used objects (page index, 0 = none)    |
  * | 8    | (reserved)    | full slabs are on no list (slab.ts)                             |
  * | 9    | EMPTY         | first slab with no used object                                  |
@@ -99,11 +125,16 @@ export function ownerSlab(page: number, owner: number): number {
  * | 11   | EMPTY_COUNT   | slabs on the EMPTY list                                         |
  * | 12   | FLAGS         | bit 0 live, bit 1 kmalloc class, bit 2 debug, bit 3 internal    |
  * | 13   | INUSE         | objects in use (kept off the hot path: updated per slab move)   |
+ * | 14   | MAX_ORDER     | order the cache's slabs grow to as it grows (slab.ts slabOrder) |
+ * | 15   | PAGES         | pages in the cache's slabs                                      |
  * | 16-31| NAME          | up to 63 bytes of UTF-8, NUL-padded                             |
  * | 32   | AC_AVAIL      | objects on the array cache                                      |
  * | 33   | AC_LIMIT      | array cache capacity (0: no array cache, e.g. debug caches)     |
  * | 34   | AC_BATCH      | objects returned to their slabs when the array cache is full    |
  * | 36-63| AC_ENTRIES    | AC_LIMIT object addresses as Float64 (8-byte aligned)           |
+ *
+ * A slab of order k between SLAB_ORDER and MAX_ORDER holds the objects fitObjects(2^k pages)
+ * gives (size-classes.ts): the geometry of every order follows from STRIDE and ALIGN.
  *
  * The array cache (Linux SLAB's array_cache, Bonwick's magazine) is a LIFO of objects freed
  * recently. They stay marked used in their slab's bitmap; free() pushes and alloc() pops without
@@ -124,6 +155,8 @@ export const C_EMPTY = 9;
 export const C_SLABS = 10;
 export const C_EMPTY_COUNT = 11;
 export const C_FLAGS = 12;
+export const C_MAX_ORDER = 14;
+export const C_PAGES = 15;
 export const C_NAME = 16;
 export const NAME_BYTES = 64;
 export const C_AC_AVAIL = 32;

@@ -20,6 +20,7 @@ export function repairSlabs(heap: Heap): void {
     w[cd + L.C_EMPTY] = 0;
     w[cd + L.C_EMPTY_COUNT] = 0;
     w[cd + L.C_SLABS] = 0;
+    w[cd + L.C_PAGES] = 0;
   }
   let slabPages = 0;
   for (let p = 1; p < heap.owner.length; p++) {
@@ -27,8 +28,8 @@ export function repairSlabs(heap: Heap): void {
     if (o <= 0 || (o & 63) !== 1) continue;
     const c = L.ownerCache(o);
     const h = p * wpp;
-    const per = s.perSlab[c];
-    const words = s.bitmapWords[c];
+    const per = s.gPerSlab[L.ownerGeometry(o)];
+    const words = s.gWords[L.ownerGeometry(o)];
     let used = 0;
     for (let i = 0; i < words; i++) {
       let word = w[h + L.S_BITMAP + i];
@@ -44,7 +45,8 @@ export function repairSlabs(heap: Heap): void {
     w[h + L.S_HINT] = 0;
     const cd = s.dw + c * L.CACHE_WORDS;
     w[cd + L.C_SLABS]++;
-    slabPages += 2 ** s.order[c];
+    w[cd + L.C_PAGES] += 2 ** L.ownerOrder(o);
+    slabPages += 2 ** L.ownerOrder(o);
     if (used === per) {
       w[h + L.S_LIST] = L.LIST_FULL;
       continue;

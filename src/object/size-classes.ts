@@ -8,6 +8,12 @@
  *     8 16 24 32 40 48 56 64 | 80 96 112 128 | 160 192 224 256 | 320 384 448 512 | ...
  *     ... | 5120 6144 7168 8192
  *
+ * Slabs (slabGeometry, grownOrder, slabOrder below): a cache's first slabs are small (the
+ * smallest order wasting at most 1/4 in header and tail: one page up to 1 KiB objects); once it
+ * holds 8 times a bigger slab, it takes bigger ones, up to the order that wastes at most 1/32. So
+ * a size class that holds 3 objects costs one small slab, and one that holds thousands wastes
+ * little: 4096-byte objects go 3 to a 4-page slab at first and 31 to a 32-page slab later.
+ *
  * Every class is a multiple of 8, so kmalloc objects are 8-byte aligned (a Float64Array or
  * BigInt64Array view can sit on any of them). Lookup is one table read: sizes up to 1024 index a
  * table by 8-byte steps, larger ones by 128-byte steps.
@@ -57,18 +63,21 @@ export interface SlabGeometry {
 }
 
 /** Largest slab order considered; 2^5 pages = 128 KiB with 4 KiB pages. */
-const MAX_SLAB_ORDER = 5;
-/** A slab order is good enough once headers and tail waste at most 1/8 of it... */
-const WASTE_LIMIT = 1 / 8;
-/** ...or 1/4 for objects of a page or more, whose slabs would otherwise grow to dozens of pages. */
-const WASTE_LIMIT_LARGE = 1 / 4;
+export const MAX_SLAB_ORDER = 5;
+/**
+ * A cache's first slabs are of the smallest order whose header and tail waste at most 1/4 of it:
+ * most caches of a small heap hold a few objects, and a small slab keeps them cheap. A cache that
+ * holds many slabs takes bigger ones (GROWN_WASTE_LIMIT), so a large heap wastes little.
+ */
+const FIRST_WASTE_LIMIT = 1 / 4;
 /** A kmalloc slab holds at least two objects; one object per slab is a job for the page layer. */
 export const MIN_PER_SLAB = 2;
 
 /**
- * The smallest slab order that holds at least `minPerSlab` objects with headers and tail wasting
- * no more than the limit, or, if none does, the order with the least waste. Small slabs keep a
- * cache that holds a few objects cheap, which is what most caches of a small heap are.
+ * Geometry of a cache's first slabs: the smallest slab order that holds at least `minPerSlab`
+ * objects with headers and tail wasting no more than 1/4 of it, or, if none does, the order with
+ * the least waste. Small slabs keep a cache that holds a few objects cheap, which is what most
+ * caches of a small heap are; grownOrder says how far its slabs grow when it holds many.
  */
 export function slabGeometry(
   stride: number,
@@ -77,7 +86,7 @@ export function slabGeometry(
   maxOrder: number,
   minPerSlab = MIN_PER_SLAB,
 ): SlabGeometry {
-  const limit = stride >= pageSize ? WASTE_LIMIT_LARGE : WASTE_LIMIT;
+  const limit = FIRST_WASTE_LIMIT;
   let best: SlabGeometry | null = null;
   let bestWaste = 2;
   for (let order = 0; order <= Math.min(MAX_SLAB_ORDER, maxOrder); order++) {
@@ -100,6 +109,67 @@ export function slabGeometry(
     );
   }
   return best;
+}
+
+/**
+ * Waste that a grown cache's slabs aim for: a cache that holds many slabs takes bigger ones (see
+ * slabOrder), up to the smallest order whose header and tail waste at most 1/32 of it.
+ */
+const GROWN_WASTE_LIMIT = 1 / 32;
+/** A grown slab is at most 1/GROWN_ARENA_PART of the arena's pages. */
+const GROWN_ARENA_PART = 64;
+
+/**
+ * The order a cache's slabs grow to: the smallest order from `first` on (the first slabs' order,
+ * slabGeometry) whose header and tail waste at most 1/32 of the slab, or, if none does within
+ * 2^5 pages, the order with the least waste. For 4096-byte objects: first slabs of 4 pages hold 3
+ * (25% waste), grown ones of 32 pages hold 31 (3%). Never above 1/64 of the arena's `arenaPages`
+ * (nor below `first`): on a small heap, objects a shrinker frees must still empty whole slabs.
+ */
+export function grownOrder(
+  stride: number,
+  align: number,
+  pageSize: number,
+  maxOrder: number,
+  first: number,
+  arenaPages = Number.POSITIVE_INFINITY,
+): number {
+  let best = first;
+  let bestWaste = 2;
+  const top = Math.min(
+    MAX_SLAB_ORDER,
+    maxOrder,
+    Math.floor(Math.log2(Math.max(1, arenaPages / GROWN_ARENA_PART))),
+  );
+  for (let order = first; order <= top; order++) {
+    const bytes = pageSize * 2 ** order;
+    const waste = (bytes - fitObjects(bytes, stride, align).perSlab * stride) / bytes;
+    if (waste <= GROWN_WASTE_LIMIT) return order;
+    if (waste < bestWaste - 1e-9) {
+      best = order;
+      bestWaste = waste;
+    }
+  }
+  return best;
+}
+
+/**
+ * A new slab is at most 1/2^GROW_SHIFT of the pages its cache already holds: the cache's last,
+ * partly used slab then never costs more than 1/8 of its footprint.
+ */
+export const GROW_SHIFT = 3;
+
+/**
+ * Order of the next slab of a cache whose slabs hold `pages` pages now: its first order until it
+ * holds 8 times a bigger slab, then bigger ones, up to its grown order.
+ *
+ *     pages held:  0 ....... 8·2^(f+1) ....... 8·2^(f+2) ... 8·2^max
+ *     new slab:    2^f pages  2^(f+1) pages     2^(f+2) ...   2^max pages
+ */
+export function slabOrder(first: number, max: number, pages: number): number {
+  let order = first;
+  while (order < max && 2 ** (order + 1) <= pages >> GROW_SHIFT) order++;
+  return order;
 }
 
 /** Objects that fit in a slab of `slabBytes`, with the header and bitmap in front of them. */

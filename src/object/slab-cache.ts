@@ -29,6 +29,7 @@ export class SlabCache {
     return this.heap.slabs.size[this.id];
   }
 
+  /** Objects per slab of the cache's first order (slabs grow as the cache grows, slab.ts). */
   get objectsPerSlab(): number {
     return this.heap.slabs.perSlab[this.id];
   }
@@ -38,6 +39,7 @@ export class SlabCache {
     return this.heap.slabs.stride[this.id];
   }
 
+  /** Bytes of a slab of the cache's first order. */
   get slabBytes(): number {
     return this.heap.pages.pageSize * 2 ** this.heap.slabs.order[this.id];
   }

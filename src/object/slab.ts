@@ -11,7 +11,8 @@
  *     alloc() <── pop from the array cache  ──(empty: take a 0 bit from the first PARTIAL slab)
  *
  * so the common free/alloc pair touches no slab header. free() validates an address from the
- * owner map (its cache and slab, layout.ts slabOwner) and the cache's geometry: anything but an object start is an InvalidAddressError,
+ * owner map (its cache, slab and slab order, layout.ts slabOwner) and that geometry: anything but
+ * an object start is an InvalidAddressError,
  * and an object that carries FREE_TAG is checked exactly (array cache, then bitmap) and refused
  * with DoubleFreeError if it is free. Nothing changes on either error.
  *
@@ -20,12 +21,31 @@
  * slabs sit on no list (as in SLUB), empty ones beyond the cache's allowance go back to the page
  * layer at once, the rest wait for shrink() (the heap's shrinker).
  *
+ * Slabs grow with their cache (size-classes.ts slabOrder): a cache's first slabs are small, and
+ * once it holds 8 times a bigger slab it takes bigger ones, up to an order that wastes at most
+ * 1/32 in header and tail. Each slab's order is in its owner-map entries, so slabs of several
+ * orders live side by side on the same lists:
+ *
+ *     kmalloc-4096:  [4p: 3 obj] [4p: 3 obj] … (64 pages held) [8p: 7 obj] … [32p: 31 obj] …
+ *
+ * Trimming (Slabs.trim), for the footprint's high-water mark (issue 3 wants it within 1.25x of
+ * the live bytes): objects parked on the array cache of a class nobody uses any more each pin a
+ * slab, and a cache keeps empty slabs for reuse. Before the heap takes pages that would set a new
+ * peak, it drains this thread's array caches and returns every empty slab, at most once per
+ * 1/64 of growth of the peak (layout.ts TRIM_SHIFT), and only when the block it then takes is
+ * free, so that a call that fails leaves everything as it was:
+ *
+ *     footprint  ──/\──/\/\──────/‾‾  peak: trim first, then grow only by what is still missing
+ *
  * Invariants (checked by Heap.check):
  *   a slab's INUSE = set bits of its bitmap (padding bits excluded)
- *   PARTIAL slabs have 0 < INUSE < PER_SLAB, FULL ones INUSE = PER_SLAB, EMPTY ones INUSE = 0
+ *   PARTIAL slabs have 0 < INUSE < per, FULL ones INUSE = per, EMPTY ones INUSE = 0, where per
+ *     is the objects of the slab's geometry (its cache and order)
  *   objects in use = sum of INUSE - objects on the array cache
  *   every object on an array cache has its bit set and FREE_TAG in its first bytes
- *   every page of a slab has slabOwner(its cache, its distance from the slab start) in the owner map
+ *   every page of a slab has slabOwner(its cache, its order, its distance from the slab start) in
+ *     the owner map, with first order <= order <= grown order
+ *   a cache's PAGES = the pages of its slabs
  */
 
 import type { Mutex } from "../arena/mutex.js";
@@ -33,6 +53,7 @@ import { DoubleFreeError, InvalidAddressError, OutOfMemoryError } from "../error
 import type { PageAllocator } from "../page/buddy.js";
 import { checkPoison, checkRedZone, paintRedZone, poison } from "./debug.js";
 import * as L from "./layout.js";
+import { fitObjects, slabOrder } from "./size-classes.js";
 
 // Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings.
 const C_SIZE = L.C_SIZE;
@@ -42,6 +63,10 @@ const C_DATA_OFFSET = L.C_DATA_OFFSET;
 const C_SLAB_ORDER = L.C_SLAB_ORDER;
 const C_BITMAP_WORDS = L.C_BITMAP_WORDS;
 const C_FLAGS = L.C_FLAGS;
+const C_ALIGN = L.C_ALIGN;
+const C_MAX_ORDER = L.C_MAX_ORDER;
+const C_PAGES = L.C_PAGES;
+const ORDERS = L.ORDERS_PER_CACHE;
 const C_NAME = L.C_NAME;
 const C_PARTIAL = L.C_PARTIAL;
 const C_EMPTY = L.C_EMPTY;
@@ -66,6 +91,9 @@ const R_CACHE_COUNT = L.R_CACHE_COUNT;
 const R_FOOTPRINT = L.R_FOOTPRINT;
 const R_PEAK = L.R_PEAK;
 const R_MAX_EMPTY = L.R_MAX_EMPTY;
+const R_TRIM_GROWN = L.R_TRIM_GROWN;
+const R_TRIMS = L.R_TRIMS;
+const TRIM_SHIFT = L.TRIM_SHIFT;
 const TAG0 = L.FREE_TAG[0];
 const TAG1 = L.FREE_TAG[1];
 const TAG2 = L.FREE_TAG[2];
@@ -74,10 +102,13 @@ const TAG3 = L.FREE_TAG[3];
 const TAG32 = TAG0 | (TAG1 << 8) | (TAG2 << 16) | (TAG3 << 24);
 
 /**
- * The hot paths read each cache's constants from one packed Int32Array (INFO_WORDS per cache), so
- * a call loads one array's base and bounds once instead of one per constant.
+ * The hot paths read each cache's constants from one packed Int32Array (INFO_WORDS per geometry,
+ * that is per cache and slab order: index (cache * ORDERS + order) * INFO_WORDS, layout.ts
+ * ownerGeometry), so a call loads one array's base and bounds once instead of one per constant.
+ * The array-cache fields are the cache's, repeated for each order; alloc() reads order 0's.
  */
 const INFO_WORDS = 8;
+const CACHE_INFO = ORDERS * INFO_WORDS;
 const I_STRIDE = 0;
 const I_PER_SLAB = 1;
 const I_DATA = 2;
@@ -108,6 +139,13 @@ export class Slabs {
   readonly dataOffset: Int32Array;
   readonly order: Int32Array;
   readonly bitmapWords: Int32Array;
+  /** Order the cache's slabs grow to (layout.ts C_MAX_ORDER). */
+  readonly maxOrder: Int32Array;
+  // Per geometry (cache * ORDERS + order): objects, first object's offset and bitmap words of a
+  // slab of that order; 0 objects for orders the cache does not use.
+  readonly gPerSlab: Int32Array;
+  readonly gData: Int32Array;
+  readonly gWords: Int32Array;
   readonly inv: Float64Array;
   readonly debug: Uint8Array;
   /** word index of each cache's array-cache counters, and Float64 index of its entries */
@@ -158,12 +196,16 @@ export class Slabs {
     this.dataOffset = new Int32Array(maxCaches);
     this.order = new Int32Array(maxCaches);
     this.bitmapWords = new Int32Array(maxCaches);
+    this.maxOrder = new Int32Array(maxCaches);
+    this.gPerSlab = new Int32Array(maxCaches * ORDERS);
+    this.gData = new Int32Array(maxCaches * ORDERS);
+    this.gWords = new Int32Array(maxCaches * ORDERS);
     this.inv = new Float64Array(maxCaches);
     this.debug = new Uint8Array(maxCaches);
     this.acWord = new Int32Array(maxCaches);
     this.acEntry = new Int32Array(maxCaches);
     this.acLimit = new Int32Array(maxCaches);
-    this.info = new Int32Array(maxCaches * INFO_WORDS);
+    this.info = new Int32Array(maxCaches * CACHE_INFO);
     this.load();
   }
 
@@ -188,14 +230,31 @@ export class Slabs {
       this.acLimit[c] = region
         ? L.regionAcLimit(w[cd + C_AC_LIMIT], this.stride[c], this.acEntries, this.acBytes)
         : w[cd + C_AC_LIMIT];
-      const b = c * INFO_WORDS;
-      this.info[b + I_STRIDE] = this.stride[c];
-      this.info[b + I_PER_SLAB] = this.perSlab[c];
-      this.info[b + I_DATA] = this.dataOffset[c];
-      this.info[b + I_AC_WORD] = this.acWord[c];
-      this.info[b + I_AC_ENTRY] = this.acEntry[c];
-      this.info[b + I_AC_LIMIT] = this.acLimit[c];
-      this.info[b + I_DEBUG] = this.debug[c];
+      this.maxOrder[c] = Math.max(this.order[c], w[cd + C_MAX_ORDER]);
+      for (let k = 0; k < ORDERS; k++) {
+        const g = c * ORDERS + k;
+        let per = 0;
+        let data = 0;
+        if (k === this.order[c]) {
+          per = this.perSlab[c];
+          data = this.dataOffset[c];
+        } else if (k > this.order[c] && k <= this.maxOrder[c]) {
+          const fit = fitObjects(this.ps * 2 ** k, this.stride[c], w[cd + C_ALIGN]);
+          per = fit.perSlab;
+          data = fit.dataOffset;
+        }
+        this.gPerSlab[g] = per;
+        this.gData[g] = data;
+        this.gWords[g] = Math.ceil(per / 32);
+        const b = g * INFO_WORDS;
+        this.info[b + I_STRIDE] = this.stride[c];
+        this.info[b + I_PER_SLAB] = per;
+        this.info[b + I_DATA] = data;
+        this.info[b + I_AC_WORD] = this.acWord[c];
+        this.info[b + I_AC_ENTRY] = this.acEntry[c];
+        this.info[b + I_AC_LIMIT] = this.acLimit[c];
+        this.info[b + I_DEBUG] = this.debug[c];
+      }
       this.names[c] = readName(this.mem, (cd + C_NAME) * 4);
     }
     this.known = count;
@@ -217,7 +276,7 @@ export class Slabs {
   alloc(c: number, wait: boolean, requested = 0): number {
     // Kept tiny so V8 inlines it into callers: pop the array cache, or take the slow path.
     const info = this.info;
-    const b = c * INFO_WORDS;
+    const b = c * CACHE_INFO;
     const w = this.w;
     const aw = info[b + I_AC_WORD];
     const avail = w[aw];
@@ -240,7 +299,7 @@ export class Slabs {
       try {
         address = this.allocFromSlab(c, false);
       } catch (e) {
-        if (!(e instanceof OutOfMemoryError) || !wait || !this.onPressure(this.ps * 2 ** this.order[c]))
+        if (!(e instanceof OutOfMemoryError) || !wait || !this.onPressure(this.ps * 2 ** this.nextOrder(c)))
           throw e;
         // The shrinkers gave memory back: freed objects of this very cache may now sit on the
         // array cache (a user cache evicting entries), or pages in the page layer.
@@ -276,9 +335,9 @@ export class Slabs {
   free(address: number, page: number, o: number): void {
     // Kept tiny so V8 inlines it: the common case (a live, 4-byte aligned object of a known cache
     // with room on its array cache) is pushed here; anything else is redone by freeSlow.
-    const c = o >> 6;
+    const c = o >> 9;
     const info = this.info;
-    const b = c * INFO_WORDS;
+    const b = (o >> 6) * INFO_WORDS;
     const slab = page - (o & 63) + 1;
     const off = address - slab * this.ps - info[b + I_DATA];
     const idx = Math.round(off * this.inv[c]);
@@ -311,15 +370,16 @@ export class Slabs {
   }
 
   private freeSlowLocked(address: number, page: number, o: number): void {
-    const c = o >> 6;
+    const c = L.ownerCache(o);
     if (c >= this.known) this.load();
+    const g = L.ownerGeometry(o);
     const slab = page - (o & 63) + 1;
-    const off = address - slab * this.ps - this.dataOffset[c];
+    const off = address - slab * this.ps - this.gData[g];
     const idx = Math.round(off * this.inv[c]);
-    if (idx * this.stride[c] !== off || idx < 0 || idx >= this.perSlab[c]) throw this.notObject(address, c);
+    if (idx * this.stride[c] !== off || idx < 0 || idx >= this.gPerSlab[g]) throw this.notObject(address, c);
     const limit = this.acLimit[c];
     if (limit === 0) {
-      this.freeToSlab(c, address, slab, idx);
+      this.freeToSlab(c, g, address, slab, idx);
       return;
     }
     const w = this.w;
@@ -379,12 +439,13 @@ export class Slabs {
    * if the address is not a live object. For usableSize and realloc.
    */
   validate(address: number, page: number, o: number): number {
-    const c = o >> 6;
+    const c = L.ownerCache(o);
+    const g = L.ownerGeometry(o);
     const slab = page - (o & 63) + 1;
     if (c >= this.known) this.load();
-    const off = address - slab * this.ps - this.dataOffset[c];
+    const off = address - slab * this.ps - this.gData[g];
     const idx = Math.round(off * this.inv[c]);
-    if (idx * this.stride[c] !== off || idx < 0 || idx >= this.perSlab[c]) throw this.notObject(address, c);
+    if (idx * this.stride[c] !== off || idx < 0 || idx >= this.gPerSlab[g]) throw this.notObject(address, c);
     this.checkNotFree(c, address, slab, idx);
     return c;
   }
@@ -422,10 +483,10 @@ export class Slabs {
     return this.withLock(() => this.shrinkCacheLocked(c));
   }
 
-  private shrinkCacheLocked(c: number): number {
+  private shrinkCacheLocked(c: number, drain = true): number {
     const w = this.w;
     const before = w[this.rw + R_FOOTPRINT];
-    this.drain(c);
+    if (drain) this.drain(c);
     const cd = this.dw + c * CACHE_WORDS;
     while (w[cd + C_EMPTY_COUNT] > 0) {
       const slab = w[cd + C_EMPTY];
@@ -436,11 +497,50 @@ export class Slabs {
     return (before - w[this.rw + R_FOOTPRINT]) * this.ps;
   }
 
+  /**
+   * Called before the heap takes `pages` more from the page layer, out of a free block of 2^order
+   * pages. If that would raise the footprint's high-water mark, and the mark has grown by
+   * 1/2^TRIM_SHIFT of itself since the last trim, trims first (see trim); true if it did. Only if
+   * such a block is free: then the allocation cannot fail (trimming only frees memory), and a call
+   * that fails must leave the heap as it was (DESIGN.md principle 4).
+   */
+  trimBefore(pages: number, order: number, except: number): boolean {
+    const w = this.w;
+    const r = this.rw;
+    if (w[r + R_FOOTPRINT] + pages <= w[r + R_PEAK]) return false;
+    if (order > this.pages.maxOrder || this.pages.largestFree < this.ps * 2 ** order) return false;
+    const grown = w[r + R_TRIM_GROWN] + pages;
+    if (grown < w[r + R_PEAK] >> TRIM_SHIFT) {
+      w[r + R_TRIM_GROWN] = grown;
+      return false;
+    }
+    w[r + R_TRIM_GROWN] = 0;
+    this.trim(except);
+    return true;
+  }
+
+  /**
+   * Returns the heap's idle memory to the page layer: this thread's array caches (except cache
+   * `except`'s, which the caller may be filling) go back to their slabs, and every empty slab,
+   * those the drain emptied and those kept for reuse (maxEmptySlabs), goes back to the page layer.
+   * Objects parked on the array cache of a size class nobody uses any more pin a slab each; on a
+   * small heap with ~36 classes those slabs are a large part of the footprint (BENCHMARKS.md).
+   */
+  trim(except: number): void {
+    this.w[this.rw + R_TRIMS]++;
+    for (let c = 0; c < this.known; c++) this.shrinkCacheLocked(c, c !== except);
+  }
+
   /** Bytes held in empty slabs of all caches. */
   emptyBytes(): number {
     let n = 0;
     for (let c = 0; c < this.cacheCount; c++) {
-      n += this.w[this.dw + c * CACHE_WORDS + C_EMPTY_COUNT] * this.ps * 2 ** this.order[c];
+      for (
+        let slab = this.w[this.dw + c * CACHE_WORDS + C_EMPTY];
+        slab !== 0;
+        slab = this.w[slab * this.wpp + S_NEXT]
+      )
+        n += this.ps * 2 ** L.ownerOrder(this.owner[slab]);
       n += this.w[this.acWord[c]] * this.stride[c];
     }
     return n;
@@ -460,6 +560,7 @@ export class Slabs {
     const w = this.w;
     let slab = w[this.dw + c * CACHE_WORDS + C_PARTIAL];
     if (slab === 0) slab = this.refill(c, wait);
+    const g = this.owner[slab] >> 6;
     const h = slab * this.wpp;
     let wi = w[h + S_HINT];
     let word = w[h + S_BITMAP + wi];
@@ -470,12 +571,12 @@ export class Slabs {
     w[h + S_HINT] = wi;
     const inuse = w[h + S_INUSE] + 1;
     w[h + S_INUSE] = inuse;
-    if (inuse === this.perSlab[c]) this.move(c, slab, LIST_FULL);
-    return slab * this.ps + this.dataOffset[c] + ((wi << 5) + bit) * this.stride[c];
+    if (inuse === this.gPerSlab[g]) this.move(c, slab, LIST_FULL);
+    return slab * this.ps + this.gData[g] + ((wi << 5) + bit) * this.stride[c];
   }
 
-  /** Clears object idx's bit in its slab (the bit must be set). */
-  private freeToSlab(c: number, address: number, slab: number, idx: number): void {
+  /** Clears object idx's bit in its slab, of geometry g (the bit must be set). */
+  private freeToSlab(c: number, g: number, address: number, slab: number, idx: number): void {
     const w = this.w;
     const h = slab * this.wpp;
     const wi = h + S_BITMAP + (idx >> 5);
@@ -488,7 +589,7 @@ export class Slabs {
     const inuse = w[h + S_INUSE] - 1;
     w[h + S_INUSE] = inuse;
     if (inuse === 0) this.emptied(c, slab);
-    else if (inuse === this.perSlab[c] - 1) this.move(c, slab, LIST_PARTIAL);
+    else if (inuse === this.gPerSlab[g] - 1) this.move(c, slab, LIST_PARTIAL);
   }
 
   /** Returns the oldest n array-cache objects to their slabs; the new count. */
@@ -502,9 +603,11 @@ export class Slabs {
     for (let i = 0; i < n; i++) {
       const address = f64[e + i];
       const page = Math.floor(address / ps);
-      const slab = L.ownerSlab(page, this.owner[page]);
-      const idx = Math.round((address - slab * ps - this.dataOffset[c]) * this.inv[c]);
-      this.freeToSlab(c, address, slab, idx);
+      const o = this.owner[page];
+      const slab = L.ownerSlab(page, o);
+      const g = o >> 6;
+      const idx = Math.round((address - slab * ps - this.gData[g]) * this.inv[c]);
+      this.freeToSlab(c, g, address, slab, idx);
     }
     f64.copyWithin(e, e + n, e + avail);
     w[aw] = avail - n;
@@ -576,11 +679,12 @@ export class Slabs {
           const o = this.owner[page];
           if (o <= 0 || L.ownerCache(o) !== c) continue;
           const slab = L.ownerSlab(page, o);
-          const off = address - slab * ps - this.dataOffset[c];
+          const g = L.ownerGeometry(o);
+          const off = address - slab * ps - this.gData[g];
           const idx = Math.round(off * this.inv[c]);
-          if (idx * this.stride[c] !== off || idx < 0 || idx >= this.perSlab[c]) continue;
+          if (idx * this.stride[c] !== off || idx < 0 || idx >= this.gPerSlab[g]) continue;
           if ((w[slab * this.wpp + S_BITMAP + (idx >> 5)] & (1 << (idx & 31))) === 0) continue;
-          this.freeToSlab(c, address, slab, idx);
+          this.freeToSlab(c, g, address, slab, idx);
         }
       }
     });
@@ -623,12 +727,19 @@ export class Slabs {
     return slab;
   }
 
+  /** Order of cache c's next new slab (size-classes.ts slabOrder). */
+  nextOrder(c: number): number {
+    return slabOrder(this.order[c], this.maxOrder[c], this.w[this.dw + c * CACHE_WORDS + C_PAGES]);
+  }
+
   private newSlab(c: number, wait: boolean): number {
-    const order = this.order[c];
+    const order = this.nextOrder(c);
+    const g = c * ORDERS + order;
     const bytes = this.ps * 2 ** order;
     let address = 0;
     try {
       this.admit(2 ** order, this.critical);
+      this.trimBefore(2 ** order, order, c);
       address = this.pages.allocPages(order);
     } catch (e) {
       if (!(e instanceof OutOfMemoryError) || !wait || !this.onPressure(bytes)) throw this.slabOom(c, e);
@@ -645,18 +756,19 @@ export class Slabs {
     w[h + S_CACHE] = c;
     w[h + S_INUSE] = 0;
     w[h + S_HINT] = 0;
-    const words = this.bitmapWords[c];
+    const words = this.gWords[g];
     w.fill(0, h + S_BITMAP, h + S_BITMAP + words);
-    const tail = this.perSlab[c] & 31;
+    const tail = this.gPerSlab[g] & 31;
     if (tail !== 0) w[h + S_BITMAP + words - 1] = ~((1 << tail) - 1);
-    for (let i = 0; i < 2 ** order; i++) this.owner[slab + i] = L.slabOwner(c, i);
+    for (let i = 0; i < 2 ** order; i++) this.owner[slab + i] = L.slabOwner(c, order, i);
     w[this.dw + c * CACHE_WORDS + C_SLABS]++;
+    w[this.dw + c * CACHE_WORDS + C_PAGES] += 2 ** order;
     this.account(2 ** order);
-    if (this.debug[c] !== 0) this.paintSlab(c, address);
+    if (this.debug[c] !== 0) this.paintSlab(c, g, address);
     const ctor = this.ctors[c];
     if (ctor) {
-      const first = address + this.dataOffset[c];
-      for (let i = 0; i < this.perSlab[c]; i++) ctor(first + i * this.stride[c], this.mem);
+      const first = address + this.gData[g];
+      for (let i = 0; i < this.gPerSlab[g]; i++) ctor(first + i * this.stride[c], this.mem);
     }
     return slab;
   }
@@ -686,9 +798,10 @@ export class Slabs {
 
   /** Gives an unlinked slab back to the page layer. */
   private release(c: number, slab: number): void {
-    const n = 2 ** this.order[c];
+    const n = 2 ** L.ownerOrder(this.owner[slab]);
     this.owner.fill(0, slab, slab + n);
     this.w[this.dw + c * CACHE_WORDS + C_SLABS]--;
+    this.w[this.dw + c * CACHE_WORDS + C_PAGES] -= n;
     this.pages.free(slab * this.ps);
     this.account(-n);
   }
@@ -734,18 +847,19 @@ export class Slabs {
     const w = this.w;
     let slab = w[this.dw + c * CACHE_WORDS + C_PARTIAL];
     if (slab === 0) slab = this.refill(c, wait);
+    const g = this.owner[slab] >> 6;
     const h = slab * this.wpp;
     let wi = w[h + S_HINT];
     while (w[h + S_BITMAP + wi] === -1) wi++;
     const free = ~w[h + S_BITMAP + wi];
     const bit = 31 - Math.clz32(free & -free);
-    const address = slab * this.ps + this.dataOffset[c] + ((wi << 5) + bit) * this.stride[c];
+    const address = slab * this.ps + this.gData[g] + ((wi << 5) + bit) * this.stride[c];
     if (!this.ctors[c]) checkPoison(this.mem, address, this.size[c], this.name(c));
     w[h + S_HINT] = wi;
     w[h + S_BITMAP + wi] |= 1 << bit;
     const inuse = w[h + S_INUSE] + 1;
     w[h + S_INUSE] = inuse;
-    if (inuse === this.perSlab[c]) this.move(c, slab, LIST_FULL);
+    if (inuse === this.gPerSlab[g]) this.move(c, slab, LIST_FULL);
     return address;
   }
 
@@ -754,9 +868,9 @@ export class Slabs {
     if (!this.ctors[c]) poison(this.mem, address, this.size[c]);
   }
 
-  private paintSlab(c: number, address: number): void {
-    const first = address + this.dataOffset[c];
-    for (let i = 0; i < this.perSlab[c]; i++) {
+  private paintSlab(c: number, g: number, address: number): void {
+    const first = address + this.gData[g];
+    for (let i = 0; i < this.gPerSlab[g]; i++) {
       const a = first + i * this.stride[c];
       poison(this.mem, a, this.size[c]);
       paintRedZone(this.mem, a, this.size[c], this.stride[c]);

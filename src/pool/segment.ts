@@ -16,7 +16,7 @@ import { ROOT_POOL } from "../arena/layout.js";
 import { Mutex } from "../arena/mutex.js";
 import { CorruptionError, InvalidArgumentError } from "../errors.js";
 import { Heap, type HeapOptions } from "../object/heap.js";
-import { AC_MAX_LIMIT, acSlotWords } from "../object/layout.js";
+import { AC_MAX_LIMIT, acSlotWords, R_MAX_CACHES } from "../object/layout.js";
 import { repairSlabs } from "../object/repair.js";
 import type { HotStack, PageAllocator } from "../page/buddy.js";
 import { BlockCache, blockCacheWords } from "./block-cache.js";
@@ -113,7 +113,7 @@ export class Segment {
     }
     const heap = new Heap({ ...options, bytes, shared: true });
     const pages = heap.pages;
-    const maxCaches = pages.w[heap.rw + 3];
+    const maxCaches = pages.w[heap.rw + R_MAX_CACHES];
     // By default the array caches of all workers take at most 1/64 of the segment's bytes.
     const acEntries =
       acOption ??
