@@ -14,7 +14,7 @@ import {
   Mempool,
   OutOfPoolMemoryError,
 } from "../../src/index.js";
-import { OWNER_PARKED } from "../../src/pool/layout.js";
+import { OWNER_PARKED, SL_INFLIGHT_CUR, SL_INFLIGHT_NEXT, SL_REMOTE_HEAD } from "../../src/pool/layout.js";
 import type { RemoteCommand, RemoteReply } from "./fixtures/remote-worker.js";
 import { expectCleanFailure, fixture, start } from "./helpers.js";
 
@@ -226,6 +226,29 @@ describe("remote-free lists", () => {
     pool.free(addresses[5]);
     expect(pool.stats().free).toBe(free0);
     pool.check();
+  });
+
+  it("recovery finishes a drain that its worker did not: the block in hand and the rest of the chain", async () => {
+    const pool = Mempool.create(16 * MiB);
+    const free0 = pool.stats().free;
+    const w = start<RemoteReply>(fixture("remote-worker.ts"), { handle: pool.handle }, pool);
+    const { threadId } = await w.next();
+    const { addresses } = await command(w, { op: "alloc", sizes: [3, 5, 2].map((n) => n * PS) });
+    for (const a of addresses) pool.free(a);
+    // The worker's state as if it died inside a drain: the list taken off its head, the first
+    // block in hand, the rest of the chain reachable only through INFLIGHT_NEXT.
+    const seg = pool.segments[0];
+    const slot = pool.stats().workers.find((f) => f.threadId === threadId)!.slot;
+    const sw = seg.slotWord(slot);
+    const head = Atomics.exchange(seg.w, sw + SL_REMOTE_HEAD, 0);
+    expect(head).not.toBe(0);
+    Atomics.store(seg.w, sw + SL_INFLIGHT_CUR, head);
+    Atomics.store(seg.w, sw + SL_INFLIGHT_NEXT, seg.w[(head * PS) >> 2]);
+    await w.worker.terminate();
+    await w.exited;
+    await new Promise((r) => setTimeout(r, 50));
+    pool.check();
+    expect(pool.stats().free).toBe(free0);
   });
 
   it("a worker whose allocation would fail takes back what sits on other workers' lists", async () => {
