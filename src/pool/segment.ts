@@ -129,7 +129,8 @@ export class Segment {
     // (8-byte aligned: their entries are Float64).
     const blocksAt = P.REGION_HOT + hotPages;
     const acAt = (blocksAt + blockCacheWords(cacheEntries) + 1) & ~1;
-    const regionWords = acAt + maxCaches * acSlotWords(acEntries);
+    // Whole 64-byte lines, so that no two workers' regions share one.
+    const regionWords = (acAt + maxCaches * acSlotWords(acEntries) + 15) & ~15;
     const slotsWords = P.P_SLOTS + maxWorkers * P.SLOT_WORDS;
     const ownersAt = (slotsWords + regionWords * maxWorkers) * 4;
     const rootBytes = ownersAt + pages.pageCount;
