@@ -72,7 +72,9 @@ class NaiveVote {
     const k = this.ex.length;
     let b = 0;
     for (let i = 1; i < k; i++) if (this.scores[i] < this.scores[b]) b = i;
-    const w = this.scores.map((s, i) => Math.exp(-(s - this.scores[b]) / (2 * Math.sqrt(this.dis[b][i]) + 1)));
+    const w = this.scores.map((s, i) =>
+      Math.exp(-(s - this.scores[b]) / (2 * Math.sqrt(this.dis[b][i]) + 1)),
+    );
     const weight = (m: number) => {
       let t = 0;
       for (let i = 0; i < k; i++) if (m & (1 << i)) t += w[i];
@@ -119,7 +121,11 @@ class NaiveVote {
 
 /** Traces with phases: a hot set, a loop, a shift to a new hot set, random noise. */
 const traceArb = fc
-  .tuple(fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 50, max: 700 }), fc.integer({ min: 8, max: 40 }))
+  .tuple(
+    fc.integer({ min: 1, max: 2 ** 30 }),
+    fc.integer({ min: 50, max: 700 }),
+    fc.integer({ min: 8, max: 40 }),
+  )
   .map(([seed, n, keys]) => {
     const r = rng(seed);
     const out: number[] = [];
@@ -193,9 +199,13 @@ describe("adaptive: the weighted vote", () => {
 
   it("refuses no experts or more than seven, and a negative confidence", () => {
     expect(() => new AdaptivePolicy(4, [])).toThrow(InvalidArgumentError);
-    expect(() => new AdaptivePolicy(4, Array.from({ length: 8 }, () => new LruPolicy(4)))).toThrow(
-      InvalidArgumentError,
-    );
+    expect(
+      () =>
+        new AdaptivePolicy(
+          4,
+          Array.from({ length: 8 }, () => new LruPolicy(4)),
+        ),
+    ).toThrow(InvalidArgumentError);
     expect(() => new AdaptivePolicy(4, experts(4), { confidence: -1 })).toThrow(InvalidArgumentError);
   });
 });

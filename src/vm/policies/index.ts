@@ -32,8 +32,7 @@ registerPolicy(
 registerPolicy(
   "adaptive",
   "keeps the pages arc, lru, lirs and s3fifo (simulated on keys) agree on, weighted by recent misses",
-  (c) =>
-    new AdaptivePolicy(c, [new ArcPolicy(c), new LruPolicy(c), new LirsPolicy(c), new S3FifoPolicy(c)]),
+  (c) => new AdaptivePolicy(c, [new ArcPolicy(c), new LruPolicy(c), new LirsPolicy(c), new S3FifoPolicy(c)]),
 );
 registerPolicy(
   "sieve",
