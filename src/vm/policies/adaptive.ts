@@ -34,9 +34,10 @@
  * as before).
  *
  * Cost: one policy update per expert per reference (four instead of one), six decayed pair
- * counters, and a list move when an expert drops a key the frames hold. The real frames never
- * depend on the order in which experts are listed except for exact weight ties (lower mask
- * first).
+ * counters, and a list move when an expert drops a key the frames hold. The order in which the
+ * experts are listed matters only for ties: equal mask weights (lower mask first), equal scores
+ * (the first expert is the best), and keys that change lists during one reference (in expert
+ * order).
  */
 import { CorruptionError, InvalidArgumentError } from "../../errors.js";
 import { NIL, NodeLists } from "./lists.js";
