@@ -1,127 +1,204 @@
 /**
- * ADAPTIVE: follow the leader among expert policies simulated on keys alone.
+ * ADAPTIVE: a weighted vote of expert policies simulated on keys alone.
  *
  * No single policy wins every workload (BENCHMARKS.md, "VM layer"): LIRS is near-optimal on
  * loops and scans where LRU and ARC miss on every reference, S3-FIFO leads on skewed database and
- * web traces, ARC is the safe middle. So the default runs several experts side by side, each a
- * complete policy fed every reference but holding keys only (no frames, no data), scores each by
- * its recent misses, and makes the real frames follow the expert with the fewest:
+ * web traces, ARC is the safe middle, and plain LRU is best right after a working-set change,
+ * when every frequency-minded policy still holds the old phase's pages. So the default runs four
+ * experts side by side, each a complete policy fed every reference but holding keys only (no
+ * frames, no data), scores each by its recent misses, and lets the real frames keep the pages
+ * the well-scoring experts agree on:
  *
  *     reference x ──> arc    shadow ─┐ misses, decayed (half-life: 4x the capacity)
- *                 ├─> lirs   shadow ─┼──> leader = fewest recent misses (2% hysteresis);
- *                 └─> s3fifo shadow ─┘    the first expert (arc) leads at the start
- *     real frames: evict first the "orphans", resident keys the leader no longer holds
+ *                 ├─> lru    shadow ─┤ disagreements of each pair, decayed alike
+ *                 ├─> lirs   shadow ─┼──> weight_i = exp(-(score_i - best) / (2·√disagree(i, best) + 1))
+ *                 └─> s3fifo shadow ─┘
  *
- * (LRU as a fourth expert was measured too: it wins a few recency-heavy sizes but costs more in
- * switching than it gains, 58 against 60 of 72 trace sizes at or below min(LRU, ARC).)
+ *     real resident keys, filed by which experts hold them (a bit per expert: 16 "masks"):
  *
- * Why this converges to the leader: the real resident set R starts as a subset of the leader's
- * set L (or is made one by evicting orphans R \ L). While R ⊆ L and both are full, R = L; a miss
- * is then a miss for the leader too, the leader evicts some v ∈ R, and v is the one orphan the
- * real eviction picks. So once converged, the real frames make exactly the leader's decisions,
- * and after a switch they converge at one orphan per miss. The cost is one policy update per
- * expert per reference (three instead of one); the benefit is being at or near the best expert on
- * every workload, which is what a general-purpose default needs.
+ *       mask 0000  0100  0010 ...  1011  1111        weight(mask) = Σ weight_i over its bits;
+ *            [..]  [..]  [.]       [...] [.......]   the victim is the oldest evictable key of
+ *            ^ no expert holds these: evicted first   the lightest non-empty mask
+ *
+ * Why a vote and not "follow the leader": the previous default made the frames follow the
+ * expert with the fewest recent misses (2% hysteresis). Its losses were switches: after one,
+ * the frames hold the old leader's pages, and the misses until they match the new leader's cost
+ * up to a frame each (tens of thousands on the large traces). The weights here move continuously
+ * instead: an expert whose lead over another is within about two standard deviations of noise
+ * (the deviation of a difference of misses is about √(references where exactly one of the two
+ * missed)) weighs nearly as much as the best one, so pages both hold outrank pages only one
+ * holds and a near-tie does not flip the frames back and forth; an expert that is clearly behind
+ * weighs ~0 and the frames do what the best expert does. When one expert dominates, the keys
+ * it holds outweigh all others: a key it drops becomes the lightest and is evicted next, so the
+ * frames make that expert's decisions exactly (the resident sets converge at one key per miss,
+ * as before).
+ *
+ * Cost: one policy update per expert per reference (four instead of one), six decayed pair
+ * counters, and a list move when an expert drops a key the frames hold. The order in which the
+ * experts are listed matters only for ties: equal mask weights (lower mask first), equal scores
+ * (the first expert is the best), and keys that change lists during one reference (in expert
+ * order).
  */
-import { CorruptionError } from "../../errors.js";
+import { CorruptionError, InvalidArgumentError } from "../../errors.js";
+import { NIL, NodeLists } from "./lists.js";
 import { NO_VICTIM, type ReplacementPolicy } from "./policy.js";
 
 export interface AdaptiveOptions {
   /** Score half-life in references, as a multiple of the capacity (default 4, at least 1024 refs). */
   halfLife?: number;
-  /** A challenger leads once its score is below the leader's by this fraction (default 0.02). */
-  margin?: number;
+  /**
+   * How many standard deviations of noise a score difference is measured in (default 2): an
+   * expert behind the best by `confidence`·σ + 1 misses weighs 1/e of the best one.
+   */
+  confidence?: number;
 }
+
+/** At most 7 experts: masks are list numbers of a NodeLists (0..254). */
+const MAX_EXPERTS = 7;
 
 export class AdaptivePolicy implements ReplacementPolicy {
   readonly name = "adaptive";
   readonly capacity: number;
   readonly experts: readonly ReplacementPolicy[];
+  /** Decayed misses of each expert. */
   private readonly scores: Float64Array;
+  /** Decayed count, per pair of experts (i * k + j, both orders), of references only one missed. */
+  private readonly disagree: Float64Array;
+  /** Whether each expert missed the current reference. */
+  private readonly missed: Uint8Array;
   private readonly decay: number;
-  private readonly margin: number;
-  private leader = 0;
-  private switches = 0;
-  /** Real resident keys. */
-  private readonly real = new Set<number>();
-  /** Real resident keys the leader does not hold, oldest first. */
-  private orphans = new Set<number>();
+  private readonly confidence: number;
+  /** Real resident keys, on the list numbered by the mask of experts that hold them. */
+  private readonly real: NodeLists;
+  /** Masks, lightest first: the order victim() searches. */
+  private order: Int32Array;
+  private readonly full: number;
+  private best = 0;
+  private reorders = 0;
   /** The key victim() already fed to the experts, so that insert() does not feed it twice. */
   private fedKey = Number.NaN;
-  private sinceCheck = 0;
-  private readonly checkEvery: number;
+  private sinceReorder = 0;
+  private readonly reorderEvery: number;
 
   constructor(capacity: number, experts: readonly ReplacementPolicy[], options: AdaptiveOptions = {}) {
+    const k = experts.length;
+    if (k < 1 || k > MAX_EXPERTS) {
+      throw new InvalidArgumentError("experts", k, `must be 1 to ${MAX_EXPERTS} policies`);
+    }
+    const confidence = options.confidence ?? 2;
+    if (!(confidence >= 0)) throw new InvalidArgumentError("confidence", confidence, "must be >= 0");
     this.capacity = capacity;
     this.experts = experts;
-    this.scores = new Float64Array(experts.length);
+    this.scores = new Float64Array(k);
+    this.disagree = new Float64Array(k * k);
+    this.missed = new Uint8Array(k);
     const halfLife = Math.max(1024, (options.halfLife ?? 4) * capacity);
     this.decay = 0.5 ** (1 / halfLife);
-    this.margin = options.margin ?? 0.02;
-    this.checkEvery = Math.max(64, capacity >> 3);
+    this.confidence = confidence;
+    this.full = (1 << k) - 1;
+    this.real = new NodeLists(1 << k, Math.min(capacity, 1 << 16));
+    this.order = new Int32Array(1 << k);
+    this.reorderEvery = Math.max(64, capacity >> 3);
+    this.reorder();
   }
 
   get size(): number {
-    return this.real.size;
+    return this.real.index.size;
   }
 
+  /** The expert with the fewest recent misses. */
   get leaderName(): string {
-    return this.experts[this.leader].name;
+    return this.experts[this.best].name;
   }
 
   has(key: number): boolean {
-    return this.real.has(key);
+    return this.real.index.has(key);
   }
 
   hit(key: number): void {
     this.feed(key);
   }
 
-  /** Runs one reference through every expert and updates the scores and the orphans. */
+  /** Weight of each expert, from the scores and the disagreements with the best one. */
+  weights(): number[] {
+    const k = this.experts.length;
+    const s = this.scores;
+    const b = this.best;
+    const w: number[] = [];
+    for (let i = 0; i < k; i++) {
+      const sigma = Math.sqrt(this.disagree[b * k + i]);
+      w.push(Math.exp(-(s[i] - s[b]) / (this.confidence * sigma + 1)));
+    }
+    return w;
+  }
+
+  /** Recomputes the best expert, the weights and the search order of the masks. */
+  private reorder(): void {
+    const s = this.scores;
+    let b = 0;
+    for (let i = 1; i < s.length; i++) if (s[i] < s[b]) b = i;
+    this.best = b;
+    const w = this.weights();
+    const masks = this.order.length;
+    const mw = new Float64Array(masks);
+    for (let m = 0; m < masks; m++) {
+      let t = 0;
+      for (let i = 0; i < w.length; i++) if (m & (1 << i)) t += w[i];
+      mw[m] = t;
+    }
+    this.order = Int32Array.from({ length: masks }, (_, m) => m).sort((a, c) => mw[a] - mw[c] || a - c);
+    this.reorders++;
+  }
+
+  /** Runs one reference through every expert and updates scores, disagreements and masks. */
   private feed(key: number): void {
     const experts = this.experts;
+    const k = experts.length;
     const scores = this.scores;
+    const missed = this.missed;
+    const real = this.real;
     const d = this.decay;
-    for (let i = 0; i < experts.length; i++) {
+    for (let i = 0; i < k; i++) {
       const e = experts[i];
       scores[i] *= d;
       if (e.has(key)) {
         e.hit(key);
+        missed[i] = 0;
         continue;
       }
+      missed[i] = 1;
       scores[i] += 1;
       if (e.size >= e.capacity) {
         const v = e.victim(key);
         e.evict(v);
-        if (i === this.leader && this.real.has(v)) this.orphans.add(v);
+        const n = real.find(v);
+        if (n !== NIL) real.moveToHead(n, real.list[n] & ~(1 << i));
       }
       e.insert(key);
     }
-    this.orphans.delete(key);
-    if (++this.sinceCheck >= this.checkEvery) {
-      this.sinceCheck = 0;
-      this.elect();
+    const dis = this.disagree;
+    for (let i = 0; i < k; i++) {
+      for (let j = i + 1; j < k; j++) {
+        const x = dis[i * k + j] * d + (missed[i] !== missed[j] ? 1 : 0);
+        dis[i * k + j] = x;
+        dis[j * k + i] = x;
+      }
+    }
+    // Every expert holds `key` now.
+    const n = real.find(key);
+    if (n !== NIL && real.list[n] !== this.full) real.moveToHead(n, this.full);
+    if (++this.sinceReorder >= this.reorderEvery) {
+      this.sinceReorder = 0;
+      this.reorder();
     }
   }
 
-  private elect(): void {
-    const scores = this.scores;
-    let best = this.leader;
-    for (let i = 0; i < scores.length; i++) if (scores[i] < scores[best]) best = i;
-    if (best === this.leader || scores[best] >= scores[this.leader] * (1 - this.margin)) return;
-    this.leader = best;
-    this.switches++;
-    const l = this.experts[best];
-    const orphans = new Set<number>();
-    for (const k of this.real) if (!l.has(k)) orphans.add(k);
-    this.orphans = orphans;
-  }
-
   victim(incoming: number, evictable?: (key: number) => boolean): number {
+    const real = this.real;
     if (evictable) {
       // Nothing evictable: answer before feeding the experts, so a failed fault changes nothing.
       let any = false;
-      for (const k of this.real) {
+      for (const [k] of real.index) {
         if (k !== incoming && evictable(k)) {
           any = true;
           break;
@@ -133,56 +210,56 @@ export class AdaptivePolicy implements ReplacementPolicy {
       this.feed(incoming);
       this.fedKey = incoming;
     }
-    for (const k of this.orphans) {
-      if (k !== incoming && (!evictable || evictable(k))) return k;
-    }
-    // No evictable orphan (pins, or frames freed by hand): the oldest evictable resident key.
-    for (const k of this.real) {
-      if (k !== incoming && (!evictable || evictable(k))) return k;
+    const order = this.order;
+    for (let o = 0; o < order.length; o++) {
+      for (let n = real.tail[order[o]]; n !== NIL; n = real.newer[n]) {
+        const k = real.key[n];
+        if (k !== incoming && (!evictable || evictable(k))) return k;
+      }
     }
     return NO_VICTIM;
   }
 
   evict(key: number): void {
-    this.real.delete(key);
-    this.orphans.delete(key);
+    const n = this.real.find(key);
+    if (n !== NIL) this.real.delete(n);
   }
 
   insert(key: number): void {
     if (this.fedKey !== key) this.feed(key);
     this.fedKey = Number.NaN;
-    this.real.add(key);
-    if (!this.experts[this.leader].has(key)) this.orphans.add(key);
+    if (this.real.find(key) !== NIL) return; // already resident: protocol misuse
+    let mask = 0;
+    for (let i = 0; i < this.experts.length; i++) if (this.experts[i].has(key)) mask |= 1 << i;
+    this.real.add(key, mask);
   }
 
   forget(key: number): void {
-    this.real.delete(key);
-    this.orphans.delete(key);
+    this.evict(key);
     for (const e of this.experts) e.forget(key);
   }
 
   stats(): Record<string, number> {
-    const out: Record<string, number> = {
-      leader: this.leader,
-      switches: this.switches,
-      orphans: this.orphans.size,
-    };
+    const out: Record<string, number> = { leader: this.best, reorders: this.reorders };
+    const w = this.weights();
     this.experts.forEach((e, i) => {
       out[`score_${e.name}`] = Math.round(this.scores[i] * 100) / 100;
+      out[`weight_${e.name}`] = Math.round(w[i] * 1000) / 1000;
     });
     return out;
   }
 
   check(): void {
     for (const e of this.experts) e.check();
-    if (this.real.size > this.capacity)
-      throw new CorruptionError(`adaptive: ${this.real.size} over capacity`);
-    const l = this.experts[this.leader];
-    for (const k of this.real) {
-      if (!l.has(k) !== this.orphans.has(k)) throw new CorruptionError(`adaptive: orphan set wrong for ${k}`);
-    }
-    for (const k of this.orphans) {
-      if (!this.real.has(k)) throw new CorruptionError(`adaptive: orphan ${k} not resident`);
+    const real = this.real;
+    real.check("adaptive");
+    if (real.index.size > this.capacity)
+      throw new CorruptionError(`adaptive: ${real.index.size} over capacity`);
+    for (const [k, n] of real.index) {
+      let mask = 0;
+      for (let i = 0; i < this.experts.length; i++) if (this.experts[i].has(k)) mask |= 1 << i;
+      if (real.list[n] !== mask)
+        throw new CorruptionError(`adaptive: key ${k} filed under mask ${real.list[n]}, experts say ${mask}`);
     }
   }
 }

@@ -31,8 +31,8 @@ registerPolicy(
 );
 registerPolicy(
   "adaptive",
-  "follows whichever of arc, lirs and s3fifo (simulated on keys) has the fewest recent misses",
-  (c) => new AdaptivePolicy(c, [new ArcPolicy(c), new LirsPolicy(c), new S3FifoPolicy(c)]),
+  "keeps the pages arc, lru, lirs and s3fifo (simulated on keys) agree on, weighted by recent misses",
+  (c) => new AdaptivePolicy(c, [new ArcPolicy(c), new LruPolicy(c), new LirsPolicy(c), new S3FifoPolicy(c)]),
 );
 registerPolicy(
   "sieve",
