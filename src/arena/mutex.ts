@@ -57,10 +57,15 @@ export class Mutex {
       return;
     }
     for (let spin = 0; ; spin++) {
-      const owner = Atomics.compareExchange(w, at + OWNER, 0, me);
+      // Test, then test-and-set: spinning on a plain load keeps the line shared until the
+      // holder's release, instead of taking it away from the holder at every try.
+      let owner = Atomics.load(w, at + OWNER);
       if (owner === 0) {
-        w[at + DEPTH] = 1;
-        return;
+        owner = Atomics.compareExchange(w, at + OWNER, 0, me);
+        if (owner === 0) {
+          w[at + DEPTH] = 1;
+          return;
+        }
       }
       if (spin < SPINS) continue;
       Atomics.add(w, at + WAITERS, 1);

@@ -31,9 +31,11 @@
  * OWNER_PARKED starts a block on exactly one block cache or remote-free list, and SL_PARKED and
  * SL_REMOTE_PENDING count their pages.
  *
- * Bounds: a worker parks at most CACHE_BUDGET pages (block cache plus pending remote frees; past
- * it, a free goes straight to the buddy allocator), so a worker that stops allocating pins at most
- * that much.
+ * Bounds: a worker parks at most its budget (block cache plus pending remote frees; past it, a
+ * free goes straight to the buddy allocator): CACHE_BUDGET pages, and by default (CACHE_SHARE) at
+ * most 1/(8 x ALIVE) of the segment's pages, so that all workers together keep about an eighth
+ * (a worker that attaches shrinks the others' budgets; what they parked before stays until used).
+ * A worker that stops allocating pins at most its budget.
  */
 import * as P from "./layout.js";
 import type { Segment } from "./segment.js";
@@ -48,7 +50,10 @@ export class BlockCache {
   private readonly w: Int32Array;
   private readonly wpp: number;
   private readonly entries: number;
-  private readonly budget: number;
+  /** Most pages a slot may park (0: block caches off); see budget(). */
+  private readonly cap: number;
+  private readonly share: boolean;
+  private readonly pageCount: number;
   /** This thread's slot word, hot-stack count word and first block-cache stack (bind). */
   private mine = 0;
   private hotCount = 0;
@@ -59,7 +64,19 @@ export class BlockCache {
     this.w = segment.w;
     this.wpp = segment.pages.pageSize >> 2;
     this.entries = this.w[segment.rw + P.P_CACHE_ENTRIES];
-    this.budget = this.w[segment.rw + P.P_CACHE_BUDGET];
+    this.cap = this.w[segment.rw + P.P_CACHE_BUDGET];
+    this.share = this.w[segment.rw + P.P_CACHE_SHARE] === 1;
+    this.pageCount = segment.pages.pageCount;
+  }
+
+  /**
+   * Pages a slot may park now: the cap, and by default at most its share of an eighth of the
+   * segment among the workers attached (one line read, rarely written).
+   */
+  private budget(): number {
+    if (!this.share) return this.cap;
+    const alive = Math.max(1, Atomics.load(this.w, this.s.rw + P.P_ALIVE));
+    return Math.min(this.cap, Math.floor(this.pageCount / (8 * alive)));
   }
 
   /** @internal Binds this thread's slot (Segment.bind). */
@@ -112,7 +129,7 @@ export class BlockCache {
     if (n < 2 || n > P.MAX_CACHED_PAGES || this.entries === 0) return false;
     const w = this.w;
     const parked = w[this.mine + P.SL_PARKED];
-    if (parked + Atomics.load(w, this.mine + P.SL_REMOTE_PENDING) + n > this.budget) return false;
+    if (parked + Atomics.load(w, this.mine + P.SL_REMOTE_PENDING) + n > this.budget()) return false;
     const st = this.stacks + (n - 2) * (1 + this.entries);
     const count = w[st];
     if (count === this.entries) return false;
@@ -130,10 +147,10 @@ export class BlockCache {
    * remote-free list, without a lock; false if its budget is spent (the caller frees it itself).
    */
   pushRemote(owner: number, page: number, n: number): boolean {
-    if (this.budget === 0) return false;
+    if (this.cap === 0) return false;
     const w = this.w;
     const sw = this.s.slotWord(owner);
-    if (w[sw + P.SL_PARKED] + Atomics.load(w, sw + P.SL_REMOTE_PENDING) + n > this.budget) return false;
+    if (w[sw + P.SL_PARKED] + Atomics.load(w, sw + P.SL_REMOTE_PENDING) + n > this.budget()) return false;
     this.s.owners[page] = P.OWNER_PARKED;
     Atomics.add(w, sw + P.SL_REMOTE_PENDING, n);
     const link = page * this.wpp;
@@ -191,7 +208,7 @@ export class BlockCache {
    */
   reclaim(): number {
     const m = this.s.mutex;
-    if (m === null || this.budget === 0) return 0;
+    if (m === null || this.cap === 0) return 0;
     const before = this.s.pages.freeBytes;
     m.lock();
     try {
@@ -221,7 +238,7 @@ export class BlockCache {
 
   /** Under the lock, for a slot whose thread is gone or leaving: everything it had parked goes back. */
   recover(slot: number): void {
-    if (this.budget === 0) return;
+    if (this.cap === 0) return;
     const w = this.w;
     const sw = this.s.slotWord(slot);
     this.flushLocked(slot);

@@ -16,15 +16,18 @@
  * | 5    | SEGMENT       | index of this segment in its pool                            |
  * | 6    | SEGMENTS      | segments of the pool                                         |
  * | 7    | OWNERS        | byte offset of the allocation-owner map (Uint8 per page)     |
- * | 8-10 | MUTEX         | the segment's lock (arena/mutex.ts)                          |
  * | 11   | RECOVERIES    | dead workers recovered so far                                |
  * | 12   | CACHE_ENTRIES | entries of each of a slot's block-cache stacks (0: no cache) |
- * | 13   | CACHE_BUDGET  | pages a slot may park (block cache plus remote-free list)    |
+ * | 13   | CACHE_BUDGET  | pages a slot may park (block cache plus remote-free list), or |
+ * |      |               | with CACHE_SHARE the most it may park                        |
  * | 14   | BLOCKS_AT     | word offset of the block cache in a region                   |
  * | 15   | AC_AT         | word offset of the array caches in a region (even)           |
  * | 16   | AC_ENTRIES    | objects a worker's array cache can hold (object/layout.ts)   |
  * | 17   | AC_BYTES      | bytes a worker's array cache of one size class may hold      |
- * | 32.. | SLOTS         | SLOT_WORDS per slot, slot 1 first                            |
+ * | 18   | ALIVE         | slots claimed and not yet freed (Atomics.add/sub)            |
+ * | 19   | CACHE_SHARE   | 1: a slot's budget is also at most 1/(8 x ALIVE) of the pages |
+ * | 32-34| MUTEX         | the segment's lock (arena/mutex.ts), on a cache line of its own |
+ * | 48.. | SLOTS         | SLOT_WORDS per slot, slot 1 first                            |
  *
  * Slot (Int32 words, SLOT_WORDS = 32 so that slots and the two halves of a slot sit on cache lines
  * of their own): STATE (FREE, ALIVE, DEAD), THREAD (threadId of the worker), ALLOCS and PAGES (pool
@@ -54,7 +57,6 @@ export const P_REGIONS = 4;
 export const P_SEGMENT = 5;
 export const P_SEGMENTS = 6;
 export const P_OWNERS = 7;
-export const P_MUTEX = 8;
 export const P_RECOVERIES = 11;
 export const P_CACHE_ENTRIES = 12;
 export const P_CACHE_BUDGET = 13;
@@ -62,7 +64,10 @@ export const P_BLOCKS_AT = 14;
 export const P_AC_AT = 15;
 export const P_AC_ENTRIES = 16;
 export const P_AC_BYTES = 17;
-export const P_SLOTS = 32;
+export const P_ALIVE = 18;
+export const P_CACHE_SHARE = 19;
+export const P_MUTEX = 32;
+export const P_SLOTS = 48;
 
 export const SLOT_WORDS = 32;
 export const SL_STATE = 0;
@@ -91,8 +96,11 @@ export const DEFAULT_WORKER_HOT_PAGES = 64;
 export const MAX_CACHED_PAGES = 8;
 /** Entries of each block-cache stack: count + entries fill one 64-byte cache line. */
 export const BLOCK_CACHE_ENTRIES = 15;
-/** Pages a worker may park by default (capped at an eighth of the segment shared by all workers). */
-export const DEFAULT_WORKER_CACHE_PAGES = 256;
+/**
+ * Pages a worker may park by default: at most this, and at most its share of an eighth of the
+ * segment among the workers attached at the moment.
+ */
+export const DEFAULT_WORKER_CACHE_PAGES = 512;
 /** Objects and bytes a worker's array cache of one size class may hold by default. */
 export const DEFAULT_WORKER_CACHE_OBJECTS = 64;
 export const DEFAULT_WORKER_CACHE_BYTES = 32 * 1024;

@@ -94,9 +94,7 @@ export class Segment {
     if (!Number.isInteger(hotPages) || hotPages < 0 || hotPages > 4096) {
       throw new InvalidArgumentError("workerHotPages", hotPages, "must be an integer from 0 to 4096");
     }
-    const cachePages =
-      options.workerCachePages ??
-      Math.min(P.DEFAULT_WORKER_CACHE_PAGES, Math.floor(pageCount / (8 * maxWorkers)));
+    const cachePages = options.workerCachePages ?? P.DEFAULT_WORKER_CACHE_PAGES;
     if (!Number.isInteger(cachePages) || cachePages < 0 || cachePages > 1 << 20) {
       throw new InvalidArgumentError("workerCachePages", cachePages, "must be an integer from 0 to 2^20");
     }
@@ -148,6 +146,7 @@ export class Segment {
     w[rw + P.P_OWNERS] = rootAddress + ownersAt;
     w[rw + P.P_CACHE_ENTRIES] = cacheEntries;
     w[rw + P.P_CACHE_BUDGET] = cacheEntries === 0 ? 0 : cachePages;
+    w[rw + P.P_CACHE_SHARE] = options.workerCachePages === undefined ? 1 : 0;
     w[rw + P.P_BLOCKS_AT] = blocksAt;
     w[rw + P.P_AC_AT] = acAt;
     w[rw + P.P_AC_ENTRIES] = acEntries;
@@ -202,6 +201,7 @@ export class Segment {
         if (pass === 0 && this.chargedBlocks(s) !== 0) continue;
         if (Atomics.compareExchange(this.w, sw + P.SL_STATE, P.SLOT_FREE, P.SLOT_ALIVE) === P.SLOT_FREE) {
           Atomics.store(this.w, sw + P.SL_THREAD, threadId);
+          Atomics.add(this.w, this.rw + P.P_ALIVE, 1);
           return s;
         }
       }
@@ -301,6 +301,7 @@ export class Segment {
     Atomics.store(this.w, sw + P.SL_REMOTE_ALLOCS, 0);
     Atomics.store(this.w, sw + P.SL_REMOTE_PAGES, 0);
     this.w[this.rw + P.P_RECOVERIES]++;
+    Atomics.sub(this.w, this.rw + P.P_ALIVE, 1);
     Atomics.store(this.w, this.slotWord(slot) + P.SL_STATE, P.SLOT_FREE);
   }
 
@@ -317,6 +318,7 @@ export class Segment {
     } finally {
       this.mutex.unlock();
     }
+    Atomics.sub(this.w, this.rw + P.P_ALIVE, 1);
     Atomics.store(this.w, this.slotWord(slot) + P.SL_STATE, P.SLOT_FREE);
     this.slot = 0;
   }

@@ -89,6 +89,23 @@ describe("block cache", () => {
     pool.check();
   });
 
+  it("by default a worker parks at most its share of an eighth of the pool among the workers attached", async () => {
+    const pool = Mempool.create(MiB, { maxWorkers: 4 });
+    const pages = pool.segments[0].pages.pageCount;
+    const blocks = Array.from({ length: 12 }, () => pool.alloc(3 * PS));
+    for (const b of blocks) pool.free(b);
+    const alone = Math.floor(pages / 8);
+    expect(parkedForMain(pool)).toBe(3 * Math.floor(alone / 3));
+    const w = start<RemoteReply>(fixture("remote-worker.ts"), { handle: pool.handle }, pool);
+    await w.next();
+    const again = blocks.map(() => pool.alloc(3 * PS));
+    for (const b of again) pool.free(b);
+    expect(parkedForMain(pool)).toBe(3 * Math.floor(Math.floor(pages / 16) / 3));
+    pool.check();
+    await command(w, { op: "close" });
+    await w.exited;
+  });
+
   it("what is parked goes back before an allocation would fail", () => {
     const pool = Mempool.create(MiB, { workerCachePages: 64, maxWorkers: 2 });
     const blocks: number[] = [];
