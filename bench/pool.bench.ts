@@ -40,7 +40,8 @@ const DESIGN_TITLE: Record<Design, string> = {
   locked: "shared pool, one global lock",
   "pool-nocache": "shared pool, workerCachePages: 0",
 };
-const WORKLOADS: readonly { key: WorkloadKey; title: string; iterations: number }[] = [
+/** `targets`: the issue's targets apply (the handoff shape is extra information, with no private bound). */
+const WORKLOADS: readonly { key: WorkloadKey; title: string; iterations: number; targets?: false }[] = [
   { key: "malloc", title: "small-object malloc/free (pool.heap)", iterations: 2_000_000 },
   { key: "pages-1", title: "1-page alloc/free (pool.alloc)", iterations: 2_000_000 },
   { key: "pages-mixed", title: "1-8 page alloc/free (pool.alloc)", iterations: 1_000_000 },
@@ -182,7 +183,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   ];
   const verdict = workloads.map((w) => {
     const s = summary[w.key];
-    const mark = (v: number, target: number) => `${v.toFixed(2)}x ${v >= target ? "met" : "MISSED"}`;
+    const mark = (v: number, target: number) =>
+      `${v.toFixed(2)}x ${w.targets === false ? "(no target)" : v >= target ? "met" : "MISSED"}`;
     return [
       w.key,
       mark(s.scaling, 1.8),
