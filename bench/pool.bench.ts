@@ -47,8 +47,9 @@ const WORKLOADS: readonly { key: WorkloadKey; title: string; iterations: number;
   { key: "pages-mixed", title: "1-8 page alloc/free (pool.alloc)", iterations: 1_000_000 },
   {
     key: "handoff",
-    title: "1-8 page blocks allocated by one worker, freed by the next",
+    title: "1-8 page blocks allocated by one worker, freed by the next (no targets)",
     iterations: 500_000,
+    targets: false,
   },
 ];
 
