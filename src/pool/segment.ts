@@ -29,8 +29,9 @@ export interface SegmentOptions extends Omit<HeapOptions, "bytes" | "shared"> {
   workerHotPages?: number;
   /**
    * Pages of freed 2-8 page blocks each worker may keep for itself (its block cache and the
-   * blocks other workers freed for it). Default 256; by default all workers together keep at most
-   * an eighth of a segment. 0 turns the block caches off.
+   * blocks other workers freed for it). Default: 512, and at most the worker's share of an eighth
+   * of the segment among the workers attached at the moment; a number given here is a fixed budget.
+   * 0 turns the block caches and remote-free lists off.
    */
   workerCachePages?: number;
   /** Objects each worker's array cache of one size class may hold. Default 64, less in small segments. */
