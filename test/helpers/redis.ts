@@ -7,7 +7,10 @@
  *     describe.skipIf(!redis)("...", () => { ... }); afterAll(() => redis?.stop());
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
+import { freePort } from "./net.js";
+
+export { freePort };
 
 export interface RedisServer {
   readonly port: number;
@@ -20,20 +23,6 @@ export interface RedisServer {
 /** Whether redis-server is on the PATH. */
 export function redisInstalled(): boolean {
   return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
-}
-
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Sends PING and resolves true on +PONG. */

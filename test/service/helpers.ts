@@ -1,18 +1,14 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ServiceConfig } from "../../src/service/config.js";
 import { Service } from "../../src/service/server.js";
 
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { freePort } from "../helpers/net.js";
+
+export { freePort };
 
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "mneme-svc-"));
