@@ -208,17 +208,8 @@ export class PageAllocator {
   /** 2^order contiguous pages, aligned to their size. */
   allocPages(order: number): number {
     if (order === 0) {
-      // Fast path, kept small so that it inlines: pop the hot stack.
-      const w = this.w;
-      const count = w[this.hotCountWord];
-      if (count !== 0) {
-        // The page's state first, then the count (see repair): a thread killed in between
-        // leaves an S_SINGLE page inside its stack, which recovery frees.
-        const page = this.hot[count - 1];
-        this.state[page] = S_SINGLE;
-        w[this.hotCountWord] = count - 1;
-        return page * this.pageSize;
-      }
+      const page = this.popHot();
+      if (page !== 0) return page * this.pageSize;
     }
     return this.allocPagesSlow(order);
   }
@@ -302,19 +293,15 @@ export class PageAllocator {
       align <= this.pageSize
     ) {
       // One page, which satisfies any alignment up to the page size: the allocPages(0) path.
-      const count = this.w[this.hotCountWord];
       if (
-        count !== 0 &&
+        this.w[this.hotCountWord] !== 0 &&
         bytes > 0 &&
         (bytes | 0) === bytes &&
         align > 0 &&
         (align | 0) === align &&
         (align & (align - 1)) === 0
       ) {
-        const page = this.hot[count - 1];
-        this.state[page] = S_SINGLE;
-        this.w[this.hotCountWord] = count - 1;
-        return page * this.pageSize;
+        return this.popHot() * this.pageSize;
       }
     }
     const n = this.pagesFor(bytes);
@@ -402,18 +389,7 @@ export class PageAllocator {
     if (typeof address === "number") {
       const exact = address / this.pageSize;
       const page = exact | 0;
-      const state = this.state;
-      if (page === exact && page >= this.firstPage && state[page] === S_SINGLE) {
-        // Fast path, kept small so that it inlines: push onto the hot stack if it has room.
-        const w = this.w;
-        const count = w[this.hotCountWord];
-        if (count < this.hotHigh) {
-          this.hot[count] = page;
-          w[this.hotCountWord] = count + 1;
-          state[page] = S_HOT;
-          return;
-        }
-      }
+      if (page === exact && this.freeHot(page)) return;
     }
     this.freeSlow(address, this.pageOf(address));
   }
@@ -870,15 +846,36 @@ export class PageAllocator {
     }
   }
 
-  /** Pops a hot page, already marked S_SINGLE (see repair); 0 if the stack is empty. */
-  private popHot(): number {
+  /**
+   * @internal Pops a page off this thread's hot stack, marked S_SINGLE (a one-page allocation); 0 if
+   * the stack is empty. Kept small so that it inlines into every single-page fast path.
+   */
+  popHot(): number {
     const i = this.hotCountWord;
     const count = this.w[i];
     if (count === 0) return 0;
+    // The page's state first, then the count (see repair): a thread killed in between leaves an
+    // S_SINGLE page inside its stack, which recovery frees.
     const page = this.hot[count - 1];
     this.state[page] = S_SINGLE;
     this.w[i] = count - 1;
     return page;
+  }
+
+  /**
+   * @internal The fast path of free(): page `page`, if it is a one-page allocation, onto this
+   * thread's hot stack when it has room; false (nothing changed) otherwise. Header and
+   * out-of-range pages are never S_SINGLE, so they fall through to the caller's slow path.
+   */
+  freeHot(page: number): boolean {
+    if (page < this.firstPage || this.state[page] !== S_SINGLE) return false;
+    const i = this.hotCountWord;
+    const count = this.w[i];
+    if (count >= this.hotHigh) return false;
+    this.hot[count] = page;
+    this.w[i] = count + 1;
+    this.state[page] = S_HOT;
+    return true;
   }
 
   /** Frees a single page onto the hot stack (its state is S_SINGLE on entry). */

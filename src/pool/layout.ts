@@ -35,12 +35,15 @@
  * frees: written only by the slot's thread, plain stores), PARKED (pages on its block cache, plain
  * stores by its thread), INFLIGHT_CUR and INFLIGHT_NEXT (the remote-free list being drained under
  * the lock, for recovery: block-cache.ts). From word 16, the half other workers write:
- * REMOTE_ALLOCS and REMOTE_PAGES (blocks of the slot freed by other workers: Atomics.add by them;
- * charged = ALLOCS - REMOTE), REMOTE_HEAD (the remote-free list: page of its newest block, 0 when
+ * REMOTE_ALLOCS and REMOTE_PAGES (blocks of the slot freed by other workers: Atomics.add by them).
+ * Charged blocks = ALLOCS + SINGLES - REMOTE_ALLOCS, charged pages = PAGES + SINGLES - REMOTE_PAGES
+ * (SINGLES is in the region, below); REMOTE_HEAD (the remote-free list: page of its newest block, 0 when
  * empty) and REMOTE_PENDING (pages on that list).
  *
- * Region of a slot (Int32 words from its start): word 0 the hot stack's count, words 4.. its
- * HOT_PAGES entries; from BLOCKS_AT the block cache (block-cache.ts); from AC_AT the array caches:
+ * Region of a slot (Int32 words from its start): word 0 the hot stack's count, word 1 SINGLES
+ * (one-page blocks counted by the fast paths of pool.alloc and pool.free, on the hot count's cache
+ * line and in one store instead of ALLOCS and PAGES; negative when the slow path charged the page),
+ * words 4.. its HOT_PAGES entries; from BLOCKS_AT the block cache (block-cache.ts); from AC_AT the array caches:
  * MAX_CACHES x acSlotWords(AC_ENTRIES) (object/layout.ts).
  *
  * Allocation-owner map (Uint8 per page, at OWNERS): for the first page of every pool.alloc block,
@@ -88,6 +91,7 @@ export const SLOT_FREE = 0;
 export const SLOT_ALIVE = 1;
 export const SLOT_DEAD = 2;
 
+export const REGION_SINGLES = 1;
 export const REGION_HOT = 4;
 
 export const DEFAULT_MAX_WORKERS = 16;

@@ -176,13 +176,17 @@ export class Mempool {
 
   /** `bytes` rounded up to whole pages, contiguous; OutOfPoolMemoryError when no segment has room. */
   alloc(bytes: number): number {
-    const ps = this.ps;
     const one = this.one;
-    if (one !== null && typeof bytes === "number" && bytes > 0 && bytes <= ps && (bytes | 0) === bytes) {
-      // One page from a single segment, the common case: the hot stack, no lock.
-      const offset = this.allocIn(one, ps);
+    if (one !== null && typeof bytes === "number" && bytes > 0 && bytes <= this.ps && (bytes | 0) === bytes) {
+      // One page from a single segment, the common case: this thread's hot stack, no lock.
+      const offset = one.allocPage();
       if (offset >= 0) return offset;
     }
+    return this.allocSlow(bytes);
+  }
+
+  private allocSlow(bytes: number): number {
+    const ps = this.ps;
     positiveInteger("size", bytes);
     const rounded = Math.ceil(bytes / ps) * ps;
     if (this.segments.length === 1) {
@@ -279,6 +283,13 @@ export class Mempool {
    * itself, on its remote-free list if another worker does (block-cache.ts).
    */
   free(block: number | Uint8Array): void {
+    const one = this.one;
+    // This thread's own one-page block in a single-segment pool, the common case: no lock.
+    if (one !== null && typeof block === "number" && one.freePage(block)) return;
+    this.freeSlow(block);
+  }
+
+  private freeSlow(block: number | Uint8Array): void {
     const one = this.one;
     const seg = one !== null && typeof block === "number" && block >= 0 ? one : this.segmentOf(block);
     const offset = typeof block === "number" ? block - seg.index * P.SEGMENT_SPAN : block.byteOffset;

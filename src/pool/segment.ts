@@ -22,6 +22,8 @@ import type { HotStack, PageAllocator } from "../page/buddy.js";
 import { BlockCache, blockCacheWords } from "./block-cache.js";
 import * as P from "./layout.js";
 
+// Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings.
+
 export interface SegmentOptions extends Omit<HeapOptions, "bytes" | "shared"> {
   /** Workers (the creator included) that can be attached at once. Default 16. */
   maxWorkers?: number;
@@ -50,6 +52,8 @@ export class Segment {
   readonly capacity: number;
   /** Word index of this thread's slot record (bind). */
   mine = 0;
+  /** Word index of this thread's SINGLES counter (bind). */
+  private singles = 0;
   /** Parked blocks: this thread's block cache and the remote-free lists (block-cache.ts). */
   readonly blocks: BlockCache;
   slot = 0;
@@ -214,6 +218,7 @@ export class Segment {
   bind(slot: number): void {
     this.slot = slot;
     this.mine = this.slotWord(slot);
+    this.singles = this.regionWord(slot) + P.REGION_SINGLES;
     const mutex = new Mutex(
       this.w,
       this.rw + P.P_MUTEX,
@@ -299,6 +304,7 @@ export class Segment {
     const sw = this.slotWord(slot);
     Atomics.store(this.w, sw + P.SL_ALLOCS, allocs);
     Atomics.store(this.w, sw + P.SL_PAGES, pages);
+    Atomics.store(this.w, this.regionWord(slot) + P.REGION_SINGLES, 0);
     Atomics.store(this.w, sw + P.SL_REMOTE_ALLOCS, 0);
     Atomics.store(this.w, sw + P.SL_REMOTE_PAGES, 0);
     this.w[this.rw + P.P_RECOVERIES]++;
@@ -324,16 +330,54 @@ export class Segment {
     this.slot = 0;
   }
 
+  /**
+   * pool.alloc's fast path: one page off this thread's hot stack, charged to its slot, as an
+   * offset; -1 when the stack is empty (the slow path refills it and drains the remote-free list).
+   * Kept small so that it inlines.
+   */
+  allocPage(): number {
+    const page = this.pages.popHot();
+    if (page === 0) return -1;
+    this.owners[page] = this.slot;
+    this.w[this.singles]++;
+    return page * this.pages.pageSize;
+  }
+
+  /**
+   * pool.free's fast path: this thread's own one-page block at `offset` onto its hot stack; false,
+   * with nothing changed, for anything else (a larger block, another worker's, a full stack, an
+   * address that is not a block). The owner entry is cleared after the push: a thread killed in
+   * between leaves an entry on a free page, which recovery's recount drops (recoverLocked).
+   */
+  freePage(offset: number): boolean {
+    const page = offset / this.pages.pageSize;
+    const slot = this.slot;
+    if (this.owners[page] !== slot || slot === 0 || !this.pages.freeHot(page)) return false;
+    this.owners[page] = 0;
+    this.w[this.singles]--;
+    return true;
+  }
+
   /** Pool blocks charged to a slot: its allocations less its own and other workers' frees. */
   chargedBlocks(slot: number): number {
     const sw = this.slotWord(slot);
-    return Atomics.load(this.w, sw + P.SL_ALLOCS) - Atomics.load(this.w, sw + P.SL_REMOTE_ALLOCS);
+    const w = this.w;
+    return (
+      Atomics.load(w, sw + P.SL_ALLOCS) +
+      Atomics.load(w, this.regionWord(slot) + P.REGION_SINGLES) -
+      Atomics.load(w, sw + P.SL_REMOTE_ALLOCS)
+    );
   }
 
   /** Pages of the pool blocks charged to a slot. */
   chargedPages(slot: number): number {
     const sw = this.slotWord(slot);
-    return Atomics.load(this.w, sw + P.SL_PAGES) - Atomics.load(this.w, sw + P.SL_REMOTE_PAGES);
+    const w = this.w;
+    return (
+      Atomics.load(w, sw + P.SL_PAGES) +
+      Atomics.load(w, this.regionWord(slot) + P.REGION_SINGLES) -
+      Atomics.load(w, sw + P.SL_REMOTE_PAGES)
+    );
   }
 
   /** Free pages kept for a slot: its hot stack, its block cache and its pending remote frees. */

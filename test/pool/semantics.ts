@@ -199,6 +199,26 @@ export function semanticsSuite(label: string, bytes: number, options?: MempoolOp
       expect(pool.stats().workers[0]).toMatchObject({ allocations: 0, bytes: 0 });
     });
 
+    it("counts single pages exactly, whichever path (hot stack or lock) allocated and freed them", () => {
+      const pool = Mempool.create(bytes, options);
+      const free0 = pool.stats().free;
+      // The first page refills the empty hot stack under the lock; the next ones pop it, and the
+      // frees push onto it until it is full and the rest take the lock.
+      const pages = Array.from({ length: 200 }, () => pool.alloc(PS));
+      expect(new Set(pages).size).toBe(200);
+      expect(pool.stats().workers[0]).toMatchObject({ allocations: 200, bytes: 200 * PS });
+      expect(pool.stats().free).toBe(free0 - 200 * PS);
+      for (const a of pages.slice(0, 150)) pool.free(a);
+      expect(pool.stats().workers[0]).toMatchObject({ allocations: 50, bytes: 50 * PS });
+      expect(() => pool.free(pages[0])).toThrow(DoubleFreeError);
+      expect(() => pool.free(pages[199] + 8)).toThrow(InvalidAddressError);
+      expect(pool.stats().workers[0]).toMatchObject({ allocations: 50, bytes: 50 * PS });
+      for (const a of pages.slice(150)) pool.free(pool.view(a, PS));
+      expect(pool.stats().workers[0]).toMatchObject({ allocations: 0, bytes: 0 });
+      expect(pool.stats().free).toBe(free0);
+      pool.check();
+    });
+
     it("throws OutOfPoolMemoryError when no contiguous space is left, and recovers when freed", () => {
       const pool = Mempool.create(bytes, options);
       const fresh = pool.stats();
