@@ -15,8 +15,11 @@ import {
   CACHE_WORDS,
   CF_KMALLOC,
   FREE_TAG,
+  HOLDER_SHIFT,
+  LIST_CURRENT,
   LIST_EMPTY,
   LIST_FULL,
+  LIST_MASK,
   LIST_PARTIAL,
   OWNER_LARGE,
   OWNER_META,
@@ -122,7 +125,7 @@ function census(heap: Heap): Census[] {
     const h = p * wpp;
     const r = out[s.w[h + S_CACHE]];
     if (!r) fail(`slab ${p} names cache ${s.w[h + S_CACHE]}, which does not exist`);
-    const list = s.w[h + S_LIST];
+    const list = s.w[h + S_LIST] & LIST_MASK;
     if (list === LIST_PARTIAL) r.partial++;
     else if (list === LIST_FULL) r.full++;
     else if (list === LIST_EMPTY) r.empty++;
@@ -245,8 +248,14 @@ function checkSlab(heap: Heap, c: number, slab: number, list: number, prev: numb
   const h = slab * (ps >> 2);
   const name = s.name(c);
   if (w[h + S_CACHE] !== c) fail(`slab ${slab} of cache ${name} names cache ${w[h + S_CACHE]}`);
-  if (w[h + S_LIST] !== list)
-    fail(`slab ${slab} of cache ${name} is on list ${list} but says ${w[h + S_LIST]}`);
+  const v = w[h + S_LIST];
+  const current = (v & LIST_CURRENT) !== 0;
+  if (
+    (v & LIST_MASK) !== list ||
+    (list === LIST_EMPTY && v !== LIST_EMPTY) ||
+    (current && v >> HOLDER_SHIFT === 0)
+  )
+    fail(`slab ${slab} of cache ${name} is on list ${list} but says ${v}`);
   if (prev >= 0 && w[h + S_PREV] !== prev) fail(`slab ${slab} of cache ${name} has a wrong back link`);
   const o = heap.owner[slab];
   const order = ownerOrder(o);
@@ -268,7 +277,7 @@ function checkSlab(heap: Heap, c: number, slab: number, list: number, prev: numb
   }
   const inuse = w[h + S_INUSE];
   if (used !== inuse) fail(`slab ${slab} of cache ${name}: ${used} bits set but INUSE says ${inuse}`);
-  if (list === LIST_PARTIAL && !(inuse > 0 && inuse < per))
+  if (list === LIST_PARTIAL && !((inuse > 0 || current) && inuse < per))
     fail(`partial slab ${slab} of ${name} holds ${inuse}`);
   if (list === LIST_FULL && inuse !== per) fail(`full slab ${slab} of ${name} holds ${inuse}`);
   if (list === LIST_EMPTY && inuse !== 0) fail(`empty slab ${slab} of ${name} holds ${inuse}`);
@@ -356,7 +365,8 @@ export function heapCheck(heap: Heap): void {
     const slab = ownerSlab(p, o);
     if (w[slab * wpp + S_CACHE] !== ownerCache(o))
       fail(`page ${p}: owner map names another cache than its slab`);
-    if (slab === p && w[p * wpp + S_LIST] === LIST_FULL) checkSlab(heap, ownerCache(o), p, LIST_FULL, -1);
+    if (slab === p && (w[p * wpp + S_LIST] & LIST_MASK) === LIST_FULL)
+      checkSlab(heap, ownerCache(o), p, LIST_FULL, -1);
   }
   for (let c = 0; c < s.cacheCount; c++) checkArrayCache(heap, c);
   let ownedSlab = 0;

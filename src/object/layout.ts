@@ -168,10 +168,12 @@ export const AC_MAX_LIMIT = (CACHE_WORDS - C_AC_ENTRIES) / 2;
 export const FREE_TAG = [0x46, 0x52, 0x45, 0x45];
 /**
  * A pool gives every worker its own array caches, in a region of acSlotWords(entries) words per
- * cache: word 0 the count, entries (Float64) from word AC_SLOT_ENTRIES. The pool chooses `entries`
+ * cache: word 0 the count, word AC_SLOT_HELD the worker's current slab of that cache (page
+ * index, 0 = none; slab.ts heldSlab), entries (Float64) from word AC_SLOT_ENTRIES. The pool chooses `entries`
  * (larger than a descriptor's AC_MAX_LIMIT: a worker's refills and flushes take the pool's lock);
  * each cache's capacity in a region is regionAcLimit(), the same for every worker.
  */
+export const AC_SLOT_HELD = 1;
 export const AC_SLOT_ENTRIES = 4;
 export function acSlotWords(entries: number): number {
   return AC_SLOT_ENTRIES + 2 * entries;
@@ -208,7 +210,10 @@ export const CF_DEBUG = 4;
  * | 2    | NEXT     | next slab on the same list (page index, 0 = end)                     |
  * | 3    | PREV     | previous slab on the same list (page index, 0 = head)                |
  * | 4    | HINT     | bitmap word where the search for a free bit starts (no free bit below) |
- * | 5    | LIST     | LIST_PARTIAL or LIST_EMPTY (linked), or LIST_FULL (on no list)       |
+ * | 5    | LIST     | bits 0-1: LIST_PARTIAL or LIST_EMPTY (linked), or LIST_FULL (on no   |
+ * |      |          | list); in a pool, bits 4..: the slot of the worker holding the slab  |
+ * |      |          | (partial or full, 0: none) and bit 3, LIST_CURRENT: the slab it       |
+ * |      |          | refills from, which stays on the partial list when it empties        |
  * | 6..  | BITMAP   | BITMAP_WORDS words                                                   |
  *
  * For 117-byte objects on one 4096-byte page: 24 header bytes + 8 bitmap bytes = 32, and
@@ -227,6 +232,11 @@ export const SIZEOF_SLAB_HEADER = S_BITMAP * 4;
 export const LIST_PARTIAL = 0;
 export const LIST_FULL = 1;
 export const LIST_EMPTY = 2;
+export const LIST_MASK = 3;
+/** A pool worker's current slab of its cache (slab.ts heldSlab). */
+export const LIST_CURRENT = 8;
+/** The slot of the pool worker holding a slab, in the LIST word from this bit (slab.ts heldSlab). */
+export const HOLDER_SHIFT = 4;
 
 /** Virtual addresses of vmalloc areas: far above any arena address, exact as doubles. */
 export const VMALLOC_BASE = 2 ** 48;

@@ -87,6 +87,9 @@ const S_BITMAP = L.S_BITMAP;
 const LIST_PARTIAL = L.LIST_PARTIAL;
 const LIST_FULL = L.LIST_FULL;
 const LIST_EMPTY = L.LIST_EMPTY;
+const LIST_MASK = L.LIST_MASK;
+const LIST_CURRENT = L.LIST_CURRENT;
+const HOLDER_SHIFT = L.HOLDER_SHIFT;
 const R_CACHE_COUNT = L.R_CACHE_COUNT;
 const R_FOOTPRINT = L.R_FOOTPRINT;
 const R_PEAK = L.R_PEAK;
@@ -162,6 +165,8 @@ export class Slabs {
   private acSlotWords = 0;
   private acEntries = 0;
   private acBytes = 0;
+  /** This thread's slot in a pool (held slabs carry it, see heldSlab); 0 outside a pool. */
+  private holder = 0;
   /** @internal Set by a pool: the lock shared with the page layer. */
   mutex: Mutex | null = null;
   /** @internal Set by a pool: the array-cache regions of the other live threads. */
@@ -396,11 +401,11 @@ export class Slabs {
     const mem = this.mem;
     let avail = w[aw];
     const target = Math.min(this.acLimit[c], avail + Math.max(1, this.acLimit[c] >> 1));
-    while (
-      avail < target &&
-      (w[this.dw + c * CACHE_WORDS + C_PARTIAL] !== 0 || w[this.dw + c * CACHE_WORDS + C_EMPTY] !== 0)
-    ) {
-      const address = this.allocFromSlab(c, false);
+    while (avail < target) {
+      // Only from slabs the cache already has: a refill never takes a new slab.
+      const slab = this.nextSlab(c, false, false);
+      if (slab === 0) break;
+      const address = this.takeObject(c, slab);
       mem[address] = TAG0;
       mem[address + 1] = TAG1;
       mem[address + 2] = TAG2;
@@ -486,7 +491,10 @@ export class Slabs {
   private shrinkCacheLocked(c: number, drain = true): number {
     const w = this.w;
     const before = w[this.rw + R_FOOTPRINT];
-    if (drain) this.drain(c);
+    if (drain) {
+      this.drain(c);
+      if (this.holder !== 0) this.unhold(c, this.acWord[c] + L.AC_SLOT_HELD, this.holder);
+    }
     const cd = this.dw + c * CACHE_WORDS;
     while (w[cd + C_EMPTY_COUNT] > 0) {
       const slab = w[cd + C_EMPTY];
@@ -557,9 +565,25 @@ export class Slabs {
   // ---------------------------------------------------------------- bitmap path
 
   private allocFromSlab(c: number, wait: boolean): number {
+    return this.takeObject(c, this.nextSlab(c, true, wait));
+  }
+
+  /**
+   * The slab cache c's next object comes from: in a pool the one this thread holds (heldSlab),
+   * elsewhere the head of the partial list, else an empty slab or (with `create`) a new one;
+   * 0 if there is none and `create` is false.
+   */
+  private nextSlab(c: number, create: boolean, wait: boolean): number {
+    if (this.holder !== 0) return this.heldSlab(c, create, wait);
+    const cd = this.dw + c * CACHE_WORDS;
+    const slab = this.w[cd + C_PARTIAL];
+    if (slab !== 0) return slab;
+    return create || this.w[cd + C_EMPTY] !== 0 ? this.refill(c, wait) : 0;
+  }
+
+  /** Sets the first free bit of `slab` (cache c, not full) and returns that object's address. */
+  private takeObject(c: number, slab: number): number {
     const w = this.w;
-    let slab = w[this.dw + c * CACHE_WORDS + C_PARTIAL];
-    if (slab === 0) slab = this.refill(c, wait);
     const g = this.owner[slab] >> 6;
     const h = slab * this.wpp;
     let wi = w[h + S_HINT];
@@ -588,8 +612,9 @@ export class Slabs {
     if (idx >> 5 < w[h + S_HINT]) w[h + S_HINT] = idx >> 5;
     const inuse = w[h + S_INUSE] - 1;
     w[h + S_INUSE] = inuse;
-    if (inuse === 0) this.emptied(c, slab);
-    else if (inuse === this.gPerSlab[g] - 1) this.move(c, slab, LIST_PARTIAL);
+    if (inuse === 0) {
+      if ((w[h + S_LIST] & LIST_CURRENT) === 0) this.emptied(c, slab);
+    } else if (inuse === this.gPerSlab[g] - 1) this.move(c, slab, LIST_PARTIAL);
   }
 
   /** Returns the oldest n array-cache objects to their slabs; the new count. */
@@ -644,10 +669,9 @@ export class Slabs {
    * region, `entries` objects and `bytes` bytes per cache at most: layout.ts regionAcLimit); the
    * objects on the current array caches go back to their slabs first.
    */
-  bindArrayCaches(base: number, entries: number, bytes: number): void {
-    this.withLock(() => {
-      for (let c = 0; c < this.known; c++) this.drain(c);
-    });
+  bindArrayCaches(base: number, entries: number, bytes: number, holder: number): void {
+    this.withLock(() => this.drainAll());
+    this.holder = holder;
     this.acBase = base;
     this.acSlotWords = L.acSlotWords(entries);
     this.acEntries = entries;
@@ -660,9 +684,10 @@ export class Slabs {
    * @internal Returns every object of the array-cache region at `base` (a dead thread's) to its
    * slab. The thread may have died in the middle of a flush (holding the lock), so an entry whose
    * object is already back in its slab (bit clear, or its slab given back) is skipped, and so is
-   * a duplicate left by the flush's move.
+   * a duplicate left by the flush's move. Called after repairSlabs, which dropped every hold
+   * (`holder`'s current slabs included), so only the region's current-slab words are cleared.
    */
-  drainRegion(base: number): void {
+  drainRegion(base: number, holder: number): void {
     this.withLock(() => {
       this.load();
       const w = this.w;
@@ -686,8 +711,93 @@ export class Slabs {
           if ((w[slab * this.wpp + S_BITMAP + (idx >> 5)] & (1 << (idx & 31))) === 0) continue;
           this.freeToSlab(c, g, address, slab, idx);
         }
+        this.unhold(c, aw + L.AC_SLOT_HELD, holder);
       }
     });
+  }
+
+  /** Under the lock: every array cache of this thread back to its slabs, and its held slabs let go. */
+  drainAll(): void {
+    for (let c = 0; c < this.known; c++) {
+      this.drain(c);
+      if (this.holder !== 0) this.unhold(c, this.acWord[c] + L.AC_SLOT_HELD, this.holder);
+    }
+    if (this.holder !== 0) this.disown(this.holder);
+  }
+
+  /**
+   * The slab this thread takes cache c's objects from in a pool: its current slab (SLUB's per-cpu
+   * slab) while that has a free object, else the first partial slab it holds or nobody holds, else
+   * an empty slab (or, with `create`, a new one); 0 if there is none and `create` is false. A
+   * worker holds the slabs it took objects from until they empty, so two workers never refill
+   * from the same slab and their objects share no cache line (a worker writes an object's first
+   * word on every free and allocation). Holds are hints, not locks: repair drops them, and another
+   * thread's debug or slow path may still take an object from a held slab.
+   */
+  private heldSlab(c: number, create: boolean, wait: boolean): number {
+    const w = this.w;
+    const wpp = this.wpp;
+    const hw = this.acWord[c] + L.AC_SLOT_HELD;
+    const me = this.holder << HOLDER_SHIFT;
+    const cur = w[hw];
+    if (cur !== 0 && this.isSlabOf(c, cur)) {
+      const v = w[cur * wpp + S_LIST];
+      if (v === (LIST_PARTIAL | LIST_CURRENT | me)) return cur;
+      // It filled up: still held, no longer current.
+      if ((v & ~LIST_MASK) === (LIST_CURRENT | me)) w[cur * wpp + S_LIST] = v & ~LIST_CURRENT;
+    }
+    w[hw] = 0;
+    const cd = this.dw + c * CACHE_WORDS;
+    let slab = w[cd + C_PARTIAL];
+    while (slab !== 0) {
+      const holder = w[slab * wpp + S_LIST] >> HOLDER_SHIFT;
+      if (holder === 0 || holder === this.holder) break;
+      slab = w[slab * wpp + S_NEXT];
+    }
+    if (slab === 0) {
+      if (!create && w[cd + C_EMPTY] === 0) return 0;
+      slab = this.refill(c, wait);
+    }
+    w[slab * wpp + S_LIST] = LIST_PARTIAL | LIST_CURRENT | me;
+    w[hw] = slab;
+    return slab;
+  }
+
+  /**
+   * Ends `holder`'s current slab of cache c, recorded at word `hw` of its region: an empty one then
+   * goes where every emptied slab goes.
+   */
+  private unhold(c: number, hw: number, holder: number): void {
+    const w = this.w;
+    const slab = w[hw];
+    w[hw] = 0;
+    if (slab === 0 || !this.isSlabOf(c, slab)) return;
+    const h = slab * this.wpp;
+    const v = w[h + S_LIST];
+    if ((v & ~LIST_MASK) !== (LIST_CURRENT | (holder << HOLDER_SHIFT))) return;
+    w[h + S_LIST] = v & ~LIST_CURRENT;
+    if (w[h + S_INUSE] === 0) this.emptied(c, slab);
+  }
+
+  /** Drops every hold of `holder` (a thread that detaches or died), after unhold of its current slabs. */
+  private disown(holder: number): void {
+    const w = this.w;
+    const owner = this.owner;
+    for (let p = 1; p < owner.length; p++) {
+      const o = owner[p];
+      if (o <= 0 || (o & 63) !== 1) continue;
+      const h = p * this.wpp;
+      const v = w[h + S_LIST];
+      if (v >> HOLDER_SHIFT !== holder) continue;
+      w[h + S_LIST] = v & LIST_MASK;
+      if ((v & LIST_MASK) === LIST_PARTIAL && w[h + S_INUSE] === 0) this.emptied(L.ownerCache(o), p);
+    }
+  }
+
+  /** Whether page `page` is the first page of one of cache c's slabs (the owner map says so). */
+  private isSlabOf(c: number, page: number): boolean {
+    const o = page > 0 && page < this.owner.length ? this.owner[page] : 0;
+    return o > 0 && (o & 63) === 1 && L.ownerCache(o) === c;
   }
 
   /** Runs `f` holding the pool's lock, if any. */
@@ -756,6 +866,7 @@ export class Slabs {
     w[h + S_CACHE] = c;
     w[h + S_INUSE] = 0;
     w[h + S_HINT] = 0;
+    w[h + S_LIST] = LIST_EMPTY;
     const words = this.gWords[g];
     w.fill(0, h + S_BITMAP, h + S_BITMAP + words);
     const tail = this.gPerSlab[g] & 31;
@@ -818,7 +929,8 @@ export class Slabs {
   private push(c: number, slab: number, list: number): void {
     const w = this.w;
     const h = slab * this.wpp;
-    w[h + S_LIST] = list;
+    // A slab keeps its holder between the partial and full states (heldSlab); an empty one has none.
+    w[h + S_LIST] = list === LIST_EMPTY ? list : list | (w[h + S_LIST] & ~LIST_MASK);
     if (list === LIST_FULL) return;
     const head = this.dw + c * CACHE_WORDS + (list === LIST_PARTIAL ? C_PARTIAL : C_EMPTY);
     const next = w[head];
@@ -831,7 +943,7 @@ export class Slabs {
   private unlink(c: number, slab: number): void {
     const w = this.w;
     const h = slab * this.wpp;
-    const list = w[h + S_LIST];
+    const list = w[h + S_LIST] & LIST_MASK;
     if (list === LIST_FULL) return;
     const next = w[h + S_NEXT];
     const prev = w[h + S_PREV];

@@ -236,6 +236,7 @@ export class Segment {
       this.acWord(slot),
       this.w[this.rw + P.P_AC_ENTRIES],
       this.w[this.rw + P.P_AC_BYTES],
+      slot,
     );
     this.pages.otherHotStacks = () => this.others().map((s) => this.hotStackOf(s));
     this.heap.slabs.otherRegions = () => this.others().map((s) => this.acWord(s));
@@ -279,7 +280,7 @@ export class Segment {
     this.w[this.regionWord(slot)] = 0;
     this.blocks.recover(slot);
     repairSlabs(this.heap);
-    this.heap.slabs.drainRegion(this.acWord(slot));
+    this.heap.slabs.drainRegion(this.acWord(slot), slot);
     // Recount what is charged to the slot from the owner map: the worker may have died between
     // an owner-map write and its counter update (pool.alloc and pool.free).
     let allocs = 0;
@@ -320,7 +321,7 @@ export class Segment {
     try {
       // Parked blocks and objects first: what they free goes back through this thread's hot stack.
       this.blocks.recover(slot);
-      for (let c = 0; c < this.heap.slabs.cacheCount; c++) this.heap.slabs.drain(c);
+      this.heap.slabs.drainAll();
       this.pages.drainHot();
     } finally {
       this.mutex.unlock();
