@@ -101,7 +101,7 @@ export class BlockCache {
       if (w[this.hotCount] === 0 && w[this.mine + P.SL_REMOTE_HEAD] !== 0) this.drain(this.s.slot);
       return 0;
     }
-    if (n > P.MAX_CACHED_PAGES || this.entries === 0) return 0;
+    if (n > P.MAX_CACHED_PAGES) return 0;
     let page = this.pop(n);
     if (page === 0 && w[this.mine + P.SL_REMOTE_HEAD] !== 0) {
       this.drain(this.s.slot);
@@ -110,7 +110,9 @@ export class BlockCache {
     return page;
   }
 
-  private pop(n: number): number {
+  /** @internal A block of n (2..8) pages off this thread's block cache, as its page; 0 if none. */
+  pop(n: number): number {
+    if (this.entries === 0) return 0;
     const w = this.w;
     const st = this.stacks + (n - 2) * (1 + this.entries);
     const count = w[st];

@@ -177,9 +177,10 @@ export class Mempool {
   /** `bytes` rounded up to whole pages, contiguous; OutOfPoolMemoryError when no segment has room. */
   alloc(bytes: number): number {
     const one = this.one;
-    if (one !== null && typeof bytes === "number" && bytes > 0 && bytes <= this.ps && (bytes | 0) === bytes) {
-      // One page from a single segment, the common case: this thread's hot stack, no lock.
-      const offset = one.allocPage();
+    if (one !== null && typeof bytes === "number" && bytes > 0 && (bytes | 0) === bytes) {
+      // A single segment, the common case: one page off this thread's hot stack, 2-8 pages off
+      // its block cache, no lock.
+      const offset = bytes <= this.ps ? one.allocPage() : one.allocBlock(bytes);
       if (offset >= 0) return offset;
     }
     return this.allocSlow(bytes);
@@ -284,8 +285,8 @@ export class Mempool {
    */
   free(block: number | Uint8Array): void {
     const one = this.one;
-    // This thread's own one-page block in a single-segment pool, the common case: no lock.
-    if (one !== null && typeof block === "number" && one.freePage(block)) return;
+    // This thread's own block of up to 8 pages in a single-segment pool, the common case: no lock.
+    if (one !== null && typeof block === "number" && (one.freePage(block) || one.freeBlock(block))) return;
     this.freeSlow(block);
   }
 

@@ -23,6 +23,11 @@ import { BlockCache, blockCacheWords } from "./block-cache.js";
 import * as P from "./layout.js";
 
 // Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings.
+const SL_ALLOCS = P.SL_ALLOCS;
+const SL_PAGES = P.SL_PAGES;
+const MAX_CACHED_PAGES = P.MAX_CACHED_PAGES;
+
+// Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings.
 
 export interface SegmentOptions extends Omit<HeapOptions, "bytes" | "shared"> {
   /** Workers (the creator included) that can be attached at once. Default 16. */
@@ -345,6 +350,23 @@ export class Segment {
   }
 
   /**
+   * pool.alloc's fast path for `bytes` (an integer) of 2..8 pages: a block off this thread's block
+   * cache, charged to its slot, as an offset; -1 for other sizes and when that stack is empty (the
+   * slow path drains the remote-free list or takes the lock).
+   */
+  allocBlock(bytes: number): number {
+    const n = Math.ceil(bytes / this.pages.pageSize);
+    if (n > MAX_CACHED_PAGES) return -1;
+    const page = this.blocks.pop(n);
+    if (page === 0) return -1;
+    const w = this.w;
+    const sw = this.mine;
+    w[sw + SL_ALLOCS]++;
+    w[sw + SL_PAGES] += n;
+    return page * this.pages.pageSize;
+  }
+
+  /**
    * pool.free's fast path: this thread's own one-page block at `offset` onto its hot stack; false,
    * with nothing changed, for anything else (a larger block, another worker's, a full stack, an
    * address that is not a block). The owner entry is cleared after the push: a thread killed in
@@ -356,6 +378,20 @@ export class Segment {
     if (this.owners[page] !== slot || slot === 0 || !this.pages.freeHot(page)) return false;
     this.owners[page] = 0;
     this.w[this.singles]--;
+    return true;
+  }
+
+  /** pool.free's fast path for this thread's own 2-8 page blocks: onto its block cache (see freePage). */
+  freeBlock(offset: number): boolean {
+    const page = offset / this.pages.pageSize;
+    const slot = this.slot;
+    if (this.owners[page] !== slot || slot === 0) return false;
+    const n = this.pages.blockPages(page);
+    if (n === 1 || !this.blocks.park(page, n)) return false;
+    const w = this.w;
+    const sw = this.mine;
+    w[sw + SL_ALLOCS]--;
+    w[sw + SL_PAGES] -= n;
     return true;
   }
 

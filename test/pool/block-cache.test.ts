@@ -52,6 +52,10 @@ describe("block cache", () => {
     expect(pool.alloc(3 * PS)).toBe(a);
     expect(pool.alloc(4 * PS + 1)).toBe(b);
     expect(parkedForMain(pool)).toBe(0);
+    // Served by the fast paths (no lock), charged to the worker exactly.
+    expect(pool.stats().workers[0]).toMatchObject({ allocations: 2, bytes: 8 * PS });
+    pool.free(b);
+    expect(pool.stats().workers[0]).toMatchObject({ allocations: 1, bytes: 3 * PS });
     pool.check();
   });
 
@@ -61,6 +65,16 @@ describe("block cache", () => {
     pool.free(a);
     expect(pool.segments[0].owners[a / PS]).toBe(0);
     expect(parkedForMain(pool)).toBe(0);
+    pool.check();
+    // Every size the block caches would serve still works, with exact figures (and with objects on
+    // the array caches, which sit where the block caches would be).
+    const objects = [8, 16, 24, 32].map((n) => pool.heap.malloc(n));
+    const blocks = [2, 3, 4, 5, 6, 7, 8, 8, 2].map((n) => pool.alloc(n * PS - 1));
+    expect(new Set(blocks).size).toBe(blocks.length);
+    expect(pool.stats().workers[0]).toMatchObject({ allocations: 9, bytes: 45 * PS });
+    for (const b of blocks) pool.free(b);
+    expect(pool.stats().workers[0]).toMatchObject({ allocations: 0, bytes: 0 });
+    for (const o of objects) pool.heap.free(o);
     pool.check();
   });
 
