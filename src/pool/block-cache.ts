@@ -5,12 +5,15 @@
  * another worker go back to the worker that allocated it without a lock either.
  *
  * A freed block of 2..MAX_CACHED_PAGES pages is *parked*: the buddy allocator still counts it as
- * used, and the owner map says OWNER_PARKED at its first page (so a second free is a double free).
- * It is parked on one of two things:
+ * used, and a second free is a double free. It is parked on one of two things:
  *
  * - **The block cache** of the worker that freed its own block: one LIFO stack per block size, in
  *   the worker's region, written only by that worker (plain stores, no lock), taken first by its
- *   next pool.alloc of that size.
+ *   next pool.alloc of that size. The block's owner entry keeps the worker's slot: parking and
+ *   taking a block write only the worker's own region, never the owner map, whose lines hold the
+ *   entries of other workers' blocks too (64 pages a line). That the block is parked is said by
+ *   the stack and by its bit in the worker's parked map (one bit per page of the segment, in its
+ *   region: O(1) double-free checks).
  *
  *   | word (from BLOCKS_AT) | meaning                                                          |
  *   |-----------------------|------------------------------------------------------------------|
@@ -20,16 +23,19 @@
  * - **The remote-free list** of the worker that allocated a block another worker frees (a block of
  *   any size, single pages included): a Treiber stack, head SL_REMOTE_HEAD (page index of the
  *   newest block, 0 empty), each block's first Int32 word the page index of the next. Any worker
- *   pushes with compareExchange (lock-free; push-only stacks have no ABA problem). The list is
+ *   pushes with compareExchange (lock-free; push-only stacks have no ABA problem). Its owner entry
+ *   says OWNER_PARKED. The list is
  *   taken whole with one exchange, under the segment lock: by its worker when its caches run dry
  *   (the blocks go to its block cache and hot stack), by any worker about to fail for lack of
  *   memory, by recovery and by the next worker to claim the slot. While a drain walks the taken
  *   chain, SL_INFLIGHT_CUR/NEXT say where it is, so that recovery can finish a drain whose thread
  *   died (it holds the lock, so recovery runs when the lock is stolen).
  *
- * Invariant (exact while nobody allocates or frees, Mempool.check): every page whose owner entry is
- * OWNER_PARKED starts a block on exactly one block cache or remote-free list, and SL_PARKED and
- * SL_REMOTE_PENDING count their pages.
+ * Invariant (exact while nobody allocates or frees, Mempool.check): every block on a block cache
+ * has its worker's slot as owner entry and its bit set in the worker's parked map (and no other
+ * bit is set there), every page whose owner entry is OWNER_PARKED starts a block
+ * on exactly one remote-free list, no block is parked twice, and SL_PARKED and SL_REMOTE_PENDING
+ * count their pages.
  *
  * Bounds: a worker parks at most its budget (block cache plus pending remote frees; past it, a
  * free goes straight to the buddy allocator): CACHE_BUDGET pages, and by default (CACHE_SHARE) at
@@ -58,6 +64,9 @@ export class BlockCache {
   private mine = 0;
   private hotCount = 0;
   private stacks = 0;
+  /** Word offset of the parked map in a region, and this thread's map (bind). */
+  private readonly parkedAt: number;
+  private map = 0;
 
   constructor(segment: Segment) {
     this.s = segment;
@@ -67,6 +76,7 @@ export class BlockCache {
     this.cap = this.w[segment.rw + P.P_CACHE_BUDGET];
     this.share = this.w[segment.rw + P.P_CACHE_SHARE] === 1;
     this.pageCount = segment.pages.pageCount;
+    this.parkedAt = this.w[segment.rw + P.P_PARKED_AT];
   }
 
   /**
@@ -84,6 +94,7 @@ export class BlockCache {
     this.mine = this.s.slotWord(slot);
     this.hotCount = this.s.regionWord(slot);
     this.stacks = this.stack(slot, 2);
+    this.map = this.s.regionWord(slot) + this.parkedAt;
   }
 
   /** Word index of the count of `slot`'s stack of n-page blocks. */
@@ -118,12 +129,24 @@ export class BlockCache {
     const count = w[st];
     if (count === 0) return 0;
     const page = w[st + count];
-    // The owner entry first: a thread killed before the count changes leaves the block both on
-    // the stack and not parked, and recovery skips entries that are not parked.
-    this.s.owners[page] = this.s.slot;
+    // The count first: a thread killed before it leaves the block parked.
     w[st] = count - 1;
+    w[this.map + (page >> 5)] &= ~(1 << (page & 31));
     w[this.mine + P.SL_PARKED] -= n;
     return page;
+  }
+
+  /** Whether the block at `page` (this thread's own) is on this thread's block cache. */
+  cachedHere(page: number): boolean {
+    return this.entries !== 0 && (this.w[this.map + (page >> 5)] & (1 << (page & 31))) !== 0;
+  }
+
+  /** Whether the block at `page`, whose owner entry is `owner`, is parked. */
+  holds(owner: number, page: number): boolean {
+    if (owner === P.OWNER_PARKED) return true;
+    if (owner === 0 || owner > this.s.maxSlots || this.entries === 0) return false;
+    const map = this.s.regionWord(owner) + this.parkedAt;
+    return (this.w[map + (page >> 5)] & (1 << (page & 31))) !== 0;
   }
 
   /** Parks this thread's own freed block of n pages on its block cache; false if it has no room. */
@@ -135,11 +158,14 @@ export class BlockCache {
     const st = this.stacks + (n - 2) * (1 + this.entries);
     const count = w[st];
     if (count === this.entries) return false;
-    // Entry, count, then owner entry: a thread killed before the last leaves the block on the
-    // stack but still its own (allocated, as debugInfo shows), never parked and lost.
+    // Entry, then count: one store parks it. A block from the remote-free list (drainLocked) then
+    // gets this worker's slot as owner entry; a thread killed before that leaves OWNER_PARKED on a
+    // cached block, which recovery (flushLocked) takes as parked too.
     w[st + count + 1] = page;
     w[st] = count + 1;
-    this.s.owners[page] = P.OWNER_PARKED;
+    w[this.map + (page >> 5)] |= 1 << (page & 31);
+    const slot = this.s.slot;
+    if (this.s.owners[page] !== slot) this.s.owners[page] = slot;
     w[this.mine + P.SL_PARKED] = parked + n;
     return true;
   }
@@ -231,10 +257,13 @@ export class BlockCache {
       const count = Math.min(w[st], this.entries);
       for (let i = 1; i <= count; i++) {
         const page = w[st + i];
-        if (this.s.owners[page] === P.OWNER_PARKED) this.release(page);
+        const owner = this.s.owners[page];
+        if (owner === slot || owner === P.OWNER_PARKED) this.release(page);
       }
       w[st] = 0;
     }
+    const map = this.s.regionWord(slot) + this.parkedAt;
+    w.fill(0, map, map + Math.ceil(this.pageCount / 32));
     w[this.s.slotWord(slot) + P.SL_PARKED] = 0;
   }
 
@@ -275,10 +304,12 @@ export class BlockCache {
     const owners = this.s.owners;
     const ps = this.s.pages.pageSize;
     const seen = new Set<number>();
-    const visit = (page: number, where: string): string => {
+    const visit = (page: number, where: string, owner: number): string => {
       if (seen.has(page)) return `block at page ${page} parked twice (${where})`;
       seen.add(page);
-      if (owners[page] !== P.OWNER_PARKED) return `block at page ${page} on ${where} is not marked parked`;
+      if (owners[page] !== owner) return `block at page ${page} on ${where} has owner entry ${owners[page]}`;
+      if (owner !== P.OWNER_PARKED && !this.holds(owner, page))
+        return `block at page ${page} on ${where} is not in its parked map`;
       return "";
     };
     for (let slot = 1; slot <= this.s.maxSlots; slot++) {
@@ -288,7 +319,7 @@ export class BlockCache {
         for (let n = 2; n <= P.MAX_CACHED_PAGES; n++) {
           const st = this.stack(slot, n);
           for (let i = 1; i <= w[st]; i++) {
-            const e = visit(w[st + i], `slot ${slot}'s block cache`);
+            const e = visit(w[st + i], `slot ${slot}'s block cache`, slot);
             if (e) return e;
             if (this.s.pages.sizeOf(w[st + i] * ps) !== n * ps)
               return `a block of the wrong size on slot ${slot}'s ${n}-page stack`;
@@ -298,9 +329,15 @@ export class BlockCache {
       }
       if (pages !== w[sw + P.SL_PARKED])
         return `slot ${slot} counts ${w[sw + P.SL_PARKED]} parked pages, its cache holds ${pages}`;
+      if (this.entries !== 0) {
+        const map = this.s.regionWord(slot) + this.parkedAt;
+        for (let p = 0; p < this.pageCount; p++)
+          if ((w[map + (p >> 5)] & (1 << (p & 31))) !== 0 && !(seen.has(p) && owners[p] === slot))
+            return `page ${p} is in slot ${slot}'s parked map but not on its block cache`;
+      }
       let pending = 0;
       for (let page = w[sw + P.SL_REMOTE_HEAD]; page !== 0; page = w[page * this.wpp]) {
-        const e = visit(page, `slot ${slot}'s remote-free list`);
+        const e = visit(page, `slot ${slot}'s remote-free list`, P.OWNER_PARKED);
         if (e) return e;
         pending += this.s.pages.sizeOf(page * ps) / ps;
       }

@@ -26,6 +26,7 @@
  * | 17   | AC_BYTES      | bytes a worker's array cache of one size class may hold      |
  * | 18   | ALIVE         | slots claimed and not yet freed (Atomics.add/sub)            |
  * | 19   | CACHE_SHARE   | 1: a slot's budget is also at most 1/(8 x ALIVE) of the pages |
+ * | 20   | PARKED_AT     | word offset of the parked map in a region (0: no block cache) |
  * | 32-34| MUTEX         | the segment's lock (arena/mutex.ts), on a cache line of its own |
  * | 48.. | SLOTS         | SLOT_WORDS per slot, slot 1 first                            |
  *
@@ -43,12 +44,14 @@
  * Region of a slot (Int32 words from its start): word 0 the hot stack's count, word 1 SINGLES
  * (one-page blocks counted by the fast paths of pool.alloc and pool.free, on the hot count's cache
  * line and in one store instead of ALLOCS and PAGES; negative when the slow path charged the page),
- * words 4.. its HOT_PAGES entries; from BLOCKS_AT the block cache (block-cache.ts); from AC_AT the array caches:
- * MAX_CACHES x acSlotWords(AC_ENTRIES) (object/layout.ts).
+ * words 4.. its HOT_PAGES entries; from BLOCKS_AT the block cache (block-cache.ts); from AC_AT the
+ * array caches: MAX_CACHES x acSlotWords(AC_ENTRIES) (object/layout.ts); from PARKED_AT the parked
+ * map, one bit per page of the segment, set for the first page of each block on the slot's block
+ * cache.
  *
  * Allocation-owner map (Uint8 per page, at OWNERS): for the first page of every pool.alloc block,
- * the slot that allocated it, or OWNER_PARKED for a freed block parked in a block cache or on a
- * remote-free list; 0 for every other page.
+ * the slot that allocated it (also while the block is parked on that slot's block cache), or
+ * OWNER_PARKED for a freed block on a remote-free list; 0 for every other page.
  */
 export const POOL_MAGIC = 0x4c4f4f50; // "POOL"
 
@@ -69,6 +72,7 @@ export const P_AC_ENTRIES = 16;
 export const P_AC_BYTES = 17;
 export const P_ALIVE = 18;
 export const P_CACHE_SHARE = 19;
+export const P_PARKED_AT = 20;
 export const P_MUTEX = 32;
 export const P_SLOTS = 48;
 

@@ -303,6 +303,7 @@ export class Mempool {
       throw new InvalidAddressError(this.addressOf(block), "not a block from pool.alloc");
     }
     const pages = seg.pages.blockPages(page);
+    if (seg.blocks.holds(owner, page)) throw new DoubleFreeError(this.addressOf(block), "already free");
     const w = seg.w;
     if (owner === seg.slot) {
       if (pages === 1 || !seg.blocks.park(page, pages)) this.release(seg, offset, owner);
@@ -335,7 +336,8 @@ export class Mempool {
   size(block: number | Uint8Array): number {
     const { seg, offset } = this.blockOf(block);
     const page = offset / this.pageSize;
-    if (!Number.isInteger(page) || seg.owners[page] === 0 || seg.owners[page] === P.OWNER_PARKED) {
+    const owner = Number.isInteger(page) ? seg.owners[page] : 0;
+    if (owner === 0 || seg.blocks.holds(owner, page)) {
       throw new InvalidAddressError(this.addressOf(block), "not a block from pool.alloc");
     }
     return seg.pages.sizeOf(offset);
@@ -408,6 +410,7 @@ export class Mempool {
         } catch {
           continue; // freed by another worker while we looked (its owner entry goes first)
         }
+        if (s.blocks.holds(o, p)) continue;
         const list = byOwner.get(o) ?? [];
         list.push(`${s.index * P.SEGMENT_SPAN + p * ps} (${formatBytes(bytes)})`);
         byOwner.set(o, list);

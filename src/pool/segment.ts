@@ -137,8 +137,10 @@ export class Segment {
     // (8-byte aligned: their entries are Float64).
     const blocksAt = P.REGION_HOT + hotPages;
     const acAt = (blocksAt + blockCacheWords(cacheEntries) + 1) & ~1;
+    const parkedAt = cacheEntries === 0 ? 0 : acAt + maxCaches * acSlotWords(acEntries);
+    const parkedWords = cacheEntries === 0 ? 0 : Math.ceil(pages.pageCount / 32);
     // Whole 64-byte lines, so that no two workers' regions share one.
-    const regionWords = (acAt + maxCaches * acSlotWords(acEntries) + 15) & ~15;
+    const regionWords = (acAt + maxCaches * acSlotWords(acEntries) + parkedWords + 15) & ~15;
     const slotsWords = P.P_SLOTS + maxWorkers * P.SLOT_WORDS;
     const ownersAt = (slotsWords + regionWords * maxWorkers) * 4;
     const rootBytes = ownersAt + pages.pageCount;
@@ -159,6 +161,7 @@ export class Segment {
     w[rw + P.P_CACHE_SHARE] = options.workerCachePages === undefined ? 1 : 0;
     w[rw + P.P_BLOCKS_AT] = blocksAt;
     w[rw + P.P_AC_AT] = acAt;
+    w[rw + P.P_PARKED_AT] = parkedAt;
     w[rw + P.P_AC_ENTRIES] = acEntries;
     w[rw + P.P_AC_BYTES] = P.DEFAULT_WORKER_CACHE_BYTES;
     w[rw + P.P_MAGIC] = P.POOL_MAGIC;
@@ -387,7 +390,7 @@ export class Segment {
     const slot = this.slot;
     if (this.owners[page] !== slot || slot === 0) return false;
     const n = this.pages.blockPages(page);
-    if (n === 1 || !this.blocks.park(page, n)) return false;
+    if (n === 1 || this.blocks.cachedHere(page) || !this.blocks.park(page, n)) return false;
     const w = this.w;
     const sw = this.mine;
     w[sw + SL_ALLOCS]--;

@@ -13,6 +13,7 @@ import {
   InvalidArgumentError,
   Mempool,
   OutOfPoolMemoryError,
+  reviveError,
 } from "../../src/index.js";
 import { OWNER_PARKED, SL_INFLIGHT_CUR, SL_INFLIGHT_NEXT, SL_REMOTE_HEAD } from "../../src/pool/layout.js";
 import type { RemoteCommand, RemoteReply } from "./fixtures/remote-worker.js";
@@ -47,7 +48,9 @@ describe("block cache", () => {
     // Parked, and free as far as anyone can tell.
     expect(pool.stats().free).toBe(free0);
     expect(parkedForMain(pool)).toBe(8);
-    expect(pool.segments[0].owners[a / PS]).toBe(OWNER_PARKED);
+    // Its owner entry stays the worker's: parking writes no line of the owner map.
+    expect(pool.segments[0].owners[a / PS]).toBe(pool.segments[0].slot);
+    expect(pool.segments[0].blocks.holds(pool.segments[0].slot, a / PS)).toBe(true);
     pool.check();
     expect(pool.alloc(3 * PS)).toBe(a);
     expect(pool.alloc(4 * PS + 1)).toBe(b);
@@ -99,7 +102,9 @@ describe("block cache", () => {
     const blocks = [0, 1, 2, 3].map(() => pool.alloc(3 * PS));
     for (const b of blocks) pool.free(b);
     expect(parkedForMain(pool)).toBe(6);
-    expect(blocks.filter((b) => pool.segments[0].owners[b / PS] === OWNER_PARKED)).toHaveLength(2);
+    const seg = pool.segments[0];
+    expect(blocks.filter((b) => seg.blocks.holds(seg.owners[b / PS], b / PS))).toHaveLength(2);
+    expect(blocks.filter((b) => seg.owners[b / PS] === 0)).toHaveLength(2);
     pool.check();
   });
 
@@ -144,6 +149,23 @@ describe("block cache", () => {
     pool.check();
   });
 
+  it("another worker's free of a block parked on its owner's cache is a DoubleFreeError, nothing changes", async () => {
+    const pool = Mempool.create(16 * MiB, { maxWorkers: 2 });
+    const a = pool.alloc(4 * PS);
+    pool.free(a);
+    const w = start<RemoteReply>(fixture("remote-worker.ts"), { handle: pool.handle }, pool);
+    await w.next();
+    const before = pool.debugInfo();
+    const reply = await command(w, { op: "free", addresses: [a] });
+    expect(reviveError(reply.error)).toBeInstanceOf(DoubleFreeError);
+    expect(pool.debugInfo()).toBe(before);
+    expect(parkedForMain(pool)).toBe(4);
+    pool.check();
+    expect(pool.alloc(4 * PS)).toBe(a);
+    await command(w, { op: "close" });
+    await w.exited;
+  });
+
   it("check() finds a parked block that is not on any cache or list", () => {
     const pool = Mempool.create(16 * MiB);
     const a = pool.alloc(2 * PS);
@@ -153,9 +175,9 @@ describe("block cache", () => {
     owners[b / PS] = OWNER_PARKED;
     expect(() => pool.check()).toThrow(CorruptionError);
     owners[b / PS] = pool.segments[0].slot;
-    owners[a / PS] = pool.segments[0].slot;
-    expect(() => pool.check()).toThrow(/not marked parked/);
     owners[a / PS] = OWNER_PARKED;
+    expect(() => pool.check()).toThrow(/has owner entry/);
+    owners[a / PS] = pool.segments[0].slot;
     pool.check();
   });
 
