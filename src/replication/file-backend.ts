@@ -18,7 +18,8 @@
  *
  * Writing: one writer loop takes every queued record, writes them with one writev, and fsyncs
  * (fdatasync) when someone waits in durable(): waiters that arrive during an fsync share the next
- * one (group commit), and nothing blocks the event loop. A checkpoint at seq N makes the next
+ * one (group commit), and nothing blocks the event loop. A segment that fills up is fsynced and
+ * closed in the background while the next one is written (durable() waits for both). A checkpoint at seq N makes the next
  * record (N+1) start a new segment; once the checkpoint file is renamed into place and the
  * directory fsynced, every segment named ≤ N holds only records the checkpoint covers and is
  * deleted. A crash at any point leaves either the old checkpoint with all its segments, or the
@@ -62,6 +63,8 @@ export interface FileBackendOptions {
   segmentSize: number;
   /** Test hook: pause this long inside each checkpoint (after the image is written, and after the rename). */
   checkpointPauseMs?: number;
+  /** Test hook: pause this long before fsyncing a segment closed by a rotation (a slow disk). */
+  rotationPauseMs?: number;
 }
 
 export function fileHeader(magic: string): Buffer {
@@ -102,6 +105,9 @@ export class FileBackend implements ReplicationBackend {
   private waiters: Waiter[] = [];
   private failed: Error | null = null;
   private idle: Promise<void> = Promise.resolve();
+  /** The segments closed by rotations becoming durable in the background (see rotate), or null. */
+  private closing: Promise<void> | null = null;
+  private closeError: Error | null = null;
   private idleResolve: (() => void) | null = null;
 
   constructor(
@@ -224,6 +230,7 @@ export class FileBackend implements ReplicationBackend {
   async close(): Promise<void> {
     await this.durable().catch(() => {});
     await this.idle;
+    await this.closing;
     if (this.fh) await this.fh.close();
     this.fh = null;
   }
@@ -277,6 +284,12 @@ export class FileBackend implements ReplicationBackend {
         continue;
       }
       const target = this.written;
+      if (this.closing !== null) {
+        const closing = this.closing;
+        await closing;
+        if (this.closing === closing) this.closing = null;
+      }
+      if (this.closeError !== null) throw this.closeError;
       await this.fh!.datasync();
       this.fsyncs++;
       this.synced = target;
@@ -297,13 +310,29 @@ export class FileBackend implements ReplicationBackend {
     if (this.recycle) for (const b of bufs) this.recycle(b);
   }
 
-  /** Closes the current segment (durably) and starts one named for `firstSeq`. */
+  /**
+   * Starts a segment named for `firstSeq`. The current one is made durable and closed in the
+   * background: appends go on in the new segment meanwhile (waiting for the fsync of a full
+   * segment stalled the writer for as long as the disk took to take it, and with it every client
+   * once the backlog filled), and durable() waits for it before it fsyncs the new one.
+   */
   private async rotate(firstSeq: number): Promise<void> {
     if (this.fh !== null) {
-      await this.fh.datasync();
-      this.fsyncs++;
-      this.synced = this.written;
-      await this.fh.close();
+      const old = this.fh;
+      const before = this.closing;
+      this.closing = (async () => {
+        await before;
+        try {
+          const pause = this.options.rotationPauseMs ?? 0;
+          if (pause > 0) await new Promise((r) => setTimeout(r, pause));
+          await old.datasync();
+          this.fsyncs++;
+        } catch (e) {
+          this.closeError ??= e instanceof Error ? e : new Error(String(e));
+        } finally {
+          await old.close().catch(() => {});
+        }
+      })();
     }
     this.fh = await open(join(this.dir, segmentName(firstSeq)), "w");
     await this.fh.write(fileHeader(SEGMENT_MAGIC));

@@ -1,0 +1,41 @@
+/**
+ * The file backend's writer: segments that fill up are fsynced and closed in the background while
+ * the next one is written, and durable() covers them all.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { FileBackend } from "../../src/replication/file-backend.js";
+import { encodeFree, RecordType } from "../../src/replication/format.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe("file backend rotation", () => {
+  it("durable() resolves only once every segment closed by a rotation is fsynced; nothing is lost", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mneme-fb-"));
+    dirs.push(dir);
+    // A slow disk: each closed segment's fsync starts 20 ms late, long after the writes are done.
+    const b = new FileBackend(dir, { segmentSize: 4096, rotationPauseMs: 20 });
+    await b.open();
+    await b.startAppending(0);
+    const n = 100;
+    for (let seq = 1; seq <= n; seq++)
+      b.append(seq, encodeFree(seq, RecordType.FREE, `h${seq}`.padEnd(500, "x")));
+    await b.durable();
+    const segments = b.segments().length;
+    expect(segments).toBeGreaterThan(8);
+    // One fsync per closed segment (in the background) and at least one for the open one.
+    expect(b.stats().fsyncs).toBeGreaterThanOrEqual(segments);
+    expect(b.queued()).toBe(0);
+    await b.close();
+    const seen: number[] = [];
+    const fresh = new FileBackend(dir, { segmentSize: 4096 });
+    await fresh.open();
+    await fresh.replay(0, (e) => void seen.push(e.seq), { skipCorrupt: false });
+    expect(seen).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+  });
+});
