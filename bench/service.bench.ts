@@ -7,8 +7,11 @@
  *   redis-server GETRANGE/SETRANGE of 4 KiB on a 1 MiB key (fixed offset: Redis refuses the
  *   zero-padded numbers) and SET/GET of 4 KiB values.
  *
- * -c 50, -n 100000 (20000 with --quick), -P 1 and -P 16. Figures: req/s, p50, p99 (ms) from
- * redis-benchmark --csv, and ratios mneme/Redis. Also: the request parser against redis-parser
+ * -c 50, -n 100000 (20000 with --quick), -P 1 and -P 16. Three rounds (one with --quick), each
+ * with a fresh mneme per worker setting and an untimed warm-up load on every server first (so the
+ * JIT has compiled mneme's paths before the timed runs); figures are medians over the rounds of
+ * req/s, p50, p99 (ms) from redis-benchmark --csv, and ratios mneme/Redis are medians of the
+ * per-round ratios. Also: the request parser against redis-parser
  * on the same frames (why the service has its own parser). Needs redis-server and
  * redis-benchmark (Debian redis-server, redis-tools) on PATH.
  */
@@ -111,11 +114,19 @@ function parserBench(): { hand: number; redisParser: number } {
   return { hand: (rounds * 16) / (handMs / 1000), redisParser: (rounds * 16) / (rpMs / 1000) };
 }
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const n = options.quick ? 20000 : 100000;
+  const rounds = options.quick ? 1 : 3;
   const pipelines = [1, 16];
   const value = "x".repeat(4096);
-  const rows: Row[] = [];
+  /** Every round's rows. */
+  const all: Row[][] = [];
   const version = execFileSync("redis-server", ["--version"], { encoding: "utf8" }).trim();
 
   // Redis
@@ -132,8 +143,16 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const rc = new Redis({ port: rport });
     await rc.set("big", Buffer.alloc(1 << 20, 0x61));
     rc.disconnect();
+    for (let round = 0; round < rounds; round++) all.push(await measureRound(round));
+  } finally {
+    await stop(redis);
+  }
+
+  async function measureRound(round: number): Promise<Row[]> {
+    const rows: Row[] = [];
+    redisBenchmark(rport, n / 4, 16, ["SETRANGE", "big", "4096", value]);
     for (const p of pipelines) {
-      options.log(`redis -P ${p}`);
+      options.log(`round ${round + 1}/${rounds}: redis -P ${p}`);
       const tag = (test: string, rs: Row[]) => rs.map((r) => ({ ...r, server: "redis", test }));
       rows.push(...tag("SETRANGE 4KiB", redisBenchmark(rport, n, p, ["SETRANGE", "big", "4096", value])));
       rows.push(...tag("GETRANGE 4KiB", redisBenchmark(rport, n, p, ["GETRANGE", "big", "4096", "8191"])));
@@ -141,53 +160,65 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         rows.push({ ...r, server: "redis", test: `${r.test} 4KiB` });
       }
     }
-  } finally {
-    await stop(redis);
-  }
 
-  // mneme, inline and with one worker
-  for (const workers of [0, 1]) {
-    const port = await freePort();
-    const child = spawn(
-      process.execPath,
-      [
-        "dist/cli/main.js",
-        "serve",
-        "--port",
-        String(port),
-        "--memory",
-        "2gb",
-        "--workers",
-        String(workers),
-        "--data",
-        mkdtempSync(join(tmpdir(), "mneme-bench-")),
-        // The service alone; replication's cost is the replication bench's to measure.
-        "--replicate",
-        "off",
-        "--http-port",
-        "0",
-      ],
-      { stdio: "ignore" },
-    );
-    try {
-      await waitReady(port);
-      const mc = new Redis({ port });
-      const h = String(await mc.call("ALLOC", 1 << 20));
-      mc.disconnect();
-      const server = `mneme w${workers}`;
-      for (const p of pipelines) {
-        options.log(`${server} -P ${p}`);
-        const tag = (test: string, rs: Row[]) => rs.map((r) => ({ ...r, server, test }));
+    // mneme, inline and with one worker
+    for (const workers of [0, 1]) {
+      const port = await freePort();
+      const child = spawn(
+        process.execPath,
+        [
+          "dist/cli/main.js",
+          "serve",
+          "--port",
+          String(port),
+          "--memory",
+          "2gb",
+          "--workers",
+          String(workers),
+          "--data",
+          mkdtempSync(join(tmpdir(), "mneme-bench-")),
+          // The service alone; replication's cost is the replication bench's to measure.
+          "--replicate",
+          "off",
+          "--http-port",
+          "0",
+        ],
+        { stdio: "ignore" },
+      );
+      try {
+        await waitReady(port);
+        const mc = new Redis({ port });
+        const h = String(await mc.call("ALLOC", 1 << 20));
+        mc.disconnect();
+        const server = `mneme w${workers}`;
         const r = ["-r", String((1 << 20) - 4096)];
-        rows.push(...tag("WRITE 4KiB", redisBenchmark(port, n, p, ["WRITE", h, "__rand_int__", value], r)));
-        rows.push(...tag("READ 4KiB", redisBenchmark(port, n, p, ["READ", h, "__rand_int__", "4096"], r)));
-        rows.push(...tag("ALLOC 4096", redisBenchmark(port, n, p, ["ALLOC", "4096"])));
+        redisBenchmark(port, n / 4, 16, ["WRITE", h, "__rand_int__", value], r);
+        redisBenchmark(port, n / 4, 16, ["READ", h, "__rand_int__", "4096"], r);
+        for (const p of pipelines) {
+          options.log(`round ${round + 1}/${rounds}: ${server} -P ${p}`);
+          const tag = (test: string, rs: Row[]) => rs.map((r) => ({ ...r, server, test }));
+          rows.push(...tag("WRITE 4KiB", redisBenchmark(port, n, p, ["WRITE", h, "__rand_int__", value], r)));
+          rows.push(...tag("READ 4KiB", redisBenchmark(port, n, p, ["READ", h, "__rand_int__", "4096"], r)));
+          rows.push(...tag("ALLOC 4096", redisBenchmark(port, n, p, ["ALLOC", "4096"])));
+        }
+      } finally {
+        await stop(child);
       }
-    } finally {
-      await stop(child);
     }
+    return rows;
   }
 
+  const rows: Row[] = all[0].map((r0) => {
+    const per = all.map(
+      (rs) => rs.find((r) => r.server === r0.server && r.test === r0.test && r.pipeline === r0.pipeline)!,
+    );
+    return {
+      ...r0,
+      rps: median(per.map((r) => r.rps)),
+      p50: median(per.map((r) => r.p50)),
+      p99: median(per.map((r) => r.p99)),
+    };
+  });
   const parse = parserBench();
   const find = (server: string, test: string, p: number) =>
     rows.find((r) => r.server === server && r.test === test && r.pipeline === p);
@@ -202,8 +233,13 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         const a = find(`mneme w${w}`, m, p);
         const b = find("redis", rd, p);
         if (a && b) {
+          const per = all.map((rs) => {
+            const x = rs.find((r) => r.server === `mneme w${w}` && r.test === m && r.pipeline === p);
+            const y = rs.find((r) => r.server === "redis" && r.test === rd && r.pipeline === p);
+            return x && y ? x.rps / y.rps : Number.NaN;
+          });
           ratios.push(
-            `| w${w} -P ${p} | ${m} / ${rd} | ${(a.rps / b.rps).toFixed(2)} | ${a.p99.toFixed(3)} vs ${b.p99.toFixed(3)} |`,
+            `| w${w} -P ${p} | ${m} / ${rd} | ${median(per).toFixed(2)} | ${per.map((x) => x.toFixed(2)).join(" / ")} | ${a.p99.toFixed(3)} vs ${b.p99.toFixed(3)} |`,
           );
         }
       }
@@ -218,16 +254,17 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     ),
   ];
   const markdown = [
-    `redis-benchmark -c 50 -n ${n}; ${version.split(" ").slice(0, 3).join(" ")}; mneme --memory 2gb, reply buffers default.`,
+    `redis-benchmark -c 50 -n ${n}; ${version.split(" ").slice(0, 3).join(" ")}; mneme --memory 2gb, reply buffers default; ` +
+      `median of ${rounds} round(s).`,
     "",
     ...table,
     "",
-    "| mode | mneme / redis | throughput ratio | p99 ms mneme vs redis |",
-    "|---|---|---:|---|",
+    "| mode | mneme / redis | throughput ratio | per round | p99 ms mneme vs redis |",
+    "|---|---|---:|---|---|",
     ...ratios,
     "",
     `Request parser, 16-command chunks of WRITE 4 KiB / READ: hand parser ${Math.round(parse.hand)} cmd/s, ` +
       `redis-parser ${Math.round(parse.redisParser)} cmd/s (redis-parser also lacks inline commands and bulk limits).`,
   ].join("\n");
-  return { name: "service", text: markdown, markdown, data: { rows, parse } };
+  return { name: "service", text: markdown, markdown, data: { rows, rounds: all, parse } };
 }
