@@ -731,8 +731,9 @@ export class Slabs {
    * an empty slab (or, with `create`, a new one); 0 if there is none and `create` is false. A
    * worker holds the slabs it took objects from until they empty, so two workers never refill
    * from the same slab and their objects share no cache line (a worker writes an object's first
-   * word on every free and allocation). Holds are hints, not locks: repair drops them, and another
-   * thread's debug or slow path may still take an object from a held slab.
+   * word on every free and allocation). Holds are hints, not locks: repair drops them, another
+   * thread's debug path may still take an object from a held slab, and so does a thread that
+   * would otherwise fail for want of a new slab.
    */
   private heldSlab(c: number, create: boolean, wait: boolean): number {
     const w = this.w;
@@ -756,7 +757,14 @@ export class Slabs {
     }
     if (slab === 0) {
       if (!create && w[cd + C_EMPTY] === 0) return 0;
-      slab = this.refill(c, wait);
+      try {
+        slab = this.refill(c, wait);
+      } catch (e) {
+        // Out of memory for a new slab: a slab another worker holds is better than failing.
+        const any = w[cd + C_PARTIAL];
+        if (!(e instanceof OutOfMemoryError) || any === 0) throw e;
+        return any;
+      }
     }
     w[slab * wpp + S_LIST] = LIST_PARTIAL | LIST_CURRENT | me;
     w[hw] = slab;

@@ -111,6 +111,33 @@ describe("held slabs", () => {
     pool.check();
   });
 
+  it("a thread out of memory for a new slab takes objects from a slab another worker holds", async () => {
+    const pool = Mempool.create(2 * MiB, { maxWorkers: 2, workerCachePages: 0 });
+    const w = start<RemoteReply>(fixture("remote-worker.ts"), { handle: pool.handle }, pool);
+    await w.next();
+    // The worker holds a partial slab of the 64-byte class (most of its objects free).
+    const theirs = (await command(w, { op: "malloc", sizes: [64] })).addresses;
+    const held = slabOf(pool, theirs[0]);
+    // The main thread takes every page it can, so no new slab can be had.
+    const blocks: number[] = [];
+    for (;;) {
+      try {
+        blocks.push(pool.alloc(pool.pageSize));
+      } catch {
+        break;
+      }
+    }
+    const a = pool.heap.malloc(64);
+    expect(slabOf(pool, a)).toBe(held);
+    pool.check();
+    pool.heap.free(a);
+    for (const b of blocks) pool.free(b);
+    await command(w, { op: "mfree", addresses: theirs });
+    await command(w, { op: "close" });
+    await w.exited;
+    pool.check();
+  });
+
   it("check() reports a hold that breaks the rules", () => {
     const pool = Mempool.create(8 * MiB);
     const a = pool.heap.malloc(64);
