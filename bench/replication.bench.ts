@@ -20,7 +20,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { type BenchOptions, type BenchResult, freePort } from "./harness.js";
+import { type BenchOptions, type BenchResult, freePort, median } from "./harness.js";
 
 interface Row {
   mode: string;
@@ -95,12 +95,6 @@ async function info(port: number, section: string): Promise<Record<string, strin
       .map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1)]),
   );
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const n = options.quick ? 20000 : 200000;

@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { RequestParser } from "../src/service/resp.js";
-import { type BenchOptions, type BenchResult, freePort } from "./harness.js";
+import { type BenchOptions, type BenchResult, freePort, median } from "./harness.js";
 
 interface Row {
   server: string;
@@ -113,12 +113,6 @@ function parserBench(): { hand: number; redisParser: number } {
   const rpMs = performance.now() - t;
   return { hand: (rounds * 16) / (handMs / 1000), redisParser: (rounds * 16) / (rpMs / 1000) };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const n = options.quick ? 20000 : 100000;
