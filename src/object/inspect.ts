@@ -5,6 +5,7 @@ import { S_FREE_BASE, S_HEADER, S_HOT, S_SINGLE, S_USED } from "../page/layout.j
 import { formatBytes } from "../util/validate.js";
 import type { Heap } from "./heap.js";
 import {
+  C_AC_LIMIT,
   C_ALIGN,
   C_EMPTY,
   C_EMPTY_COUNT,
@@ -277,6 +278,16 @@ function checkSlab(heap: Heap, c: number, slab: number, list: number, prev: numb
   }
   const inuse = w[h + S_INUSE];
   if (used !== inuse) fail(`slab ${slab} of cache ${name}: ${used} bits set but INUSE says ${inuse}`);
+  if (w[s.dw + c * CACHE_WORDS + C_AC_LIMIT] > 0) {
+    // Free objects carry the free tag (layout.ts FREE_TAG): free() trusts it.
+    const first = slab * ps + s.gData[ownerGeometry(o)];
+    for (let i = 0; i < per; i++) {
+      if ((w[h + S_BITMAP + (i >> 5)] & (1 << (i & 31))) !== 0) continue;
+      const a = first + i * s.stride[c];
+      for (let k = 0; k < 4; k++)
+        if (heap.memory[a + k] !== FREE_TAG[k]) fail(`cache ${name}: free object ${a} lost its free tag`);
+    }
+  }
   if (list === LIST_PARTIAL && !((inuse > 0 || current) && inuse < per))
     fail(`partial slab ${slab} of ${name} holds ${inuse}`);
   if (list === LIST_FULL && inuse !== per) fail(`full slab ${slab} of ${name} holds ${inuse}`);

@@ -139,8 +139,11 @@ export function ownerSlab(page: number, owner: number): number {
  * The array cache (Linux SLAB's array_cache, Bonwick's magazine) is a LIFO of objects freed
  * recently. They stay marked used in their slab's bitmap; free() pushes and alloc() pops without
  * touching any slab header, so the common alloc/free costs no cache miss beyond the object itself.
- * A freed object carries FREE_TAG in its first bytes so that a second free is caught at once (a
- * user's data that happens to equal the tag only sends that free down the slow, exact path).
+ * Every free object of a cache with an array cache carries FREE_TAG in its first bytes: objects of
+ * a new slab are tagged, a free tags the object, and handing one out clears the tag. So free() can
+ * tell a live object from a free one by its first word, without reading the slab's bitmap, and a
+ * second free is caught at once (a user's data that happens to equal the tag only sends that free
+ * down the slow, exact path). check() verifies the tags.
  */
 export const CACHE_WORDS = 64;
 export const C_SIZE = 0;

@@ -318,6 +318,8 @@ export class Slabs {
         }
         address = this.allocFromSlab(c, false);
       }
+      // Handed out: no longer tagged free (see free()).
+      if (this.acLimit[c] > 0) this.mem[address] = 0;
       // A thread sharing the heap refills its array cache with a batch while it holds the lock
       // (Linux SLAB's cache_alloc_refill), so its next allocations need no lock at all.
       if (m !== null && this.acLimit[c] > 0) this.refillCached(c);
@@ -339,7 +341,10 @@ export class Slabs {
    */
   free(address: number, page: number, o: number): void {
     // Kept tiny so V8 inlines it: the common case (a live, 4-byte aligned object of a known cache
-    // with room on its array cache) is pushed here; anything else is redone by freeSlow.
+    // with room on its array cache) is pushed here; anything else is redone by freeSlow. "Live"
+    // is told by the object's first word alone: every free object of a cache with an array cache
+    // carries the free tag (layout.ts FREE_TAG), so an object without it was handed out, and one
+    // with it goes to freeSlow's exact check. No read of the slab's bitmap on this path.
     const c = o >> 9;
     const info = this.info;
     const b = (o >> 6) * INFO_WORDS;
@@ -353,8 +358,7 @@ export class Slabs {
       idx >= 0 &&
       idx < info[b + I_PER_SLAB] &&
       (address & 3) === 0 &&
-      address < 0x80000000 &&
-      (w[slab * this.wpp + S_BITMAP + (idx >> 5)] & (1 << (idx & 31))) !== 0
+      address < 0x80000000
     ) {
       const t = address >> 2;
       const aw = info[b + I_AC_WORD];
@@ -884,12 +888,26 @@ export class Slabs {
     w[this.dw + c * CACHE_WORDS + C_PAGES] += 2 ** order;
     this.account(2 ** order);
     if (this.debug[c] !== 0) this.paintSlab(c, g, address);
+    if (this.acLimit[c] > 0) this.tagSlab(c, g, address);
     const ctor = this.ctors[c];
     if (ctor) {
       const first = address + this.gData[g];
       for (let i = 0; i < this.gPerSlab[g]; i++) ctor(first + i * this.stride[c], this.mem);
     }
     return slab;
+  }
+
+  /** Tags every object of a new slab free (see free()). */
+  private tagSlab(c: number, g: number, address: number): void {
+    const mem = this.mem;
+    const stride = this.stride[c];
+    let a = address + this.gData[g];
+    for (let i = 0; i < this.gPerSlab[g]; i++, a += stride) {
+      mem[a] = TAG0;
+      mem[a + 1] = TAG1;
+      mem[a + 2] = TAG2;
+      mem[a + 3] = TAG3;
+    }
   }
 
   private slabOom(c: number, e: unknown): unknown {

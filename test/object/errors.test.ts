@@ -207,8 +207,9 @@ describe("bad addresses for free, usableSize and realloc", () => {
   it("free refuses a slot of a live slab that was never handed out", () => {
     // Regression (fixed): free() sends an object whose first bytes do not carry the array cache's FREE
     // tag straight onto the array cache, without looking at the slab's bitmap. A never-allocated
-    // slot is accepted silently; check() then fails ("array cache object ... is clear in its
-    // bitmap") and the slot is handed out twice (once from the array cache, once from the bitmap).
+    // slot was once accepted silently (check() then failed: "array cache object ... is clear in its
+    // bitmap", and the slot was handed out twice). Now every slot of a new slab is tagged free, so
+    // such a free takes the exact path.
     const s = scene();
     const never = s.objects[0] + 20 * s.cache.stride;
     expectCleanFailure(s.heap, InvalidAddressError, () => s.heap.free(never), "free(never-allocated slot)");
