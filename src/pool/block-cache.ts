@@ -24,18 +24,17 @@
  *   any size, single pages included): a Treiber stack, head SL_REMOTE_HEAD (page index of the
  *   newest block, 0 empty), each block's first Int32 word the page index of the next. Any worker
  *   pushes with compareExchange (lock-free; push-only stacks have no ABA problem). Its owner entry
- *   says OWNER_PARKED. The list is
- *   taken whole with one exchange, under the segment lock: by its worker when its caches run dry
- *   (the blocks go to its block cache and hot stack), by any worker about to fail for lack of
- *   memory, by recovery and by the next worker to claim the slot. While a drain walks the taken
+ *   says OWNER_PARKED. The list is taken whole with one exchange, under the segment lock: by its
+ *   worker when its caches run dry (the blocks go to its block cache and hot stack), by any worker
+ *   about to fail for lack of memory, by recovery and by the next worker to claim the slot. While a drain walks the taken
  *   chain, SL_INFLIGHT_CUR/NEXT say where it is, so that recovery can finish a drain whose thread
  *   died (it holds the lock, so recovery runs when the lock is stolen).
  *
  * Invariant (exact while nobody allocates or frees, Mempool.check): every block on a block cache
  * has its worker's slot as owner entry and its bit set in the worker's parked map (and no other
- * bit is set there), every page whose owner entry is OWNER_PARKED starts a block
- * on exactly one remote-free list, no block is parked twice, and SL_PARKED and SL_REMOTE_PENDING
- * count their pages.
+ * bit is set there), every page whose owner entry is OWNER_PARKED starts a block on exactly one
+ * remote-free list, no block is parked twice, and SL_PARKED and SL_REMOTE_PENDING count their
+ * pages.
  *
  * Bounds: a worker parks at most its budget (block cache plus pending remote frees; past it, a
  * free goes straight to the buddy allocator): CACHE_BUDGET pages, and by default (CACHE_SHARE) at

@@ -27,8 +27,6 @@ const SL_ALLOCS = P.SL_ALLOCS;
 const SL_PAGES = P.SL_PAGES;
 const MAX_CACHED_PAGES = P.MAX_CACHED_PAGES;
 
-// Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings.
-
 export interface SegmentOptions extends Omit<HeapOptions, "bytes" | "shared"> {
   /** Workers (the creator included) that can be attached at once. Default 16. */
   maxWorkers?: number;
