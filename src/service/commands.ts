@@ -5,6 +5,7 @@
  * Error texts are Redis's where Redis has one.
  */
 import { InvalidArgumentError, MnemeError, OutOfMemoryError } from "../errors.js";
+import { copyBytes } from "../util/shared-copy.js";
 import { HINTS, type Hint } from "../vm/hints.js";
 import type { Capability } from "./capabilities.js";
 import { infoText } from "./info.js";
@@ -124,7 +125,7 @@ function write(svc: Service, conn: Connection, args: Buffer[]): undefined {
   if (rep && wait) {
     // `always`, or a backlog to drain: the copy is done here (not on a worker) so the batch can
     // carry it at once, and the reply waits.
-    svc.pool.view(cap.address + offset, data.length).set(data);
+    copyBytes(svc.pool.view(cap.address + offset, data.length), 0, data);
     rep.wrote(cap, offset, data.length);
     return conn.defer(wait.then(() => data.length));
   }

@@ -17,6 +17,7 @@
  * then the server stops reading from it: memory stays bounded, whatever the client sends.
  */
 import type { Socket } from "node:net";
+import { copyBytes } from "../util/shared-copy.js";
 
 export interface ReplyBufferStats {
   replyBuffers: number;
@@ -151,7 +152,7 @@ export class ReplyStream {
       const room = this.room();
       const n = Math.min(room, length - done);
       const at = this.slot * this.pool.slotSize + this.fill;
-      this.pool.bytes.set(src.subarray(from + done, from + done + n), at);
+      copyBytes(this.pool.bytes, at, src.subarray(from + done, from + done + n));
       this.fill += n;
       done += n;
     }

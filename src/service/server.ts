@@ -25,6 +25,7 @@ import { Mempool } from "../pool/mempool.js";
 import { type Progress, startReplication } from "../replication/recovery.js";
 import type { Replicator } from "../replication/replicator.js";
 import { type ReplicationStats, replicationOff } from "../replication/stats.js";
+import { copyBytes } from "../util/shared-copy.js";
 import { type Capability, CapabilityTable } from "./capabilities.js";
 import { COMMAND_NAMES, dispatch, parseCount } from "./commands.js";
 import { resolveConfig, type ServiceConfig } from "./config.js";
@@ -381,7 +382,7 @@ export class Connection {
 
   writeBlock(cap: Capability, offset: number, data: Buffer): void {
     if (this.svc.workers === null) {
-      this.svc.pool.view(cap.address + offset, data.length).set(data);
+      copyBytes(this.svc.pool.view(cap.address + offset, data.length), 0, data);
       this.stream.ascii(`:${data.length}\r\n`);
       return;
     }

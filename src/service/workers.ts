@@ -17,6 +17,7 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Mempool, type MempoolHandle } from "../pool/mempool.js";
+import { copyBytes } from "../util/shared-copy.js";
 import type { Capability } from "./capabilities.js";
 import type { ReplyBuffers } from "./reply-buffers.js";
 
@@ -130,13 +131,13 @@ function serveJobs(): void {
   port.on("message", (msg: JobMessage) => {
     for (const op of msg.ops) {
       if ("w" in op) {
-        pool.view(op.w, op.d.length).set(op.d);
+        copyBytes(pool.view(op.w, op.d.length), 0, op.d);
       } else {
         let at = op.r;
         const p = op.p;
         for (let i = 0; i < p.length; i += 3) {
           const n = p[i + 2];
-          replies.set(pool.view(at, n), p[i] * slotSize + p[i + 1]);
+          copyBytes(replies, p[i] * slotSize + p[i + 1], pool.view(at, n));
           at += n;
         }
       }

@@ -1,0 +1,47 @@
+/**
+ * copyBytes: the same result as dst.set(src, at) for every mix of shared and unshared buffers,
+ * alignments and lengths (staged or not, one chunk or several), and nothing outside the range.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { copyBytes } from "../../src/util/shared-copy.js";
+
+function buffer(shared: boolean, bytes: number): Uint8Array {
+  const b = new Uint8Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  for (let i = 0; i < bytes; i++) b[i] = (i * 131 + 7) & 0xff;
+  return b;
+}
+
+describe("copyBytes", () => {
+  it("equals TypedArray.set for any shared/unshared mix, alignment and length", () => {
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 23 }),
+        fc.integer({ min: 0, max: 23 }),
+        fc.integer({ min: 0, max: 23 }),
+        fc.oneof(fc.integer({ min: 0, max: 600 }), fc.integer({ min: 60_000, max: 140_000 })),
+        (srcShared, dstShared, srcOff, dstOff, at, length) => {
+          const src = buffer(srcShared, srcOff + length + 8).subarray(srcOff, srcOff + length);
+          for (let i = 0; i < length; i++) src[i] = (i * 7 + 3) & 0xff;
+          const size = dstOff + at + length + 16;
+          const dst = buffer(dstShared, size).subarray(dstOff);
+          const want = buffer(false, size).subarray(dstOff);
+          want.set(src, at);
+          copyBytes(dst, at, src);
+          expect(Buffer.compare(Buffer.from(dst), Buffer.from(want))).toBe(0);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("copies within one shared buffer (source and destination may not overlap, as with set)", () => {
+    const b = buffer(true, 10_000);
+    const want = Buffer.from(b);
+    want.copy(want, 5003, 1, 4097);
+    copyBytes(b, 5003, b.subarray(1, 4097));
+    expect(Buffer.compare(Buffer.from(b), want)).toBe(0);
+  });
+});
