@@ -19,6 +19,7 @@ const BENCHES: readonly { name: string; load: () => Promise<BenchModule> }[] = [
   { name: "service", load: () => import("./service.bench.js") },
   { name: "reclaim", load: () => import("./reclaim.bench.js") },
   { name: "replication", load: () => import("./replication.bench.js") },
+  { name: "copy", load: () => import("./copy.bench.js") },
 ];
 
 function parseArgs(argv: readonly string[]) {

@@ -17,9 +17,13 @@ const stage = new Uint8Array(STAGE_BYTES + 8);
 /** Copies `src` into `dst` at `at`, as dst.set(src, at) does (one of them may be shared). */
 export function copyBytes(dst: Uint8Array, at: number, src: Uint8Array): void {
   const n = src.length;
+  if (n < MIN_STAGED || ((src.byteOffset - dst.byteOffset - at) & 7) === 0) {
+    dst.set(src, at);
+    return;
+  }
   const srcShared = src.buffer instanceof SharedArrayBuffer;
   const dstShared = dst.buffer instanceof SharedArrayBuffer;
-  if (n < MIN_STAGED || (!srcShared && !dstShared) || ((src.byteOffset - dst.byteOffset - at) & 7) === 0) {
+  if (!srcShared && !dstShared) {
     dst.set(src, at);
     return;
   }
