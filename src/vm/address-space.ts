@@ -38,6 +38,7 @@ import {
 } from "../errors.js";
 import { PageAllocator } from "../page/buddy.js";
 import { Mempool } from "../pool/mempool.js";
+import { copyBytes } from "../util/shared-copy.js";
 import { isPowerOfTwo } from "../util/validate.js";
 import {
   type ContainerAccess,
@@ -384,7 +385,7 @@ export class AddressSpace {
     }
     const out = into ?? new Uint8Array(length);
     await this.walk(m, v, length, false, (frame, inPage, pos, n) => {
-      out.set(frame.subarray(inPage, inPage + n), pos);
+      copyBytes(out, pos, frame.subarray(inPage, inPage + n));
     });
     return out;
   }
@@ -398,7 +399,7 @@ export class AddressSpace {
     if (this.writeGate !== null) await this.writeGate();
     const m = this.range(v, bytes.length, true);
     await this.walk(m, v, bytes.length, true, (frame, inPage, pos, n) => {
-      frame.set(bytes.subarray(pos, pos + n), inPage);
+      copyBytes(frame, inPage, bytes.subarray(pos, pos + n));
     });
   }
 
@@ -481,7 +482,7 @@ export class AddressSpace {
       const n = Math.min(ps - inPage, length - pos);
       const key = base + page;
       const f = this.pager.index.get(key);
-      if (f !== undefined) out.set(this.pager.view(f).subarray(inPage, inPage + n), pos);
+      if (f !== undefined) copyBytes(out, pos, this.pager.view(f).subarray(inPage, inPage + n));
       else {
         const p = this.pager.pending.get(key);
         if (p !== undefined) {
