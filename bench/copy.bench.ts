@@ -1,11 +1,11 @@
 /**
- * Copies of 4 KiB to and from shared memory (src/util/shared-copy.ts): TypedArray.set against
+ * Copies of 4 KiB to and from shared memory (src/util/shared-bytes.ts): TypedArray.set against
  * copyBytes, for every mix of a SharedArrayBuffer and a plain ArrayBuffer, with the source and the
  * destination aligned alike modulo 8 and not. ns per 4 KiB copy, median of the runs; ratio =
  * set / copyBytes in the same run. The service's READ (pool to reply buffer: shared to shared)
  * and WRITE (socket buffer to pool: plain to shared) copy at arbitrary offsets.
  */
-import { copyBytes } from "../src/util/shared-copy.js";
+import { copyBytes } from "../src/util/shared-bytes.js";
 import { type BenchOptions, type BenchResult, markdownTable, median, textTable } from "./harness.js";
 
 const N = 4096;

@@ -5,6 +5,7 @@
  * Either report names the cache and the address. Off by default: the fast paths only test a flag.
  */
 import { CorruptionError } from "../errors.js";
+import { fillBytes } from "../util/shared-bytes.js";
 
 export const POISON = 0x6b;
 export const RED_ZONE = 0xbb;
@@ -31,11 +32,11 @@ export class HeapCorruptionError extends CorruptionError {
 }
 
 export function poison(mem: Uint8Array, address: number, size: number): void {
-  mem.fill(POISON, address, address + size);
+  fillBytes(mem, POISON, address, address + size);
 }
 
 export function paintRedZone(mem: Uint8Array, address: number, size: number, stride: number): void {
-  mem.fill(RED_ZONE, address + size, address + stride);
+  fillBytes(mem, RED_ZONE, address + size, address + stride);
 }
 
 /** Throws (after repairing the poison, so the slot stays usable) if a freed object was written. */

@@ -27,6 +27,7 @@ import {
 } from "../errors.js";
 import { PageAllocator, type PageAllocatorOptions } from "../page/buddy.js";
 import { type WatermarkOptions, type Watermarks, watermarks } from "../page/watermarks.js";
+import { fillBytes } from "../util/shared-bytes.js";
 import { isPowerOfTwo } from "../util/validate.js";
 import { RED_ZONE_BYTES } from "./debug.js";
 import { type HeapStats, heapCheck, heapDebugInfo, heapStats } from "./inspect.js";
@@ -232,7 +233,7 @@ export class Heap {
     const rootPages = homeAt + RESERVE_HOME_PAGES;
     const root = pages.alloc(rootPages * pages.pageSize) / pages.pageSize;
     const base = root * pages.pageSize;
-    pages.memory.fill(0, base, base + rootPages * pages.pageSize);
+    fillBytes(pages.memory, 0, base, base + rootPages * pages.pageSize);
     const w = pages.w;
     const rw = base >> 2;
     w[rw + R_ROOT_PAGES] = rootPages;
@@ -304,7 +305,7 @@ export class Heap {
       throw new InvalidArgumentError("size", `${count}*${size}`, "the product exceeds the arena");
     }
     const a = this.malloc(bytes, flags);
-    this.pages.memory.fill(0, a, a + bytes);
+    fillBytes(this.pages.memory, 0, a, a + bytes);
     return a;
   }
 

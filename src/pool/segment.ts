@@ -19,6 +19,7 @@ import { Heap, type HeapOptions } from "../object/heap.js";
 import { AC_MAX_LIMIT, acSlotWords, R_MAX_CACHES } from "../object/layout.js";
 import { repairSlabs } from "../object/repair.js";
 import type { HotStack, PageAllocator } from "../page/buddy.js";
+import { fillBytes } from "../util/shared-bytes.js";
 import { BlockCache, blockCacheWords } from "./block-cache.js";
 import * as P from "./layout.js";
 
@@ -144,7 +145,7 @@ export class Segment {
     const rootBytes = ownersAt + pages.pageCount;
     const rootAddress = pages.alloc(rootBytes);
     const root = rootAddress / pages.pageSize;
-    pages.memory.fill(0, rootAddress, rootAddress + pages.sizeOf(rootAddress));
+    fillBytes(pages.memory, 0, rootAddress, rootAddress + pages.sizeOf(rootAddress));
     const w = pages.w;
     const rw = rootAddress >> 2;
     w[rw + P.P_MAX_SLOTS] = maxWorkers;

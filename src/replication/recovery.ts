@@ -15,6 +15,7 @@
  */
 import { LogCorruptionError, MnemeError, OutOfMemoryError } from "../errors.js";
 import type { Service } from "../service/server.js";
+import { fillBytes } from "../util/shared-bytes.js";
 import type { Hint } from "../vm/hints.js";
 import type { ReplicationBackend } from "./backend.js";
 import { FileBackend } from "./file-backend.js";
@@ -51,7 +52,7 @@ export class Restorer {
           );
         }
         const charged = svc.pool.heap.usableSize(address);
-        svc.pool.view(address, charged).fill(0);
+        fillBytes(svc.pool.view(address, charged), 0);
         svc.quotas.charge(r.owner, charged);
         svc.caps.restore(r.handle, address, r.size, charged, r.owner, "anon");
         if (r.align > 0) this.aligns.set(r.handle, r.align);

@@ -5,7 +5,7 @@
  * Error texts are Redis's where Redis has one.
  */
 import { InvalidArgumentError, MnemeError, OutOfMemoryError } from "../errors.js";
-import { copyBytes } from "../util/shared-copy.js";
+import { copyBytes, fillBytes } from "../util/shared-bytes.js";
 import { HINTS, type Hint } from "../vm/hints.js";
 import type { Capability } from "./capabilities.js";
 import { infoText } from "./info.js";
@@ -81,7 +81,7 @@ function alloc(svc: Service, conn: Connection, args: Buffer[]): undefined {
     return conn.reply(error(refusedCharged));
   }
   // Zeroed before the new owner sees it: nobody ever reads another's old data.
-  svc.pool.view(address, charged).fill(0);
+  fillBytes(svc.pool.view(address, charged), 0);
   svc.quotas.charge(conn.identity, charged);
   const cap = svc.caps.grant(address, size, charged, conn.identity, "anon", conn.id);
   svc.counters.allocs++;

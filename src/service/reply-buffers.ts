@@ -17,7 +17,7 @@
  * then the server stops reading from it: memory stays bounded, whatever the client sends.
  */
 import type { Socket } from "node:net";
-import { copyBytes } from "../util/shared-copy.js";
+import { copyBytes } from "../util/shared-bytes.js";
 
 export interface ReplyBufferStats {
   replyBuffers: number;

@@ -25,7 +25,7 @@ import { Mempool } from "../pool/mempool.js";
 import { type Progress, startReplication } from "../replication/recovery.js";
 import type { Replicator } from "../replication/replicator.js";
 import { type ReplicationStats, replicationOff } from "../replication/stats.js";
-import { copyBytes } from "../util/shared-copy.js";
+import { copyBytes } from "../util/shared-bytes.js";
 import { type Capability, CapabilityTable } from "./capabilities.js";
 import { COMMAND_NAMES, dispatch, parseCount } from "./commands.js";
 import { resolveConfig, type ServiceConfig } from "./config.js";

@@ -17,7 +17,7 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Mempool, type MempoolHandle } from "../pool/mempool.js";
-import { copyBytes } from "../util/shared-copy.js";
+import { copyBytes } from "../util/shared-bytes.js";
 import type { Capability } from "./capabilities.js";
 import type { ReplyBuffers } from "./reply-buffers.js";
 

@@ -38,7 +38,7 @@ import {
 } from "../errors.js";
 import { PageAllocator } from "../page/buddy.js";
 import { Mempool } from "../pool/mempool.js";
-import { copyBytes } from "../util/shared-copy.js";
+import { copyBytes } from "../util/shared-bytes.js";
 import { isPowerOfTwo } from "../util/validate.js";
 import {
   type ContainerAccess,

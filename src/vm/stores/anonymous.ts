@@ -10,6 +10,7 @@
  */
 import { join } from "node:path";
 import { InvalidArgumentError, OutOfMemoryError } from "../../errors.js";
+import { fillBytes } from "../../util/shared-bytes.js";
 import { type Store, StoreError } from "./store.js";
 import { SwapFile } from "./swap.js";
 
@@ -73,7 +74,7 @@ export class AnonymousStore implements Store {
       } catch (e) {
         throw e instanceof StoreError ? e : new StoreError(this.description, "read", offset, e);
       }
-    } else into.fill(0);
+    } else fillBytes(into, 0);
   }
 
   refuses(offset: number): OutOfMemoryError | undefined {

@@ -13,6 +13,7 @@
  */
 import { Cluster, type ClusterNode, Redis, type RedisOptions } from "ioredis";
 import { InvalidArgumentError } from "../../errors.js";
+import { fillBytes } from "../../util/shared-bytes.js";
 import { type Store, StoreError, zeroTail } from "./store.js";
 
 export interface RedisStoreOptions {
@@ -95,7 +96,7 @@ export class RedisStore implements Store {
     }
     this.reads++;
     if (value === null) {
-      into.fill(0);
+      fillBytes(into, 0);
       return;
     }
     const n = Math.min(value.length, into.length);

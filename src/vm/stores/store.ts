@@ -19,6 +19,7 @@
  *   same page.
  */
 import { MnemeError, type OutOfMemoryError } from "../../errors.js";
+import { fillBytes } from "../../util/shared-bytes.js";
 
 export interface Store {
   /** One line for debugInfo() and errors: kind and location. */
@@ -58,5 +59,5 @@ export class StoreError extends MnemeError {
 
 /** Zero-fills `into` from `from` on (a short read). */
 export function zeroTail(into: Uint8Array, from: number): void {
-  if (from < into.length) into.fill(0, from);
+  if (from < into.length) fillBytes(into, 0, from);
 }

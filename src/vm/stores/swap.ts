@@ -14,6 +14,7 @@
 import { type FileHandle, mkdir, open, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { OutOfMemoryError } from "../../errors.js";
+import { fillBytes } from "../../util/shared-bytes.js";
 import { StoreError } from "./store.js";
 
 export class SwapFile {
@@ -76,7 +77,7 @@ export class SwapFile {
       if (bytesRead === 0) break;
       done += bytesRead;
     }
-    if (done < into.length) into.fill(0, done);
+    if (done < into.length) fillBytes(into, 0, done);
     this.reads++;
     return true;
   }

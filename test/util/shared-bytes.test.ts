@@ -1,10 +1,11 @@
 /**
  * copyBytes: the same result as dst.set(src, at) for every mix of shared and unshared buffers,
  * alignments and lengths (staged or not, one chunk or several), and nothing outside the range.
+ * fillBytes: the same result as view.fill(value, from, to).
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { copyBytes } from "../../src/util/shared-copy.js";
+import { copyBytes, fillBytes } from "../../src/util/shared-bytes.js";
 
 function buffer(shared: boolean, bytes: number): Uint8Array {
   const b = new Uint8Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
@@ -43,5 +44,28 @@ describe("copyBytes", () => {
     want.copy(want, 5003, 1, 4097);
     copyBytes(b, 5003, b.subarray(1, 4097));
     expect(Buffer.compare(Buffer.from(b), want)).toBe(0);
+  });
+});
+
+describe("fillBytes", () => {
+  it("equals TypedArray.fill for any buffer, range and value", () => {
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.integer({ min: 0, max: 23 }),
+        fc.integer({ min: -30, max: 9000 }),
+        fc.integer({ min: -30, max: 9000 }),
+        fc.constantFrom(0, 0x4b, 0xff, 300, -1, 1.5),
+        (shared, off, from, to, value) => {
+          const size = 9000;
+          const view = buffer(shared, off + size).subarray(off);
+          const want = buffer(false, off + size).subarray(off);
+          want.fill(value, from, to);
+          fillBytes(view, value, from, to);
+          expect(Buffer.compare(Buffer.from(view), Buffer.from(want))).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
