@@ -5,7 +5,7 @@
  * set / copyBytes in the same run. The service's READ (pool to reply buffer: shared to shared)
  * and WRITE (socket buffer to pool: plain to shared) copy at arbitrary offsets.
  */
-import { copyBytes } from "../src/util/shared-bytes.js";
+import { copyBytes, fillBytes } from "../src/util/shared-bytes.js";
 import { type BenchOptions, type BenchResult, markdownTable, median, textTable } from "./harness.js";
 
 const N = 4096;
@@ -30,7 +30,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     for (const skew of [0, 3]) {
       const src = make(sShared).subarray(8192 + skew, 8192 + skew + N);
       cases.push({
-        name: `${sShared ? "shared" : "plain"} -> ${dShared ? "shared" : "plain"}, ${skew ? "misaligned" : "aligned alike"}`,
+        name: `copy ${sShared ? "shared" : "plain"} -> ${dShared ? "shared" : "plain"}, ${skew ? "misaligned" : "aligned alike"}`,
         src,
         dst: make(dShared),
         at: 65536,
@@ -54,6 +54,28 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     data[c.name] = { set: median(set), copyBytes: median(staged), ratio: median(ratio) };
     rows.push([c.name, median(set).toFixed(0), median(staged).toFixed(0), `${median(ratio).toFixed(2)}x`]);
   }
-  const header = ["4 KiB copy", "TypedArray.set ns", "copyBytes ns", "set / copyBytes"];
+  for (const [shared, skew] of [
+    [true, 0],
+    [true, 3],
+    [false, 3],
+  ] as const) {
+    const name = `fill ${shared ? "shared" : "plain"}${skew ? ", misaligned" : ""}`;
+    options.log(`copy: ${name}`);
+    const view = make(shared);
+    const at = 65536 + skew;
+    const plain: number[] = [];
+    const ours: number[] = [];
+    const ratio: number[] = [];
+    for (let r = 0; r < Math.max(5, options.runs); r++) {
+      const a = time(() => view.fill(0, at, at + N), reps);
+      const b = time(() => fillBytes(view, 0, at, at + N), reps);
+      plain.push(a);
+      ours.push(b);
+      ratio.push(a / b);
+    }
+    data[name] = { set: median(plain), copyBytes: median(ours), ratio: median(ratio) };
+    rows.push([name, median(plain).toFixed(0), median(ours).toFixed(0), `${median(ratio).toFixed(2)}x`]);
+  }
+  const header = ["4 KiB", "TypedArray.set / fill ns", "copyBytes / fillBytes ns", "ratio"];
   return { name: "copy", text: textTable(header, rows), markdown: markdownTable(header, rows), data };
 }
