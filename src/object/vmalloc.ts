@@ -16,6 +16,7 @@
  */
 import { DoubleFreeError, InvalidAddressError, InvalidArgumentError, OutOfMemoryError } from "../errors.js";
 import type { PageAllocator } from "../page/buddy.js";
+import { copyBytes } from "../util/shared-bytes.js";
 import {
   OWNER_META,
   OWNER_VMALLOC,
@@ -232,8 +233,8 @@ export class Vmalloc {
       const within = off - pi * ps;
       const run = Math.min(ps - within, length - done);
       const a = w[t + pi] * ps + within;
-      if (toArena) this.mem.set(buf.subarray(done, done + run), a);
-      else buf.set(this.mem.subarray(a, a + run), done);
+      if (toArena) copyBytes(this.mem, a, buf.subarray(done, done + run));
+      else copyBytes(buf, done, this.mem.subarray(a, a + run));
       done += run;
       off += run;
     }

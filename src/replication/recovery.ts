@@ -15,7 +15,7 @@
  */
 import { LogCorruptionError, MnemeError, OutOfMemoryError } from "../errors.js";
 import type { Service } from "../service/server.js";
-import { fillBytes } from "../util/shared-bytes.js";
+import { copyBytes, fillBytes } from "../util/shared-bytes.js";
 import type { Hint } from "../vm/hints.js";
 import type { ReplicationBackend } from "./backend.js";
 import { FileBackend } from "./file-backend.js";
@@ -80,7 +80,7 @@ export class Restorer {
           const off = page * PAGE_SIZE + at;
           if (cap === undefined || off >= cap.size) continue;
           const data = bytes.subarray(0, Math.min(bytes.length, cap.size - off));
-          if (cap.kind === "anon") svc.pool.view(cap.address + off, data.length).set(data);
+          if (cap.kind === "anon") copyBytes(svc.pool.view(cap.address + off, data.length), 0, data);
           else {
             await svc.maps.write(cap.address, off, Uint8Array.from(data));
             this.maps.get(handle)?.written.add(page);
