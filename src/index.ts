@@ -72,4 +72,5 @@ export { heapZone, poolZone } from "./reclaim/zones.js";
 export { type Handle, MnemeClient, type MnemeClientOptions, MnemePipeline } from "./service/client.js";
 export { DEFAULTS as SERVICE_DEFAULTS, type ServiceConfig } from "./service/config.js";
 export { Service } from "./service/server.js";
+export { copyBytes, fillBytes } from "./util/shared-bytes.js";
 export * from "./vm/index.js";
