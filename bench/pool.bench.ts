@@ -14,10 +14,11 @@
  *                them; the private designs, which share nothing, hand blocks to themselves)
  *
  * Each workload, design and thread count gets its own workers (started through tsx) and a fresh
- * pool or allocator; it runs a warm-up round, then `runs` timed rounds, all workers at once. A round's
- * throughput is the operations of all workers over the slowest worker's time; the figure is the
- * median round. Targets (issue 4): the pool with 2 workers at >= 1.8x its 1-worker throughput and
- * >= 0.9x the private allocators with 2 workers.
+ * pool or allocator; all teams of a workload are started and warmed up, then `runs` timed rounds go
+ * round-robin over them, all workers of a team at once. A round's throughput is the operations of
+ * all workers over the slowest worker's time; the figure is the median round, and a ratio the
+ * median of the per-round ratios. Targets (issue 4): the pool with 2 workers at >= 1.8x its
+ * 1-worker throughput and >= 0.9x the private allocators with 2 workers.
  *
  * POOL_BENCH_PROF=DIR writes a V8 CPU profile of every worker into DIR (bench/malloc/prof-summary.ts
  * summarizes them).
@@ -129,26 +130,33 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   if (workloads.length === 0) throw new Error(`pool: no workload matches --only ${options.only}`);
   const rounds = new Map<Key, number[]>();
   for (const w of workloads) {
+    // Every design and thread count of a workload gets its own team (fresh workers, a fresh pool
+    // or allocator: pages of two workers interleaved by an earlier workload would share cache
+    // lines of the page map and the owner map, BENCHMARKS.md), all alive at once, and the rounds go
+    // round-robin over the teams: this VM drifts by 10-20% from minute to minute, so the figures
+    // a ratio compares are taken seconds apart, and each ratio is a median of per-round ratios.
+    const iterations = Math.max(1000, Math.floor(w.iterations / scale));
+    const teams: { key: Key; t: Team }[] = [];
     for (const design of DESIGNS) {
       for (const threads of [1, 2]) {
-        // Fresh workers and a fresh pool for every measurement, as the private designs get fresh
-        // allocators: pages of two workers interleaved by an earlier workload share cache lines
-        // of the page map and the owner map, which costs the shared pool a lot (BENCHMARKS.md).
-        options.log(`pool: ${w.key}, ${design}, ${threads} worker(s)`);
+        options.log(`pool: ${w.key}, ${design}, ${threads} worker(s): start and warm up`);
         const t = await team(design, threads, 0x706f6f6c);
-        const iterations = Math.max(1000, Math.floor(w.iterations / scale));
-        await t.round({ workload: w.key, iterations }); // warm-up
-        const figures: number[] = [];
-        for (let r = 0; r < runs; r++) {
-          const replies = await t.round({ workload: w.key, iterations });
-          const ops = replies.reduce((n, x) => n + x.ops, 0);
-          const ms = Math.max(...replies.map((x) => x.ms));
-          figures.push(Math.round((ops / ms) * 1000));
-        }
-        rounds.set(`${w.key}/${design}/${threads}`, figures);
-        await t.close();
+        await t.round({ workload: w.key, iterations });
+        teams.push({ key: `${w.key}/${design}/${threads}`, t });
       }
     }
+    for (let r = 0; r < runs; r++) {
+      options.log(`pool: ${w.key}, round ${r + 1}/${runs}`);
+      for (const { key, t } of teams) {
+        const replies = await t.round({ workload: w.key, iterations });
+        const ops = replies.reduce((n, x) => n + x.ops, 0);
+        const ms = Math.max(...replies.map((x) => x.ms));
+        const figures = rounds.get(key) ?? [];
+        figures.push(Math.round((ops / ms) * 1000));
+        rounds.set(key, figures);
+      }
+    }
+    for (const { t } of teams) await t.close();
   }
 
   const ops = (k: Key) => median(rounds.get(k) ?? [0]);
@@ -165,13 +173,19 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       const two = ops(`${w.key}/${d}/2`);
       rows.push([`${w.key}: ${DESIGN_TITLE[d]}`, mops(one), mops(two), `${(two / one).toFixed(2)}x`]);
     }
-    const pool2 = ops(`${w.key}/pool/2`);
+    // Median of the per-round ratios (the two figures of a round were taken seconds apart).
+    const ratio = (a: Key, b: Key) => {
+      const x = rounds.get(a) ?? [];
+      const y = rounds.get(b) ?? [];
+      return median(x.map((v, i) => v / y[i]));
+    };
+    const pool2: Key = `${w.key}/pool/2`;
     summary[w.key] = {
-      scaling: pool2 / ops(`${w.key}/pool/1`),
-      vsPrivate: pool2 / ops(`${w.key}/private/2`),
-      vsPrivatePool: pool2 / ops(`${w.key}/private-pool/2`),
-      vsLocked: pool2 / ops(`${w.key}/locked/2`),
-      vsNoCache: pool2 / ops(`${w.key}/pool-nocache/2`),
+      scaling: ratio(pool2, `${w.key}/pool/1`),
+      vsPrivate: ratio(pool2, `${w.key}/private/2`),
+      vsPrivatePool: ratio(pool2, `${w.key}/private-pool/2`),
+      vsLocked: ratio(pool2, `${w.key}/locked/2`),
+      vsNoCache: ratio(pool2, `${w.key}/pool-nocache/2`),
     };
   }
   const verdictHeader = [
@@ -198,7 +212,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const legend = workloads.map((w) => `${w.key}: ${w.title}`).join("\n");
   return {
     name: "pool",
-    text: `${textTable(header, rows)}\n\n${textTable(verdictHeader, verdict)}\n\n${legend}\n(median of ${runs} rounds; 1 op = one allocation or one free)`,
+    text: `${textTable(header, rows)}\n\n${textTable(verdictHeader, verdict)}\n\n${legend}\n(median of ${runs} rounds, round-robin over the teams; ratios: median of per-round ratios; 1 op = one allocation or one free)`,
     markdown: `${markdownTable(header, rows)}\n\n${markdownTable(verdictHeader, verdict)}`,
     data: {
       runs,
