@@ -13,11 +13,12 @@
  *   handoff      1-8 page blocks allocated by one worker and freed by the next (a ring between
  *                them; the private designs, which share nothing, hand blocks to themselves)
  *
- * Each workload, design and thread count gets its own workers (started through tsx) and a fresh
- * pool or allocator; all teams of a workload are started and warmed up, then `runs` timed rounds go
- * round-robin over them, all workers of a team at once. A round's throughput is the operations of
- * all workers over the slowest worker's time; the figure is the median round, and a ratio the
- * median of the per-round ratios. Targets (issue 4): the pool with 2 workers at >= 1.8x its
+ * Each workload, design and thread count gets TEAMS teams of its own workers (started through tsx),
+ * each with a fresh pool or allocator; all teams of a workload are started and warmed up, then
+ * `runs` timed rounds go round-robin over them, all workers of a team at once. A team's throughput
+ * in a round is the operations of all its workers over the slowest worker's time, and the round's
+ * figure the median over the teams; the figure is the median round, and a ratio the median of the
+ * per-round ratios. Targets (issue 4): the pool with 2 workers at >= 1.8x its
  * 1-worker throughput and >= 0.9x the private allocators with 2 workers.
  *
  * POOL_BENCH_PROF=DIR writes a V8 CPU profile of every worker into DIR (bench/malloc/prof-summary.ts
@@ -34,6 +35,8 @@ const entry = new URL("./pool-worker.ts", import.meta.url).href;
 const MiB = 2 ** 20;
 
 const DESIGNS: readonly Design[] = ["pool", "private", "private-pool", "locked", "pool-nocache"];
+/** Teams started for each design and thread count (a round's figure is their median). */
+const TEAMS = 3;
 const DESIGN_TITLE: Record<Design, string> = {
   pool: "mneme pool (shared)",
   private: "private Heap/PageAllocator per worker",
@@ -136,27 +139,37 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     // round-robin over the teams: this VM drifts by 10-20% from minute to minute, so the figures
     // a ratio compares are taken seconds apart, and each ratio is a median of per-round ratios.
     const iterations = Math.max(1000, Math.floor(w.iterations / scale));
-    const teams: { key: Key; t: Team }[] = [];
+    const teams: { key: Key; t: Team[] }[] = [];
     for (const design of DESIGNS) {
       for (const threads of [1, 2]) {
         options.log(`pool: ${w.key}, ${design}, ${threads} worker(s): start and warm up`);
-        const t = await team(design, threads, 0x706f6f6c);
-        await t.round({ workload: w.key, iterations });
-        teams.push({ key: `${w.key}/${design}/${threads}`, t });
+        const started: Team[] = [];
+        for (let k = 0; k < TEAMS; k++) {
+          const t = await team(design, threads, 0x706f6f6c + 16 * k);
+          await t.round({ workload: w.key, iterations });
+          started.push(t);
+        }
+        teams.push({ key: `${w.key}/${design}/${threads}`, t: started });
       }
     }
     for (let r = 0; r < runs; r++) {
       options.log(`pool: ${w.key}, round ${r + 1}/${runs}`);
       for (const { key, t } of teams) {
-        const replies = await t.round({ workload: w.key, iterations });
-        const ops = replies.reduce((n, x) => n + x.ops, 0);
-        const ms = Math.max(...replies.map((x) => x.ms));
+        // A round's figure is the median of the teams' (workers started alike differ by up to a
+        // quarter from start to start on this VM, the same code, even with nothing shared).
+        const each: number[] = [];
+        for (const one of t) {
+          const replies = await one.round({ workload: w.key, iterations });
+          const ops = replies.reduce((n, x) => n + x.ops, 0);
+          const ms = Math.max(...replies.map((x) => x.ms));
+          each.push((ops / ms) * 1000);
+        }
         const figures = rounds.get(key) ?? [];
-        figures.push(Math.round((ops / ms) * 1000));
+        figures.push(Math.round(median(each)));
         rounds.set(key, figures);
       }
     }
-    for (const { t } of teams) await t.close();
+    for (const { t } of teams) for (const one of t) await one.close();
   }
 
   const ops = (k: Key) => median(rounds.get(k) ?? [0]);
@@ -212,7 +225,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const legend = workloads.map((w) => `${w.key}: ${w.title}`).join("\n");
   return {
     name: "pool",
-    text: `${textTable(header, rows)}\n\n${textTable(verdictHeader, verdict)}\n\n${legend}\n(median of ${runs} rounds, round-robin over the teams; ratios: median of per-round ratios; 1 op = one allocation or one free)`,
+    text: `${textTable(header, rows)}\n\n${textTable(verdictHeader, verdict)}\n\n${legend}\n(median of ${runs} rounds, each the median of ${TEAMS} teams, round-robin over the teams; ratios: median of per-round ratios; 1 op = one allocation or one free)`,
     markdown: `${markdownTable(header, rows)}\n\n${markdownTable(verdictHeader, verdict)}`,
     data: {
       runs,
