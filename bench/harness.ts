@@ -115,5 +115,3 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
   const rule = `|${header.map((_, c) => (c === 0 ? "---" : "---:")).join("|")}|`;
   return [line(header), rule, ...rows.map(line)].join("\n");
 }
-
-export { freePort } from "../test/helpers/net.js";

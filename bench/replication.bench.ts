@@ -15,12 +15,14 @@
  * Target (issue 8): file with the default policy (batch) ≥ 0.8× off. Needs redis-server and
  * redis-benchmark on PATH (Debian redis-server, redis-tools).
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { type BenchOptions, type BenchResult, freePort, median } from "./harness.js";
+import { startRedis } from "../test/helpers/redis.js";
+import { type ServerProcess, spawnServer } from "../test/service/helpers.js";
+import { type BenchOptions, type BenchResult, median } from "./harness.js";
 
 interface Row {
   mode: string;
@@ -28,32 +30,6 @@ interface Row {
   rps: number;
   p50: number;
   p99: number;
-}
-
-async function waitReady(port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`server on ${port} exited ${child.exitCode}`);
-    try {
-      const r = new Redis({ port, lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false });
-      // Refused while the server starts: the rejection below says so; no "unhandled error" noise.
-      r.on("error", () => {});
-      await r.connect();
-      await r.ping();
-      r.disconnect();
-      return;
-    } catch {
-      await new Promise((res) => setTimeout(res, 50));
-    }
-  }
-  throw new Error(`server on ${port} did not come up`);
-}
-
-function stop(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill(signal);
-  });
 }
 
 function writeBench(port: number, handle: string, n: number, pipeline: number): Omit<Row, "mode"> {
@@ -73,15 +49,15 @@ function writeBench(port: number, handle: string, n: number, pipeline: number): 
   return { pipeline, rps: Number(f[1]), p50: Number(f[4]), p99: Number(f[6]) };
 }
 
-function mneme(port: number, args: string[]): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      ...["dist/cli/main.js", "serve", "--port", String(port), "--http-port", "0", "--memory", "512mb"],
-      ...["--data", mkdtempSync(join(tmpdir(), "mneme-bench-")), ...args],
-    ],
-    { stdio: "ignore" },
-  );
+/** `mneme serve` with `args` (a 512 MiB pool), and a 1 MiB block to write to. */
+async function mneme(args: string[]): Promise<{ srv: ServerProcess; handle: string }> {
+  const srv = await spawnServer(["--memory", "512mb", ...args]);
+  const c = new Redis({ port: srv.port });
+  try {
+    return { srv, handle: String(await c.call("ALLOC", 1 << 20)) };
+  } finally {
+    c.disconnect();
+  }
 }
 
 async function info(port: number, section: string): Promise<Record<string, string>> {
@@ -100,43 +76,34 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const n = options.quick ? 20000 : 200000;
   const rounds = options.quick ? 1 : 3;
   const pipelines = [1, 16];
-  const rport = await freePort();
-  const redis = spawn(
-    "redis-server",
-    ["--port", String(rport), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
-    { stdio: "ignore" },
-  );
+  const redis = await startRedis();
+  if (redis === undefined)
+    throw new Error("the replication bench needs redis-server (apt-get install redis-server)");
   const modes: [string, string[]][] = [
     ["off", ["--replicate", "off"]],
     ["file batch", ["--appendfsync", "batch"]],
     ["file everysec", ["--appendfsync", "everysec"]],
     ["file always", ["--appendfsync", "always"]],
-    ["redis batch", ["--replicate", `redis://127.0.0.1:${rport}/bench`]],
+    ["redis batch", ["--replicate", `${redis.url}/bench`]],
   ];
   /** Every round's rows. */
   const all: Row[][] = [];
   let recovery = { bytes: 0, ms: 0, records: 0, mbps: 0 };
   try {
-    await waitReady(rport, redis);
     for (let round = 0; round < rounds; round++) {
       const rows: Row[] = [];
       for (const [mode, extra] of modes) {
         const dir = mkdtempSync(join(tmpdir(), "mneme-repl-bench-"));
         const args = mode.startsWith("file") ? ["--replicate", `file:${dir}`, ...extra] : extra;
-        const port = await freePort();
-        const child = mneme(port, args);
+        const { srv, handle } = await mneme(args);
         try {
-          await waitReady(port, child);
-          const c = new Redis({ port });
-          const h = String(await c.call("ALLOC", 1 << 20));
-          c.disconnect();
-          writeBench(port, h, n / 4, 16);
+          writeBench(srv.port, handle, n / 4, 16);
           for (const p of pipelines) {
             options.log(`round ${round + 1}/${rounds}: ${mode} -P ${p}`);
-            rows.push({ mode, ...writeBench(port, h, n, p) });
+            rows.push({ mode, ...writeBench(srv.port, handle, n, p) });
           }
         } finally {
-          await stop(child);
+          await srv.stop();
         }
       }
       all.push(rows);
@@ -144,25 +111,20 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     // Recovery: a log of the same load, no checkpoint, then kill -9 and a restart.
     const dir = mkdtempSync(join(tmpdir(), "mneme-repl-recover-"));
     const args = ["--replicate", `file:${dir}`, "--checkpoint-size", "4gb", "--segment-size", "64mb"];
-    let port = await freePort();
-    let child = mneme(port, args);
+    const first = await mneme(args);
     try {
-      await waitReady(port, child);
-      const c = new Redis({ port });
-      const h = String(await c.call("ALLOC", 1 << 20));
       options.log("recovery: writing the log");
-      writeBench(port, h, n, 16);
+      writeBench(first.srv.port, first.handle, n, 16);
+      const c = new Redis({ port: first.srv.port });
       await c.call("SYNC");
       c.disconnect();
     } finally {
-      await stop(child, "SIGKILL");
+      await first.srv.stop("SIGKILL");
     }
-    port = await freePort();
     options.log("recovery: restart");
-    child = mneme(port, args);
+    const again = await spawnServer(["--memory", "512mb", ...args]);
     try {
-      await waitReady(port, child);
-      const p = await info(port, "persistence");
+      const p = await info(again.port, "persistence");
       const bytes = Number(p.mneme_last_recovery_bytes);
       const ms = Number(p.mneme_last_recovery_ms);
       recovery = {
@@ -172,10 +134,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         mbps: bytes / 1e6 / (ms / 1000),
       };
     } finally {
-      await stop(child);
+      await again.stop();
     }
   } finally {
-    await stop(redis);
+    await redis.stop();
   }
 
   const pick = (rows: Row[], mode: string, p: number) =>

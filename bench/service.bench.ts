@@ -15,14 +15,13 @@
  * on the same frames (why the service has its own parser). Needs redis-server and
  * redis-benchmark (Debian redis-server, redis-tools) on PATH.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Redis } from "ioredis";
 import { RequestParser } from "../src/service/resp.js";
-import { type BenchOptions, type BenchResult, freePort, median } from "./harness.js";
+import { startRedis } from "../test/helpers/redis.js";
+import { spawnServer } from "../test/service/helpers.js";
+import { type BenchOptions, type BenchResult, median } from "./harness.js";
 
 interface Row {
   server: string;
@@ -31,29 +30,6 @@ interface Row {
   rps: number;
   p50: number;
   p99: number;
-}
-
-async function waitReady(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const r = new Redis({ port, lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false });
-      await r.connect();
-      await r.ping();
-      r.disconnect();
-      return;
-    } catch {
-      await new Promise((res) => setTimeout(res, 100));
-    }
-  }
-  throw new Error(`server on ${port} did not come up`);
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
-  });
 }
 
 function redisBenchmark(
@@ -124,22 +100,17 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const version = execFileSync("redis-server", ["--version"], { encoding: "utf8" }).trim();
 
   // Redis
-  const rport = await freePort();
-  const redis = spawn(
-    "redis-server",
-    ["--port", String(rport), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
-    {
-      stdio: "ignore",
-    },
-  );
+  const redis = await startRedis();
+  if (redis === undefined)
+    throw new Error("the service bench needs redis-server (apt-get install redis-server)");
+  const rport = redis.port;
   try {
-    await waitReady(rport);
     const rc = new Redis({ port: rport });
     await rc.set("big", Buffer.alloc(1 << 20, 0x61));
     rc.disconnect();
     for (let round = 0; round < rounds; round++) all.push(await measureRound(round));
   } finally {
-    await stop(redis);
+    await redis.stop();
   }
 
   async function measureRound(round: number): Promise<Row[]> {
@@ -157,30 +128,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
 
     // mneme, inline and with one worker
     for (const workers of [0, 1]) {
-      const port = await freePort();
-      const child = spawn(
-        process.execPath,
-        [
-          "dist/cli/main.js",
-          "serve",
-          "--port",
-          String(port),
-          "--memory",
-          "2gb",
-          "--workers",
-          String(workers),
-          "--data",
-          mkdtempSync(join(tmpdir(), "mneme-bench-")),
-          // The service alone; replication's cost is the replication bench's to measure.
-          "--replicate",
-          "off",
-          "--http-port",
-          "0",
-        ],
-        { stdio: "ignore" },
-      );
+      // The service alone; replication's cost is the replication bench's to measure.
+      const srv = await spawnServer(["--memory", "2gb", "--workers", String(workers), "--replicate", "off"]);
+      const port = srv.port;
       try {
-        await waitReady(port);
         const mc = new Redis({ port });
         const h = String(await mc.call("ALLOC", 1 << 20));
         mc.disconnect();
@@ -196,7 +147,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           rows.push(...tag("ALLOC 4096", redisBenchmark(port, n, p, ["ALLOC", "4096"])));
         }
       } finally {
-        await stop(child);
+        await srv.stop();
       }
     }
     return rows;
