@@ -17,7 +17,7 @@ import {
 } from "../../src/index.js";
 import { OWNER_PARKED, SL_INFLIGHT_CUR, SL_INFLIGHT_NEXT, SL_REMOTE_HEAD } from "../../src/pool/layout.js";
 import type { RemoteCommand, RemoteReply } from "./fixtures/remote-worker.js";
-import { expectCleanFailure, fixture, start } from "./helpers.js";
+import { expectCleanFailure, fillPool, fixture, start } from "./helpers.js";
 
 const PS = 4096;
 const MiB = 2 ** 20;
@@ -127,15 +127,7 @@ describe("block cache", () => {
 
   it("what is parked goes back before an allocation would fail", () => {
     const pool = Mempool.create(MiB, { workerCachePages: 64, maxWorkers: 2 });
-    const blocks: number[] = [];
-    for (;;) {
-      try {
-        blocks.push(pool.alloc(4 * PS));
-      } catch (e) {
-        expect(e).toBeInstanceOf(OutOfPoolMemoryError);
-        break;
-      }
-    }
+    const blocks = fillPool(pool, 4 * PS);
     // Free 12 neighbouring blocks: all parked, so the buddy lists alone have no 8 free pages.
     blocks.sort((x, y) => x - y);
     const run = blocks.findIndex((b, i) => blocks[i + 11] === b + 11 * 4 * PS);
@@ -306,14 +298,7 @@ describe("remote-free lists", () => {
 
   it("a worker whose allocation would fail takes back what sits on other workers' lists", async () => {
     const pool = Mempool.create(MiB, { workerCachePages: 64, maxWorkers: 2 });
-    const mine: number[] = [];
-    for (;;) {
-      try {
-        mine.push(pool.alloc(4 * PS));
-      } catch {
-        break;
-      }
-    }
+    const mine = fillPool(pool, 4 * PS);
     const w = start<RemoteReply>(fixture("remote-worker.ts"), { handle: pool.handle }, pool);
     await w.next();
     mine.sort((x, y) => x - y);

@@ -14,7 +14,7 @@ import {
   S_LIST,
 } from "../../src/object/layout.js";
 import type { RemoteCommand, RemoteReply } from "./fixtures/remote-worker.js";
-import { fixture, type Started, start } from "./helpers.js";
+import { fillPool, fixture, type Started, start } from "./helpers.js";
 
 const MiB = 2 ** 20;
 
@@ -119,14 +119,7 @@ describe("held slabs", () => {
     const theirs = (await command(w, { op: "malloc", sizes: [64] })).addresses;
     const held = slabOf(pool, theirs[0]);
     // The main thread takes every page it can, so no new slab can be had.
-    const blocks: number[] = [];
-    for (;;) {
-      try {
-        blocks.push(pool.alloc(pool.pageSize));
-      } catch {
-        break;
-      }
-    }
+    const blocks = fillPool(pool, pool.pageSize);
     const a = pool.heap.malloc(64);
     expect(slabOf(pool, a)).toBe(held);
     pool.check();

@@ -5,7 +5,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { expect } from "vitest";
-import type { Mempool } from "../../src/index.js";
+import { type Mempool, OutOfPoolMemoryError } from "../../src/index.js";
 
 const boot = new URL("../arena/fixtures/ts-worker.mjs", import.meta.url);
 
@@ -109,3 +109,16 @@ export function expectCleanFailure<E extends Error>(
 }
 
 export { rng } from "../helpers/rng.js";
+
+/** Allocates blocks of `bytes` until the pool is full (the last attempt must fail cleanly); returns them. */
+export function fillPool(pool: Mempool, bytes: number): number[] {
+  const blocks: number[] = [];
+  for (;;) {
+    try {
+      blocks.push(pool.alloc(bytes));
+    } catch (e) {
+      expect(e).toBeInstanceOf(OutOfPoolMemoryError);
+      return blocks;
+    }
+  }
+}

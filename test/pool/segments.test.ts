@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError, Mempool } from "../../src/index.js";
+import { fillPool } from "./helpers.js";
 import { semanticsSuite } from "./semantics.js";
 
 const PS = 4096;
@@ -17,14 +18,7 @@ describe("multi-segment pools", () => {
     expect(pool.handle.buffers.length).toBe(4);
     expect(() => pool.memory).toThrow(InvalidArgumentError);
     const fresh = pool.stats();
-    const blocks: number[] = [];
-    for (;;) {
-      try {
-        blocks.push(pool.alloc(16 * PS));
-      } catch {
-        break;
-      }
-    }
+    const blocks = fillPool(pool, 16 * PS);
     const segments = new Set(blocks.map((a) => Math.floor(a / 2 ** 32)));
     expect(segments).toEqual(new Set([0, 1, 2, 3]));
     expect(Math.max(...blocks)).toBeGreaterThan(2 ** 32);
