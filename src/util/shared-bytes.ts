@@ -11,15 +11,24 @@
  * aligned alike (the realignment itself is a plain memmove); fillBytes fills the 8-byte aligned
  * middle of a shared range through a word-sized view.
  */
+import { InvalidArgumentError } from "../errors.js";
 
 /** Below this many bytes the byte-by-byte copy costs less than staging. */
 const MIN_STAGED = 256;
 const STAGE_BYTES = 64 * 1024;
 const stage = new Uint8Array(STAGE_BYTES + 8);
 
-/** Copies `src` into `dst` at `at`, as dst.set(src, at) does (one of them may be shared). */
+/**
+ * Copies `src` into `dst` at `at`, as dst.set(src, at) does (one of them may be shared). Checks
+ * everything before it writes: InvalidArgumentError, and `dst` unchanged, for anything but two
+ * Uint8Arrays and a start that leaves room for all of `src`.
+ */
 export function copyBytes(dst: Uint8Array, at: number, src: Uint8Array): void {
+  if (!(dst instanceof Uint8Array)) throw new InvalidArgumentError("dst", dst, "must be a Uint8Array");
+  if (!(src instanceof Uint8Array)) throw new InvalidArgumentError("src", src, "must be a Uint8Array");
   const n = src.length;
+  if (!Number.isSafeInteger(at) || at < 0 || at + n > dst.length)
+    throw new InvalidArgumentError("at", at, `must leave room for ${n} bytes in ${dst.length}`);
   if (n < MIN_STAGED || ((src.byteOffset - dst.byteOffset - at) & 7) === 0) {
     dst.set(src, at);
     return;
@@ -46,8 +55,12 @@ export function copyBytes(dst: Uint8Array, at: number, src: Uint8Array): void {
 /** Below this many bytes a byte fill costs less than making a word view. */
 const MIN_WORD_FILL = 64;
 
-/** Sets bytes [from, to) of `view` to `value`, as view.fill(value, from, to) does. */
-export function fillBytes(view: Uint8Array, value: number, from = 0, to = view.length): void {
+/**
+ * Sets bytes [from, to) of `view` to `value`, as view.fill(value, from, to) does (same clamping of
+ * the range); InvalidArgumentError for anything but a Uint8Array.
+ */
+export function fillBytes(view: Uint8Array, value: number, from = 0, to = view?.length): void {
+  if (!(view instanceof Uint8Array)) throw new InvalidArgumentError("view", view, "must be a Uint8Array");
   if (
     !(from >= 0 && to <= view.length && to - from >= MIN_WORD_FILL) ||
     !(view.buffer instanceof SharedArrayBuffer)

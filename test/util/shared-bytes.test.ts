@@ -5,6 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { InvalidArgumentError } from "../../src/index.js";
 import { copyBytes, fillBytes } from "../../src/util/shared-bytes.js";
 
 function buffer(shared: boolean, bytes: number): Uint8Array {
@@ -38,6 +39,24 @@ describe("copyBytes", () => {
     );
   });
 
+  it("refuses bad arguments with InvalidArgumentError before writing anything", () => {
+    const dst = buffer(true, 100_000);
+    const before = Buffer.from(dst);
+    const src = buffer(false, 90_000).subarray(3);
+    const bad: [Uint8Array, number, Uint8Array][] = [
+      [dst, 20_000, src],
+      [dst, -1, src.subarray(0, 10)],
+      [dst, 0.5, src.subarray(0, 10)],
+      [dst, Number.NaN, src.subarray(0, 10)],
+      [dst, 0, [1, 2, 3] as unknown as Uint8Array],
+      [new Float64Array(8) as unknown as Uint8Array, 0, src.subarray(0, 10)],
+    ];
+    for (const [d, at, s] of bad) {
+      expect(() => copyBytes(d, at, s)).toThrow(InvalidArgumentError);
+      expect(Buffer.compare(Buffer.from(dst), before)).toBe(0);
+    }
+  });
+
   it("copies within one shared buffer (source and destination may not overlap, as with set)", () => {
     const b = buffer(true, 10_000);
     const want = Buffer.from(b);
@@ -67,5 +86,10 @@ describe("fillBytes", () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it("refuses anything but a Uint8Array with InvalidArgumentError", () => {
+    for (const bad of [null, [0, 0, 0], new Int32Array(4)])
+      expect(() => fillBytes(bad as unknown as Uint8Array, 0)).toThrow(InvalidArgumentError);
   });
 });
