@@ -19,7 +19,8 @@
  * Writing: one writer loop takes every queued record, writes them with one writev, and fsyncs
  * (fdatasync) when someone waits in durable(): waiters that arrive during an fsync share the next
  * one (group commit), and nothing blocks the event loop. A segment that fills up is fsynced and
- * closed in the background while the next one is written (durable() waits for both). A checkpoint at seq N makes the next
+ * closed in the background while the next one is written; durable() waits for both, and a failed
+ * background fsync stops the writer as a failed write does. A checkpoint at seq N makes the next
  * record (N+1) start a new segment; once the checkpoint file is renamed into place and the
  * directory fsynced, every segment named ≤ N holds only records the checkpoint covers and is
  * deleted. A crash at any point leaves either the old checkpoint with all its segments, or the
@@ -263,6 +264,7 @@ export class FileBackend implements ReplicationBackend {
 
   private async loop(): Promise<void> {
     while (this.queue.length > 0 || this.waiters.some((w) => w.target > this.synced)) {
+      if (this.closeError !== null) throw this.closeError;
       if (this.queue.length > 0) {
         const bufs = this.queue;
         const seqs = this.seqs;

@@ -3,9 +3,10 @@
  * the next one is written, and durable() covers them all.
  */
 import { mkdtempSync, rmSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { FileBackend } from "../../src/replication/file-backend.js";
 import { encodeFree, RecordType } from "../../src/replication/format.js";
 
@@ -37,5 +38,26 @@ describe("file backend rotation", () => {
     await fresh.open();
     await fresh.replay(0, (e) => void seen.push(e.seq), { skipCorrupt: false });
     expect(seen).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+  });
+
+  it("a failed background fsync of a closed segment fails durable() and stops the writer", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mneme-fb-"));
+    dirs.push(dir);
+    const probe = await open(join(dir, "probe"), "w");
+    const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+    await probe.close();
+    const spy = vi.spyOn(proto, "datasync").mockRejectedValueOnce(new Error("EIO: the disk said no"));
+    try {
+      const b = new FileBackend(dir, { segmentSize: 4096, rotationPauseMs: 5 });
+      await b.open();
+      await b.startAppending(0);
+      for (let seq = 1; seq <= 40; seq++)
+        b.append(seq, encodeFree(seq, RecordType.FREE, `h${seq}`.padEnd(500, "x")));
+      await expect(b.durable()).rejects.toThrow(/EIO/);
+      await expect(b.durable()).rejects.toThrow(/EIO/);
+      await b.close();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
