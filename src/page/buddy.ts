@@ -23,11 +23,19 @@
  * the unused head and tail of that run go back too. An arena whose usable size is not a power of
  * two is carved into maximal aligned blocks the same way, so every page is usable.
  *
- * Hot pages (Linux's per-cpu lists): single pages freed recently sit on a small stack and are
- * handed out again without touching the buddy lists, so the common alloc/free of one page costs
- * about what a plain free-page stack costs. When the stack is full, its oldest batch is merged
- * back; a larger request that fails, and every stats()/debugInfo(), drains it first, so figures
- * and large allocations always see fully coalesced blocks.
+ * Hot pages (Linux's per-cpu lists): single pages freed recently sit on a stack and are handed
+ * out again without touching the buddy lists, so the common alloc/free of one page costs about
+ * what a plain free-page stack costs. When the stack reaches its limit, its oldest batch is
+ * merged back; a larger request that fails, and every stats()/debugInfo(), drains it first, so
+ * figures and large allocations always see fully coalesced blocks.
+ *
+ * Lazy coalescing (Linux 6.7's automatic pcp->high, in spirit the lazy buddy of Barkley and Lee):
+ * the limit adapts. A stack that overflows after allocations found it empty was too small for the
+ * program's bursts (the pages merged back are split off again soon after), so the limit doubles,
+ * up to the stack's capacity; a stack that overflows while it still serves every allocation keeps
+ * its limit and merges its oldest pages back. A larger request that has to drain the stack resets
+ * the limit, since coalescing is then what the program needs. Bursts of thousands of single-page
+ * frees and allocations then cost what alternating ones cost (BENCHMARKS.md, order0-burst).
  *
  * Invariants (checked by check() in page/inspect.ts):
  *   free pages on lists + hot pages + used pages + header pages = page count
@@ -51,6 +59,8 @@ const M_FREE_PAGES = L.M_FREE_PAGES;
 const M_HOT_BATCH = L.M_HOT_BATCH;
 const M_HOT_COUNT = L.M_HOT_COUNT;
 const M_HOT_HIGH = L.M_HOT_HIGH;
+const M_HOT_LIMIT = L.M_HOT_LIMIT;
+const M_HOT_MISSES = L.M_HOT_MISSES;
 const M_HOT_OFFSET = L.M_HOT_OFFSET;
 const M_MAX_ORDER = L.M_MAX_ORDER;
 const M_RUN_OFFSET = L.M_RUN_OFFSET;
@@ -75,13 +85,19 @@ export interface HotStack {
 export interface PageAllocatorOptions extends ArenaOptions {
   /** Largest block order kept on the free lists. Default 10 (4 MiB blocks with 4 KiB pages). */
   maxOrder?: number;
-  /** Capacity of the hot single-page stack; 0 disables it. Default: pages/16, at most 1024 (layout.ts defaultHotHigh). */
+  /**
+   * Capacity of the hot single-page stack (4 bytes a page); 0 disables it. Its limit starts at
+   * pages/16 (at most 1024, and at most the capacity) and adapts up to the capacity (see above).
+   * Default: every page (layout.ts defaultHotCapacity).
+   */
   hotPages?: number;
 }
 
 export class PageAllocator {
   readonly arena: Arena;
   readonly pageSize: number;
+  /** 1 / pageSize, exact (a power of two): a multiply is cheaper than a divide on the fast path */
+  private readonly perPage: number;
   readonly maxOrder: number;
   /** @internal first usable page (after the header pages) */
   readonly firstPage: number;
@@ -97,9 +113,12 @@ export class PageAllocator {
   readonly run: Int32Array;
   /** @internal this thread's hot-page stack (a pool gives each worker its own, see bindHotStack) */
   hot: Int32Array;
+  /** The stack's limit, cached from HOT_LIMIT for the fast paths (a pool's bound stack: its length). */
   private hotHigh: number;
   private hotCountWord: number;
   private hotBatch: number;
+  /** Whether the limit adapts: the arena's own stack does, a pool worker's bound stack does not. */
+  private hotAdapts: boolean;
   /**
    * @internal Set by a pool: the lock that guards the free lists when several threads share the
    * arena. Everything but the hot-stack fast paths runs under it.
@@ -118,6 +137,7 @@ export class PageAllocator {
     }
     const arena = this.arena;
     this.pageSize = arena.pageSize;
+    this.perPage = 1 / arena.pageSize;
     this.pageCount = arena.pageCount;
     this.firstPage = arena.headerPages;
     this.w = arena.words;
@@ -127,10 +147,11 @@ export class PageAllocator {
     const buf = arena.buffer;
     this.state = new Uint8Array(buf, this.w[this.mb + M_STATE_OFFSET], this.pageCount);
     this.run = new Int32Array(buf, this.w[this.mb + M_RUN_OFFSET], this.pageCount);
-    this.hotHigh = this.w[this.mb + M_HOT_HIGH];
+    this.hotHigh = this.w[this.mb + M_HOT_LIMIT];
     this.hotCountWord = this.mb + M_HOT_COUNT;
     this.hotBatch = this.w[this.mb + M_HOT_BATCH];
-    this.hot = new Int32Array(buf, this.w[this.mb + M_HOT_OFFSET], this.hotHigh);
+    this.hotAdapts = true;
+    this.hot = new Int32Array(buf, this.w[this.mb + M_HOT_OFFSET], this.w[this.mb + M_HOT_HIGH]);
   }
 
   /**
@@ -144,6 +165,12 @@ export class PageAllocator {
     this.hotHigh = hot.length;
     this.hotCountWord = countWord;
     this.hotBatch = Math.max(1, batch);
+    this.hotAdapts = false;
+  }
+
+  /** @internal Pages this thread's hot stack holds before it merges its oldest back. */
+  get hotLimit(): number {
+    return this.hotHigh;
   }
 
   /** @internal This thread's hot stack, for the checker and for recovery. */
@@ -167,12 +194,12 @@ export class PageAllocator {
       );
     }
     const hotOption = options?.hotPages;
-    if (hotOption !== undefined && (!Number.isInteger(hotOption) || hotOption < 0 || hotOption > 1 << 16)) {
-      throw new InvalidArgumentError("hotPages", hotOption, "must be an integer from 0 to 65536");
+    if (hotOption !== undefined && (!Number.isInteger(hotOption) || hotOption < 0 || hotOption > 1 << 24)) {
+      throw new InvalidArgumentError("hotPages", hotOption, "must be an integer from 0 to 2^24");
     }
     let hotHigh = 0;
     const arena = Arena.create(options, (pageCount) => {
-      hotHigh = hotOption ?? L.defaultHotHigh(pageCount);
+      hotHigh = Math.min(hotOption ?? L.defaultHotCapacity(pageCount), pageCount);
       return L.pageMetaGeometry(0, pageCount, hotHigh).bytes;
     });
     const w = arena.words;
@@ -183,7 +210,9 @@ export class PageAllocator {
     w[mb + M_RUN_OFFSET] = geo.runOffset;
     w[mb + M_HOT_OFFSET] = geo.hotOffset;
     w[mb + M_HOT_HIGH] = hotHigh;
-    w[mb + M_HOT_BATCH] = Math.max(1, hotHigh >> 2);
+    const limit = L.hotBaseLimit(arena.pageCount, hotHigh);
+    w[mb + M_HOT_LIMIT] = limit;
+    w[mb + M_HOT_BATCH] = Math.max(1, limit >> 2);
     const state = new Uint8Array(arena.buffer, geo.stateOffset, arena.pageCount);
     const run = new Int32Array(arena.buffer, geo.runOffset, arena.pageCount);
     state[0] = S_HEADER;
@@ -230,7 +259,9 @@ export class PageAllocator {
         this.drainHot();
         page = this.takeBlock(order);
         if (page === 0) throw this.outOfMemory(this.pageSize * 2 ** order);
+        this.hotReset();
       }
+      if (order === 0) this.hotMiss();
       // A thread sharing the arena refills its hot stack with a batch while it holds the lock
       // (Linux's rmqueue_bulk), so its next single-page allocations need no lock at all.
       if (order === 0 && mx !== null && !ran) this.refillHot();
@@ -311,8 +342,11 @@ export class PageAllocator {
     try {
       if (n === 1 && a === 1) {
         let page = this.popHot();
-        if (page === 0) page = this.takeBlock(0);
-        if (page === 0) throw this.outOfMemory(bytes);
+        if (page === 0) {
+          page = this.takeBlock(0);
+          if (page === 0) throw this.outOfMemory(bytes);
+          this.hotMiss();
+        }
         this.markUsed(page, 1);
         return page * this.pageSize;
       }
@@ -323,6 +357,7 @@ export class PageAllocator {
         if (page === 0) {
           this.drainHot();
           page = this.takeBlock(order);
+          if (page !== 0) this.hotReset();
         }
         if (page !== 0) {
           this.markUsed(page, n);
@@ -334,6 +369,7 @@ export class PageAllocator {
       }
       page = this.takeRun(n, a);
       if (page === 0) throw this.outOfMemory(bytes);
+      this.hotReset();
       return page * this.pageSize;
     } finally {
       if (mx !== null) mx.unlock();
@@ -363,6 +399,7 @@ export class PageAllocator {
       }
       const w = this.w;
       const heads = this.mb + M_FREE_HEAD;
+      if (k < count) this.hotMiss();
       while (k < count) {
         let o = 0;
         while (w[heads + o] === 0) o++;
@@ -387,7 +424,7 @@ export class PageAllocator {
     // The fast path validates only what it relies on: a number whose page is a one-page
     // allocation (every other case, header and out-of-range pages included, is judged by freeSlow).
     if (typeof address === "number") {
-      const exact = address / this.pageSize;
+      const exact = address * this.perPage;
       const page = exact | 0;
       if (page === exact && this.freeHot(page)) return;
     }
@@ -461,6 +498,7 @@ export class PageAllocator {
         this.drainHot();
         end = this.freeBlocksEnd(page + old, page + n);
         if (end < 0) return false;
+        this.hotReset();
       }
       this.unlinkBlocks(page + old, end);
       this.markUsed(page, n);
@@ -599,6 +637,28 @@ export class PageAllocator {
     } finally {
       if (m !== null) m.unlock();
     }
+  }
+
+  /**
+   * After a request that had to drain the hot stack to be served: the limit goes back to where it
+   * started, since the program now needs coalesced blocks more than cached pages. (Not on a failed
+   * request, which must change nothing but the hot pages it merged.)
+   */
+  private hotReset(): void {
+    if (!this.hotAdapts) return;
+    const base = L.hotBaseLimit(this.pageCount, this.hot.length);
+    if (this.hotHigh !== base) this.setHotLimit(base);
+  }
+
+  /** Notes a single-page allocation that found this thread's hot stack empty. */
+  private hotMiss(): void {
+    if (this.hotAdapts) this.w[this.mb + M_HOT_MISSES]++;
+  }
+
+  private setHotLimit(limit: number): void {
+    this.hotHigh = limit;
+    this.w[this.mb + M_HOT_LIMIT] = limit;
+    this.w[this.mb + M_HOT_MISSES] = 0;
   }
 
   // ---------------------------------------------------------------- internals
@@ -868,7 +928,7 @@ export class PageAllocator {
    * out-of-range pages are never S_SINGLE, so they fall through to the caller's slow path.
    */
   freeHot(page: number): boolean {
-    if (page < this.firstPage || this.state[page] !== S_SINGLE) return false;
+    if (this.state[page] !== S_SINGLE) return false;
     const i = this.hotCountWord;
     const count = this.w[i];
     if (count >= this.hotHigh) return false;
@@ -887,12 +947,22 @@ export class PageAllocator {
       return;
     }
     let count = this.w[this.hotCountWord];
-    if (count === high) {
-      // Merge the oldest batch back so the stack keeps the most recently freed pages.
-      const batch = this.hotBatch;
-      this.releaseHot(0, batch);
-      this.hot.copyWithin(0, batch, count);
-      count -= batch;
+    if (count >= high) {
+      const cap = this.hot.length;
+      if (this.hotAdapts && high < cap && this.w[this.mb + M_HOT_MISSES] !== 0) {
+        // Allocations went to the buddy lists since the last overflow: the stack is too small
+        // for this program's bursts, so it grows instead of merging pages that would be split
+        // off again.
+        this.setHotLimit(Math.min(cap, high * 2));
+      } else {
+        // Merge the oldest batch back so the stack keeps the most recently freed pages (`count`
+        // is above the limit only for a thread that attached before another one lowered it).
+        const drop = Math.min(count, count - high + this.hotBatch);
+        this.releaseHot(0, drop);
+        this.hot.copyWithin(0, drop, count);
+        count -= drop;
+        if (this.hotAdapts) this.w[this.mb + M_HOT_MISSES] = 0;
+      }
     }
     this.hot[count] = page;
     this.w[this.hotCountWord] = count + 1;

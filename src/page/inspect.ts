@@ -11,6 +11,8 @@ import {
   M_FREE_COUNT,
   M_FREE_HEAD,
   M_FREE_PAGES,
+  M_HOT_HIGH,
+  M_HOT_LIMIT,
   S_FREE_BASE,
   S_HEADER,
   S_HOT,
@@ -263,6 +265,8 @@ export function pageCheck(pages: PageAllocator): void {
     }
     if (walked !== stored) fail(`order ${o}: list has ${walked} blocks, count says ${stored}`);
   }
+  const limit = w[mb + M_HOT_LIMIT];
+  if (limit < 0 || limit > w[mb + M_HOT_HIGH]) fail(`hot limit ${limit} outside 0..${w[mb + M_HOT_HIGH]}`);
   let hotCount = 0;
   for (const stack of [pages.ownHotStack(), ...pages.otherHotStacks()]) {
     if (stack.count > stack.pages.length)

@@ -15,6 +15,9 @@
  * | 7     | HOT_COUNT     | pages on the hot-page stack                                       |
  * | 8     | HOT_HIGH      | capacity of the hot-page stack (0 disables it)                    |
  * | 9     | HOT_BATCH     | pages returned to the buddy lists when the stack overflows        |
+ * | 10    | HOT_LIMIT     | pages the stack holds before it overflows (<= HOT_HIGH, adaptive) |
+ * | 11    | HOT_MISSES    | single-page allocations that found the stack empty since it last  |
+ * |       |               | overflowed                                                        |
  * | 16+o  | FREE_HEAD[o]  | first free block of order o (page index), 0 = empty list          |
  * | 48+o  | FREE_COUNT[o] | free blocks of order o                                            |
  *
@@ -46,6 +49,8 @@ export const M_HOT_OFFSET = 6;
 export const M_HOT_COUNT = 7;
 export const M_HOT_HIGH = 8;
 export const M_HOT_BATCH = 9;
+export const M_HOT_LIMIT = 10;
+export const M_HOT_MISSES = 11;
 export const M_FREE_HEAD = 16;
 export const M_FREE_COUNT = 48;
 export const SIZEOF_PAGE_META = 80 * 4;
@@ -68,13 +73,28 @@ export const L_NEXT = 0;
 export const L_PREV = 1;
 
 /**
- * Hot-page stack capacity: 1/16 of the pages, at most 1024 (4 MiB of 4 KiB pages); none for tiny
- * arenas. Larger stacks absorb longer bursts of single-page frees before the buddy lists are
- * touched (measured in BENCHMARKS.md); higher-order requests drain it when they need to.
+ * The hot-page stack's starting limit: 1/16 of the pages, at most 1024 (4 MiB of 4 KiB pages);
+ * none for tiny arenas. It is also the limit the stack falls back to when a larger request had to
+ * merge the hot pages back (buddy.ts, "lazy coalescing").
  */
 export function defaultHotHigh(pageCount: number): number {
   const high = Math.min(1024, Math.floor(pageCount / 16));
   return high < 4 ? 0 : high;
+}
+
+/**
+ * The hot-page stack's capacity: room for every usable page (4 bytes a page), so that the limit
+ * can follow the program's bursts of frees and allocations as far as they go (the header pages'
+ * slots are never used: the stack never holds more than the free pages); none when the starting
+ * limit is none.
+ */
+/** The limit a stack of `capacity` slots starts at and falls back to. */
+export function hotBaseLimit(pageCount: number, capacity: number): number {
+  return Math.min(capacity, Math.max(defaultHotHigh(pageCount), 4));
+}
+
+export function defaultHotCapacity(pageCount: number): number {
+  return defaultHotHigh(pageCount) === 0 ? 0 : pageCount;
 }
 
 export interface PageMetaGeometry {

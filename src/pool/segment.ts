@@ -118,7 +118,8 @@ export class Segment {
         `must be an integer from ${AC_MAX_LIMIT} to 1024`,
       );
     }
-    const heap = new Heap({ ...options, bytes, shared: true });
+    // Every thread of a pool binds its own worker stack, so the arena's own stack would go unused.
+    const heap = new Heap({ hotPages: 0, ...options, bytes, shared: true });
     const pages = heap.pages;
     const maxCaches = pages.w[heap.rw + R_MAX_CACHES];
     // By default the array caches of all workers take at most 1/64 of the segment's bytes.

@@ -29,9 +29,10 @@ function scene() {
   // A freed object whose slab is still live (its neighbours are allocated).
   const freedInLiveSlab = cache.alloc();
   cache.free(freedInLiveSlab);
+  // Before the freed large block, which the vmalloc area's pages could otherwise reuse.
+  const area = heap.vmalloc(3 * PS);
   const freedLarge = heap.malloc(3 * PS);
   heap.free(freedLarge);
-  const area = heap.vmalloc(3 * PS);
   // An object whose slab was released: its cache emptied and was shrunk. Last, so that nothing
   // reuses the slab's page.
   const gone = heap.createCache("gone", 300);

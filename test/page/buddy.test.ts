@@ -387,6 +387,83 @@ describe("hot pages", () => {
   });
 });
 
+describe("the hot stack's limit adapts (lazy coalescing)", () => {
+  /** 256 pages of 512 B: the limit starts at 16, the stack holds up to every page. */
+  const SMALL: PageAllocatorOptions = { bytes: 256 * 512, pageSize: 512 };
+
+  function singles(pages: PageAllocator, n: number): number[] {
+    return Array.from({ length: n }, () => pages.allocPages(0));
+  }
+
+  it("doubles when the stack overflows after allocations found it empty", () => {
+    const pages = fresh({ bytes: 64 << 20 });
+    expect(pages.hotLimit).toBe(1024);
+    const a = singles(pages, 3000);
+    for (const p of a) pages.free(p);
+    // The first overflow followed 3000 allocations from the buddy lists: 2048. The second came
+    // with no allocation in between, so the oldest pages went back instead.
+    expect(pages.hotLimit).toBe(2048);
+    expect(pages.ownHotStack().count).toBeLessThanOrEqual(2048);
+    const b = singles(pages, 3000);
+    for (const p of b) pages.free(p);
+    // ~950 of those allocations found the stack empty: this time all 3000 pages stay hot, and
+    // the next 3000 allocations touch no free list.
+    expect(pages.hotLimit).toBe(4096);
+    expect(pages.ownHotStack().count).toBe(3000);
+    const listed = pages.stats().freeBlocksPerOrder;
+    const c = singles(pages, 3000);
+    expect(pages.ownHotStack().count).toBe(0);
+    for (const p of c) pages.free(p);
+    pages.check();
+    expect(pages.stats().freeBlocksPerOrder).toEqual(listed);
+  });
+
+  it("does not grow while frees outrun allocations", () => {
+    const pages = fresh({ bytes: 64 << 20 });
+    const a = singles(pages, 6000);
+    for (const p of a) pages.free(p);
+    expect(pages.hotLimit).toBe(2048);
+    const b = singles(pages, 1000);
+    for (const p of b) pages.free(p);
+    expect(pages.hotLimit).toBe(2048);
+    expect(pages.ownHotStack().count).toBeLessThanOrEqual(2048);
+  });
+
+  it("stops at the stack's capacity", () => {
+    const pages = fresh({ bytes: 64 << 20, hotPages: 1500 });
+    for (let round = 0; round < 4; round++) for (const p of singles(pages, 5000)) pages.free(p);
+    expect(pages.hotLimit).toBe(1500);
+    pages.check();
+  });
+
+  it("falls back to its start when a larger request had to merge the hot pages", () => {
+    const pages = fresh(SMALL);
+    const usable = geometry(pages).usable;
+    expect(pages.hotLimit).toBe(16);
+    for (let round = 0; round < 6; round++) for (const p of singles(pages, usable)) pages.free(p);
+    expect(pages.hotLimit).toBe(256);
+    expect(pages.ownHotStack().count).toBe(usable);
+    pages.check();
+    // Every free page is hot: a 64-page block exists only once they are merged.
+    const block = pages.allocPages(6);
+    expect(pages.hotLimit).toBe(16);
+    expect(pages.ownHotStack().count).toBe(0);
+    pages.free(block);
+    expect(pages.stats()).toEqual(freshStats(SMALL));
+  });
+
+  it("keeps its limit when a request fails", () => {
+    const pages = fresh(SMALL);
+    const usable = geometry(pages).usable;
+    for (let round = 0; round < 6; round++) for (const p of singles(pages, usable)) pages.free(p);
+    const held = singles(pages, 2);
+    expect(() => pages.alloc(usable * 512)).toThrow(OutOfMemoryError);
+    expect(pages.hotLimit).toBe(256);
+    for (const p of held) pages.free(p);
+    pages.check();
+  });
+});
+
 describe("non-power-of-two arenas", () => {
   it.each([
     { bytes: 100 * PS, maxOrder: 10 },
