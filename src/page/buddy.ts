@@ -96,8 +96,8 @@ export interface PageAllocatorOptions extends ArenaOptions {
 export class PageAllocator {
   readonly arena: Arena;
   readonly pageSize: number;
-  /** 1 / pageSize, exact (a power of two): a multiply is cheaper than a divide on the fast path */
-  private readonly perPage: number;
+  /** log2(pageSize): the free fast path finds the page with integer operations, not a divide */
+  private readonly pageShift: number;
   readonly maxOrder: number;
   /** @internal first usable page (after the header pages) */
   readonly firstPage: number;
@@ -137,7 +137,7 @@ export class PageAllocator {
     }
     const arena = this.arena;
     this.pageSize = arena.pageSize;
-    this.perPage = 1 / arena.pageSize;
+    this.pageShift = 31 - Math.clz32(arena.pageSize);
     this.pageCount = arena.pageCount;
     this.firstPage = arena.headerPages;
     this.w = arena.words;
@@ -423,10 +423,11 @@ export class PageAllocator {
   free(address: number): void {
     // The fast path validates only what it relies on: a number whose page is a one-page
     // allocation (every other case, header and out-of-range pages included, is judged by freeSlow).
+    // `>>>` truncates: an address that is not page * pageSize (a fraction, a negative number, or
+    // one at or past 4 GiB) fails the comparison and takes the slow path.
     if (typeof address === "number") {
-      const exact = address * this.perPage;
-      const page = exact | 0;
-      if (page === exact && this.freeHot(page)) return;
+      const page = address >>> this.pageShift;
+      if (page * this.pageSize === address && this.freeHot(page)) return;
     }
     this.freeSlow(address, this.pageOf(address));
   }

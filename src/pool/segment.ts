@@ -52,6 +52,8 @@ export class Segment {
   /** word index of the pool root */
   readonly rw: number;
   readonly owners: Uint8Array;
+  /** log2 of the page size: the free fast paths find the page with integer operations */
+  private readonly pageShift: number;
   /** Bytes that pool blocks can ever get from this segment. */
   readonly capacity: number;
   /** Word index of this thread's slot record (bind). */
@@ -74,6 +76,7 @@ export class Segment {
       throw new CorruptionError("pool root has a bad magic number");
     this.index = this.w[this.rw + P.P_SEGMENT];
     this.owners = new Uint8Array(heap.pages.arena.buffer, this.w[this.rw + P.P_OWNERS], heap.pages.pageCount);
+    this.pageShift = 31 - Math.clz32(heap.pages.pageSize);
     this.capacity = heap.pages.capacity;
     this.blocks = new BlockCache(this);
     heap.registerShrinker({
@@ -376,9 +379,11 @@ export class Segment {
    * between leaves an entry on a free page, which recovery's recount drops (recoverLocked).
    */
   freePage(offset: number): boolean {
-    const page = offset / this.pages.pageSize;
+    // As in PageAllocator.free: an offset that is not page * pageSize fails the comparison.
+    const page = offset >>> this.pageShift;
     const slot = this.slot;
-    if (this.owners[page] !== slot || slot === 0 || !this.pages.freeHot(page)) return false;
+    if (page * this.pages.pageSize !== offset || this.owners[page] !== slot || slot === 0) return false;
+    if (!this.pages.freeHot(page)) return false;
     this.owners[page] = 0;
     this.w[this.singles]--;
     return true;
@@ -386,9 +391,9 @@ export class Segment {
 
   /** pool.free's fast path for this thread's own 2-8 page blocks: onto its block cache (see freePage). */
   freeBlock(offset: number): boolean {
-    const page = offset / this.pages.pageSize;
+    const page = offset >>> this.pageShift;
     const slot = this.slot;
-    if (this.owners[page] !== slot || slot === 0) return false;
+    if (page * this.pages.pageSize !== offset || this.owners[page] !== slot || slot === 0) return false;
     const n = this.pages.blockPages(page);
     if (n === 1 || this.blocks.cachedHere(page) || !this.blocks.park(page, n)) return false;
     const w = this.w;

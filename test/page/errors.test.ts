@@ -222,6 +222,9 @@ describe.each(GEOMETRIES)("page layer errors (%s)", (_, options) => {
       rejects(InvalidAddressError, () => 2 ** 40, true);
       rejects(InvalidAddressError, () => 2 ** 31 * 4096, true);
       rejects(InvalidAddressError, () => Number.MAX_SAFE_INTEGER, true);
+      // 4 GiB away from a live single page: the same page once truncated to 32 bits.
+      rejects(InvalidAddressError, ({ singles }) => singles[0] + 2 ** 32, true);
+      rejects(InvalidAddressError, ({ singles }) => singles[0] - 2 ** 32, true);
     });
 
     it("an address inside the header", () => {
