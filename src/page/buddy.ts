@@ -453,6 +453,12 @@ export class PageAllocator {
     }
   }
 
+  /** @internal Pages of the allocation that starts at `page`; 0 if none starts there. */
+  allocationPages(page: number): number {
+    const s = this.state[page];
+    return s === S_SINGLE ? 1 : s === S_USED ? this.run[page] : 0;
+  }
+
   /** @internal Pages of the allocation that starts at `page`, for a caller that knows it is one. */
   blockPages(page: number): number {
     return this.state[page] === S_SINGLE ? 1 : this.run[page];

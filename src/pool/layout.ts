@@ -31,19 +31,18 @@
  * | 48.. | SLOTS         | SLOT_WORDS per slot, slot 1 first                            |
  *
  * Slot (Int32 words, SLOT_WORDS = 32 so that slots and the two halves of a slot sit on cache lines
- * of their own): STATE (FREE, ALIVE, DEAD), THREAD (threadId of the worker), ALLOCS and PAGES (pool
- * blocks charged to the slot, and their pages, counted up by its allocations and down by its own
- * frees: written only by the slot's thread, plain stores), PARKED (pages on its block cache, plain
- * stores by its thread), INFLIGHT_CUR and INFLIGHT_NEXT (the remote-free list being drained under
- * the lock, for recovery: block-cache.ts). From word 16, the half other workers write:
- * REMOTE_ALLOCS and REMOTE_PAGES (blocks of the slot freed by other workers: Atomics.add by them).
- * Charged blocks = ALLOCS + SINGLES - REMOTE_ALLOCS, charged pages = PAGES + SINGLES - REMOTE_PAGES
- * (SINGLES is in the region, below); REMOTE_HEAD (the remote-free list: page of its newest block, 0 when
- * empty) and REMOTE_PENDING (pages on that list).
+ * of their own): STATE (FREE, ALIVE, DEAD), THREAD (threadId of the worker), words 2-3 unused,
+ * PARKED (pages on its block cache, plain stores by its thread), INFLIGHT_CUR and INFLIGHT_NEXT
+ * (the remote-free list being drained under the lock, for recovery: block-cache.ts). From word 16,
+ * the half other workers write: words 16-17 unused, REMOTE_HEAD (the remote-free list: page of its
+ * newest block, 0 when empty) and REMOTE_PENDING (pages on that list).
  *
- * Region of a slot (Int32 words from its start): word 0 the hot stack's count, word 1 SINGLES
- * (one-page blocks counted by the fast paths of pool.alloc and pool.free, on the hot count's cache
- * line and in one store instead of ALLOCS and PAGES; negative when the slow path charged the page),
+ * The blocks charged to a slot are not counted as they come and go: the owner map below is the
+ * record, and Segment.charged() reads it when figures are asked for. Counters cost every
+ * pool.alloc and pool.free a store or an atomic add (a quarter of a one-page alloc/free pair,
+ * BENCHMARKS.md), and a worker killed between the owner entry and its counter left them wrong.
+ *
+ * Region of a slot (Int32 words from its start): word 0 the hot stack's count, words 1-3 unused,
  * words 4.. its HOT_PAGES entries; from BLOCKS_AT the block cache (block-cache.ts); from AC_AT the
  * array caches: MAX_CACHES x acSlotWords(AC_ENTRIES) (object/layout.ts); from PARKED_AT the parked
  * map, one bit per page of the segment, set for the first page of each block on the slot's block
@@ -79,13 +78,9 @@ export const P_SLOTS = 48;
 export const SLOT_WORDS = 32;
 export const SL_STATE = 0;
 export const SL_THREAD = 1;
-export const SL_ALLOCS = 2;
-export const SL_PAGES = 3;
 export const SL_PARKED = 4;
 export const SL_INFLIGHT_CUR = 5;
 export const SL_INFLIGHT_NEXT = 6;
-export const SL_REMOTE_ALLOCS = 16;
-export const SL_REMOTE_PAGES = 17;
 export const SL_REMOTE_HEAD = 18;
 export const SL_REMOTE_PENDING = 19;
 
@@ -95,7 +90,6 @@ export const SLOT_FREE = 0;
 export const SLOT_ALIVE = 1;
 export const SLOT_DEAD = 2;
 
-export const REGION_SINGLES = 1;
 export const REGION_HOT = 4;
 
 export const DEFAULT_MAX_WORKERS = 16;

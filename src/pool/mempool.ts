@@ -254,12 +254,6 @@ export class Mempool {
       }
       s.owners[offset / ps] = s.slot;
     }
-    // Plain writes: only this thread writes its slot's own counters (frees by other workers go
-    // to the slot's REMOTE counters, see free()).
-    const sw = s.mine;
-    const w = s.w;
-    w[sw + P.SL_ALLOCS]++;
-    w[sw + P.SL_PAGES] += n;
     return offset;
   }
 
@@ -304,19 +298,10 @@ export class Mempool {
     }
     const pages = seg.pages.blockPages(page);
     if (seg.blocks.holds(owner, page)) throw new DoubleFreeError(this.addressOf(block), "already free");
-    const w = seg.w;
     if (owner === seg.slot) {
       if (pages === 1 || !seg.blocks.park(page, pages)) this.release(seg, offset, owner);
-      const sw = seg.mine;
-      w[sw + P.SL_ALLOCS]--;
-      w[sw + P.SL_PAGES] -= pages;
-    } else {
-      if (seg.state(owner) !== P.SLOT_ALIVE || !seg.blocks.pushRemote(owner, page, pages))
-        this.release(seg, offset, owner);
-      // Another worker's block: its REMOTE counters, the only slot words others write.
-      const sw = seg.slotWord(owner);
-      Atomics.add(w, sw + P.SL_REMOTE_ALLOCS, 1);
-      Atomics.add(w, sw + P.SL_REMOTE_PAGES, pages);
+    } else if (seg.state(owner) !== P.SLOT_ALIVE || !seg.blocks.pushRemote(owner, page, pages)) {
+      this.release(seg, offset, owner);
     }
   }
 
@@ -355,9 +340,10 @@ export class Mempool {
       for (let slot = 1; slot <= s.maxSlots; slot++) free += s.blocks.parkedPages(slot) * s.pages.pageSize;
       contiguous = Math.max(contiguous, s.pages.largestFree);
       recoveries += s.recoveries;
+      const charged = s.charged();
       for (let slot = 1; slot <= s.maxSlots; slot++) {
         const state = s.state(slot);
-        if (state === P.SLOT_FREE && s.chargedBlocks(slot) === 0) continue;
+        if (state === P.SLOT_FREE && charged.blocks[slot] === 0) continue;
         const threadId = s.threadOf(slot);
         const f = workers.get(threadId) ?? {
           slot,
@@ -367,9 +353,9 @@ export class Mempool {
           bytes: 0,
           cachedPages: 0,
         };
-        f.allocations += s.chargedBlocks(slot);
+        f.allocations += charged.blocks[slot];
         f.cachedPages += s.cachedPages(slot);
-        f.bytes += s.chargedPages(slot) * this.pageSize;
+        f.bytes += charged.pages[slot] * this.pageSize;
         workers.set(threadId, f);
       }
     }

@@ -24,8 +24,6 @@ import { BlockCache, blockCacheWords } from "./block-cache.js";
 import * as P from "./layout.js";
 
 // Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings.
-const SL_ALLOCS = P.SL_ALLOCS;
-const SL_PAGES = P.SL_PAGES;
 const MAX_CACHED_PAGES = P.MAX_CACHED_PAGES;
 
 export interface SegmentOptions extends Omit<HeapOptions, "bytes" | "shared"> {
@@ -58,8 +56,6 @@ export class Segment {
   readonly capacity: number;
   /** Word index of this thread's slot record (bind). */
   mine = 0;
-  /** Word index of this thread's SINGLES counter (bind). */
-  private singles = 0;
   /** Parked blocks: this thread's block cache and the remote-free lists (block-cache.ts). */
   readonly blocks: BlockCache;
   slot = 0;
@@ -207,14 +203,15 @@ export class Segment {
   /**
    * Claims a free slot for this thread (`threadId`); 0 if none is free. Slots that still have
    * blocks charged to them (a gone worker's, see Mempool.debugInfo) are taken last, so those blocks
-   * keep being listed under the worker that allocated them. ALLOCS and PAGES are not reset: they
-   * count the blocks charged to the slot, whoever holds it.
+   * keep being listed under the worker that allocated them (their owner entries name the slot,
+   * whoever holds it next).
    */
   claim(threadId: number): number {
+    const charged = this.charged().blocks;
     for (let pass = 0; pass < 2; pass++) {
       for (let s = 1; s <= this.maxSlots; s++) {
         const sw = this.slotWord(s);
-        if (pass === 0 && this.chargedBlocks(s) !== 0) continue;
+        if (pass === 0 && charged[s] !== 0) continue;
         if (Atomics.compareExchange(this.w, sw + P.SL_STATE, P.SLOT_FREE, P.SLOT_ALIVE) === P.SLOT_FREE) {
           Atomics.store(this.w, sw + P.SL_THREAD, threadId);
           Atomics.add(this.w, this.rw + P.P_ALIVE, 1);
@@ -229,7 +226,6 @@ export class Segment {
   bind(slot: number): void {
     this.slot = slot;
     this.mine = this.slotWord(slot);
-    this.singles = this.regionWord(slot) + P.REGION_SINGLES;
     const mutex = new Mutex(
       this.w,
       this.rw + P.P_MUTEX,
@@ -292,33 +288,17 @@ export class Segment {
     this.blocks.recover(slot);
     repairSlabs(this.heap);
     this.heap.slabs.drainRegion(this.acWord(slot), slot);
-    // Recount what is charged to the slot from the owner map: the worker may have died between
-    // an owner-map write and its counter update (pool.alloc and pool.free).
-    let allocs = 0;
-    let pages = 0;
+    // The worker may have died between freeing a block and clearing its owner entry (pool.free):
+    // such entries, on pages that start no allocation, go. With freeOwned, so do its blocks.
     for (let p = 0; p < this.owners.length; p++) {
       if (this.owners[p] !== slot) continue;
-      let bytes = 0;
-      try {
-        bytes = this.pages.sizeOf(p * this.pages.pageSize);
-      } catch {
+      if (this.pages.allocationPages(p) === 0) {
         this.owners[p] = 0;
-        continue;
-      }
-      if (freeOwned) {
+      } else if (freeOwned) {
         this.owners[p] = 0;
         this.pages.free(p * this.pages.pageSize);
-        continue;
       }
-      allocs++;
-      pages += bytes / this.pages.pageSize;
     }
-    const sw = this.slotWord(slot);
-    Atomics.store(this.w, sw + P.SL_ALLOCS, allocs);
-    Atomics.store(this.w, sw + P.SL_PAGES, pages);
-    Atomics.store(this.w, this.regionWord(slot) + P.REGION_SINGLES, 0);
-    Atomics.store(this.w, sw + P.SL_REMOTE_ALLOCS, 0);
-    Atomics.store(this.w, sw + P.SL_REMOTE_PAGES, 0);
     this.w[this.rw + P.P_RECOVERIES]++;
     Atomics.sub(this.w, this.rw + P.P_ALIVE, 1);
     Atomics.store(this.w, this.slotWord(slot) + P.SL_STATE, P.SLOT_FREE);
@@ -351,7 +331,6 @@ export class Segment {
     const page = this.pages.popHot();
     if (page === 0) return -1;
     this.owners[page] = this.slot;
-    this.w[this.singles]++;
     return page * this.pages.pageSize;
   }
 
@@ -365,10 +344,6 @@ export class Segment {
     if (n > MAX_CACHED_PAGES) return -1;
     const page = this.blocks.pop(n);
     if (page === 0) return -1;
-    const w = this.w;
-    const sw = this.mine;
-    w[sw + SL_ALLOCS]++;
-    w[sw + SL_PAGES] += n;
     return page * this.pages.pageSize;
   }
 
@@ -385,7 +360,6 @@ export class Segment {
     if (page * this.pages.pageSize !== offset || this.owners[page] !== slot || slot === 0) return false;
     if (!this.pages.freeHot(page)) return false;
     this.owners[page] = 0;
-    this.w[this.singles]--;
     return true;
   }
 
@@ -395,34 +369,28 @@ export class Segment {
     const slot = this.slot;
     if (page * this.pages.pageSize !== offset || this.owners[page] !== slot || slot === 0) return false;
     const n = this.pages.blockPages(page);
-    if (n === 1 || this.blocks.cachedHere(page) || !this.blocks.park(page, n)) return false;
-    const w = this.w;
-    const sw = this.mine;
-    w[sw + SL_ALLOCS]--;
-    w[sw + SL_PAGES] -= n;
-    return true;
+    return n !== 1 && !this.blocks.cachedHere(page) && this.blocks.park(page, n);
   }
 
-  /** Pool blocks charged to a slot: its allocations less its own and other workers' frees. */
-  chargedBlocks(slot: number): number {
-    const sw = this.slotWord(slot);
-    const w = this.w;
-    return (
-      Atomics.load(w, sw + P.SL_ALLOCS) +
-      Atomics.load(w, this.regionWord(slot) + P.REGION_SINGLES) -
-      Atomics.load(w, sw + P.SL_REMOTE_ALLOCS)
-    );
-  }
-
-  /** Pages of the pool blocks charged to a slot. */
-  chargedPages(slot: number): number {
-    const sw = this.slotWord(slot);
-    const w = this.w;
-    return (
-      Atomics.load(w, sw + P.SL_PAGES) +
-      Atomics.load(w, this.regionWord(slot) + P.REGION_SINGLES) -
-      Atomics.load(w, sw + P.SL_REMOTE_PAGES)
-    );
+  /**
+   * The pool blocks charged to each slot and their pages, index = slot: the blocks whose owner
+   * entry names the slot, less those parked on its block cache (a remote-free list's blocks are
+   * OWNER_PARKED already). One pass over the owner map, O(pages); taken while other workers run,
+   * it is a snapshot that may be a few blocks off.
+   */
+  charged(): { blocks: Int32Array; pages: Int32Array } {
+    const blocks = new Int32Array(this.maxSlots + 1);
+    const pages = new Int32Array(this.maxSlots + 1);
+    const owners = this.owners;
+    for (let p = this.pages.firstPage; p < owners.length; p++) {
+      const o = owners[p];
+      if (o === 0 || o > this.maxSlots) continue;
+      const n = this.pages.allocationPages(p);
+      if (n === 0 || this.blocks.holds(o, p)) continue;
+      blocks[o]++;
+      pages[o] += n;
+    }
+    return { blocks, pages };
   }
 
   /** Free pages kept for a slot: its hot stack, its block cache and its pending remote frees. */
