@@ -976,3 +976,36 @@ export class PageAllocator {
     this.state[page] = S_HOT;
   }
 }
+
+/**
+ * @internal popHot for a pool's fast path, which keeps the arrays at hand: the same writes in the
+ * same order (see repair). A function of its arrays rather than a call through the allocator,
+ * which costs the pool's one-page alloc/free a tenth of its time (measured); the allocator's own
+ * method keeps its body, which V8 compiles tighter into the allocator's fast paths (also measured).
+ */
+export function popHotPage(w: Int32Array, countWord: number, hot: Int32Array, state: Uint8Array): number {
+  const count = w[countWord];
+  if (count === 0) return 0;
+  const page = hot[count - 1];
+  state[page] = S_SINGLE;
+  w[countWord] = count - 1;
+  return page;
+}
+
+/** @internal freeHot for a pool's fast path (see popHotPage), onto a stack holding fewer than `limit`. */
+export function pushHotPage(
+  w: Int32Array,
+  countWord: number,
+  hot: Int32Array,
+  limit: number,
+  state: Uint8Array,
+  page: number,
+): boolean {
+  if (state[page] !== S_SINGLE) return false;
+  const count = w[countWord];
+  if (count >= limit) return false;
+  hot[count] = page;
+  w[countWord] = count + 1;
+  state[page] = S_HOT;
+  return true;
+}

@@ -18,12 +18,16 @@ import { CorruptionError, InvalidArgumentError } from "../errors.js";
 import { Heap, type HeapOptions } from "../object/heap.js";
 import { AC_MAX_LIMIT, acSlotWords, R_MAX_CACHES } from "../object/layout.js";
 import { repairSlabs } from "../object/repair.js";
+import * as B from "../page/buddy.js";
 import type { HotStack, PageAllocator } from "../page/buddy.js";
 import { fillBytes } from "../util/shared-bytes.js";
 import { BlockCache, blockCacheWords } from "./block-cache.js";
 import * as P from "./layout.js";
 
-// Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings.
+// Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings
+// (and under a loader that turns imports into getters, a call through one costs a getter call).
+const popHotPage = B.popHotPage;
+const pushHotPage = B.pushHotPage;
 const MAX_CACHED_PAGES = P.MAX_CACHED_PAGES;
 
 export interface SegmentOptions extends Omit<HeapOptions, "bytes" | "shared"> {
@@ -56,6 +60,10 @@ export class Segment {
   readonly capacity: number;
   /** Word index of this thread's slot record (bind). */
   mine = 0;
+  /** This thread's hot stack (bind), kept here so that the one-page fast paths inline it. */
+  private hot: Int32Array;
+  private hotCountWord: number;
+  private readonly pageState: Uint8Array;
   /** Parked blocks: this thread's block cache and the remote-free lists (block-cache.ts). */
   readonly blocks: BlockCache;
   slot = 0;
@@ -64,6 +72,9 @@ export class Segment {
   private constructor(heap: Heap) {
     this.heap = heap;
     this.pages = heap.pages;
+    this.pageState = heap.pages.state;
+    this.hot = heap.pages.hot;
+    this.hotCountWord = heap.pages.ownHotStack().countWord;
     this.w = heap.pages.w;
     const root = heap.pages.arena.root(ROOT_POOL);
     if (root === 0) throw new InvalidArgumentError("buffer", "pool", "arena holds no pool");
@@ -238,6 +249,8 @@ export class Segment {
     this.heap.slabs.mutex = mutex;
     const hot = this.hotStackOf(slot);
     this.pages.bindHotStack(hot.pages, hot.countWord, Math.max(1, hot.pages.length >> 2));
+    this.hot = hot.pages;
+    this.hotCountWord = hot.countWord;
     this.blocks.bind(slot);
     this.heap.slabs.bindArrayCaches(
       this.acWord(slot),
@@ -328,7 +341,7 @@ export class Segment {
    * Kept small so that it inlines.
    */
   allocPage(): number {
-    const page = this.pages.popHot();
+    const page = popHotPage(this.w, this.hotCountWord, this.hot, this.pageState);
     if (page === 0) return -1;
     this.owners[page] = this.slot;
     return page * this.pages.pageSize;
@@ -358,7 +371,7 @@ export class Segment {
     const page = offset >>> this.pageShift;
     const slot = this.slot;
     if (page * this.pages.pageSize !== offset || this.owners[page] !== slot || slot === 0) return false;
-    if (!this.pages.freeHot(page)) return false;
+    if (!pushHotPage(this.w, this.hotCountWord, this.hot, this.hot.length, this.pageState, page)) return false;
     this.owners[page] = 0;
     return true;
   }
