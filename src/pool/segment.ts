@@ -18,8 +18,8 @@ import { CorruptionError, InvalidArgumentError } from "../errors.js";
 import { Heap, type HeapOptions } from "../object/heap.js";
 import { AC_MAX_LIMIT, acSlotWords, R_MAX_CACHES } from "../object/layout.js";
 import { repairSlabs } from "../object/repair.js";
-import * as B from "../page/buddy.js";
 import type { HotStack, PageAllocator } from "../page/buddy.js";
+import * as B from "../page/buddy.js";
 import { fillBytes } from "../util/shared-bytes.js";
 import { BlockCache, blockCacheWords } from "./block-cache.js";
 import * as P from "./layout.js";
@@ -371,7 +371,8 @@ export class Segment {
     const page = offset >>> this.pageShift;
     const slot = this.slot;
     if (page * this.pages.pageSize !== offset || this.owners[page] !== slot || slot === 0) return false;
-    if (!pushHotPage(this.w, this.hotCountWord, this.hot, this.hot.length, this.pageState, page)) return false;
+    if (!pushHotPage(this.w, this.hotCountWord, this.hot, this.hot.length, this.pageState, page))
+      return false;
     this.owners[page] = 0;
     return true;
   }
