@@ -37,6 +37,8 @@ const MiB = 2 ** 20;
 const DESIGNS: readonly Design[] = ["pool", "private", "private-pool", "locked", "pool-nocache"];
 /** Teams started for each design and thread count (a round's figure is their median). */
 const TEAMS = 3;
+/** The global-lock design is 10-20x slower: a sixteenth of the iterations still makes long rounds. */
+const LOCKED_DIVISOR = 16;
 const DESIGN_TITLE: Record<Design, string> = {
   pool: "mneme pool (shared)",
   private: "private Heap/PageAllocator per worker",
@@ -44,11 +46,18 @@ const DESIGN_TITLE: Record<Design, string> = {
   locked: "shared pool, one global lock",
   "pool-nocache": "shared pool, workerCachePages: 0",
 };
-/** `targets`: the issue's targets apply (the handoff shape is extra information, with no private bound). */
+/**
+ * `targets`: the issue's targets apply (the handoff shape is extra information, with no private
+ * bound). Iterations per round: enough for about 150 ms of the fast designs. Rounds of 20-40 ms
+ * (session 4) measured two-worker teams 10-20% low at random: a scheduler tick or a background
+ * compile or GC thread of either isolate taking a core for a few ms is a large share of such a
+ * round, and it costs two workers on two cores more than one (a probe of 600 ms rounds scaled
+ * malloc 1.93-2.0x where the bench's 40 ms rounds gave 1.57-1.99x).
+ */
 const WORKLOADS: readonly { key: WorkloadKey; title: string; iterations: number; targets?: false }[] = [
-  { key: "malloc", title: "small-object malloc/free (pool.heap)", iterations: 2_000_000 },
-  { key: "pages-1", title: "1-page alloc/free (pool.alloc)", iterations: 2_000_000 },
-  { key: "pages-mixed", title: "1-8 page alloc/free (pool.alloc)", iterations: 1_000_000 },
+  { key: "malloc", title: "small-object malloc/free (pool.heap)", iterations: 8_000_000 },
+  { key: "pages-1", title: "1-page alloc/free (pool.alloc)", iterations: 16_000_000 },
+  { key: "pages-mixed", title: "1-8 page alloc/free (pool.alloc)", iterations: 4_000_000 },
   {
     key: "handoff",
     title: "1-8 page blocks allocated by one worker, freed by the next (no targets)",
@@ -138,28 +147,29 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     // lines of the page map and the owner map, BENCHMARKS.md), all alive at once, and the rounds go
     // round-robin over the teams: this VM drifts by 10-20% from minute to minute, so the figures
     // a ratio compares are taken seconds apart, and each ratio is a median of per-round ratios.
-    const iterations = Math.max(1000, Math.floor(w.iterations / scale));
-    const teams: { key: Key; t: Team[] }[] = [];
+    const iterationsOf = (design: Design) =>
+      Math.max(1000, Math.floor(w.iterations / scale / (design === "locked" ? LOCKED_DIVISOR : 1)));
+    const teams: { key: Key; design: Design; t: Team[] }[] = [];
     for (const design of DESIGNS) {
       for (const threads of [1, 2]) {
         options.log(`pool: ${w.key}, ${design}, ${threads} worker(s): start and warm up`);
         const started: Team[] = [];
         for (let k = 0; k < TEAMS; k++) {
           const t = await team(design, threads, 0x706f6f6c + 16 * k);
-          await t.round({ workload: w.key, iterations });
+          await t.round({ workload: w.key, iterations: iterationsOf(design) });
           started.push(t);
         }
-        teams.push({ key: `${w.key}/${design}/${threads}`, t: started });
+        teams.push({ key: `${w.key}/${design}/${threads}`, design, t: started });
       }
     }
     for (let r = 0; r < runs; r++) {
       options.log(`pool: ${w.key}, round ${r + 1}/${runs}`);
-      for (const { key, t } of teams) {
+      for (const { key, design, t } of teams) {
         // A round's figure is the median of the teams' (workers started alike differ by up to a
         // quarter from start to start on this VM, the same code, even with nothing shared).
         const each: number[] = [];
         for (const one of t) {
-          const replies = await one.round({ workload: w.key, iterations });
+          const replies = await one.round({ workload: w.key, iterations: iterationsOf(design) });
           const ops = replies.reduce((n, x) => n + x.ops, 0);
           const ms = Math.max(...replies.map((x) => x.ms));
           each.push((ops / ms) * 1000);

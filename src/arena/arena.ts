@@ -63,10 +63,10 @@ export class Arena {
    * Validates the geometry, allocates the buffer and writes the header. `metaBytes(pageCount)`
    * tells how much room the page layer needs for its metadata, which the header pages include.
    */
-  static create(options: ArenaOptions, metaBytes: (pageCount: number) => number): Arena {
+  static create(options: ArenaOptions, metaBytes: (pageCount: number, metaOffset: number) => number): Arena {
     const { pageSize, pageCount } = Arena.geometry(options);
-    const meta = metaBytes(pageCount);
     const metaOffset = SIZEOF_HEADER;
+    const meta = metaBytes(pageCount, metaOffset);
     const headerPages = Math.ceil((metaOffset + meta) / pageSize);
     if (headerPages >= pageCount) {
       throw new InvalidArgumentError(

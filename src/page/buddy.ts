@@ -71,8 +71,12 @@ const S_HEADER = L.S_HEADER;
 const S_HOT = L.S_HOT;
 const S_NONE = L.S_NONE;
 const S_SINGLE = L.S_SINGLE;
-/** Order of the runs a shared allocator's hot stacks are refilled with when empty: 64 pages. */
-const HOT_RUN_ORDER = 6;
+/**
+ * Order of the runs a shared allocator's hot stacks are refilled with when empty: 128 pages, whose
+ * state bytes fill one pair of cache lines (layout.ts PAIR_BYTES), so no two threads' runs share
+ * one (smaller for a stack of fewer slots).
+ */
+const HOT_RUN_ORDER = 7;
 const S_USED = L.S_USED;
 
 /** A thread's stack of hot pages: `count` entries of `pages` are in use. */
@@ -198,13 +202,14 @@ export class PageAllocator {
       throw new InvalidArgumentError("hotPages", hotOption, "must be an integer from 0 to 2^24");
     }
     let hotHigh = 0;
-    const arena = Arena.create(options, (pageCount) => {
+    const shared = options?.shared === true;
+    const arena = Arena.create(options, (pageCount, metaOffset) => {
       hotHigh = Math.min(hotOption ?? L.defaultHotCapacity(pageCount), pageCount);
-      return L.pageMetaGeometry(0, pageCount, hotHigh).bytes;
+      return L.pageMetaGeometry(metaOffset, pageCount, hotHigh, shared).bytes;
     });
     const w = arena.words;
     const mb = arena.metaOffset >> 2;
-    const geo = L.pageMetaGeometry(arena.metaOffset, arena.pageCount, hotHigh);
+    const geo = L.pageMetaGeometry(arena.metaOffset, arena.pageCount, hotHigh, shared);
     w[mb + M_MAX_ORDER] = maxOrder;
     w[mb + M_STATE_OFFSET] = geo.stateOffset;
     w[mb + M_RUN_OFFSET] = geo.runOffset;
@@ -273,8 +278,8 @@ export class PageAllocator {
   }
 
   /**
-   * For a thread whose hot stack is empty: a free aligned run of up to 2^HOT_RUN_ORDER pages (64:
-   * one 64-byte line of the page map; smaller if the stack is), its first page for the caller and
+   * For a thread whose hot stack is empty: a free aligned run of up to 2^HOT_RUN_ORDER pages (128:
+   * one pair of cache lines of the page map; smaller if the stack is), its first page for the caller and
    * the rest on the stack; 0 if the stack is too small or no such block is free (then the free
    * lists' single pages serve, as usual).
    */

@@ -104,9 +104,24 @@ export interface PageMetaGeometry {
   bytes: number;
 }
 
+/**
+ * Cores fetch memory in pairs of 64-byte lines (the adjacent-line prefetcher), and a write to
+ * either line of a pair slows a core that works on the other: measured, two pool workers whose
+ * 64-page runs had their state bytes in one pair ran at half speed (BENCHMARKS.md, pool). A shared
+ * arena's state map starts on a pair, so that an aligned run of 128 pages (HOT_RUN_ORDER) owns one;
+ * an unshared one is not padded (the smallest 512-byte-page arena keeps a single header page).
+ */
+export const PAIR_BYTES = 128;
+
 /** Where each metadata array sits, given where the struct starts. */
-export function pageMetaGeometry(metaOffset: number, pageCount: number, hotHigh: number): PageMetaGeometry {
-  const stateOffset = metaOffset + SIZEOF_PAGE_META;
+export function pageMetaGeometry(
+  metaOffset: number,
+  pageCount: number,
+  hotHigh: number,
+  shared: boolean,
+): PageMetaGeometry {
+  const structEnd = metaOffset + SIZEOF_PAGE_META;
+  const stateOffset = shared ? alignTo(structEnd, PAIR_BYTES) : structEnd;
   const runOffset = align4(stateOffset + pageCount);
   const hotOffset = runOffset + pageCount * 4;
   const end = hotOffset + hotHigh * 4;
@@ -115,4 +130,8 @@ export function pageMetaGeometry(metaOffset: number, pageCount: number, hotHigh:
 
 function align4(n: number): number {
   return (n + 3) & ~3;
+}
+
+export function alignTo(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
 }

@@ -28,13 +28,13 @@
  * | 19   | CACHE_SHARE   | 1: a slot's budget is also at most 1/(8 x ALIVE) of the pages |
  * | 20   | PARKED_AT     | word offset of the parked map in a region (0: no block cache) |
  * | 32-34| MUTEX         | the segment's lock (arena/mutex.ts), on a cache line of its own |
- * | 48.. | SLOTS         | SLOT_WORDS per slot, slot 1 first                            |
+ * | 64.. | SLOTS         | SLOT_WORDS per slot, slot 1 first                            |
  *
- * Slot (Int32 words, SLOT_WORDS = 32 so that slots and the two halves of a slot sit on cache lines
- * of their own): STATE (FREE, ALIVE, DEAD), THREAD (threadId of the worker), words 2-3 unused,
+ * Slot (Int32 words, SLOT_WORDS = 64 so that slots and the two halves of a slot sit on pairs of
+ * cache lines of their own, page/layout.ts PAIR_BYTES): STATE (FREE, ALIVE, DEAD), THREAD (threadId of the worker), words 2-3 unused,
  * PARKED (pages on its block cache, plain stores by its thread), INFLIGHT_CUR and INFLIGHT_NEXT
- * (the remote-free list being drained under the lock, for recovery: block-cache.ts). From word 16,
- * the half other workers write: words 16-17 unused, REMOTE_HEAD (the remote-free list: page of its
+ * (the remote-free list being drained under the lock, for recovery: block-cache.ts). From word 32,
+ * the half other workers write: words 32-33 unused, REMOTE_HEAD (the remote-free list: page of its
  * newest block, 0 when empty) and REMOTE_PENDING (pages on that list).
  *
  * The blocks charged to a slot are not counted as they come and go: the owner map below is the
@@ -73,16 +73,16 @@ export const P_ALIVE = 18;
 export const P_CACHE_SHARE = 19;
 export const P_PARKED_AT = 20;
 export const P_MUTEX = 32;
-export const P_SLOTS = 48;
+export const P_SLOTS = 64;
 
-export const SLOT_WORDS = 32;
+export const SLOT_WORDS = 64;
 export const SL_STATE = 0;
 export const SL_THREAD = 1;
 export const SL_PARKED = 4;
 export const SL_INFLIGHT_CUR = 5;
 export const SL_INFLIGHT_NEXT = 6;
-export const SL_REMOTE_HEAD = 18;
-export const SL_REMOTE_PENDING = 19;
+export const SL_REMOTE_HEAD = 34;
+export const SL_REMOTE_PENDING = 35;
 
 export const OWNER_PARKED = 255;
 
@@ -93,7 +93,8 @@ export const SLOT_DEAD = 2;
 export const REGION_HOT = 4;
 
 export const DEFAULT_MAX_WORKERS = 16;
-export const DEFAULT_WORKER_HOT_PAGES = 64;
+/** 128: a hot stack that holds a whole run of 2^7 pages (page/buddy.ts HOT_RUN_ORDER). */
+export const DEFAULT_WORKER_HOT_PAGES = 128;
 /** Blocks of 2..MAX_CACHED_PAGES pages have a per-worker cache (single pages: the hot stack). */
 export const MAX_CACHED_PAGES = 8;
 /** Entries of each block-cache stack: count + entries fill one 64-byte cache line. */

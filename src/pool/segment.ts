@@ -20,6 +20,7 @@ import { AC_MAX_LIMIT, acSlotWords, R_MAX_CACHES } from "../object/layout.js";
 import { repairSlabs } from "../object/repair.js";
 import type { HotStack, PageAllocator } from "../page/buddy.js";
 import * as B from "../page/buddy.js";
+import { alignTo, PAIR_BYTES } from "../page/layout.js";
 import { fillBytes } from "../util/shared-bytes.js";
 import { BlockCache, blockCacheWords } from "./block-cache.js";
 import * as P from "./layout.js";
@@ -33,7 +34,7 @@ const MAX_CACHED_PAGES = P.MAX_CACHED_PAGES;
 export interface SegmentOptions extends Omit<HeapOptions, "bytes" | "shared"> {
   /** Workers (the creator included) that can be attached at once. Default 16. */
   maxWorkers?: number;
-  /** Capacity of each worker's hot-page stack. Default 64. */
+  /** Capacity of each worker's hot-page stack. Default 128, at most 1/(8 x maxWorkers) of the pages. */
   workerHotPages?: number;
   /**
    * Pages of freed 2-8 page blocks each worker may keep for itself (its block cache and the
@@ -149,10 +150,11 @@ export class Segment {
     const acAt = (blocksAt + blockCacheWords(cacheEntries) + 1) & ~1;
     const parkedAt = cacheEntries === 0 ? 0 : acAt + maxCaches * acSlotWords(acEntries);
     const parkedWords = cacheEntries === 0 ? 0 : Math.ceil(pages.pageCount / 32);
-    // Whole 64-byte lines, so that no two workers' regions share one.
-    const regionWords = (acAt + maxCaches * acSlotWords(acEntries) + parkedWords + 15) & ~15;
+    // Whole pairs of cache lines (page/layout.ts PAIR_BYTES), so that no two workers' regions share one.
+    const regionWords = alignTo(acAt + maxCaches * acSlotWords(acEntries) + parkedWords, PAIR_BYTES / 4);
     const slotsWords = P.P_SLOTS + maxWorkers * P.SLOT_WORDS;
-    const ownersAt = (slotsWords + regionWords * maxWorkers) * 4;
+    // The owner map on a pair too: a run of 128 pages (a worker's hot-stack refill) owns one.
+    const ownersAt = alignTo((slotsWords + regionWords * maxWorkers) * 4, PAIR_BYTES);
     const rootBytes = ownersAt + pages.pageCount;
     const rootAddress = pages.alloc(rootBytes);
     const root = rootAddress / pages.pageSize;
