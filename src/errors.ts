@@ -90,6 +90,13 @@ function describe(value: unknown): string {
   return String(value);
 }
 
+/** A pool handle used after close(): its slot may already be another thread's. */
+export class PoolClosedError extends MnemeError {
+  constructor(what: string) {
+    super("ECLOSED", `${what} on a pool handle closed by this thread (Mempool.attach for a new one)`);
+  }
+}
+
 /** A MnemeError as plain data, for postMessage (structured clone drops the class). */
 export interface SerializedError {
   readonly mneme: true;
@@ -107,6 +114,7 @@ const CLASSES: Record<string, new (...args: never[]) => MnemeError> = {
   OutOfMemoryError,
   OutOfPoolMemoryError,
   CorruptionError,
+  PoolClosedError,
 };
 
 /** Turns an error into data that survives postMessage; revive it with reviveError. */

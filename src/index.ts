@@ -9,6 +9,7 @@ export {
   OutOfMemoryError,
   type OutOfMemoryReason,
   OutOfPoolMemoryError,
+  PoolClosedError,
   reviveError,
   type SerializedError,
   serializeError,

@@ -31,6 +31,7 @@ import {
   InvalidArgumentError,
   OutOfMemoryError,
   OutOfPoolMemoryError,
+  PoolClosedError,
 } from "../errors.js";
 import type { Heap } from "../object/heap.js";
 import { type BlockMap, heapBlocks } from "../object/inspect.js";
@@ -92,7 +93,9 @@ export class Mempool {
   private sinceHome = 0;
 
   /** The segment of a single-segment pool (the fast paths), else null. */
-  private readonly one: Segment | null;
+  /** The only segment, for the fast paths; null with several segments and once closed. */
+  private one: Segment | null;
+  private closed = false;
   private readonly ps: number;
 
   private constructor(segments: Segment[]) {
@@ -187,6 +190,7 @@ export class Mempool {
   }
 
   private allocSlow(bytes: number): number {
+    if (this.closed) throw new PoolClosedError("alloc");
     const ps = this.ps;
     positiveInteger("size", bytes);
     const rounded = Math.ceil(bytes / ps) * ps;
@@ -265,6 +269,7 @@ export class Mempool {
 
   /** `length` bytes at `address` as a Uint8Array on the shared buffer (no copy). */
   view(address: number, length: number): Uint8Array {
+    if (this.closed) throw new PoolClosedError("view");
     const { seg, offset } = this.locate(address);
     if (!Number.isSafeInteger(length) || length < 0 || offset + length > seg.pages.memory.length) {
       throw new InvalidArgumentError("length", length, "outside the segment");
@@ -285,6 +290,7 @@ export class Mempool {
   }
 
   private freeSlow(block: number | Uint8Array): void {
+    if (this.closed) throw new PoolClosedError("free");
     const one = this.one;
     const seg = one !== null && typeof block === "number" && block >= 0 ? one : this.segmentOf(block);
     const offset = typeof block === "number" ? block - seg.index * P.SEGMENT_SPAN : block.byteOffset;
@@ -319,6 +325,7 @@ export class Mempool {
 
   /** Bytes of a block from alloc/allocView (whole pages). */
   size(block: number | Uint8Array): number {
+    if (this.closed) throw new PoolClosedError("size");
     const { seg, offset } = this.blockOf(block);
     const page = offset / this.pageSize;
     const owner = Number.isInteger(page) ? seg.owners[page] : 0;
@@ -459,6 +466,9 @@ export class Mempool {
 
   /** Detaches this thread: its cached pages and objects go back, its slots are freed. */
   close(): void {
+    // The fast paths go through `one`: without it every call reaches a slow path, which refuses.
+    this.one = null;
+    this.closed = true;
     for (const s of this.segments) s.release();
   }
 

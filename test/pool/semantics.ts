@@ -15,6 +15,7 @@ import {
   MnemeError,
   OutOfMemoryError,
   OutOfPoolMemoryError,
+  PoolClosedError,
   reviveError,
 } from "../../src/index.js";
 import type { AttachReply, AttachRequest } from "./fixtures/attach-worker.js";
@@ -249,6 +250,35 @@ export function semanticsSuite(label: string, bytes: number, options?: MempoolOp
   });
 
   describe(`${label}: bad input gets typed errors and changes nothing`, () => {
+    it("a closed handle refuses every block call, and the pool stays sound for the others", () => {
+      const pool = Mempool.create(bytes, options);
+      const other = Mempool.attach(pool.handle);
+      const kept = other.alloc(PS);
+      const view = other.allocView(2 * PS);
+      other.close();
+      // Its slot is free again: a new attachment may take it, so no call may touch it any more.
+      const next = Mempool.attach(pool.handle);
+      const a = next.alloc(PS);
+      for (const [what, call] of [
+        ["alloc", () => other.alloc(PS)],
+        ["alloc", () => other.alloc(3 * PS)],
+        ["alloc", () => other.allocView(PS)],
+        ["free", () => other.free(kept)],
+        ["free", () => other.free(view)],
+        ["view", () => other.view(kept, PS)],
+        ["size", () => other.size(kept)],
+      ] as const) {
+        const e = expectCleanFailure(pool, PoolClosedError, call, `closed ${what}`);
+        expect(e.code).toBe("ECLOSED");
+        expect(e.message).toMatch(what);
+      }
+      pool.free(kept);
+      pool.free(view);
+      next.free(a);
+      next.close();
+      pool.check();
+    });
+
     it("sizes", () => {
       const pool = Mempool.create(bytes, options);
       const keep = pool.alloc(PS); // so the pool is not pristine
