@@ -26,7 +26,13 @@ export const MUTEX_WORDS = 3;
 const SPINS = 64;
 const WAIT_MS = 20;
 
-export class Mutex {
+/** What the allocators need of a lock (a pool's Mutex, or one that refuses: Segment.release). */
+export interface Lock {
+  lock(): void;
+  unlock(): void;
+}
+
+export class Mutex implements Lock {
   private readonly w: Int32Array;
   private readonly at: number;
   readonly slot: number;

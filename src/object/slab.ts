@@ -48,7 +48,7 @@
  *   a cache's PAGES = the pages of its slabs
  */
 
-import type { Mutex } from "../arena/mutex.js";
+import type { Lock } from "../arena/mutex.js";
 import { DoubleFreeError, InvalidAddressError, OutOfMemoryError } from "../errors.js";
 import type { PageAllocator } from "../page/buddy.js";
 import { checkPoison, checkRedZone, paintRedZone, poison } from "./debug.js";
@@ -118,6 +118,8 @@ const I_DATA = 2;
 const I_AC_WORD = 3;
 const I_AC_ENTRY = 4;
 const I_AC_LIMIT = 5;
+/** acBase of a detached thread (detachArrayCaches). */
+const DETACHED = -2;
 const I_DEBUG = 6;
 
 /** Called when the page layer has no block for a new slab; returns true if it freed something. */
@@ -161,6 +163,11 @@ export class Slabs {
    * layout.ts acSlotWords), or -1 to use the caches inside the directory descriptors.
    */
   private acBase = -1;
+  /**
+   * With acBase DETACHED: a word that stays 0, which every cache's array cache then points at
+   * (empty, limit 0), so that every call takes a slow path (detachArrayCaches).
+   */
+  private zeroWord = 0;
   /** Words per cache in a region, and what bounds a region's array caches (bindArrayCaches). */
   private acSlotWords = 0;
   private acEntries = 0;
@@ -168,7 +175,7 @@ export class Slabs {
   /** This thread's slot in a pool (held slabs carry it, see heldSlab); 0 outside a pool. */
   private holder = 0;
   /** @internal Set by a pool: the lock shared with the page layer. */
-  mutex: Mutex | null = null;
+  mutex: Lock | null = null;
   /** @internal Set by a pool: the array-cache regions of the other live threads. */
   otherRegions: () => number[] = () => [];
   /** Constructors of caches created in this thread, run on every object of a new slab. */
@@ -229,12 +236,15 @@ export class Slabs {
       this.inv[c] = 1 / w[cd + C_STRIDE];
       this.debug[c] = w[cd + C_FLAGS] & CF_DEBUG ? 1 : 0;
       const region = this.acBase >= 0;
-      const own = region ? this.acBase + c * this.acSlotWords : cd + C_AC_AVAIL;
+      const detached = this.acBase === DETACHED;
+      const own = detached ? this.zeroWord : region ? this.acBase + c * this.acSlotWords : cd + C_AC_AVAIL;
       this.acWord[c] = own;
       this.acEntry[c] = (own + (region ? L.AC_SLOT_ENTRIES : C_AC_ENTRIES - C_AC_AVAIL)) >> 1;
-      this.acLimit[c] = region
-        ? L.regionAcLimit(w[cd + C_AC_LIMIT], this.stride[c], this.acEntries, this.acBytes)
-        : w[cd + C_AC_LIMIT];
+      this.acLimit[c] = detached
+        ? 0
+        : region
+          ? L.regionAcLimit(w[cd + C_AC_LIMIT], this.stride[c], this.acEntries, this.acBytes)
+          : w[cd + C_AC_LIMIT];
       this.maxOrder[c] = Math.max(this.order[c], w[cd + C_MAX_ORDER]);
       for (let k = 0; k < ORDERS; k++) {
         const g = c * ORDERS + k;
@@ -673,6 +683,19 @@ export class Slabs {
    * region, `entries` objects and `bytes` bytes per cache at most: layout.ts regionAcLimit); the
    * objects on the current array caches go back to their slabs first.
    */
+  /**
+   * @internal For a pool thread that detached: every cache's array cache becomes an empty one of
+   * limit 0 at `zeroWord` (a word nobody writes), so every alloc and free takes a slow path, whose
+   * lock (the caller sets a refusing one) throws. Its region may be another thread's by then.
+   */
+  detachArrayCaches(zeroWord: number): void {
+    this.holder = 0;
+    this.acBase = DETACHED;
+    this.zeroWord = zeroWord;
+    this.known = 0;
+    this.load();
+  }
+
   bindArrayCaches(base: number, entries: number, bytes: number, holder: number): void {
     this.withLock(() => this.drainAll());
     this.holder = holder;

@@ -43,7 +43,7 @@
  *   every page is covered by exactly one block, hot page or allocation
  */
 import { Arena, type ArenaBuffer, type ArenaOptions } from "../arena/arena.js";
-import type { Mutex } from "../arena/mutex.js";
+import type { Lock } from "../arena/mutex.js";
 import { DoubleFreeError, InvalidAddressError, InvalidArgumentError, OutOfMemoryError } from "../errors.js";
 import { ceilLog2, ctz32, floorLog2, isPowerOfTwo, log2Exact } from "../util/validate.js";
 import { fragmentationIndex, type PageStats, pageCheck, pageDebugInfo, pageStats } from "./inspect.js";
@@ -127,7 +127,7 @@ export class PageAllocator {
    * @internal Set by a pool: the lock that guards the free lists when several threads share the
    * arena. Everything but the hot-stack fast paths runs under it.
    */
-  mutex: Mutex | null = null;
+  mutex: Lock | null = null;
   /** @internal Set by a pool: the other threads' hot stacks (they count as free). */
   otherHotStacks: () => HotStack[] = () => [];
   /** words per page: a free block's links are at w[page * wpp] */

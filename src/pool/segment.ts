@@ -13,8 +13,8 @@
  *   caller's own blocks only; their bytes and bits are written by single stores.
  */
 import { ROOT_POOL } from "../arena/layout.js";
-import { Mutex } from "../arena/mutex.js";
-import { CorruptionError, InvalidArgumentError } from "../errors.js";
+import { type Lock, Mutex } from "../arena/mutex.js";
+import { CorruptionError, InvalidArgumentError, PoolClosedError } from "../errors.js";
 import { Heap, type HeapOptions } from "../object/heap.js";
 import { AC_MAX_LIMIT, acSlotWords, R_MAX_CACHES } from "../object/layout.js";
 import { repairSlabs } from "../object/repair.js";
@@ -28,6 +28,13 @@ import * as P from "./layout.js";
 // Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings
 // (and under a loader that turns imports into getters, a call through one costs a getter call).
 const popHotPage = B.popHotPage;
+/** The lock of a thread that detached (release): every slow path of its heap and pages refuses. */
+const CLOSED: Lock = {
+  lock() {
+    throw new PoolClosedError("a heap or page call");
+  },
+  unlock() {},
+};
 const pushHotPage = B.pushHotPage;
 const MAX_CACHED_PAGES = P.MAX_CACHED_PAGES;
 
@@ -65,6 +72,7 @@ export class Segment {
   private hot: Int32Array;
   private hotCountWord: number;
   private readonly pageState: Uint8Array;
+  private readonly zeroWord: number;
   /** Parked blocks: this thread's block cache and the remote-free lists (block-cache.ts). */
   readonly blocks: BlockCache;
   slot = 0;
@@ -76,6 +84,8 @@ export class Segment {
     this.pageState = heap.pages.state;
     this.hot = heap.pages.hot;
     this.hotCountWord = heap.pages.ownHotStack().countWord;
+    // The arena's own hot stack has no slots in a pool (create): its count stays 0.
+    this.zeroWord = this.hotCountWord;
     this.w = heap.pages.w;
     const root = heap.pages.arena.root(ROOT_POOL);
     if (root === 0) throw new InvalidArgumentError("buffer", "pool", "arena holds no pool");
@@ -329,9 +339,19 @@ export class Segment {
       this.blocks.recover(slot);
       this.heap.slabs.drainAll();
       this.pages.drainHot();
+      // Off the slot's region before it is free (another thread may claim it at once): empty
+      // stacks on a word nobody writes, and locks that refuse, so that any later call through
+      // this thread's heap or page allocator throws PoolClosedError instead of using the region.
+      this.hot = new Int32Array(0);
+      this.hotCountWord = this.zeroWord;
+      this.pages.bindHotStack(this.hot, this.zeroWord, 1);
+      this.heap.slabs.detachArrayCaches(this.zeroWord);
     } finally {
       this.mutex.unlock();
     }
+    this.mutex = null;
+    this.pages.mutex = CLOSED;
+    this.heap.slabs.mutex = CLOSED;
     Atomics.sub(this.w, this.rw + P.P_ALIVE, 1);
     Atomics.store(this.w, this.slotWord(slot) + P.SL_STATE, P.SLOT_FREE);
     this.slot = 0;

@@ -255,11 +255,18 @@ export function semanticsSuite(label: string, bytes: number, options?: MempoolOp
       const other = Mempool.attach(pool.handle);
       const kept = other.alloc(PS);
       const view = other.allocView(2 * PS);
+      const object = other.heap.malloc(40);
+      const large = other.heap.malloc(5 * PS);
       other.close();
       // Its slot is free again: a new attachment may take it, so no call may touch it any more.
       const next = Mempool.attach(pool.handle);
       const a = next.alloc(PS);
+      const b = next.heap.malloc(40);
       for (const [what, call] of [
+        ["heap or page call", () => other.heap.malloc(40)],
+        ["heap or page call", () => other.heap.malloc(5 * PS)],
+        ["heap or page call", () => other.heap.free(object)],
+        ["heap or page call", () => other.heap.free(large)],
         ["alloc", () => other.alloc(PS)],
         ["alloc", () => other.alloc(3 * PS)],
         ["alloc", () => other.allocView(PS)],
@@ -274,7 +281,10 @@ export function semanticsSuite(label: string, bytes: number, options?: MempoolOp
       }
       pool.free(kept);
       pool.free(view);
+      pool.heap.free(object);
+      pool.heap.free(large);
       next.free(a);
+      next.heap.free(b);
       next.close();
       pool.check();
     });
