@@ -122,14 +122,10 @@ export function pageMetaGeometry(
 ): PageMetaGeometry {
   const structEnd = metaOffset + SIZEOF_PAGE_META;
   const stateOffset = shared ? alignTo(structEnd, PAIR_BYTES) : structEnd;
-  const runOffset = align4(stateOffset + pageCount);
+  const runOffset = alignTo(stateOffset + pageCount, 4);
   const hotOffset = runOffset + pageCount * 4;
   const end = hotOffset + hotHigh * 4;
   return { stateOffset, runOffset, hotOffset, bytes: end - metaOffset };
-}
-
-function align4(n: number): number {
-  return (n + 3) & ~3;
 }
 
 export function alignTo(n: number, a: number): number {

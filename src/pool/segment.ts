@@ -38,7 +38,7 @@ const CLOSED: Lock = {
 const pushHotPage = B.pushHotPage;
 const MAX_CACHED_PAGES = P.MAX_CACHED_PAGES;
 
-export interface SegmentOptions extends Omit<HeapOptions, "bytes" | "shared"> {
+export interface SegmentOptions extends Omit<HeapOptions, "bytes" | "shared" | "hotPages"> {
   /** Workers (the creator included) that can be attached at once. Default 16. */
   maxWorkers?: number;
   /** Capacity of each worker's hot-page stack. Default 128, at most 1/(8 x maxWorkers) of the pages. */
@@ -139,8 +139,9 @@ export class Segment {
         `must be an integer from ${AC_MAX_LIMIT} to 1024`,
       );
     }
-    // Every thread of a pool binds its own worker stack, so the arena's own stack would go unused.
-    const heap = new Heap({ hotPages: 0, ...options, bytes, shared: true });
+    // Every thread of a pool binds its own worker stack (workerHotPages), so the arena's own stack
+    // has no slots: its count word stays 0, which release() relies on (zeroWord).
+    const heap = new Heap({ ...options, hotPages: 0, bytes, shared: true });
     const pages = heap.pages;
     const maxCaches = pages.w[heap.rw + R_MAX_CACHES];
     // By default the array caches of all workers take at most 1/64 of the segment's bytes.

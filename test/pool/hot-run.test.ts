@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Mempool } from "../../src/index.js";
-import { PAIR_BYTES } from "../../src/page/layout.js";
+import { M_HOT_HIGH, PAIR_BYTES } from "../../src/page/layout.js";
 import type { RemoteCommand, RemoteReply } from "./fixtures/remote-worker.js";
 import { fixture, start } from "./helpers.js";
 
@@ -47,5 +47,14 @@ describe("hot runs", () => {
     w.worker.postMessage({ op: "close" } satisfies RemoteCommand);
     await w.next();
     await w.exited;
+  });
+
+  it("the arena's own hot stack has no slots, whatever options a caller passes", () => {
+    // Workers use their own stacks; a closed handle parks its stacks on this stack's count word,
+    // which therefore must stay 0 (Segment.release).
+    const pool = Mempool.create(8 * 2 ** 20, { hotPages: 64 } as never);
+    const pages = pool.segments[0].pages;
+    expect(pages.w[pages.mb + M_HOT_HIGH]).toBe(0);
+    pool.close();
   });
 });
