@@ -146,7 +146,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const workloads = WORKLOADS.filter((w) => options.only === undefined || w.key.includes(options.only));
   if (workloads.length === 0) throw new Error(`pool: no workload matches --only ${options.only}`);
   const rounds = new Map<Key, number[]>();
-  /** Per round, the fastest team's figure (see BEST below). */
+  /** Per round, the fastest team's figure (the header comment says why), and every team's. */
   const best = new Map<Key, number[]>();
   const perTeam = new Map<Key, number[][]>();
   for (const w of workloads) {
