@@ -34,7 +34,7 @@ export async function stress(c: StressCase): Promise<StressOutcome> {
   const pool = Mempool.create(c.bytes, c.options);
   const fresh = pool.stats();
   const rings = Array.from({ length: workers }, () => new Ring(1024).buffer);
-  const barrier = new SharedArrayBuffer(8);
+  const barrier = new SharedArrayBuffer(12);
   const replies = await Promise.all(
     Array.from({ length: workers }, (_, index) => {
       const req: Omit<StressRequest, "entry"> = {
