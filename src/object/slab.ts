@@ -679,11 +679,6 @@ export class Slabs {
   }
 
   /**
-   * @internal Uses the array-cache region at word `base` for this thread (a pool's per-worker
-   * region, `entries` objects and `bytes` bytes per cache at most: layout.ts regionAcLimit); the
-   * objects on the current array caches go back to their slabs first.
-   */
-  /**
    * @internal For a pool thread that detached: every cache's array cache becomes an empty one of
    * limit 0 at `zeroWord` (a word nobody writes), so every alloc and free takes a slow path, whose
    * lock (the caller sets a refusing one) throws. Its region may be another thread's by then.
@@ -696,6 +691,11 @@ export class Slabs {
     this.load();
   }
 
+  /**
+   * @internal Uses the array-cache region at word `base` for this thread (a pool's per-worker
+   * region, `entries` objects and `bytes` bytes per cache at most: layout.ts regionAcLimit); the
+   * objects on the current array caches go back to their slabs first.
+   */
   bindArrayCaches(base: number, entries: number, bytes: number, holder: number): void {
     this.withLock(() => this.drainAll());
     this.holder = holder;

@@ -82,17 +82,17 @@ export function defaultHotHigh(pageCount: number): number {
   return high < 4 ? 0 : high;
 }
 
+/** The limit a stack of `capacity` slots starts at and falls back to. */
+export function hotBaseLimit(pageCount: number, capacity: number): number {
+  return Math.min(capacity, Math.max(defaultHotHigh(pageCount), 4));
+}
+
 /**
  * The hot-page stack's capacity: room for every usable page (4 bytes a page), so that the limit
  * can follow the program's bursts of frees and allocations as far as they go (the header pages'
  * slots are never used: the stack never holds more than the free pages); none when the starting
  * limit is none.
  */
-/** The limit a stack of `capacity` slots starts at and falls back to. */
-export function hotBaseLimit(pageCount: number, capacity: number): number {
-  return Math.min(capacity, Math.max(defaultHotHigh(pageCount), 4));
-}
-
 export function defaultHotCapacity(pageCount: number): number {
   return defaultHotHigh(pageCount) === 0 ? 0 : pageCount;
 }

@@ -92,7 +92,6 @@ export class Mempool {
   private home = 0;
   private sinceHome = 0;
 
-  /** The segment of a single-segment pool (the fast paths), else null. */
   /** The only segment, for the fast paths; null with several segments and once closed. */
   private one: Segment | null;
   private closed = false;

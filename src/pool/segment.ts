@@ -28,6 +28,9 @@ import * as P from "./layout.js";
 // Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings
 // (and under a loader that turns imports into getters, a call through one costs a getter call).
 const popHotPage = B.popHotPage;
+const pushHotPage = B.pushHotPage;
+const MAX_CACHED_PAGES = P.MAX_CACHED_PAGES;
+
 /** The lock of a thread that detached (release): every slow path of its heap and pages refuses. */
 const CLOSED: Lock = {
   lock() {
@@ -35,8 +38,6 @@ const CLOSED: Lock = {
   },
   unlock() {},
 };
-const pushHotPage = B.pushHotPage;
-const MAX_CACHED_PAGES = P.MAX_CACHED_PAGES;
 
 export interface SegmentOptions extends Omit<HeapOptions, "bytes" | "shared" | "hotPages"> {
   /** Workers (the creator included) that can be attached at once. Default 16. */

@@ -5,6 +5,7 @@ import {
   PageAllocator,
   type PageAllocatorOptions,
 } from "../../src/index.js";
+import { M_HOT_LIMIT } from "../../src/page/layout.js";
 import {
   coalescedBlocks,
   firstDifference,
@@ -461,6 +462,18 @@ describe("the hot stack's limit adapts (lazy coalescing)", () => {
     expect(pages.hotLimit).toBe(256);
     for (const p of held) pages.free(p);
     pages.check();
+  });
+
+  it("check() reports a limit outside 0..capacity", () => {
+    const pages = fresh(SMALL);
+    const word = (pages.arena.metaOffset >> 2) + M_HOT_LIMIT;
+    for (const bad of [-1, pages.ownHotStack().pages.length + 1]) {
+      const good = pages.w[word];
+      pages.w[word] = bad;
+      thrown(CorruptionError, () => pages.check());
+      pages.w[word] = good;
+      pages.check();
+    }
   });
 });
 
