@@ -3,22 +3,24 @@
  *
  * No single policy wins every workload (BENCHMARKS.md, "VM layer"): LIRS is near-optimal on
  * loops and scans where LRU and ARC miss on every reference, S3-FIFO leads on skewed database and
- * web traces, ARC is the safe middle, and plain LRU is best right after a working-set change,
- * when every frequency-minded policy still holds the old phase's pages. So the default runs four
- * experts side by side, each a complete policy fed every reference but holding keys only (no
- * frames, no data), scores each by its recent misses, and lets the real frames keep the pages
- * the well-scoring experts agree on:
+ * web traces, W-TinyLFU's frequency sketch turns away pages that are touched twice and never
+ * again (which ARC, LIRS and S3-FIFO take for reuse), ARC is the safe middle, and plain LRU is
+ * best right after a working-set change, when every frequency-minded policy still holds the old
+ * phase's pages. So the default runs five experts side by side, each a complete policy fed every
+ * reference but holding keys only (no frames, no data), scores each by its recent misses, and
+ * lets the real frames keep the pages the well-scoring experts agree on:
  *
- *     reference x ──> arc    shadow ─┐ misses, decayed (half-life: 4x the capacity)
- *                 ├─> lru    shadow ─┤ disagreements of each pair, decayed alike
- *                 ├─> lirs   shadow ─┼──> weight_i = exp(-(score_i - best) / (2·√disagree(i, best) + 1))
- *                 └─> s3fifo shadow ─┘
+ *     reference x ──> arc      shadow ─┐ misses, decayed (half-life: 16x the capacity)
+ *                 ├─> lru      shadow ─┤ disagreements of each pair, decayed alike
+ *                 ├─> lirs     shadow ─┼──> weight_i = exp(-(score_i - best) / (2·√disagree(i, best) + 1))
+ *                 ├─> s3fifo   shadow ─┤
+ *                 └─> wtinylfu shadow ─┘
  *
- *     real resident keys, filed by which experts hold them (a bit per expert: 16 "masks"):
+ *     real resident keys, filed by which experts hold them (a bit per expert: 32 "masks"):
  *
- *       mask 0000  0100  0010 ...  1011  1111        weight(mask) = Σ weight_i over its bits;
- *            [..]  [..]  [.]       [...] [.......]   the victim is the oldest evictable key of
- *            ^ no expert holds these: evicted first   the lightest non-empty mask
+ *       mask 00000 00100 00010 ... 10111 11111     weight(mask) = Σ weight_i over its bits;
+ *            [..]  [..]  [.]       [...] [......]  the victim is the oldest evictable key of
+ *            ^ no expert holds these: evicted first the lightest non-empty mask
  *
  * Why a vote and not "follow the leader": the previous default made the frames follow the
  * expert with the fewest recent misses (2% hysteresis). Its losses were switches: after one,
@@ -33,7 +35,7 @@
  * frames make that expert's decisions exactly (the resident sets converge at one key per miss,
  * as before).
  *
- * Cost: one policy update per expert per reference (four instead of one), six decayed pair
+ * Cost: one policy update per expert per reference (five instead of one), ten decayed pair
  * counters, and a list move when an expert drops a key the frames hold. The order in which the
  * experts are listed matters only for ties: equal mask weights (lower mask first), equal scores
  * (the first expert is the best), and keys that change lists during one reference (in expert
@@ -44,7 +46,7 @@ import { NIL, NodeLists } from "./lists.js";
 import { NO_VICTIM, type ReplacementPolicy } from "./policy.js";
 
 export interface AdaptiveOptions {
-  /** Score half-life in references, as a multiple of the capacity (default 4, at least 1024 refs). */
+  /** Score half-life in references, as a multiple of the capacity (default 16, at least 1024 refs). */
   halfLife?: number;
   /**
    * How many standard deviations of noise a score difference is measured in (default 2): an
@@ -92,7 +94,7 @@ export class AdaptivePolicy implements ReplacementPolicy {
     this.scores = new Float64Array(k);
     this.disagree = new Float64Array(k * k);
     this.missed = new Uint8Array(k);
-    const halfLife = Math.max(1024, (options.halfLife ?? 4) * capacity);
+    const halfLife = Math.max(1024, (options.halfLife ?? 16) * capacity);
     this.decay = 0.5 ** (1 / halfLife);
     this.confidence = confidence;
     this.full = (1 << k) - 1;
@@ -103,7 +105,7 @@ export class AdaptivePolicy implements ReplacementPolicy {
   }
 
   get size(): number {
-    return this.real.index.size;
+    return this.real.count;
   }
 
   /** The expert with the fewest recent misses. */
@@ -112,7 +114,7 @@ export class AdaptivePolicy implements ReplacementPolicy {
   }
 
   has(key: number): boolean {
-    return this.real.index.has(key);
+    return this.real.has(key);
   }
 
   hit(key: number): void {
@@ -198,7 +200,7 @@ export class AdaptivePolicy implements ReplacementPolicy {
     if (evictable) {
       // Nothing evictable: answer before feeding the experts, so a failed fault changes nothing.
       let any = false;
-      for (const [k] of real.index) {
+      for (const k of real.keys()) {
         if (k !== incoming && evictable(k)) {
           any = true;
           break;
@@ -253,9 +255,9 @@ export class AdaptivePolicy implements ReplacementPolicy {
     for (const e of this.experts) e.check();
     const real = this.real;
     real.check("adaptive");
-    if (real.index.size > this.capacity)
-      throw new CorruptionError(`adaptive: ${real.index.size} over capacity`);
-    for (const [k, n] of real.index) {
+    if (real.count > this.capacity) throw new CorruptionError(`adaptive: ${real.count} over capacity`);
+    for (const k of real.keys()) {
+      const n = real.find(k);
       let mask = 0;
       for (let i = 0; i < this.experts.length; i++) if (this.experts[i].has(k)) mask |= 1 << i;
       if (real.list[n] !== mask)

@@ -31,8 +31,15 @@ registerPolicy(
 );
 registerPolicy(
   "adaptive",
-  "keeps the pages arc, lru, lirs and s3fifo (simulated on keys) agree on, weighted by recent misses",
-  (c) => new AdaptivePolicy(c, [new ArcPolicy(c), new LruPolicy(c), new LirsPolicy(c), new S3FifoPolicy(c)]),
+  "keeps the pages arc, lru, lirs, s3fifo and wtinylfu (simulated on keys) agree on, weighted by recent misses",
+  (c) =>
+    new AdaptivePolicy(c, [
+      new ArcPolicy(c),
+      new LruPolicy(c),
+      new LirsPolicy(c),
+      new S3FifoPolicy(c),
+      new WTinyLfuPolicy(c),
+    ]),
 );
 registerPolicy(
   "sieve",

@@ -54,7 +54,7 @@ export class LirsPolicy implements ReplacementPolicy {
   }
 
   has(key: number): boolean {
-    if (this.q.index.has(key)) return true;
+    if (this.q.has(key)) return true;
     const n = this.s.find(key);
     return n !== NIL && this.s.bits[n] === LIR;
   }
@@ -87,7 +87,7 @@ export class LirsPolicy implements ReplacementPolicy {
     const s = this.s;
     const n = s.find(key);
     if (n !== NIL && s.bits[n] !== GHOST) return; // resident: protocol misuse
-    if (this.q.index.has(key)) return;
+    if (this.q.has(key)) return;
     if (n !== NIL) {
       // A ghost: referenced again within S's span, so its reuse distance qualifies it as LIR.
       this.g.delete(this.g.find(key));
@@ -187,11 +187,11 @@ export class LirsPolicy implements ReplacementPolicy {
       const k = s.key[n];
       if (s.bits[n] === LIR) {
         lirs++;
-        if (q.index.has(k)) throw new CorruptionError(`lirs: LIR page ${k} is in Q`);
+        if (q.has(k)) throw new CorruptionError(`lirs: LIR page ${k} is in Q`);
       } else if (s.bits[n] === GHOST) {
         ghosts++;
-        if (!g.index.has(k) || q.index.has(k)) throw new CorruptionError(`lirs: ghost ${k} misfiled`);
-      } else if (!q.index.has(k)) throw new CorruptionError(`lirs: resident HIR ${k} not in Q`);
+        if (!g.has(k) || q.has(k)) throw new CorruptionError(`lirs: ghost ${k} misfiled`);
+      } else if (!q.has(k)) throw new CorruptionError(`lirs: resident HIR ${k} not in Q`);
     }
     if (lirs !== this.lirs) throw new CorruptionError(`lirs: ${lirs} LIR entries, count says ${this.lirs}`);
     if (ghosts !== g.size[0]) throw new CorruptionError(`lirs: ${ghosts} ghosts in S, ${g.size[0]} listed`);

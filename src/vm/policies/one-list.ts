@@ -22,7 +22,7 @@ export abstract class OneListPolicy implements ReplacementPolicy {
   }
 
   has(key: number): boolean {
-    return this.l.index.has(key);
+    return this.l.has(key);
   }
 
   abstract hit(key: number): void;

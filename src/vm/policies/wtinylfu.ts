@@ -112,7 +112,7 @@ export class WTinyLfuPolicy implements ReplacementPolicy {
   }
 
   has(key: number): boolean {
-    return this.l.index.has(key);
+    return this.l.has(key);
   }
 
   hit(key: number): void {
@@ -132,7 +132,7 @@ export class WTinyLfuPolicy implements ReplacementPolicy {
   }
 
   insert(key: number): void {
-    if (this.l.index.has(key)) return;
+    if (this.l.has(key)) return;
     this.sketch.increment(key);
     this.misses++;
     this.l.add(key, WINDOW);
@@ -160,7 +160,6 @@ export class WTinyLfuPolicy implements ReplacementPolicy {
 
   victim(_incoming: number, evictable?: (key: number) => boolean): number {
     const l = this.l;
-    const ok = (n: number) => !evictable || evictable(l.key[n]);
     // The incoming page will take a window slot: window pages beyond the window's size become
     // candidates for the main space (the newest of them is the one that duels the main victim).
     let candidate = NIL;
@@ -168,17 +167,9 @@ export class WTinyLfuPolicy implements ReplacementPolicy {
       candidate = l.tail[WINDOW];
       l.moveToHead(candidate, PROBATION);
     }
-    let victim = NIL;
-    for (const list of [PROBATION, PROTECTED]) {
-      for (let n = l.tail[list]; n !== NIL; n = l.newer[n]) {
-        if (n !== candidate && ok(n)) {
-          victim = n;
-          break;
-        }
-      }
-      if (victim !== NIL) break;
-    }
-    if (candidate !== NIL && ok(candidate)) {
+    let victim = this.oldest(PROBATION, candidate, evictable);
+    if (victim === NIL) victim = this.oldest(PROTECTED, candidate, evictable);
+    if (candidate !== NIL && (!evictable || evictable(l.key[candidate]))) {
       if (victim === NIL) return l.key[candidate];
       // Admission: the candidate must be more frequent than the page it would displace.
       return this.sketch.frequency(l.key[candidate]) > this.sketch.frequency(l.key[victim])
@@ -186,8 +177,17 @@ export class WTinyLfuPolicy implements ReplacementPolicy {
         : l.key[candidate];
     }
     if (victim !== NIL) return l.key[victim];
-    for (let n = l.tail[WINDOW]; n !== NIL; n = l.newer[n]) if (ok(n)) return l.key[n];
-    return NO_VICTIM;
+    victim = this.oldest(WINDOW, NIL, evictable);
+    return victim === NIL ? NO_VICTIM : l.key[victim];
+  }
+
+  /** The oldest evictable node of `list` other than `skip`, or NIL. */
+  private oldest(list: number, skip: number, evictable?: (key: number) => boolean): number {
+    const l = this.l;
+    for (let n = l.tail[list]; n !== NIL; n = l.newer[n]) {
+      if (n !== skip && (!evictable || evictable(l.key[n]))) return n;
+    }
+    return NIL;
   }
 
   evict(key: number): void {
