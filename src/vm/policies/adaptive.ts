@@ -62,13 +62,20 @@ export class AdaptivePolicy implements ReplacementPolicy {
   readonly name = "adaptive";
   readonly capacity: number;
   readonly experts: readonly ReplacementPolicy[];
-  /** Decayed misses of each expert. */
+  /**
+   * Decayed misses of each expert, times `gain`. Decaying every score and pair count on every
+   * reference cost a multiply each (15 with five experts) even on the common reference that
+   * every expert hits; instead each new miss counts `gain`, which grows by 1/decay per reference,
+   * and the stored sums are divided by `gain` where they are read (weights, stats).
+   */
   private readonly scores: Float64Array;
-  /** Decayed count, per pair of experts (i * k + j, both orders), of references only one missed. */
+  /** Decayed count times `gain`, per pair of experts (i * k + j, both orders), of references only one missed. */
   private readonly disagree: Float64Array;
   /** Whether each expert missed the current reference. */
   private readonly missed: Uint8Array;
-  private readonly decay: number;
+  /** What one event of the current reference counts: decay^-(references so far), renormalized. */
+  private gain = 1;
+  private readonly growth: number;
   private readonly confidence: number;
   /** Real resident keys, on the list numbered by the mask of experts that hold them. */
   private readonly real: NodeLists;
@@ -95,7 +102,7 @@ export class AdaptivePolicy implements ReplacementPolicy {
     this.disagree = new Float64Array(k * k);
     this.missed = new Uint8Array(k);
     const halfLife = Math.max(1024, (options.halfLife ?? 16) * capacity);
-    this.decay = 0.5 ** (1 / halfLife);
+    this.growth = 2 ** (1 / halfLife);
     this.confidence = confidence;
     this.full = (1 << k) - 1;
     this.real = new NodeLists(1 << k, Math.min(capacity, 1 << 16));
@@ -126,10 +133,11 @@ export class AdaptivePolicy implements ReplacementPolicy {
     const k = this.experts.length;
     const s = this.scores;
     const b = this.best;
+    const g = this.gain;
     const w: number[] = [];
     for (let i = 0; i < k; i++) {
-      const sigma = Math.sqrt(this.disagree[b * k + i]);
-      w.push(Math.exp(-(s[i] - s[b]) / (this.confidence * sigma + 1)));
+      const sigma = Math.sqrt(this.disagree[b * k + i] / g);
+      w.push(Math.exp(-(s[i] - s[b]) / g / (this.confidence * sigma + 1)));
     }
     return w;
   }
@@ -159,17 +167,20 @@ export class AdaptivePolicy implements ReplacementPolicy {
     const scores = this.scores;
     const missed = this.missed;
     const real = this.real;
-    const d = this.decay;
+    let g = this.gain * this.growth;
+    if (g > 2 ** 500) g = this.renormalize(g);
+    this.gain = g;
+    let misses = 0;
     for (let i = 0; i < k; i++) {
       const e = experts[i];
-      scores[i] *= d;
       if (e.has(key)) {
         e.hit(key);
         missed[i] = 0;
         continue;
       }
       missed[i] = 1;
-      scores[i] += 1;
+      misses++;
+      scores[i] += g;
       if (e.size >= e.capacity) {
         const v = e.victim(key);
         e.evict(v);
@@ -178,12 +189,14 @@ export class AdaptivePolicy implements ReplacementPolicy {
       }
       e.insert(key);
     }
-    const dis = this.disagree;
-    for (let i = 0; i < k; i++) {
-      for (let j = i + 1; j < k; j++) {
-        const x = dis[i * k + j] * d + (missed[i] !== missed[j] ? 1 : 0);
-        dis[i * k + j] = x;
-        dis[j * k + i] = x;
+    if (misses !== 0 && misses !== k) {
+      const dis = this.disagree;
+      for (let i = 0; i < k; i++) {
+        for (let j = i + 1; j < k; j++) {
+          if (missed[i] === missed[j]) continue;
+          dis[i * k + j] += g;
+          dis[j * k + i] += g;
+        }
       }
     }
     // Every expert holds `key` now.
@@ -193,6 +206,15 @@ export class AdaptivePolicy implements ReplacementPolicy {
       this.sinceReorder = 0;
       this.reorder();
     }
+  }
+
+  /** Scales every sum down by `g` before the gain overflows; returns the new gain, 1. */
+  private renormalize(g: number): number {
+    const s = this.scores;
+    const dis = this.disagree;
+    for (let i = 0; i < s.length; i++) s[i] /= g;
+    for (let i = 0; i < dis.length; i++) dis[i] /= g;
+    return 1;
   }
 
   victim(incoming: number, evictable?: (key: number) => boolean): number {
@@ -245,7 +267,7 @@ export class AdaptivePolicy implements ReplacementPolicy {
     const out: Record<string, number> = { leader: this.best, reorders: this.reorders };
     const w = this.weights();
     this.experts.forEach((e, i) => {
-      out[`score_${e.name}`] = Math.round(this.scores[i] * 100) / 100;
+      out[`score_${e.name}`] = Math.round((this.scores[i] / this.gain) * 100) / 100;
       out[`weight_${e.name}`] = Math.round(w[i] * 1000) / 1000;
     });
     return out;
