@@ -238,6 +238,19 @@ describe("adaptive: the weighted vote", () => {
     expect(replay(t, "adaptive", frames).misses).toBeLessThanOrEqual(wtinylfu * 1.01);
   });
 
+  it("keeps finite scores and the same leader past 2^1024 of score gain (about 1,100 half-lives)", () => {
+    // Misses count a gain that grows by 2^(1/half-life) a reference; it is renormalized before it
+    // overflows. 1.2 million references at the shortest half-life (1,024) would overflow it.
+    const p = new AdaptivePolicy(8, experts(8));
+    for (let i = 0; i < 1_200_000; i++) reference(p, i % 9);
+    const s = p.stats();
+    for (const [name, v] of Object.entries(s)) expect(Number.isFinite(v), name).toBe(true);
+    expect(p.leaderName).toBe("lirs");
+    expect(s.weight_lirs).toBe(1);
+    expect(s.weight_lru).toBeLessThan(0.001);
+    p.check();
+  });
+
   it("refuses no experts or more than seven, and a negative confidence", () => {
     expect(() => new AdaptivePolicy(4, [])).toThrow(InvalidArgumentError);
     expect(
