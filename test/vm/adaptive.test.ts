@@ -251,7 +251,7 @@ describe("adaptive: the weighted vote", () => {
     p.check();
   });
 
-  it("refuses no experts or more than seven, and a negative confidence", () => {
+  it("refuses no experts or more than seven, a negative confidence, and a half-life that is not a positive number", () => {
     expect(() => new AdaptivePolicy(4, [])).toThrow(InvalidArgumentError);
     expect(
       () =>
@@ -261,5 +261,8 @@ describe("adaptive: the weighted vote", () => {
         ),
     ).toThrow(InvalidArgumentError);
     expect(() => new AdaptivePolicy(4, experts(4), { confidence: -1 })).toThrow(InvalidArgumentError);
+    for (const halfLife of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new AdaptivePolicy(4, experts(4), { halfLife })).toThrow(InvalidArgumentError);
+    }
   });
 });

@@ -96,12 +96,16 @@ export class AdaptivePolicy implements ReplacementPolicy {
     }
     const confidence = options.confidence ?? 2;
     if (!(confidence >= 0)) throw new InvalidArgumentError("confidence", confidence, "must be >= 0");
+    const multiple = options.halfLife ?? 16;
+    if (!(multiple > 0 && multiple < Number.POSITIVE_INFINITY)) {
+      throw new InvalidArgumentError("halfLife", multiple, "must be a positive finite number");
+    }
     this.capacity = capacity;
     this.experts = experts;
     this.scores = new Float64Array(k);
     this.disagree = new Float64Array(k * k);
     this.missed = new Uint8Array(k);
-    const halfLife = Math.max(1024, (options.halfLife ?? 16) * capacity);
+    const halfLife = Math.max(1024, multiple * capacity);
     this.growth = 2 ** (1 / halfLife);
     this.confidence = confidence;
     this.full = (1 << k) - 1;
