@@ -7,17 +7,25 @@ import { existsSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  AdaptivePolicy,
+  ArcPolicy,
+  ClockPolicy,
   createPolicy,
   DEFAULT_POLICY,
   InvalidArgumentError,
+  LirsPolicy,
+  LruPolicy,
   NO_VICTIM,
   optMisses,
   policyNames,
   readTrace,
   registerPolicy,
   replay,
+  S3FifoPolicy,
+  SievePolicy,
 } from "../../src/index.js";
 import { nextUses } from "../../src/vm/policies/opt.js";
+import { WTinyLfuPolicy } from "../../src/vm/policies/wtinylfu.js";
 
 type Op = { kind: "ref"; key: number } | { kind: "forget"; key: number } | { kind: "veto"; mask: number };
 
@@ -104,6 +112,31 @@ describe("policy registry", () => {
       expect(() => createPolicy("lru", c)).toThrow(InvalidArgumentError);
     expect(() => registerPolicy("Bad Name", "", (c) => createPolicy("lru", c))).toThrow(InvalidArgumentError);
     expect(policyNames()).toContain(DEFAULT_POLICY);
+  });
+
+  it("every policy class refuses a bad capacity or tuning ratio itself, not only through createPolicy", () => {
+    const makers: ((c: number) => unknown)[] = [
+      (c) => new LruPolicy(c),
+      (c) => new ClockPolicy(c),
+      (c) => new SievePolicy(c),
+      (c) => new ArcPolicy(c),
+      (c) => new LirsPolicy(c),
+      (c) => new S3FifoPolicy(c),
+      (c) => new WTinyLfuPolicy(c),
+      (c) => new AdaptivePolicy(c, [new LruPolicy(4)]),
+    ];
+    for (const make of makers) {
+      for (const c of [0, -1, 1.5, Number.NaN, 2 ** 31]) expect(() => make(c)).toThrow(InvalidArgumentError);
+      expect(() => make(4)).not.toThrow();
+    }
+    for (const r of [0, 1, -0.5, Number.NaN]) {
+      expect(() => new LirsPolicy(8, r)).toThrow(InvalidArgumentError);
+      expect(() => new S3FifoPolicy(8, r)).toThrow(InvalidArgumentError);
+      expect(() => new WTinyLfuPolicy(8, r)).toThrow(InvalidArgumentError);
+    }
+    for (const g of [0, -1, Number.NaN, 65])
+      expect(() => new LirsPolicy(8, 0.01, g)).toThrow(InvalidArgumentError);
+    expect(() => new AdaptivePolicy(4, undefined as unknown as [])).toThrow(InvalidArgumentError);
   });
 });
 

@@ -43,7 +43,7 @@
  */
 import { CorruptionError, InvalidArgumentError } from "../../errors.js";
 import { NIL, NodeLists } from "./lists.js";
-import { NO_VICTIM, type ReplacementPolicy } from "./policy.js";
+import { checkCapacity, NO_VICTIM, type ReplacementPolicy } from "./policy.js";
 
 export interface AdaptiveOptions {
   /** Score half-life in references, as a multiple of the capacity (default 16, at least 1024 refs). */
@@ -90,8 +90,9 @@ export class AdaptivePolicy implements ReplacementPolicy {
   private readonly reorderEvery: number;
 
   constructor(capacity: number, experts: readonly ReplacementPolicy[], options: AdaptiveOptions = {}) {
-    const k = experts.length;
-    if (k < 1 || k > MAX_EXPERTS) {
+    checkCapacity(capacity);
+    const k = experts?.length;
+    if (!(k >= 1 && k <= MAX_EXPERTS)) {
       throw new InvalidArgumentError("experts", k, `must be 1 to ${MAX_EXPERTS} policies`);
     }
     const confidence = options.confidence ?? 2;

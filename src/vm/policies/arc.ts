@@ -21,7 +21,7 @@
  */
 import { CorruptionError } from "../../errors.js";
 import { NIL, NodeLists } from "./lists.js";
-import { NO_VICTIM, type ReplacementPolicy } from "./policy.js";
+import { checkCapacity, NO_VICTIM, type ReplacementPolicy } from "./policy.js";
 
 const T1 = 0;
 const T2 = 1;
@@ -38,6 +38,7 @@ export class ArcPolicy implements ReplacementPolicy {
   private readonly l: NodeLists;
 
   constructor(capacity: number) {
+    checkCapacity(capacity);
     this.capacity = capacity;
     this.l = new NodeLists(4, Math.min(2 * capacity, 1 << 16));
   }

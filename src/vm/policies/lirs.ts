@@ -16,9 +16,9 @@
  * Ghosts (non-resident HIR entries in S) are capped at twice the capacity, oldest first, so memory
  * stays bounded on traces with millions of distinct pages.
  */
-import { CorruptionError } from "../../errors.js";
+import { CorruptionError, InvalidArgumentError } from "../../errors.js";
 import { NIL, NodeLists } from "./lists.js";
-import { NO_VICTIM, type ReplacementPolicy } from "./policy.js";
+import { checkCapacity, checkRatio, NO_VICTIM, type ReplacementPolicy } from "./policy.js";
 
 /** Status of an entry of S, kept in its `bits`. */
 const LIR = 0;
@@ -40,6 +40,11 @@ export class LirsPolicy implements ReplacementPolicy {
   private readonly g: NodeLists;
 
   constructor(capacity: number, hirRatio = 0.01, ghostFactor = 2) {
+    checkCapacity(capacity);
+    checkRatio("hirRatio", hirRatio);
+    if (!(ghostFactor > 0 && ghostFactor <= 64)) {
+      throw new InvalidArgumentError("ghostFactor", ghostFactor, "must be above 0 and at most 64");
+    }
     this.capacity = capacity;
     this.lirTarget = capacity - Math.max(1, Math.round(capacity * hirRatio));
     this.ghostLimit = Math.max(1, Math.round(capacity * ghostFactor));

@@ -5,7 +5,7 @@
  */
 import { CorruptionError } from "../../errors.js";
 import { NIL, NodeLists } from "./lists.js";
-import type { ReplacementPolicy } from "./policy.js";
+import { checkCapacity, type ReplacementPolicy } from "./policy.js";
 
 export abstract class OneListPolicy implements ReplacementPolicy {
   abstract readonly name: string;
@@ -13,6 +13,7 @@ export abstract class OneListPolicy implements ReplacementPolicy {
   protected readonly l: NodeLists;
 
   constructor(capacity: number) {
+    checkCapacity(capacity);
     this.capacity = capacity;
     this.l = new NodeLists(1, Math.min(capacity, 1 << 16));
   }

@@ -81,10 +81,20 @@ export function createPolicy(name: string, capacity: number): ReplacementPolicy 
   if (!entry) {
     throw new InvalidArgumentError("policy", name, `must be one of ${policyNames().join(", ")}`);
   }
+  checkCapacity(capacity);
+  return entry.factory(capacity);
+}
+
+/** Every policy's constructor checks its capacity (frames) here. */
+export function checkCapacity(capacity: number): void {
   if (!Number.isSafeInteger(capacity) || capacity <= 0 || capacity > 2 ** 30) {
     throw new InvalidArgumentError("capacity", capacity, "must be an integer from 1 to 2^30");
   }
-  return entry.factory(capacity);
+}
+
+/** A policy's tuning ratio (a share of its frames) must lie strictly between 0 and 1. */
+export function checkRatio(name: string, ratio: number): void {
+  if (!(ratio > 0 && ratio < 1)) throw new InvalidArgumentError(name, ratio, "must be between 0 and 1");
 }
 
 /**

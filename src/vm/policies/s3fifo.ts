@@ -13,7 +13,7 @@
  */
 import { CorruptionError } from "../../errors.js";
 import { NIL, NodeLists } from "./lists.js";
-import { NO_VICTIM, type ReplacementPolicy } from "./policy.js";
+import { checkCapacity, checkRatio, NO_VICTIM, type ReplacementPolicy } from "./policy.js";
 
 const S = 0;
 const M = 1;
@@ -27,6 +27,8 @@ export class S3FifoPolicy implements ReplacementPolicy {
   private readonly l: NodeLists;
 
   constructor(capacity: number, smallRatio = 0.1) {
+    checkCapacity(capacity);
+    checkRatio("smallRatio", smallRatio);
     this.capacity = capacity;
     this.small = Math.max(1, Math.round(capacity * smallRatio));
     this.l = new NodeLists(3, Math.min(2 * capacity, 1 << 16));

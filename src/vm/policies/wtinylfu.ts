@@ -19,7 +19,7 @@
  */
 import { CorruptionError } from "../../errors.js";
 import { NIL, NodeLists } from "./lists.js";
-import { NO_VICTIM, type ReplacementPolicy } from "./policy.js";
+import { checkCapacity, checkRatio, NO_VICTIM, type ReplacementPolicy } from "./policy.js";
 
 const WINDOW = 0;
 const PROBATION = 1;
@@ -97,6 +97,8 @@ export class WTinyLfuPolicy implements ReplacementPolicy {
   private direction = 1;
 
   constructor(capacity: number, windowRatio = 0.01) {
+    checkCapacity(capacity);
+    checkRatio("windowRatio", windowRatio);
     this.capacity = capacity;
     this.l = new NodeLists(3, Math.min(capacity, 1 << 16));
     this.sketch = new FrequencySketch(capacity);
