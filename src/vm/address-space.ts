@@ -345,9 +345,14 @@ export class AddressSpace {
     try {
       for (const key of this.keysOf(m, 0, m.pages)) {
         if (covered(key % KEY_STRIDE)) continue;
-        await this.settle(key);
-        if (!anonymous) await this.pager.clean(key);
-        await this.unrefWait(key);
+        // While this waits, a fault elsewhere may pick the page as its victim and start writing it
+        // back. Drop it only at a moment with no I/O on it: a writeback that finished after the
+        // discard below would bring an anonymous page's old bytes back into its swap.
+        do {
+          await this.settle(key);
+          if (!anonymous) await this.pager.clean(key);
+          await this.unrefWait(key);
+        } while (this.pager.pending.has(key));
         this.pager.drop(key);
       }
       if (anonymous) {
@@ -627,6 +632,9 @@ export class AddressSpace {
     const base = m.storeId * KEY_STRIDE + m.offset / ps;
     const end = Math.min(to, from + this.frameLimit);
     for (let page = from; page < end; page++) {
+      // unmap() drops the pages it has settled; reading one back in afterwards would leave a
+      // frame holding bytes of a mapping that no longer exists.
+      if (m.removed) return;
       const key = base + page;
       if (this.pager.index.has(key)) continue;
       const batch = Math.max(0, Math.min(end - page - 1, Math.max(this.raMax, 1) - 1));

@@ -405,6 +405,63 @@ describe("the fault path", () => {
 });
 
 describe("anonymous memory and swap", () => {
+  it("unmap waits for a writeback that another fault starts meanwhile: the discarded page stays zero", async () => {
+    // A store with anonymous semantics (discard) whose page writes wait for a gate. The race:
+    // unmap waits for gather's transient ref on page 0 of A to go; when it goes, a fault of B
+    // that was waiting for the only frame evicts that dirty page first and starts writing it
+    // back. Unmap must not drop and discard while that write is in flight, or the write lands
+    // after the discard and the old byte comes back to the next mapping of the same page.
+    class Anon extends MemoryStore {
+      private writeGate: Promise<void> | undefined;
+      private openWrites: (() => void) | undefined;
+      holdWrites(): void {
+        this.writeGate = new Promise((resolve) => {
+          this.openWrites = resolve;
+        });
+      }
+      releaseWrites(): void {
+        this.openWrites?.();
+      }
+      override async writePage(offset: number, data: Uint8Array): Promise<void> {
+        await this.writeGate;
+        await super.writePage(offset, data);
+      }
+      async discard(offset: number, length: number): Promise<void> {
+        for (let o = offset; o < offset + length; o += PS) this.data.delete(o);
+      }
+    }
+    let finishGather: () => void = () => {};
+    const handle = {
+      read: async () => ({ bytesRead: 0 }),
+      write: (_b: Uint8Array, _o: number, length: number) =>
+        new Promise<{ bytesWritten: number }>((resolve) => {
+          finishGather = () => resolve({ bytesWritten: length });
+        }),
+    };
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+    const store = new Anon();
+    const space = new AddressSpace({ frames: 1, pageSize: PS, policy: "lru" });
+    const a = space.map({ length: PS, store, hint: "random" });
+    await space.write(a, new Uint8Array([1])); // resident and dirty
+    const gathering = space.gather(a, 1, handle, 0); // holds a ref on the page while it writes
+    await settle();
+    const b = space.map({ length: PS, store: new MemoryStore("b"), hint: "random" });
+    const faulting = space.read(b, 1); // the only frame is held: waits
+    await settle();
+    store.holdWrites();
+    const unmapping = space.unmap(a); // waits for the ref
+    await settle();
+    finishGather(); // the ref goes; b's fault evicts the dirty page and starts writing it back
+    await settle();
+    store.releaseWrites();
+    await Promise.all([gathering, faulting, unmapping]);
+    expect(store.data.has(0)).toBe(false);
+    const again = space.map({ length: PS, store, hint: "random" });
+    expect((await space.read(again, 1))[0]).toBe(0);
+    space.check();
+    await space.close();
+  });
+
   it("reuses swap slots and fails only the operation that exceeds the cap, with reason quota", async () => {
     const swap = join(tmp.path, "capped.swap");
     const store = new AnonymousStore({ swap, swapCap: 2 * PS });
