@@ -649,11 +649,19 @@ export class AddressSpace {
 
   /** dontneed: write dirty pages of [from, to) back, then drop them. */
   private async dropRange(m: Mapping, from: number, to: number): Promise<void> {
+    const pager = this.pager;
     for (const key of this.keysOf(m, from, to)) {
-      await this.settle(key);
-      await this.pager.clean(key);
-      await this.unrefWait(key);
-      this.pager.drop(key);
+      // The mapping stays usable meanwhile: a write acknowledged while this waited for a ref may
+      // have dirtied the page again, and a fault may have started writing it back. Drop it only
+      // at a moment when it is clean and has no I/O, or that write would be lost.
+      for (;;) {
+        await this.settle(key);
+        await pager.clean(key);
+        await this.unrefWait(key);
+        const f = pager.index.get(key);
+        if (!pager.pending.has(key) && (f === undefined || pager.frames.dirtyEnd[f] === 0)) break;
+      }
+      pager.drop(key);
     }
   }
 

@@ -111,6 +111,36 @@ describe("hints", () => {
     space.check();
   });
 
+  it("dontneed loses no write acknowledged while it waits: a re-dirtied page is written again before the drop", async () => {
+    // gather() holds a transient ref on the page while its file write is pending, so dontneed
+    // cleans the page and then waits; a write lands meanwhile and is acknowledged. Dropping the
+    // page when the ref goes would throw that write away.
+    let finishGather: () => void = () => {};
+    const handle = {
+      read: async () => ({ bytesRead: 0 }),
+      write: (_b: Uint8Array, _o: number, length: number) =>
+        new Promise<{ bytesWritten: number }>((resolve) => {
+          finishGather = () => resolve({ bytesWritten: length });
+        }),
+    };
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+    const store = new MemoryStore();
+    const space = new AddressSpace({ frames: 4 });
+    const v = space.map({ length: PS, store, hint: "random" });
+    await space.write(v, new Uint8Array([1]));
+    const gathering = space.gather(v, 1, handle, 0);
+    await settle();
+    const dropping = space.advise(v, PS, "dontneed"); // cleans (writes 1), then waits for the ref
+    await settle();
+    await space.write(v, new Uint8Array([2])); // acknowledged
+    finishGather();
+    await Promise.all([gathering, dropping]);
+    expect(store.data.get(0)?.[0]).toBe(2);
+    expect((await space.read(v, 1))[0]).toBe(2);
+    expect(space.stats().dirty).toBe(0);
+    space.check();
+  });
+
   it("advise on part of a mapping splits its hints; map({ hint }) sets the whole mapping", async () => {
     const space = new AddressSpace({ frames: 8 });
     const v = space.map({ length: 10 * PS, store: new MemoryStore(), hint: "sequential" });
