@@ -346,13 +346,14 @@ export class AddressSpace {
       for (const key of this.keysOf(m, 0, m.pages)) {
         if (covered(key % KEY_STRIDE)) continue;
         // While this waits, a fault elsewhere may pick the page as its victim and start writing it
-        // back. Drop it only at a moment with no I/O on it: a writeback that finished after the
-        // discard below would bring an anonymous page's old bytes back into its swap.
+        // back (for an anonymous store, a write finishing after the discard below would bring the
+        // old bytes back), and a write that began before the unmap may still land in it (for a
+        // persistent store, acknowledged, so it must reach the store). Drop it only when settled.
         do {
           await this.settle(key);
           if (!anonymous) await this.pager.clean(key);
           await this.unrefWait(key);
-        } while (this.pager.pending.has(key));
+        } while (this.unsettled(key, !anonymous));
         this.pager.drop(key);
       }
       if (anonymous) {
@@ -654,13 +655,11 @@ export class AddressSpace {
       // The mapping stays usable meanwhile: a write acknowledged while this waited for a ref may
       // have dirtied the page again, and a fault may have started writing it back. Drop it only
       // at a moment when it is clean and has no I/O, or that write would be lost.
-      for (;;) {
+      do {
         await this.settle(key);
         await pager.clean(key);
         await this.unrefWait(key);
-        const f = pager.index.get(key);
-        if (!pager.pending.has(key) && (f === undefined || pager.frames.dirtyEnd[f] === 0)) break;
-      }
+      } while (this.unsettled(key, true));
       pager.drop(key);
     }
   }
@@ -926,6 +925,17 @@ export class AddressSpace {
     for (let p = this.pager.pending.get(key); p !== undefined; p = this.pager.pending.get(key)) {
       await p.promise.catch(() => {});
     }
+  }
+
+  /**
+   * Whether page `key` changed while its dropper waited: I/O on it (a fault's writeback of it as
+   * a victim), or, when `mustBeClean`, new dirty bytes (a write that landed after its clean).
+   */
+  private unsettled(key: number, mustBeClean: boolean): boolean {
+    const pager = this.pager;
+    if (pager.pending.has(key)) return true;
+    const f = pager.index.get(key);
+    return mustBeClean && f !== undefined && pager.frames.dirtyEnd[f] !== 0;
   }
 
   /** Waits until the frame of `key` (if resident) has no transient refs. */

@@ -405,6 +405,29 @@ describe("the fault path", () => {
 });
 
 describe("anonymous memory and swap", () => {
+  it("unmap writes back a write that began before it and lands in its last page meanwhile", async () => {
+    // The write's second page faults (its read is held); unmap cleans the first page, settles the
+    // second and waits for the write's ref; the write then fills the page and, being done with its
+    // last page, is acknowledged. Unmap must write that page to the store before dropping it.
+    const store = new MemoryStore();
+    const space = new AddressSpace({ frames: 4, pageSize: PS, policy: "lru" });
+    const a = space.map({ length: 2 * PS, store, hint: "random" });
+    await space.write(a, new Uint8Array([1])); // page 0 resident
+    store.hold();
+    const writing = space.write(a + PS - 1, new Uint8Array([7, 8])); // pages 0 and 1
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const unmapping = space.unmap(a);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    store.release();
+    const [w] = await Promise.allSettled([writing, unmapping]);
+    await unmapping;
+    if (w.status === "fulfilled") expect(store.data.get(PS)?.[0]).toBe(8);
+    expect(w.status).toBe("fulfilled");
+    expect(store.data.get(0)?.[PS - 1]).toBe(7);
+    space.check();
+    await space.close();
+  });
+
   it("unmap waits for a writeback that another fault starts meanwhile: the discarded page stays zero", async () => {
     // A store with anonymous semantics (discard) whose page writes wait for a gate. The race:
     // unmap waits for gather's transient ref on page 0 of A to go; when it goes, a fault of B
