@@ -2,7 +2,7 @@
  * Concurrent commands against a model. The property test next door runs its commands one at a
  * time; here each step starts several at once, one per mapping (writes, reads, gathers, peeks,
  * dontneed, unmaps), so that their faults evict each other's pages, writebacks overlap unmaps and
- * gathers hold refs while others wait. Mappings cover disjoint windows of their stores, so the
+ * gathers hold refs while others wait (plus willneed prefetches and range syncs). Mappings cover disjoint windows of their stores, so the
  * model's result does not depend on the order the commands finish in: every read and gather sees
  * the bytes from before the step, every acknowledged write is kept, and an unmapped anonymous
  * window reads as zeros from the next mapping of it.
@@ -23,7 +23,7 @@ afterAll(() => tmp.remove());
 type Op =
   | { kind: "write"; at: number; len: number; seed: number }
   | { kind: "read" | "peek" | "gather"; at: number; len: number }
-  | { kind: "dontneed" | "unmap" };
+  | { kind: "dontneed" | "willneed" | "sync" | "unmap" };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -43,7 +43,12 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       len: fc.integer({ min: 1, max: 2 * PS }),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom("dontneed" as const, "unmap" as const) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constantFrom("dontneed" as const, "willneed" as const, "sync" as const, "unmap" as const),
+    }),
+  },
 );
 
 /** A step: an op (or nothing) for each of the store x window slots, all started at once. */
@@ -114,8 +119,10 @@ async function run(frames: number, policy: string, steps: (Op | undefined)[][]):
             },
           };
           jobs.push(space.gather(v + op.at, n, handle, 0).then(() => expect(out).toEqual(want)));
-        } else if (op.kind === "dontneed") {
-          jobs.push(space.advise(v, WINDOW * PS, "dontneed"));
+        } else if (op.kind === "dontneed" || op.kind === "willneed") {
+          jobs.push(space.advise(v, WINDOW * PS, op.kind));
+        } else if (op.kind === "sync") {
+          jobs.push(space.sync(v, WINDOW * PS));
         } else {
           jobs.push(space.unmap(v));
           s.v = undefined;
