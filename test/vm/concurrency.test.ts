@@ -1,8 +1,9 @@
 /**
  * Concurrent commands against a model. The property test next door runs its commands one at a
  * time; here each step starts several at once, one per mapping (writes, reads, gathers, peeks,
- * dontneed, unmaps), so that their faults evict each other's pages, writebacks overlap unmaps and
- * gathers hold refs while others wait (plus willneed prefetches and range syncs). Mappings cover disjoint windows of their stores, so the
+ * dontneed, willneed, range syncs, unmaps), so that their faults evict each other's pages,
+ * writebacks overlap unmaps and gathers hold refs while others wait. Mappings cover disjoint
+ * windows of their stores, so the
  * model's result does not depend on the order the commands finish in: every read and gather sees
  * the bytes from before the step, every acknowledged write is kept, and an unmapped anonymous
  * window reads as zeros from the next mapping of it.
