@@ -143,6 +143,8 @@ export class Pager {
   private readonly waiters: (() => void)[] = [];
   private busy = 0;
   private readonly vetoed = new Set<number>();
+  /** clean() writes in flight, by page key. */
+  private readonly cleaning = new Map<number, Promise<void>>();
   private readonly evictable = (key: number): boolean => {
     const f = this.index.get(key);
     if (f === undefined || this.frames.pins[f] !== 0 || this.frames.refs[f] !== 0 || this.vetoed.has(key)) {
@@ -553,8 +555,22 @@ export class Pager {
   /**
    * Writes resident dirty page `key` back and keeps it resident and clean (sync, dontneed).
    * Writes that land during the I/O make the page dirty again (the dirty mark is cleared first).
+   * One write of a page at a time: the flusher, sync and dontneed may each clean the same page,
+   * and two writes of one page in flight may land in either order (the older bytes last), or,
+   * in a swap file, each take a fresh slot and one of them zero the other's tail.
    */
   async clean(key: number): Promise<void> {
+    for (let w = this.cleaning.get(key); w !== undefined; w = this.cleaning.get(key)) await w;
+    const done = this.cleanOnce(key);
+    this.cleaning.set(key, done);
+    try {
+      await done;
+    } finally {
+      if (this.cleaning.get(key) === done) this.cleaning.delete(key);
+    }
+  }
+
+  private async cleanOnce(key: number): Promise<void> {
     const f = this.index.get(key);
     if (f === undefined) return;
     const fr = this.frames;

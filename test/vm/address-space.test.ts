@@ -284,6 +284,32 @@ describe("peek, sync, stats", () => {
     for (let p = 0; p < 8; p++) await space.read(w + p * PS, 1);
     expect(store.writes).toBe(writes); // clean pages of `store` left without a write
   });
+  it("one write of a page at a time: a second sync of a page re-dirtied during the first waits for it", async () => {
+    // Two writes of one page in flight may land in either order, the older bytes last.
+    class Watched extends MemoryStore {
+      inFlight = 0;
+      most = 0;
+      override async writePage(offset: number, data: Uint8Array): Promise<void> {
+        this.most = Math.max(this.most, ++this.inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        await super.writePage(offset, data);
+        this.inFlight--;
+      }
+    }
+    const store = new Watched();
+    const space = new AddressSpace({ frames: 4, pageSize: PS });
+    const v = space.map({ length: PS, store, hint: "random" });
+    await space.write(v, new Uint8Array([1]));
+    const first = space.sync();
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    await space.write(v, new Uint8Array([2])); // dirty again while the first write is in flight
+    const second = space.sync();
+    await Promise.all([first, second]);
+    expect(store.most).toBe(1);
+    expect(store.data.get(0)?.[0]).toBe(2);
+    expect(space.stats().dirty).toBe(0);
+    space.check();
+  });
 });
 
 describe("container operations", () => {
@@ -483,6 +509,19 @@ describe("anonymous memory and swap", () => {
     expect((await space.read(again, 1))[0]).toBe(0);
     space.check();
     await space.close();
+  });
+
+  it("two writes of one page to the swap at once: one slot, the later bytes over the earlier tail", async () => {
+    const store = new AnonymousStore({ swap: join(tmp.path, "race.swap") });
+    const long = new Uint8Array(PS).fill(7);
+    const short = new Uint8Array(100).fill(9);
+    await Promise.all([store.writePage(0, long), store.writePage(0, short)]);
+    const back = new Uint8Array(PS);
+    await store.readPage(0, back);
+    expect(back.subarray(0, 100).every((b) => b === 9)).toBe(true);
+    expect(back.subarray(100).every((b) => b === 7)).toBe(true);
+    expect(store.stats()).toMatchObject({ swapSlots: 1, swapFileBytes: PS });
+    await store.close();
   });
 
   it("reuses swap slots and fails only the operation that exceeds the cap, with reason quota", async () => {

@@ -25,6 +25,8 @@ export class SwapFile {
   private opening: Promise<FileHandle> | undefined;
   private readonly slotOf = new Map<number, number>();
   private readonly freeSlots: number[] = [];
+  /** Writes in flight, by page offset. */
+  private readonly writing = new Map<number, Promise<void>>();
   private slotsEnd = 0;
   writes = 0;
   reads = 0;
@@ -102,6 +104,21 @@ export class SwapFile {
    * slot first if it has none. A new slot gets the rest of the page as zeros.
    */
   async write(offset: number, data: Uint8Array, pageSize: number): Promise<void> {
+    // One write per page at a time: two in flight would each take a fresh slot (the second zeroing
+    // the first's tail), or land in either order.
+    for (let w = this.writing.get(offset); w !== undefined; w = this.writing.get(offset)) {
+      await w.catch(() => {});
+    }
+    const done = this.writeOnce(offset, data, pageSize);
+    this.writing.set(offset, done);
+    try {
+      await done;
+    } finally {
+      if (this.writing.get(offset) === done) this.writing.delete(offset);
+    }
+  }
+
+  private async writeOnce(offset: number, data: Uint8Array, pageSize: number): Promise<void> {
     if (this.slotSize === 0) this.slotSize = pageSize;
     let slot = this.slotOf.get(offset);
     let fresh = false;
