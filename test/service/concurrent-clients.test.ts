@@ -1,8 +1,9 @@
 /**
  * Several clients at once, each with its own identity, each driving its own plain blocks and MAP
  * regions with random WRITE, READ, FREE, ALLOC and MAP, against a model per client. The regions
- * share 6 frames, so one client's faults evict another's pages, and a FREE of a region (an unmap
- * in the vm layer) runs while other clients' faults write pages back. Every READ must return the
+ * (anonymous, or backed by files) share 6 frames, so one client's faults evict another's pages, a
+ * FREE of a region (an unmap in the vm layer) runs while other clients' faults write pages back,
+ * and SYNCs and the flusher write pages that are being written again. Every READ must return the
  * client's last write (zeros where it never wrote), and a fresh block or region reads as zeros.
  */
 import { Redis } from "ioredis";
@@ -36,10 +37,18 @@ async function client(i: number, seed: number, rounds: number): Promise<void> {
   const rand = rng(seed);
   const pick = (n: number) => Math.floor(rand() * n);
   const held: Held[] = [];
+  let files = 0;
   const make = async (): Promise<void> => {
-    const map = rand() < 0.6;
+    const kind = pick(3); // a plain block, an anonymous region, a file region
+    const map = kind > 0;
     const size = map ? (2 + pick(4)) * PAGE : 1 + pick(3 * PAGE);
-    const handle = String(map ? await r.call("MAP", size) : await r.call("ALLOC", size));
+    const handle = String(
+      kind === 0
+        ? await r.call("ALLOC", size)
+        : kind === 1
+          ? await r.call("MAP", size)
+          : await r.call("MAP", size, "STORE", "file", `c${i}-${seed}-${files++}.bin`),
+    );
     const fresh = (await r.callBuffer("READ", handle, 0, size)) as Buffer;
     expect(
       fresh.every((b) => b === 0),
@@ -56,9 +65,11 @@ async function client(i: number, seed: number, rounds: number): Promise<void> {
       }
       const h = held[pick(held.length)];
       const size = h.bytes.length;
-      if (what < 0.25) {
+      if (what < 0.2) {
         expect(await r.call("FREE", h.handle)).toBe("OK");
         held.splice(held.indexOf(h), 1);
+      } else if (what < 0.25) {
+        expect(await r.call("SYNC")).toBe("OK");
       } else if (what < 0.65) {
         const at = pick(size);
         const n = 1 + pick(Math.min(size - at, 2 * PAGE));
