@@ -560,7 +560,9 @@ export class Pager {
    * in a swap file, each take a fresh slot and one of them zero the other's tail.
    */
   async clean(key: number): Promise<void> {
-    for (let w = this.cleaning.get(key); w !== undefined; w = this.cleaning.get(key)) await w;
+    for (let w = this.cleaning.get(key); w !== undefined; w = this.cleaning.get(key)) {
+      await w.catch(() => {}); // its caller gets its error; this one tries its own write
+    }
     const done = this.cleanOnce(key);
     this.cleaning.set(key, done);
     try {

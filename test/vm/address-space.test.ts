@@ -284,6 +284,29 @@ describe("peek, sync, stats", () => {
     for (let p = 0; p < 8; p++) await space.read(w + p * PS, 1);
     expect(store.writes).toBe(writes); // clean pages of `store` left without a write
   });
+  it("a sync waiting behind another's failed write of the page makes its own write, and succeeds", async () => {
+    class Slow extends MemoryStore {
+      override async writePage(offset: number, data: Uint8Array): Promise<void> {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        await super.writePage(offset, data);
+      }
+    }
+    const store = new Slow();
+    const space = new AddressSpace({ frames: 4, pageSize: PS });
+    const v = space.map({ length: PS, store, hint: "random" });
+    await space.write(v, new Uint8Array([1]));
+    store.failWrites = 1;
+    const first = space.sync();
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    await space.write(v, new Uint8Array([2]));
+    const second = space.sync();
+    await expect(first).rejects.toThrow(/injected write failure/);
+    await second;
+    expect(store.data.get(0)?.[0]).toBe(2);
+    expect(space.stats().dirty).toBe(0);
+    space.check();
+  });
+
   it("one write of a page at a time: a second sync of a page re-dirtied during the first waits for it", async () => {
     // Two writes of one page in flight may land in either order, the older bytes last.
     class Watched extends MemoryStore {
@@ -521,6 +544,18 @@ describe("anonymous memory and swap", () => {
     expect(back.subarray(0, 100).every((b) => b === 9)).toBe(true);
     expect(back.subarray(100).every((b) => b === 7)).toBe(true);
     expect(store.stats()).toMatchObject({ swapSlots: 1, swapFileBytes: PS });
+    await store.close();
+  });
+
+  it("a discard waits for a write of the page in flight: no slot comes back for a discarded page", async () => {
+    const store = new AnonymousStore({ swap: join(tmp.path, "discard-race.swap") });
+    const writing = store.writePage(0, new Uint8Array(PS).fill(5));
+    await store.discard(0, PS);
+    await writing;
+    expect(store.stats()).toMatchObject({ swapSlots: 0 });
+    const back = new Uint8Array(PS).fill(1);
+    await store.readPage(0, back);
+    expect(back.every((b) => b === 0)).toBe(true);
     await store.close();
   });
 

@@ -109,7 +109,7 @@ export class AnonymousStore implements Store {
   }
 
   async discard(offset: number, length: number): Promise<void> {
-    this.swap?.discard(offset, length);
+    await this.swap?.discard(offset, length);
   }
 
   async close(): Promise<void> {

@@ -152,8 +152,18 @@ export class SwapFile {
     this.writes++;
   }
 
-  /** Gives up the slots of pages in [offset, offset + length). */
-  discard(offset: number, length: number): void {
+  /**
+   * Gives up the slots of pages in [offset, offset + length), after the writes to them in flight:
+   * one finishing later would register a slot for a discarded page, or write into a slot another
+   * page has taken meanwhile.
+   */
+  async discard(offset: number, length: number): Promise<void> {
+    const inFlight = [...this.writing].filter(([o]) => o >= offset && o < offset + length);
+    if (inFlight.length > 0) await Promise.all(inFlight.map(([, w]) => w.catch(() => {})));
+    this.release(offset, length);
+  }
+
+  private release(offset: number, length: number): void {
     if (length >= this.slotOf.size * Math.max(1, this.slotSize)) {
       for (const [o, slot] of this.slotOf) {
         if (o >= offset && o < offset + length) {
