@@ -12,7 +12,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { AddressSpace, AnonymousStore, FileStore, type Store } from "../../src/index.js";
+import { AddressSpace, AnonymousStore, FileStore, OutOfMemoryError, type Store } from "../../src/index.js";
 import { MemoryStore, pattern, tempDir } from "./helpers.js";
 
 const PS = 512;
@@ -22,7 +22,7 @@ const tmp = tempDir();
 afterAll(() => tmp.remove());
 
 type Op =
-  | { kind: "write"; at: number; len: number; seed: number }
+  | { kind: "write" | "pin"; at: number; len: number; seed: number }
   | { kind: "read" | "peek" | "gather"; at: number; len: number }
   | { kind: "dontneed" | "willneed" | "sync" | "unmap" };
 
@@ -30,7 +30,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 4,
     arbitrary: fc.record({
-      kind: fc.constant("write" as const),
+      kind: fc.constantFrom("write" as const, "write" as const, "write" as const, "pin" as const),
       at: fc.integer({ min: 0, max: WINDOW * PS - 1 }),
       len: fc.integer({ min: 1, max: 2 * PS }),
       seed: fc.integer({ min: 1, max: 1000 }),
@@ -63,6 +63,11 @@ interface Slot {
   store: number;
   window: number;
   v: number | undefined;
+}
+
+/** The one failure a step may see: a fault that found every frame pinned by the step's pins. */
+function expectAllPinned(e: unknown): void {
+  if (!(e instanceof OutOfMemoryError) || e.reason !== "all-pinned") throw e;
 }
 
 async function run(frames: number, policy: string, steps: (Op | undefined)[][]): Promise<void> {
@@ -100,13 +105,35 @@ async function run(frames: number, policy: string, steps: (Op | undefined)[][]):
         if (op.kind === "write") {
           const n = clip(op.at, op.len);
           const data = pattern(n, op.seed);
-          jobs.push(space.write(v + op.at, data));
-          bytes.set(data, base + op.at);
+          // With pins in the step, a fault may find every frame pinned and fail cleanly
+          // (all-pinned, nothing written); the model takes a write once it is acknowledged.
+          jobs.push(
+            space.write(v + op.at, data).then(
+              () => bytes.set(data, base + op.at),
+              (e) => expectAllPinned(e),
+            ),
+          );
+        } else if (op.kind === "pin") {
+          const n = Math.min(op.len, PS - (op.at % PS)); // one page: a pin may not exceed the frames
+          const want = bytes.slice(base + op.at, base + op.at + n);
+          const data = pattern(n, op.seed);
+          jobs.push(
+            space.pin(v + op.at, n, { write: true }).then(
+              async (p) => {
+                expect(p.bytes, `pin of slot ${i}`).toEqual(want);
+                await new Promise((resolve) => setTimeout(resolve, 1));
+                p.bytes.set(data);
+                p.release();
+                bytes.set(data, base + op.at);
+              },
+              (e) => expectAllPinned(e),
+            ),
+          );
         } else if (op.kind === "read" || op.kind === "peek") {
           const n = clip(op.at, op.len);
           const want = bytes.slice(base + op.at, base + op.at + n);
           const got = op.kind === "read" ? space.read(v + op.at, n) : space.peek(v + op.at, n);
-          jobs.push(got.then((b) => expect(b, `${op.kind} of slot ${i}`).toEqual(want)));
+          jobs.push(got.then((b) => expect(b, `${op.kind} of slot ${i}`).toEqual(want), expectAllPinned));
         } else if (op.kind === "gather") {
           const n = clip(op.at, op.len);
           const want = bytes.slice(base + op.at, base + op.at + n);
@@ -119,9 +146,11 @@ async function run(frames: number, policy: string, steps: (Op | undefined)[][]):
               return { bytesWritten: len };
             },
           };
-          jobs.push(space.gather(v + op.at, n, handle, 0).then(() => expect(out).toEqual(want)));
+          jobs.push(
+            space.gather(v + op.at, n, handle, 0).then(() => expect(out).toEqual(want), expectAllPinned),
+          );
         } else if (op.kind === "dontneed" || op.kind === "willneed") {
-          jobs.push(space.advise(v, WINDOW * PS, op.kind));
+          jobs.push(space.advise(v, WINDOW * PS, op.kind).catch(expectAllPinned));
         } else if (op.kind === "sync") {
           jobs.push(space.sync(v, WINDOW * PS));
         } else {
