@@ -1,12 +1,13 @@
 /**
  * Concurrent commands against a model. The property test next door runs its commands one at a
- * time; here each step starts several at once, one per mapping (writes, reads, gathers, peeks,
- * dontneed, willneed, range syncs, unmaps), so that their faults evict each other's pages,
- * writebacks overlap unmaps and gathers hold refs while others wait. Mappings cover disjoint
- * windows of their stores, so the
- * model's result does not depend on the order the commands finish in: every read and gather sees
- * the bytes from before the step, every acknowledged write is kept, and an unmapped anonymous
- * window reads as zeros from the next mapping of it.
+ * time; here each step starts several at once, one per mapping (writes, writable pins, reads,
+ * peeks, gathers, dontneed, willneed, range syncs, unmaps), so that their faults evict each
+ * other's pages, writebacks overlap unmaps, and gathers and pins hold frames while others wait.
+ * Mappings cover disjoint windows of their stores, so the model's result does not depend on the
+ * order the commands finish in: every read, pin and gather sees the bytes from before the step,
+ * every acknowledged write is kept, and an unmapped anonymous window reads as zeros from the next
+ * mapping of it. The one failure allowed is a fault that found every frame pinned by the step's
+ * pins (all-pinned, nothing changed).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
