@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Service } from "../../src/service/server.js";
 import { rng } from "../helpers/rng.js";
-import { startService } from "./helpers.js";
+import { type ServerProcess, spawnServer, startService } from "./helpers.js";
 
 const CLIENTS = 4;
 const PAGE = 4096;
@@ -31,8 +31,12 @@ interface Held {
   bytes: Uint8Array;
 }
 
-async function client(i: number, seed: number, rounds: number): Promise<void> {
-  const r = new Redis({ port: svc.port, username: `u${i}`, password: `pw${i}`, lazyConnect: true });
+async function client(i: number, seed: number, rounds: number, port?: number): Promise<void> {
+  // On the in-process service each client has its own identity; on a spawned server, the default.
+  const r =
+    port === undefined
+      ? new Redis({ port: svc.port, username: `u${i}`, password: `pw${i}`, lazyConnect: true })
+      : new Redis({ port, lazyConnect: true });
   await r.connect();
   const rand = rng(seed);
   const pick = (n: number) => Math.floor(rand() * n);
@@ -93,6 +97,21 @@ async function client(i: number, seed: number, rounds: number): Promise<void> {
     r.disconnect();
   }
 }
+
+describe("concurrent clients against a model, READ/WRITE copies on a worker thread (a server process)", () => {
+  let srv: ServerProcess;
+  beforeAll(async () => {
+    srv = await spawnServer(["--workers", "1", "--map-frames", "6", "--replicate", "off"]);
+  });
+  afterAll(async () => {
+    await srv.stop();
+  });
+  for (const seed of [21, 22, 23, 24]) {
+    it(`${CLIENTS} clients at once (seed ${seed})`, async () => {
+      await Promise.all(Array.from({ length: CLIENTS }, (_, i) => client(i, seed * 100 + i, 150, srv.port)));
+    });
+  }
+});
 
 describe("concurrent clients against a model", () => {
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
