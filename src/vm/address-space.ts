@@ -48,7 +48,7 @@ import {
   gatherRange,
   scatterRange,
 } from "./container.js";
-import { KEY_STRIDE, Pager, type PagerStats } from "./fault.js";
+import { type FaultTarget, KEY_STRIDE, Pager, type PagerStats } from "./fault.js";
 import { type FrameSource, pageSource, poolSource } from "./frame-source.js";
 import { hint as checkHint, type Hint, HintRanges, isKeptHint, type KeptHint } from "./hints.js";
 import { type PinRecord, vmCheck, vmDebugInfo } from "./inspect.js";
@@ -435,10 +435,17 @@ export class AddressSpace {
         pager.touch(key, f);
         use(pager.view(f), inPage, pos, n);
       } else {
-        const overwrite = writing && n === ps;
-        f = await pager.acquire(key, this.target(m, page, overwrite));
+        const target = this.target(m, page, writing && n === ps);
+        let filled = false;
+        if (target.overwrite) {
+          target.fill = (frame) => {
+            use(frame, inPage, pos, n);
+            filled = true;
+          };
+        }
+        f = await pager.acquire(key, target);
         try {
-          use(pager.view(f), inPage, pos, n);
+          if (!filled) use(pager.view(f), inPage, pos, n);
         } finally {
           pager.unref(f);
         }
@@ -452,7 +459,7 @@ export class AddressSpace {
   }
 
   /** What a fault at `page` of `m` reads: the page, plus read-ahead by the page's kept hint. */
-  private target(m: Mapping, page: number, overwrite: boolean) {
+  private target(m: Mapping, page: number, overwrite: boolean): FaultTarget {
     const h = m.hints.at(page);
     let ra = 0;
     if (h !== "random" && !overwrite && this.raMax > 0) {
@@ -462,7 +469,12 @@ export class AddressSpace {
         ra = Math.min(m.window, m.pages - page - 1);
       } else m.window = 0;
     }
-    return { store: m.store, offset: m.offset + page * this.pageSize, overwrite, readahead: ra };
+    return {
+      store: m.store,
+      offset: m.offset + page * this.pageSize,
+      overwrite,
+      readahead: ra,
+    };
   }
 
   private afterUse(m: Mapping, page: number, key: number): void {

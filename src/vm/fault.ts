@@ -102,8 +102,13 @@ export interface FaultTarget {
   store: Store;
   /** Byte offset of the page in the store. */
   offset: number;
-  /** The page will be overwritten completely: no need to read it. */
+  /**
+   * The page will be overwritten completely: no need to read it. `fill` writes the new contents
+   * into the frame before the page is published, so that a reader joining the fault never sees
+   * the frame's previous bytes (an arena page's old contents and free-list links).
+   */
   overwrite?: boolean;
+  fill?: (frame: Uint8Array) => void;
   /** Further pages to read in the same I/O (read-ahead): consecutive keys after this one. */
   readahead?: number;
   /** Count as prefetch (willneed) rather than a fault. */
@@ -314,7 +319,7 @@ export class Pager {
           this.stats.storeErrors++;
           throw e instanceof MnemeError ? e : new StoreError(store.description, "read", target.offset, e);
         }
-      }
+      } else target.fill?.(this.view(got[0]));
       const fr = this.frames;
       for (let i = 0; i < got.length; i++) {
         const g = got[i];

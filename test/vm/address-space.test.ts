@@ -386,6 +386,26 @@ describe("container operations", () => {
 });
 
 describe("the fault path", () => {
+  it("a read that joins a full-page write's fault sees the old or the new bytes, never the frame's garbage", async () => {
+    // A full-page write skips reading the page; a read arriving meanwhile waits on that fault.
+    // The frame is a recycled arena page (old contents, the page layer's free-list links), so the
+    // write's bytes must be in it before the page is published to the read.
+    const store = new MemoryStore();
+    await store.writePage(0, new Uint8Array(PS).fill(3));
+    const space = new AddressSpace({ frames: 1, pageSize: PS, policy: "lru" });
+    const a = space.map({ length: PS, store, hint: "random" });
+    const b = space.map({ length: PS, store: new MemoryStore("b"), hint: "random" });
+    await space.write(b, new Uint8Array(PS).fill(0xee)); // leaves 0xee in the only frame's page
+    const writing = space.write(a, new Uint8Array(PS).fill(9));
+    const reading = space.read(a, PS);
+    const [, got] = await Promise.all([writing, reading]);
+    expect(got.every((x) => x === 9) || got.every((x) => x === 3), `read saw ${got.subarray(0, 8)}`).toBe(
+      true,
+    );
+    expect((await space.read(a, PS)).every((x) => x === 9)).toBe(true);
+    space.check();
+  });
+
   it("concurrent faults on the same page share one read", async () => {
     const store = new MemoryStore();
     store.data.set(PS, pattern(PS, 9));
