@@ -89,6 +89,11 @@ export interface ReplicationBackend {
   durable(): Promise<void>;
   /** Bytes appended but not yet handed to storage (the backlog the replicator bounds). */
   queued(): number;
+  /**
+   * An image of the state at `seq` is being built (MAP pages are read through the vm, so records
+   * after `seq` may be appended meanwhile); they must survive the log the checkpoint drops.
+   */
+  beginCheckpoint(seq: number): void;
   /** Stores an image of the state at `seq` and drops the log it makes unnecessary. */
   checkpoint(seq: number, image: readonly Buffer[]): Promise<void>;
   stats(): BackendStats;

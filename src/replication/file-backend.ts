@@ -195,8 +195,12 @@ export class FileBackend implements ReplicationBackend {
     });
   }
 
-  async checkpoint(seq: number, image: readonly Buffer[]): Promise<void> {
+  /** Records after `seq` start a new segment, which the checkpoint at `seq` keeps. */
+  beginCheckpoint(seq: number): void {
     this.rotateAfter = seq;
+  }
+
+  async checkpoint(seq: number, image: readonly Buffer[]): Promise<void> {
     this.logSinceCheckpoint = 0;
     const tmp = join(this.dir, `${checkpointName(seq)}.tmp`);
     const fh = await open(tmp, "w");

@@ -177,6 +177,9 @@ export class RedisBackend implements ReplicationBackend {
     });
   }
 
+  /** Nothing to do: the checkpoint trims the stream by sequence number (MINID seq + 1). */
+  beginCheckpoint(_seq: number): void {}
+
   async checkpoint(seq: number, image: readonly Buffer[]): Promise<void> {
     this.logSinceCheckpoint = 0;
     const head = Buffer.alloc(8);

@@ -264,6 +264,7 @@ export class Replicator {
     if (this.checkpointing) return this.checkpointing;
     const seq = this.seq;
     const started = Date.now();
+    this.backend.beginCheckpoint(seq);
     const run = async () => {
       const image = await buildImage(this.svc, this, seq);
       await this.backend.checkpoint(seq, image.records);
