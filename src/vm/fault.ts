@@ -39,6 +39,7 @@
  * another victim is tried; dirty and the store fails -> kept, the fault fails with StoreError.
  */
 import { MnemeError, OutOfMemoryError } from "../errors.js";
+import { oneAtATime } from "../util/one-at-a-time.js";
 import type { FrameSource } from "./frame-source.js";
 import { BUSY, F_READAHEAD, FrameTable, RESIDENT } from "./frames.js";
 import { NO_VICTIM, type ReplacementPolicy } from "./policies/policy.js";
@@ -564,17 +565,8 @@ export class Pager {
    * and two writes of one page in flight may land in either order (the older bytes last), or,
    * in a swap file, each take a fresh slot and one of them zero the other's tail.
    */
-  async clean(key: number): Promise<void> {
-    for (let w = this.cleaning.get(key); w !== undefined; w = this.cleaning.get(key)) {
-      await w.catch(() => {}); // its caller gets its error; this one tries its own write
-    }
-    const done = this.cleanOnce(key);
-    this.cleaning.set(key, done);
-    try {
-      await done;
-    } finally {
-      if (this.cleaning.get(key) === done) this.cleaning.delete(key);
-    }
+  clean(key: number): Promise<void> {
+    return oneAtATime(this.cleaning, key, () => this.cleanOnce(key));
   }
 
   private async cleanOnce(key: number): Promise<void> {

@@ -19,7 +19,7 @@ import {
   PageAllocator,
   StoreError,
 } from "../../src/index.js";
-import { expectCleanRejection, MemoryStore, pattern, tempDir } from "./helpers.js";
+import { expectCleanRejection, heldHandle, MemoryStore, pattern, settle, tempDir } from "./helpers.js";
 
 const PS = 4096;
 const tmp = tempDir();
@@ -484,9 +484,9 @@ describe("anonymous memory and swap", () => {
     await space.write(a, new Uint8Array([1])); // page 0 resident
     store.hold();
     const writing = space.write(a + PS - 1, new Uint8Array([7, 8])); // pages 0 and 1
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await settle();
     const unmapping = space.unmap(a);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await settle();
     store.release();
     const [w] = await Promise.allSettled([writing, unmapping]);
     await unmapping;
@@ -522,15 +522,7 @@ describe("anonymous memory and swap", () => {
         for (let o = offset; o < offset + length; o += PS) this.data.delete(o);
       }
     }
-    let finishGather: () => void = () => {};
-    const handle = {
-      read: async () => ({ bytesRead: 0 }),
-      write: (_b: Uint8Array, _o: number, length: number) =>
-        new Promise<{ bytesWritten: number }>((resolve) => {
-          finishGather = () => resolve({ bytesWritten: length });
-        }),
-    };
-    const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+    const { handle, finish: finishGather } = heldHandle();
     const store = new Anon();
     const space = new AddressSpace({ frames: 1, pageSize: PS, policy: "lru" });
     const a = space.map({ length: PS, store, hint: "random" });

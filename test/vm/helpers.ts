@@ -116,3 +116,34 @@ export function pattern(size: number, seed: number): Uint8Array {
   }
   return out;
 }
+
+/**
+ * A FileHandle for gather() whose writes wait until `finish()`: gather holds a transient ref on
+ * the page being written for that long, which is how the tests open race windows.
+ */
+export function heldHandle(): {
+  handle: {
+    read: () => Promise<{ bytesRead: number }>;
+    write: (b: Uint8Array, o: number, length: number) => Promise<{ bytesWritten: number }>;
+  };
+  finish: () => void;
+} {
+  const waiting: (() => void)[] = [];
+  return {
+    handle: {
+      read: async () => ({ bytesRead: 0 }),
+      write: (_b, _o, length) =>
+        new Promise((resolve) => {
+          waiting.push(() => resolve({ bytesWritten: length }));
+        }),
+    },
+    finish: () => {
+      for (const w of waiting.splice(0)) w();
+    },
+  };
+}
+
+/** Lets timers and I/O callbacks run (a few ms). */
+export function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 5));
+}

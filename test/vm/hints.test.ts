@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { AddressSpace } from "../../src/index.js";
-import { MemoryStore, pattern } from "./helpers.js";
+import { heldHandle, MemoryStore, pattern, settle } from "./helpers.js";
 
 const PS = 4096;
 
@@ -115,15 +115,7 @@ describe("hints", () => {
     // gather() holds a transient ref on the page while its file write is pending, so dontneed
     // cleans the page and then waits; a write lands meanwhile and is acknowledged. Dropping the
     // page when the ref goes would throw that write away.
-    let finishGather: () => void = () => {};
-    const handle = {
-      read: async () => ({ bytesRead: 0 }),
-      write: (_b: Uint8Array, _o: number, length: number) =>
-        new Promise<{ bytesWritten: number }>((resolve) => {
-          finishGather = () => resolve({ bytesWritten: length });
-        }),
-    };
-    const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+    const { handle, finish: finishGather } = heldHandle();
     const store = new MemoryStore();
     const space = new AddressSpace({ frames: 4 });
     const v = space.map({ length: PS, store, hint: "random" });

@@ -14,6 +14,7 @@
 import { type FileHandle, mkdir, open, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { OutOfMemoryError } from "../../errors.js";
+import { oneAtATime } from "../../util/one-at-a-time.js";
 import { fillBytes } from "../../util/shared-bytes.js";
 import { StoreError } from "./store.js";
 
@@ -103,19 +104,10 @@ export class SwapFile {
    * Writes `data` (a prefix of the page; `pageSize` bytes in all) to the page's slot, taking a
    * slot first if it has none. A new slot gets the rest of the page as zeros.
    */
-  async write(offset: number, data: Uint8Array, pageSize: number): Promise<void> {
+  write(offset: number, data: Uint8Array, pageSize: number): Promise<void> {
     // One write per page at a time: two in flight would each take a fresh slot (the second zeroing
     // the first's tail), or land in either order.
-    for (let w = this.writing.get(offset); w !== undefined; w = this.writing.get(offset)) {
-      await w.catch(() => {});
-    }
-    const done = this.writeOnce(offset, data, pageSize);
-    this.writing.set(offset, done);
-    try {
-      await done;
-    } finally {
-      if (this.writing.get(offset) === done) this.writing.delete(offset);
-    }
+    return oneAtATime(this.writing, offset, () => this.writeOnce(offset, data, pageSize));
   }
 
   private async writeOnce(offset: number, data: Uint8Array, pageSize: number): Promise<void> {
