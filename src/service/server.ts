@@ -409,6 +409,14 @@ export class Connection {
     return this.jobOut || this.asyncOut || this.stalled || this.head < this.queue.length;
   }
 
+  /** An asynchronous step finished: the queued commands run, or the replies go out. */
+  private proceed(): void {
+    // With a job out, its READ bytes are not in the stream yet: its completion sends and goes on.
+    if (this.jobOut) return;
+    if (!this.stalled && this.head < this.queue.length) this.drain();
+    else this.afterBatch();
+  }
+
   /**
    * Runs an asynchronous command: the replies before it go out, the commands after it wait, and
    * its reply (or its error as a Redis error) takes its place in order.
@@ -427,8 +435,7 @@ export class Connection {
           return;
         }
         this.reply(value);
-        if (!this.jobOut && !this.stalled && this.head < this.queue.length) this.drain();
-        else this.afterBatch();
+        this.proceed();
       });
     return undefined;
   }
