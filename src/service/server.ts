@@ -304,6 +304,8 @@ export class Connection {
   private stalled = false;
   private closing = false;
   private quitting = false;
+  /** A protocol error, answered after the replies of the commands before it; then the close. */
+  private lastWords: string | null = null;
   private gone = false;
   /** Worker job being assembled / out. */
   private job: Job | null = null;
@@ -448,27 +450,23 @@ export class Connection {
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
       this.svc.counters.protocolErrors++;
-      // Commands before the bad frame still run; then the error, then the connection closes.
+      // Commands before the bad frame still run (after a job or an asynchronous command that is
+      // out, when it is done); then the error, then the connection closes (afterBatch).
+      this.closing = true;
+      this.lastWords = e.message;
       this.drain();
-      this.protocolError(e.message);
       return;
     }
     if (this.queue.length - this.head > this.svc.config.maxPipeline) {
-      this.protocolError(`ERR Protocol error: more than ${this.svc.config.maxPipeline} commands pipelined`);
+      // The pipeline is refused whole: none of its commands run.
+      this.queue = [];
+      this.head = 0;
+      this.closing = true;
+      this.lastWords = `ERR Protocol error: more than ${this.svc.config.maxPipeline} commands pipelined`;
+      if (!this.busy()) this.afterBatch();
       return;
     }
     this.drain();
-  }
-
-  private protocolError(message: string): void {
-    this.queue = [];
-    this.head = 0;
-    this.closing = true;
-    if (this.stream.fits(message.length + 3)) this.stream.ascii(`-${message}\r\n`);
-    if (!this.jobOut) {
-      this.stream.flush();
-      this.socket.end();
-    }
   }
 
   /** The worst-case reply size of a command before it runs (for backpressure). */
@@ -525,8 +523,15 @@ export class Connection {
   }
 
   private afterBatch(): void {
+    if (this.closing && !this.busy()) {
+      const message = this.lastWords;
+      this.lastWords = null;
+      if (message !== null && this.stream.fits(message.length + 3)) this.stream.ascii(`-${message}\r\n`);
+      this.stream.flush();
+      this.socket.end();
+      return;
+    }
     this.stream.flush();
-    if (this.closing && !this.busy()) this.socket.end();
   }
 
   private stall(): void {

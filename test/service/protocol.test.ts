@@ -96,6 +96,23 @@ describe("bad input against a live server", () => {
     await r.call("FREE", h);
   });
 
+  it("a malformed frame after a MAP command still out: the commands before it are answered first", async () => {
+    const region = String(await r.call("MAP", 8192));
+    await r.call("WRITE", region, 0, "paged");
+    // The MAP READ is asynchronous: the PING and SIZE after it are queued when the bad frame arrives.
+    const got = await raw(svc.port, [
+      Buffer.concat([
+        frame("READ", region, "0", "5"),
+        frame("PING"),
+        frame("SIZE", region),
+        Buffer.from("*1\r\n$abc\r\n"),
+      ]),
+    ]);
+    expect(got.text).toBe("$5\r\npaged\r\n+PONG\r\n:8192\r\n-ERR Protocol error: invalid bulk length\r\n");
+    expect(got.closed).toBe(true);
+    await r.call("FREE", region);
+  });
+
   it("half a frame then a stall, or a disconnect mid-request, does no harm", async () => {
     const h = String(await r.call("ALLOC", 64));
     await r.call("WRITE", h, 0, "same");
