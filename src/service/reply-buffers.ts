@@ -15,6 +15,9 @@
  * the connection stops reading its socket and waits; released slots wake the waiters. A client
  * that pipelines READs and never reads the replies therefore holds at most its share of slots,
  * then the server stops reading from it: memory stays bounded, whatever the client sends.
+ * A reply that does not fit when it is ready (an asynchronous command's, finished after other
+ * connections took the free slots; INFO or CLIENT LIST past the one slot assumed for them) waits
+ * the same way and goes out in pieces as slots come back (Connection.hold in server.ts).
  */
 import type { Socket } from "node:net";
 import { copyBytes } from "../util/shared-bytes.js";
@@ -130,6 +133,14 @@ export class ReplyStream {
     const slots = Math.ceil((bytes - room) / this.pool.slotSize);
     if (slots > this.pool.free) return false;
     return this.inFlight === 0 || this.inFlight + slots <= this.share;
+  }
+
+  /** Bytes that can be written now without waiting: the current slot's room and the slots it may take. */
+  writable(): number {
+    const room = this.slot >= 0 ? this.pool.slotSize - this.fill : 0;
+    const free = this.pool.free;
+    const slots = this.inFlight === 0 ? free : Math.min(free, Math.max(0, this.share - this.inFlight));
+    return room + slots * this.pool.slotSize;
   }
 
   /** Appends a latin1 string (RESP headers, simple replies). Caller checked fits(). */

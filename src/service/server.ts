@@ -312,6 +312,8 @@ export class Connection {
   private jobOut = false;
   /** An asynchronous command (MAP regions) is running: later commands wait for its reply. */
   private asyncOut = false;
+  /** A reply waiting for reply buffers (hold), as registered with them; later commands wait for it. */
+  private held: (() => boolean) | null = null;
   private readonly resume = () => this.unstall();
 
   constructor(svc: Service, id: number, socket: Socket) {
@@ -368,13 +370,44 @@ export class Connection {
     );
   }
 
-  /** Encodes a reply value into the stream. */
+  /** Encodes a reply value into the stream; one the reply buffers cannot take now waits for them (hold). */
   reply(value: Reply): undefined {
     if (typeof value === "object" && value !== null && "error" in value) {
-      this.stream.ascii(`-${value.error.replace(/[\r\n]/g, " ")}\r\n`);
+      const s = `-${value.error.replace(/[\r\n]/g, " ")}\r\n`;
+      if (this.stream.fits(s.length)) this.stream.ascii(s);
+      else this.hold(Buffer.from(s, "latin1"));
       return;
     }
-    this.stream.bytes(encode(value, this.proto));
+    const b = encode(value, this.proto);
+    if (this.stream.fits(b.length)) this.stream.bytes(b);
+    else this.hold(b);
+  }
+
+  /**
+   * A reply larger than what the reply buffers have left for this connection: an asynchronous
+   * command's, finished after other connections took the slots that were free when it started, or
+   * one whose size is known only once it ran (INFO, CLIENT LIST, past the one slot replyBound
+   * assumes). It goes out in pieces as slots come back; the commands after it wait, as behind a
+   * stall. Writing it at once took slots that were not there: an exception that ended the server.
+   */
+  private hold(bytes: Buffer): void {
+    let at = 0;
+    const more = (): boolean => {
+      const n = Math.min(bytes.length - at, this.stream.writable());
+      this.stream.bytes(bytes, at, n);
+      at += n;
+      if (at < bytes.length) {
+        // What it wrote goes out (its slots come back), unless READs of a job are still unfilled.
+        if (n > 0 && !this.unfilled()) this.stream.flush();
+        return false;
+      }
+      this.held = null;
+      this.proceed();
+      return true;
+    };
+    this.held = more;
+    more();
+    this.svc.replyBuffers.wait(more);
   }
 
   closeAfterReply(): void {
@@ -408,7 +441,14 @@ export class Connection {
   }
 
   private busy(): boolean {
-    return this.jobOut || this.asyncOut || this.stalled || this.head < this.queue.length;
+    return (
+      this.jobOut || this.asyncOut || this.held !== null || this.stalled || this.head < this.queue.length
+    );
+  }
+
+  /** Whether the stream holds READ bytes a worker has yet to copy in (it must not be sent yet). */
+  private unfilled(): boolean {
+    return this.jobOut || (this.job !== null && !this.job.empty);
   }
 
   /** An asynchronous step finished: the queued commands run, or the replies go out. */
@@ -437,7 +477,7 @@ export class Connection {
           return;
         }
         this.reply(value);
-        this.proceed();
+        if (this.held === null) this.proceed();
       });
     return undefined;
   }
@@ -484,7 +524,7 @@ export class Connection {
 
   /** Runs queued commands while reply buffers allow; flushes; stalls when they do not. */
   private drain(): void {
-    if (this.jobOut || this.asyncOut || this.gone) return;
+    if (this.jobOut || this.asyncOut || this.held !== null || this.gone) return;
     const q = this.queue;
     while (this.head < q.length) {
       const args = q[this.head];
@@ -495,12 +535,12 @@ export class Connection {
       this.head++;
       this.svc.counters.commands++;
       dispatch(this.svc, this, args);
-      if (this.asyncOut) break;
       if (this.quitting) {
         this.queue = [];
         this.head = 0;
         break;
       }
+      if (this.asyncOut || this.held !== null) break;
     }
     if (this.head === q.length && q === this.queue) {
       this.queue = [];
@@ -557,6 +597,8 @@ export class Connection {
     this.queue = [];
     this.head = 0;
     this.svc.replyBuffers.forget(this.resume);
+    if (this.held !== null) this.svc.replyBuffers.forget(this.held);
+    this.held = null;
     if (!this.jobOut && !this.asyncOut) this.stream.detach();
     this.svc.closed(this);
   }
