@@ -5,7 +5,7 @@
  * Error texts are Redis's where Redis has one.
  */
 import { InvalidArgumentError, MnemeError, OutOfMemoryError } from "../errors.js";
-import { copyBytes, fillBytes } from "../util/shared-bytes.js";
+import { fillBytes } from "../util/shared-bytes.js";
 import { HINTS, type Hint } from "../vm/hints.js";
 import type { Capability } from "./capabilities.js";
 import { infoText } from "./info.js";
@@ -124,8 +124,9 @@ function write(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const wait = rep?.hold();
   if (rep && wait) {
     // `always`, or a backlog to drain: the copy is done here (not on a worker) so the batch can
-    // carry it at once, and the reply waits.
-    copyBytes(svc.pool.view(cap.address + offset, data.length), 0, data);
+    // carry it at once, and the reply waits. Behind a job's READs it goes with the job (the
+    // replicator takes the pages once the job unpins the block).
+    conn.writeNow(cap, offset, data);
     rep.wrote(cap, offset, data.length);
     return conn.defer(wait.then(() => data.length));
   }

@@ -425,6 +425,16 @@ export class Connection {
     this.stream.ascii(`:${data.length}\r\n`);
   }
 
+  /**
+   * Copies a WRITE's bytes now (its reply is written by the caller), unless READs and WRITEs of
+   * this connection wait in the job being assembled: then it is the job's next operation, so a
+   * READ before it does not see it (copied at once, it landed before the worker ran that READ).
+   */
+  writeNow(cap: Capability, offset: number, data: Buffer): void {
+    if (this.job !== null && !this.job.empty) this.job.write(cap, offset, data);
+    else copyBytes(this.svc.pool.view(cap.address + offset, data.length), 0, data);
+  }
+
   readBlock(cap: Capability, offset: number, length: number): void {
     this.stream.ascii(`$${length}\r\n`);
     if (this.svc.workers === null) {
