@@ -52,6 +52,7 @@ import {
   FLAG_DEBUG,
   HEAP_MAGIC,
   MIN_AC_OBJECT,
+  OWNER_CACHED_END,
   OWNER_LARGE,
   OWNER_META,
   OWNER_VMALLOC,
@@ -478,7 +479,7 @@ export class Heap {
 
   // ---------------------------------------------------------------- reclaim hooks
 
-  /** Returns empty slabs to the page layer; bytes freed. */
+  /** Returns empty slabs and cached large runs to the page layer; bytes freed. */
   shrink(): number {
     return this.slabs.withLock(() => {
       return this.shrinkSlabs(Number.POSITIVE_INFINITY);
@@ -499,7 +500,7 @@ export class Heap {
   }
 
   private shrinkSlabs(bytes: number): number {
-    let freed = 0;
+    let freed = this.slabs.runs.release();
     for (let c = 0; c < this.slabs.cacheCount && freed < bytes; c++) freed += this.slabs.shrinkCache(c);
     return freed;
   }
@@ -556,6 +557,15 @@ export class Heap {
       let address: number;
       const critical = flags?.wait === false;
       const need = Math.ceil(size / this.ps);
+      // A cached run is page-aligned and exactly `need` pages: what the page layer would return.
+      const cached = align <= this.ps ? this.slabs.runs.take(need) : 0;
+      if (cached !== 0) {
+        this.owner[cached] = OWNER_LARGE;
+        const w = this.pages.w;
+        w[this.rw + R_LARGE_COUNT]++;
+        w[this.rw + R_LARGE_PAGES] += need;
+        return cached * this.ps;
+      }
       try {
         if (this.marks !== null) this.admit(need, critical);
         // The block the page layer will split (buddy.ts alloc): trim only if one is free.
@@ -580,12 +590,13 @@ export class Heap {
 
   private freeLarge(address: number, page: number): void {
     this.slabs.withLock(() => {
-      const n = this.pages.sizeOf(address) / this.ps;
-      this.pages.free(address);
-      this.owner[page] = 0;
+      const n = this.pages.blockPages(page);
       const w = this.pages.w;
       w[this.rw + R_LARGE_COUNT]--;
       w[this.rw + R_LARGE_PAGES] -= n;
+      if (this.slabs.runs.put(page, n)) return;
+      this.pages.free(address);
+      this.owner[page] = 0;
       this.slabs.account(-n);
     });
   }
@@ -600,16 +611,23 @@ export class Heap {
     const o = this.owner[page];
     if (o === OWNER_LARGE) return new InvalidAddressError(address, "interior of a large allocation");
     if (o === OWNER_META) return new InvalidAddressError(address, "heap metadata");
+    if (o <= OWNER_CACHED_END) {
+      return address === page * this.ps
+        ? new DoubleFreeError(address, "already freed (a large run the heap keeps for reuse)")
+        : new InvalidAddressError(address, "interior of a freed large run");
+    }
     if (o === OWNER_VMALLOC)
       return new InvalidAddressError(address, "a vmalloc page (use vfree with the virtual address)");
     for (let p = page - 1; p >= this.firstPage && p > page - (1 << 20); p--) {
-      if (this.owner[p] === OWNER_LARGE) {
-        if (p * this.ps + this.pages.sizeOf(p * this.ps) > address) {
-          return new InvalidAddressError(address, "interior of a large allocation");
+      const first = this.owner[p];
+      if (first === OWNER_LARGE || first <= OWNER_CACHED_END) {
+        if ((p + this.pages.blockPages(p)) * this.ps > address) {
+          const what = first === OWNER_LARGE ? "a large allocation" : "a freed large run";
+          return new InvalidAddressError(address, `interior of ${what}`);
         }
         break;
       }
-      if (this.owner[p] !== 0) break;
+      if (first !== 0) break;
     }
     if (this.pages.isFree(address))
       return new DoubleFreeError(address, "already freed (its page is free memory)");

@@ -15,6 +15,7 @@ import {
   C_SLABS,
   CACHE_WORDS,
   CF_KMALLOC,
+  cachedNext,
   FREE_TAG,
   HOLDER_SHIFT,
   LIST_CURRENT,
@@ -22,6 +23,7 @@ import {
   LIST_FULL,
   LIST_MASK,
   LIST_PARTIAL,
+  OWNER_CACHED_END,
   OWNER_LARGE,
   OWNER_META,
   OWNER_VMALLOC,
@@ -34,7 +36,10 @@ import {
   R_LARGE_PAGES,
   R_PEAK,
   R_ROOT_PAGES,
+  R_RUN_HEAD,
+  R_RUN_PAGES,
   R_TRIMS,
+  RUN_CACHE_PAGES,
   S_BITMAP,
   S_CACHE,
   S_HINT,
@@ -93,6 +98,8 @@ export interface HeapStats {
   /** Objects in use across all caches. */
   objects: number;
   large: { count: number; bytes: number };
+  /** Freed large runs the heap keeps for reuse (large-runs.ts): part of the footprint, not of `large`. */
+  cachedRuns: { count: number; bytes: number };
   vmalloc: { areas: number; bytes: number; pages: number };
   /** Pages the metadata reserve holds, and how many of them it borrowed from the page layer. */
   reserve: { pages: number; borrowed: number };
@@ -198,6 +205,7 @@ export function heapStats(heap: Heap): HeapStats {
     trims: w[heap.rw + R_TRIMS],
     objects,
     large: { count: w[heap.rw + R_LARGE_COUNT], bytes: w[heap.rw + R_LARGE_PAGES] * ps },
+    cachedRuns: { count: cachedRunCount(heap), bytes: heap.slabs.runs.heldPages * ps },
     vmalloc: {
       areas: areas.length,
       bytes: areas.reduce((n, a) => n + a.bytes, 0),
@@ -217,6 +225,7 @@ export function heapDebugInfo(heap: Heap): string {
   const lines = [
     `Heap: footprint ${formatBytes(s.footprint)} (peak ${formatBytes(s.peakFootprint)}, root ${formatBytes(s.rootBytes)}, ${s.trims} trims), ` +
       `${s.objects} objects, ${s.large.count} large allocations (${formatBytes(s.large.bytes)}), ` +
+      `${s.cachedRuns.count} cached large runs (${formatBytes(s.cachedRuns.bytes)}), ` +
       `${s.vmalloc.areas} vmalloc areas (${formatBytes(s.vmalloc.bytes)}), reserve ${s.reserve.pages} pages`,
     "caches with slabs (name, object size, per slab, slabs p/f/e, in use/capacity, waste):",
   ];
@@ -385,6 +394,7 @@ export function heapCheck(heap: Heap): void {
   let largePages = 0;
   let meta = 0;
   let vmPages = 0;
+  let cachedRuns = 0;
   for (let p = 0; p < heap.owner.length; p++) {
     const o = heap.owner[p];
     if (o > 0) ownedSlab++;
@@ -393,8 +403,10 @@ export function heapCheck(heap: Heap): void {
       largePages += heap.pages.sizeOf(p * ps) / ps;
     } else if (o === OWNER_META) meta++;
     else if (o === OWNER_VMALLOC) vmPages++;
+    else if (o <= OWNER_CACHED_END) cachedRuns++;
     else if (o !== 0) fail(`page ${p} has an unknown owner ${o}`);
   }
+  const cachedPages = checkCachedRuns(heap, cachedRuns);
   if (ownedSlab !== slabPages) fail(`owner map marks ${ownedSlab} slab pages, lists hold ${slabPages}`);
   if (largeCount !== w[heap.rw + R_LARGE_COUNT])
     fail(`large count ${w[heap.rw + R_LARGE_COUNT]} != ${largeCount}`);
@@ -422,9 +434,47 @@ export function heapCheck(heap: Heap): void {
       `owner map marks ${meta} metadata pages, root+borrowed reserve+tables hold ${rootPages + borrowed + tables}`,
     );
   }
-  const footprint = rootPages + borrowed + tables + slabPages + largePages + vmData;
+  const footprint = rootPages + borrowed + tables + slabPages + largePages + vmData + cachedPages;
   if (footprint !== w[heap.rw + R_FOOTPRINT])
     fail(`footprint ${w[heap.rw + R_FOOTPRINT]} pages, structures hold ${footprint}`);
+}
+
+/**
+ * The large-run cache's lists against the owner map (large-runs.ts invariants): `marked` first
+ * pages carry a cached-run entry, each must sit on the list of its run's length exactly once.
+ * Returns the pages they hold.
+ */
+function checkCachedRuns(heap: Heap, marked: number): number {
+  const w = heap.pages.w;
+  let runs = 0;
+  let pages = 0;
+  if (w[heap.rw + R_RUN_HEAD] !== 0 || w[heap.rw + R_RUN_HEAD + 1] !== 0)
+    fail("the large-run cache has a list of runs shorter than 2 pages");
+  for (let n = 2; n <= RUN_CACHE_PAGES; n++) {
+    for (let p = w[heap.rw + R_RUN_HEAD + n]; p !== 0; p = cachedNext(heap.owner[p])) {
+      if (++runs > marked) fail(`large-run cache: list of ${n} pages holds unmarked page ${p} (or a cycle)`);
+      if (p < 0 || p >= heap.owner.length || heap.owner[p] > OWNER_CACHED_END)
+        fail(`large-run cache: list of ${n} pages holds page ${p}, whose owner is not a cached run`);
+      if (heap.pages.allocationPages(p) !== n)
+        fail(
+          `large-run cache: page ${p} is on the list of ${n} pages, its run has ${heap.pages.allocationPages(p)}`,
+        );
+      pages += n;
+    }
+  }
+  if (runs !== marked) fail(`large-run cache: ${marked} runs marked in the owner map, lists hold ${runs}`);
+  if (pages !== w[heap.rw + R_RUN_PAGES])
+    fail(`large-run cache: lists hold ${pages} pages, RUN_PAGES says ${w[heap.rw + R_RUN_PAGES]}`);
+  return pages;
+}
+
+function cachedRunCount(heap: Heap): number {
+  const w = heap.pages.w;
+  let count = 0;
+  for (let n = 2; n <= RUN_CACHE_PAGES; n++) {
+    for (let p = w[heap.rw + R_RUN_HEAD + n]; p !== 0; p = cachedNext(heap.owner[p])) count++;
+  }
+  return count;
 }
 
 /**
@@ -442,6 +492,7 @@ export function heapCheck(heap: Heap): void {
  * | 6    | large   | -1                    | a large allocation (above the largest class)        |
  * | 7    | vmalloc | -1                    | a page backing a vmalloc area                       |
  * | 8    | pages   | -1                    | pages taken from the page layer directly            |
+ * | 9    | cached  | -1                    | a freed large run the heap keeps for reuse          |
  */
 export const BLOCK_KINDS = [
   "header",
@@ -453,6 +504,7 @@ export const BLOCK_KINDS = [
   "large",
   "vmalloc",
   "pages",
+  "cached",
 ] as const;
 export type BlockKind = (typeof BLOCK_KINDS)[number];
 
@@ -481,6 +533,7 @@ const K_KMALLOC = 5;
 const K_LARGE = 6;
 const K_VMALLOC = 7;
 const K_PAGES = 8;
+const K_CACHED = 9;
 
 /**
  * One walk of the page states in address order (O(blocks)), classified through the owner map.
@@ -531,6 +584,7 @@ export function heapBlocks(heap: Heap): BlockMap {
         const kmalloc = (s.w[s.dw + c * CACHE_WORDS + C_FLAGS] & CF_KMALLOC) !== 0;
         push(p, n, kmalloc ? K_KMALLOC : K_SLAB, c);
       } else if (o === OWNER_LARGE) push(p, n, K_LARGE, -1);
+      else if (o <= OWNER_CACHED_END) push(p, n, K_CACHED, -1);
       else if (o === OWNER_VMALLOC) push(p, n, K_VMALLOC, -1);
       else if (o === OWNER_META) metaRuns(p, Math.max(1, n), reserve, push);
       else push(p, Math.max(1, n), K_PAGES, -1);

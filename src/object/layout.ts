@@ -30,11 +30,13 @@
  * | 17   | MAX_EMPTY       | empty slabs a cache keeps before returning them                |
  * | 18   | TRIM_GROWN      | pages the high-water mark grew by since the last trim          |
  * | 19   | TRIMS           | trims so far (slab.ts Slabs.trim)                              |
+ * | 20   | RUN_PAGES       | pages held by the large-run cache (large-runs.ts)              |
+ * | 32+n | RUN_HEAD[n]     | first cached large run of n pages, 0 = none (n <= RUN_CACHE_PAGES) |
  *
  * After it: the page-owner map (Int32 per arena page, see slabOwner below; OWNER_LARGE for the
  * first page of a large allocation, OWNER_META for heap metadata (root, reserve, vmalloc page
- * tables), OWNER_VMALLOC for pages backing vmalloc areas, 0 for pages
- * the heap does not own), the cache directory (MAX_CACHES descriptors), the vmalloc directory and
+ * tables), OWNER_VMALLOC for pages backing vmalloc areas, cachedOwner(next) for the first page of
+ * a freed large run the heap keeps for reuse, 0 for pages the heap does not own), the cache directory (MAX_CACHES descriptors), the vmalloc directory and
  * the reserve.
  */
 export const HEAP_MAGIC = 0x50414548; // "HEAP"
@@ -59,13 +61,17 @@ export const R_LARGE_PAGES = 16;
 export const R_MAX_EMPTY = 17;
 export const R_TRIM_GROWN = 18;
 export const R_TRIMS = 19;
+export const R_RUN_PAGES = 20;
+export const R_RUN_HEAD = 32;
+/** Freed large runs of up to this many pages are kept for reuse (large-runs.ts). */
+export const RUN_CACHE_PAGES = 16;
 /**
  * Before the footprint sets a new high-water mark, the heap trims its idle memory (array caches,
  * empty slabs) if the mark grew by at least 1/2^TRIM_SHIFT of itself since the last trim: every
  * page of growth on a small heap, a trim per 1/64 of growth on a large one, so trims stay rare.
  */
 export const TRIM_SHIFT = 6;
-export const SIZEOF_ROOT = 32 * 4;
+export const SIZEOF_ROOT = 64 * 4;
 
 export const FLAG_DEBUG = 1;
 
@@ -73,6 +79,18 @@ export const OWNER_NONE = 0;
 export const OWNER_LARGE = -1;
 export const OWNER_META = -2;
 export const OWNER_VMALLOC = -3;
+/**
+ * Owner-map entries at or below OWNER_CACHED_END mark the first page of a cached large run and
+ * link its list (large-runs.ts): cachedOwner(next), where next is the next run's first page, or 0
+ * at the end of the list.
+ */
+export const OWNER_CACHED_END = -8;
+export function cachedOwner(next: number): number {
+  return OWNER_CACHED_END - next;
+}
+export function cachedNext(owner: number): number {
+  return OWNER_CACHED_END - owner;
+}
 
 /**
  * Owner-map entry of a page that belongs to a slab: the cache and the slab's order in the high

@@ -4,7 +4,8 @@
  * (written before a slab is linked and after it is unlinked; a large block's entry is dropped if
  * the page layer no longer has the block) and the slab bitmaps (one bit per object, each flipped
  * by a single store). What is rebuilt: each cache's PARTIAL and EMPTY lists,
- * the slab counts, every slab's INUSE and HINT, and the footprint counter.
+ * the slab counts, every slab's INUSE and HINT, the large-run cache's lists (large-runs.ts
+ * rebuild) and the footprint counter.
  */
 import type { Heap } from "./heap.js";
 import * as L from "./layout.js";
@@ -61,6 +62,7 @@ export function repairSlabs(heap: Heap): void {
     w[head] = p;
     if (list === L.LIST_EMPTY) w[cd + L.C_EMPTY_COUNT]++;
   }
+  const cachedRuns = s.runs.rebuild();
   let large = 0;
   let largeCount = 0;
   let vmPages = 0;
@@ -84,7 +86,13 @@ export function repairSlabs(heap: Heap): void {
   w[heap.rw + L.R_LARGE_COUNT] = largeCount;
   w[heap.rw + L.R_LARGE_PAGES] = large;
   const footprint =
-    w[heap.rw + L.R_ROOT_PAGES] + heap.reserve.borrowedPages() + tables + slabPages + large + vmPages;
+    w[heap.rw + L.R_ROOT_PAGES] +
+    heap.reserve.borrowedPages() +
+    tables +
+    slabPages +
+    large +
+    vmPages +
+    cachedRuns;
   w[heap.rw + L.R_FOOTPRINT] = footprint;
   if (footprint > w[heap.rw + L.R_PEAK]) w[heap.rw + L.R_PEAK] = footprint;
 }

@@ -52,6 +52,7 @@ import type { Lock } from "../arena/mutex.js";
 import { DoubleFreeError, InvalidAddressError, OutOfMemoryError } from "../errors.js";
 import type { PageAllocator } from "../page/buddy.js";
 import { checkPoison, checkRedZone, paintRedZone, poison } from "./debug.js";
+import { LargeRunCache } from "./large-runs.js";
 import * as L from "./layout.js";
 import { fitObjects, slabOrder } from "./size-classes.js";
 
@@ -174,6 +175,8 @@ export class Slabs {
   private acBytes = 0;
   /** This thread's slot in a pool (held slabs carry it, see heldSlab); 0 outside a pool. */
   private holder = 0;
+  /** Freed large runs kept for reuse (the heap's; here because trim() returns them too). */
+  readonly runs: LargeRunCache;
   /** @internal Set by a pool: the lock shared with the page layer. */
   mutex: Lock | null = null;
   /** @internal Set by a pool: the array-cache regions of the other live threads. */
@@ -218,6 +221,7 @@ export class Slabs {
     this.acEntry = new Int32Array(maxCaches);
     this.acLimit = new Int32Array(maxCaches);
     this.info = new Int32Array(maxCaches * CACHE_INFO);
+    this.runs = new LargeRunCache(pages, rootWord, owner, (n) => this.account(n));
     this.load();
   }
 
@@ -544,18 +548,19 @@ export class Slabs {
   /**
    * Returns the heap's idle memory to the page layer: this thread's array caches (except cache
    * `except`'s, which the caller may be filling) go back to their slabs, and every empty slab,
-   * those the drain emptied and those kept for reuse (maxEmptySlabs), goes back to the page layer.
-   * Objects parked on the array cache of a size class nobody uses any more pin a slab each; on a
+   * those the drain emptied and those kept for reuse (maxEmptySlabs), goes back to the page layer,
+   * as do the cached large runs (large-runs.ts). Objects parked on the array cache of a size class nobody uses any more pin a slab each; on a
    * small heap with ~36 classes those slabs are a large part of the footprint (BENCHMARKS.md).
    */
   trim(except: number): void {
     this.w[this.rw + R_TRIMS]++;
+    this.runs.release();
     for (let c = 0; c < this.known; c++) this.shrinkCacheLocked(c, c !== except);
   }
 
   /** Bytes held in empty slabs of all caches. */
   emptyBytes(): number {
-    let n = 0;
+    let n = this.runs.heldPages * this.ps;
     for (let c = 0; c < this.cacheCount; c++) {
       for (
         let slab = this.w[this.dw + c * CACHE_WORDS + C_EMPTY];

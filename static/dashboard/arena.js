@@ -16,6 +16,7 @@ export const COLOURS = {
   slab: "#9e77ed",
   kmalloc: "#2e90fa",
   large: "#f04438",
+  cached: "#fda29b",
   vmalloc: "#f79009",
   pages: "#a15c07",
   pagecache: "#15b79e",

@@ -64,6 +64,11 @@ describe("malloc and free", () => {
     expect(s.footprint - before.footprint).toBe(pages * PS);
     heap.check();
     for (const a of live) heap.free(a);
+    // The heap keeps the freed runs of 2-16 pages for reuse (large-runs.ts): 3, 3 and 4 pages.
+    expect(heap.stats().cachedRuns).toEqual({ count: 3, bytes: 10 * PS });
+    heap.check();
+    heap.shrink();
+    expect(heap.stats().cachedRuns).toEqual({ count: 0, bytes: 0 });
     expect(heap.stats().pageLayer).toEqual(before.pageLayer);
     heap.check();
   });
