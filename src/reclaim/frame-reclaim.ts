@@ -9,7 +9,9 @@
  * The zone is the space's own frames unless another is given (a page layer shared by several
  * spaces). When direct reclaim leaves free frames at or below `min`, the fault takes no fresh
  * frame: it evicts one of the space's own pages instead (writing it back if dirty), so the
- * frames below `min` stay a reserve for critical allocations (writeback's own metadata). A space
+ * frames below `min` stay a reserve for critical allocations (writeback's own metadata). If the
+ * space has no page left to evict by then (unmapped or reclaimed while the fault waited), the
+ * fault asks the gate again before it fails: the frames counted at first may be free now. A space
  * that has pages of its own never causes an OOM kill; one with none may, since another consumer
  * holds the memory. The reclaim itself is the Reclaimer's: clean pages in the policy's order
  * through the space's page-cache shrinker, then the other shrinkers by priority.

@@ -388,8 +388,9 @@ export class Pager {
    * back first if dirty). Waits while frames in I/O or in a caller's hands may free up; fails at
    * once when nothing will.
    */
-  private async obtainFrame(incoming: number, fresh: boolean): Promise<number> {
+  private async obtainFrame(incoming: number, freshAtStart: boolean): Promise<number> {
     const fr = this.frames;
+    let fresh = freshAtStart;
     let refusal: OutOfMemoryError | undefined;
     try {
       for (;;) {
@@ -419,7 +420,17 @@ export class Pager {
             await this.changed();
             continue;
           }
-          if (!fresh && this.index.size === 0) throw this.atMin();
+          if (!fresh && this.index.size === 0) {
+            // The gate refused a fresh frame when the fault began, counting frames other faults
+            // held; they may have gone since (their pages unmapped, dropped or reclaimed), leaving
+            // nothing to reuse and every frame free: ask again before failing.
+            const wait = this.frameGate?.() ?? null;
+            if (wait === null || (await wait) !== false) {
+              fresh = true;
+              continue;
+            }
+            throw this.atMin();
+          }
           throw refusal ?? this.storeRefusal() ?? this.allPinned();
         }
         const f = this.index.get(v)!;

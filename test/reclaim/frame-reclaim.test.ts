@@ -151,6 +151,48 @@ describe("watermark reclaim in the fault path", () => {
   });
 });
 
+/** A reclaimer whose direct reclaim gives its verdict only once `late` resolves (a slow shrinker). */
+class LateReclaimer extends Reclaimer {
+  late: Promise<unknown> = Promise.resolve();
+  override async beforeAllocate(zone: FrameZone, frames: number, critical = false, mayKill = true) {
+    const ok = await super.beforeAllocate(zone, frames, critical, mayKill);
+    await this.late;
+    return ok;
+  }
+}
+
+describe("a fault refused a fresh frame when it began", () => {
+  it("does not fail once the frames that refusal counted are free: the pages unmapped meanwhile", async () => {
+    // The service's MAP frames: 6, min 2. Three dirty pages of A hold frames, so a fault on B is
+    // refused a fresh frame (reclaim finds nothing clean); A is unmapped before the verdict comes:
+    // every frame is free then, and none holds a page to reuse. It failed with "free frames are
+    // at the min watermark", found by the service's pipelines test with 6 MAP frames.
+    const space = new AddressSpace({ frames: 6 });
+    const reclaimer = new LateReclaimer();
+    startReclaim(space, {
+      reclaimer,
+      name: "maps",
+      marks: { min: 2, low: 3, high: 4 },
+      clock: new ManualClock(),
+    });
+    const a = space.map({ length: 4 * PS, store: new MemoryStore("a"), hint: "random" });
+    const b = space.map({ length: 4 * PS, store: prefilled(4), hint: "random" });
+    for (let p = 0; p < 4; p++) await space.write(a + p * PS, new Uint8Array(PS).fill(1));
+    expect(space.freeFrames()).toBe(3);
+    let unmap: () => void = () => {};
+    reclaimer.late = new Promise<void>((resolve) => {
+      unmap = () => void space.unmap(a).then(resolve);
+    });
+    const read = space.read(b + 2 * PS, 1);
+    unmap();
+    expect((await read)[0]).toBe(fill(2));
+    expect(space.freeFrames()).toBe(5);
+    expect(reclaimer.stats().kills).toBe(0);
+    space.check();
+    await space.close();
+  });
+});
+
 /**
  * A store whose writeback needs a page of its own (a journal entry) from the same page layer the
  * frames come from: the case where reclaim could deadlock on itself.
