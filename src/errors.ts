@@ -147,9 +147,12 @@ export function reviveError(data: unknown): unknown {
 export class LogCorruptionError extends MnemeError {
   readonly file: string;
   readonly offset: number;
+  /** What is wrong there, without the file and offset. */
+  readonly why: string;
   constructor(file: string, offset: number, why: string) {
     super("ELOGCORRUPT", `replication log corrupt in ${file} at offset ${offset}: ${why}`);
     this.file = file;
     this.offset = offset;
+    this.why = why;
   }
 }

@@ -46,6 +46,11 @@ export interface ReplayReport {
   lastSeq: number;
 }
 
+/** A damaged checkpoint passed over (recoverSkipCorrupt), and the seq it was taken at (0 if unknown). */
+export interface SkippedCheckpoint extends Damage {
+  seq: number;
+}
+
 export interface LoadedCheckpoint {
   seq: number;
   /** The image: records in the format of format.ts ending with an END record. */
@@ -68,8 +73,11 @@ export interface ReplicationBackend {
   /** "file:<dir>" or "redis://host:port/name": what INFO shows. */
   readonly target: string;
   open(): Promise<void>;
-  /** The newest complete checkpoint; a damaged one throws LogCorruptionError unless `skipCorrupt`. */
-  loadCheckpoint(skipCorrupt?: boolean): Promise<LoadedCheckpoint | null>;
+  /**
+   * The newest complete checkpoint. A damaged one throws LogCorruptionError, unless `skipped` is
+   * given (recoverSkipCorrupt): then it is passed over for an older one and recorded there.
+   */
+  loadCheckpoint(skipped?: SkippedCheckpoint[]): Promise<LoadedCheckpoint | null>;
   replay(
     afterSeq: number,
     visit: (e: LogEntry) => void | Promise<void>,

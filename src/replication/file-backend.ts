@@ -41,6 +41,7 @@ import type {
   ReplayOptions,
   ReplayReport,
   ReplicationBackend,
+  SkippedCheckpoint,
 } from "./backend.js";
 import type { LogEntry } from "./format.js";
 import {
@@ -139,12 +140,13 @@ export class FileBackend implements ReplicationBackend {
       .sort((a, b) => b.seq - a.seq);
   }
 
-  async loadCheckpoint(skipCorrupt = false): Promise<LoadedCheckpoint | null> {
+  async loadCheckpoint(skipped?: SkippedCheckpoint[]): Promise<LoadedCheckpoint | null> {
     for (const c of this.checkpoints()) {
       try {
         return await this.loadCheckpointNamed(c.name);
       } catch (e) {
-        if (!skipCorrupt || !(e instanceof LogCorruptionError)) throw e;
+        if (skipped === undefined || !(e instanceof LogCorruptionError)) throw e;
+        skipped.push({ where: e.file, offset: e.offset, why: e.why, seq: c.seq });
       }
     }
     return null;

@@ -17,7 +17,7 @@ import { LogCorruptionError, MnemeError, OutOfMemoryError } from "../errors.js";
 import type { Service } from "../service/server.js";
 import { copyBytes, fillBytes } from "../util/shared-bytes.js";
 import type { Hint } from "../vm/hints.js";
-import type { ReplicationBackend } from "./backend.js";
+import type { Damage, ReplicationBackend, SkippedCheckpoint } from "./backend.js";
 import { FileBackend } from "./file-backend.js";
 import { check, decode, PAGE_SIZE, type Record_, RecordType } from "./format.js";
 import type { MapInfo } from "./image.js";
@@ -124,7 +124,8 @@ export async function startReplication(svc: Service, progress?: Progress): Promi
   const started = performance.now();
   const restorer = new Restorer(svc);
   const skipCorrupt = c.recoverSkipCorrupt;
-  const ckp = await backend.loadCheckpoint(skipCorrupt);
+  const damagedCheckpoints: SkippedCheckpoint[] = [];
+  const ckp = await backend.loadCheckpoint(skipCorrupt ? damagedCheckpoints : undefined);
   let ckpRecords = 0;
   if (ckp !== null) {
     for (let at = 0; at < ckp.bytes.length; ) {
@@ -139,7 +140,11 @@ export async function startReplication(svc: Service, progress?: Progress): Promi
     skipCorrupt,
     progress,
   });
-  const rep = new Replicator(svc, backend, report.lastSeq, {
+  const skipped: Damage[] = [...damagedCheckpoints, ...report.skipped];
+  // New records are numbered after a damaged checkpoint passed over, so that the checkpoint taken
+  // below replaces it (and a Redis stream, which remembers its last id, takes them).
+  const lastSeq = Math.max(report.lastSeq, ...damagedCheckpoints.map((d) => d.seq));
+  const rep = new Replicator(svc, backend, lastSeq, {
     fsync: c.appendfsync,
     batch: c.replicationBatch,
     delayMs: c.replicationDelay,
@@ -148,8 +153,8 @@ export async function startReplication(svc: Service, progress?: Progress): Promi
     backlog: c.replicationBacklog,
   });
   restorer.handOver(rep);
-  await backend.startAppending(report.lastSeq);
-  if (ckp !== null || report.records > 0 || report.truncated !== null || report.skipped.length > 0) {
+  await backend.startAppending(lastSeq);
+  if (ckp !== null || report.records > 0 || report.truncated !== null || skipped.length > 0) {
     const ms = performance.now() - started;
     rep.lastRecovery = {
       records: ckpRecords + report.records,
@@ -158,7 +163,7 @@ export async function startReplication(svc: Service, progress?: Progress): Promi
       allocations: svc.caps.size,
       truncatedAt: report.truncated?.offset ?? null,
       truncatedIn: report.truncated?.where ?? null,
-      skipped: report.skipped.length,
+      skipped: skipped.length,
       checkpointSeq: ckp?.seq ?? 0,
     };
     const r = rep.lastRecovery;
@@ -176,16 +181,16 @@ export async function startReplication(svc: Service, progress?: Progress): Promi
         truncatedAt: r.truncatedAt ?? -1,
       },
     );
-    for (const d of report.skipped)
+    for (const d of skipped)
       svc.events.emitEvent("recovery", `skipped damage in ${d.where} at ${d.offset}: ${d.why}`, { ...d });
   }
   svc.events.emitEvent("replication", `replicating to ${backend.target} (appendfsync ${c.appendfsync})`, {
     backend: backend.target,
     fsync: c.appendfsync,
     batch: c.replicationBatch,
-    seq: report.lastSeq,
+    seq: lastSeq,
   });
   // Skipped damage stays in the log until a checkpoint covers it: take one now.
-  if (report.skipped.length > 0) await rep.checkpoint();
+  if (skipped.length > 0) await rep.checkpoint();
   return rep;
 }

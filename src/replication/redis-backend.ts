@@ -25,6 +25,7 @@ import type {
   ReplayOptions,
   ReplayReport,
   ReplicationBackend,
+  SkippedCheckpoint,
 } from "./backend.js";
 import { checkpointProblem, FILE_HEADER, fileHeader } from "./file-backend.js";
 import { check, decode, type LogEntry, RecordType } from "./format.js";
@@ -72,7 +73,7 @@ export class RedisBackend implements ReplicationBackend {
     }
   }
 
-  async loadCheckpoint(skipCorrupt = false): Promise<LoadedCheckpoint | null> {
+  async loadCheckpoint(skipped?: SkippedCheckpoint[]): Promise<LoadedCheckpoint | null> {
     const where = `${this.key}:checkpoint`;
     const v = (await this.client.getBuffer(where)) as Buffer | null;
     if (v === null) return null;
@@ -80,7 +81,8 @@ export class RedisBackend implements ReplicationBackend {
     const img = v.subarray(8);
     const why = seq < 0 ? { offset: 0, why: "shorter than its seq" } : checkpointProblem(img, seq);
     if (why === null) return { seq, bytes: img.subarray(FILE_HEADER), where };
-    if (!skipCorrupt) throw new LogCorruptionError(where, why.offset, why.why);
+    if (skipped === undefined) throw new LogCorruptionError(where, why.offset, why.why);
+    skipped.push({ where, ...why, seq: Math.max(0, seq) });
     return null;
   }
 

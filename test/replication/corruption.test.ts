@@ -9,6 +9,7 @@
  * | the same with recoverSkipCorrupt        | starts, skips it, reports it, checkpoints at once    |
  * | a segment missing                       | refuses: records N..M missing                        |
  * | a damaged checkpoint                    | refuses: LogCorruptionError(checkpoint file)         |
+ * | the same with recoverSkipCorrupt        | passed over, reported, replaced; seq goes on after it |
  *
  * `mneme inspect` reports each without changing a byte.
  */
@@ -16,13 +17,17 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { LogCorruptionError } from "../../src/errors.js";
 import { FILE_HEADER } from "../../src/replication/file-backend.js";
 import { walk } from "../../src/replication/format.js";
 import type { ServiceConfig } from "../../src/service/config.js";
 import { Service } from "../../src/service/server.js";
+import { startRedis } from "../helpers/redis.js";
 import { startService, tempDir } from "../service/helpers.js";
+
+const redis = await startRedis();
+afterAll(() => redis?.stop());
 
 /** A log of 12 blocks with contents (several segments with `segmentSize` 4 KiB), closed cleanly. */
 async function makeLog(extra: Partial<ServiceConfig> = {}): Promise<{ dir: string; handles: string[] }> {
@@ -172,6 +177,41 @@ describe("damaged logs", () => {
     expect((inspect(dir).json.badCheckpoints as unknown[]).length).toBe(1);
   });
 
+  it("a damaged checkpoint with recoverSkipCorrupt: skipped, reported, left behind; new records go on from its seq", async () => {
+    // The checkpoint is the last thing written: no record follows it.
+    const { dir, handles } = await makeLog();
+    const svc = await start(dir);
+    await svc.replication!.checkpoint();
+    await svc.close();
+    const ckp = readdirSync(dir).filter((f) => f.endsWith(".ckp"));
+    expect(ckp).toHaveLength(1);
+    const seq = Number(ckp[0].slice(11, 27));
+    flip(join(dir, ckp[0]), FILE_HEADER + 25);
+    const skipped = await start(dir, { recoverSkipCorrupt: true });
+    let fresh: string;
+    try {
+      const rec = skipped.stats().replication.lastRecovery;
+      expect(rec?.skipped, "the damaged checkpoint is reported").toBe(1);
+      // Its blocks are lost; what is written now is numbered after it, and survives a restart.
+      expect(skipped.caps.find(handles[0])).toBeUndefined();
+      expect(skipped.stats().replication.seq).toBeGreaterThanOrEqual(seq);
+      const r = new Redis({ port: skipped.port });
+      fresh = String(await r.call("ALLOC", 100));
+      await r.call("WRITE", fresh, 0, "after");
+      await r.call("SYNC");
+      r.disconnect();
+    } finally {
+      await skipped.close();
+    }
+    // The damage is left behind: a start without the option recovers.
+    const again = await start(dir);
+    try {
+      expect(again.caps.find(fresh)).toBeDefined();
+    } finally {
+      await again.close();
+    }
+  });
+
   it("inspect summarizes a healthy directory: segments, records by type, live allocations", async () => {
     const { dir } = await makeLog();
     const text = execFileSync(process.execPath, ["dist/cli/main.js", "inspect", dir], { encoding: "utf8" });
@@ -185,6 +225,44 @@ describe("damaged logs", () => {
     const bad = spawnSync(process.execPath, ["dist/cli/main.js", "inspect", tempDir()], { encoding: "utf8" });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/holds no mneme replication log/);
+  });
+});
+
+describe.skipIf(!redis)("a damaged checkpoint on the Redis backend", () => {
+  it("with recoverSkipCorrupt: new records go on after its seq (the stream refuses smaller ids), and survive", async () => {
+    const replicate = `redis://127.0.0.1:${redis!.port}/damaged-ckp`;
+    const first = await start("", { replicate });
+    const r1 = new Redis({ port: first.port });
+    const old = String(await r1.call("ALLOC", 100));
+    await r1.call("SYNC");
+    r1.disconnect();
+    await first.replication!.checkpoint();
+    await first.close();
+    const admin = new Redis({ port: redis!.port });
+    const key = "mneme:{damaged-ckp}:checkpoint";
+    const v = (await admin.getBuffer(key))!;
+    v[8 + FILE_HEADER + 25] ^= 0x40;
+    await admin.set(key, v);
+    const skipped = await start("", { replicate, recoverSkipCorrupt: true });
+    let fresh: string;
+    try {
+      expect(skipped.stats().replication.lastRecovery?.skipped).toBe(1);
+      expect(skipped.caps.find(old)).toBeUndefined();
+      const r = new Redis({ port: skipped.port });
+      fresh = String(await r.call("ALLOC", 100));
+      await r.call("WRITE", fresh, 0, "after");
+      expect(await r.call("SYNC")).toBe("OK");
+      r.disconnect();
+    } finally {
+      await skipped.close();
+    }
+    const again = await start("", { replicate });
+    try {
+      expect(again.caps.find(fresh)).toBeDefined();
+    } finally {
+      await again.close();
+      admin.disconnect();
+    }
   });
 });
 
