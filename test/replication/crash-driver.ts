@@ -3,8 +3,9 @@
  * seeded PRNG, keeps a model of what the durability contract promises, and checks a restarted
  * server against it.
  *
- * The model per block: `durable` bytes (what the contract covers) and a `mask` of bytes written
- * since (which may hold either value after a crash). `commit()` moves the current state into
+ * Blocks are ALLOC blocks, or MAP regions too (`maps`). The model per block: `durable` bytes
+ * (what the contract covers) and a `mask` of bytes written since (which may hold either value
+ * after a crash). `commit()` moves the current state into
  * `durable`: after every acknowledged command under `always`, after a SYNC reply under `batch`.
  * Blocks allocated since the last commit may or may not come back; blocks freed before it must
  * not (their handles are refused); blocks freed since may or may not.
@@ -29,6 +30,9 @@ import { rng as prng } from "../helpers/rng.js";
 export { prng };
 
 export class CrashModel {
+  /** `maps`: a third of what the client makes are MAP regions (1 to 5 pages) instead of blocks. */
+  constructor(readonly maps = false) {}
+
   readonly blocks = new Map<string, Block>();
   /** Freed and committed: must never come back. */
   readonly gone = new Set<string>();
@@ -75,9 +79,14 @@ export class CrashModel {
         const live = [...this.blocks.keys()].filter((h) => !this.freeing.has(h));
         const x = rnd();
         if (live.length < 4 || (x < 0.3 && live.length < 60)) {
-          const size = 1 + Math.floor(rnd() * (rnd() < 0.3 ? 40000 : 5000));
-          const align = rnd() < 0.2 ? 1 << (6 + Math.floor(rnd() * 7)) : 0;
-          const h = String(await r.call("ALLOC", size, ...(align ? ["ALIGN", align] : [])));
+          const map = this.maps && rnd() < 0.33;
+          const size = map
+            ? 4096 * (1 + Math.floor(rnd() * 5))
+            : 1 + Math.floor(rnd() * (rnd() < 0.3 ? 40000 : 5000));
+          const align = !map && rnd() < 0.2 ? 1 << (6 + Math.floor(rnd() * 7)) : 0;
+          const h = map
+            ? String(await r.call("MAP", size))
+            : String(await r.call("ALLOC", size, ...(align ? ["ALIGN", align] : [])));
           this.blocks.set(h, {
             size,
             durable: new Uint8Array(size),
