@@ -24,7 +24,7 @@
  * | 16-31| ROOTS         | page index of each upper layer's root structure, 0 = none     |
  */
 export const MAGIC = 0x454d4e4d;
-export const VERSION = 2;
+export const VERSION = 1;
 
 export const H_MAGIC = 0;
 export const H_VERSION = 1;

@@ -62,7 +62,6 @@ const M_HOT_HIGH = L.M_HOT_HIGH;
 const M_HOT_LIMIT = L.M_HOT_LIMIT;
 const M_HOT_MISSES = L.M_HOT_MISSES;
 const M_HOT_OFFSET = L.M_HOT_OFFSET;
-const M_LINK_OFFSET = L.M_LINK_OFFSET;
 const M_MAX_ORDER = L.M_MAX_ORDER;
 const M_RUN_OFFSET = L.M_RUN_OFFSET;
 const M_STATE_OFFSET = L.M_STATE_OFFSET;
@@ -108,7 +107,7 @@ export class PageAllocator {
   readonly firstPage: number;
   /** @internal one past the last page */
   readonly pageCount: number;
-  /** @internal the whole arena as Int32 words */
+  /** @internal the whole arena as Int32 words: links live here */
   readonly w: Int32Array;
   /** @internal word index of the page-meta struct */
   readonly mb: number;
@@ -116,8 +115,6 @@ export class PageAllocator {
   readonly state: Uint8Array;
   /** @internal run-length map, an int32 per page */
   readonly run: Int32Array;
-  /** @internal link map: a free block's list links, two int32 per page */
-  readonly links: Int32Array;
   /** @internal this thread's hot-page stack (a pool gives each worker its own, see bindHotStack) */
   hot: Int32Array;
   /** The stack's limit, cached from HOT_LIMIT for the fast paths (a pool's bound stack: its length). */
@@ -133,6 +130,8 @@ export class PageAllocator {
   mutex: Lock | null = null;
   /** @internal Set by a pool: the other threads' hot stacks (they count as free). */
   otherHotStacks: () => HotStack[] = () => [];
+  /** words per page: a free block's links are at w[page * wpp] */
+  private readonly wpp: number;
 
   constructor(options: PageAllocatorOptions | { arena: Arena }) {
     if (options !== null && typeof options === "object" && "arena" in options) {
@@ -148,10 +147,10 @@ export class PageAllocator {
     this.w = arena.words;
     this.mb = arena.metaOffset >> 2;
     this.maxOrder = this.w[this.mb + M_MAX_ORDER];
+    this.wpp = this.pageSize >> 2;
     const buf = arena.buffer;
     this.state = new Uint8Array(buf, this.w[this.mb + M_STATE_OFFSET], this.pageCount);
     this.run = new Int32Array(buf, this.w[this.mb + M_RUN_OFFSET], this.pageCount);
-    this.links = new Int32Array(buf, this.w[this.mb + M_LINK_OFFSET], this.pageCount * 2);
     this.hotHigh = this.w[this.mb + M_HOT_LIMIT];
     this.hotCountWord = this.mb + M_HOT_COUNT;
     this.hotBatch = this.w[this.mb + M_HOT_BATCH];
@@ -214,7 +213,6 @@ export class PageAllocator {
     w[mb + M_MAX_ORDER] = maxOrder;
     w[mb + M_STATE_OFFSET] = geo.stateOffset;
     w[mb + M_RUN_OFFSET] = geo.runOffset;
-    w[mb + M_LINK_OFFSET] = geo.linkOffset;
     w[mb + M_HOT_OFFSET] = geo.hotOffset;
     w[mb + M_HOT_HIGH] = hotHigh;
     const limit = L.hotBaseLimit(arena.pageCount, hotHigh);
@@ -885,12 +883,12 @@ export class PageAllocator {
 
   private pushFree(page: number, o: number): void {
     const w = this.w;
-    const links = this.links;
     const m = this.mb;
     const next = w[m + M_FREE_HEAD + o];
-    links[2 * page + L_NEXT] = next;
-    links[2 * page + L_PREV] = 0;
-    if (next !== 0) links[2 * next + L_PREV] = page;
+    const base = page * this.wpp;
+    w[base + L_NEXT] = next;
+    w[base + L_PREV] = 0;
+    if (next !== 0) w[next * this.wpp + L_PREV] = page;
     w[m + M_FREE_HEAD + o] = page;
     w[m + M_FREE_COUNT + o]++;
     w[m + M_FREE_PAGES] += 1 << o;
@@ -899,13 +897,13 @@ export class PageAllocator {
 
   private unlink(page: number, o: number): void {
     const w = this.w;
-    const links = this.links;
     const m = this.mb;
-    const next = links[2 * page + L_NEXT];
-    const prev = links[2 * page + L_PREV];
-    if (prev !== 0) links[2 * prev + L_NEXT] = next;
+    const base = page * this.wpp;
+    const next = w[base + L_NEXT];
+    const prev = w[base + L_PREV];
+    if (prev !== 0) w[prev * this.wpp + L_NEXT] = next;
     else w[m + M_FREE_HEAD + o] = next;
-    if (next !== 0) links[2 * next + L_PREV] = prev;
+    if (next !== 0) w[next * this.wpp + L_PREV] = prev;
     w[m + M_FREE_COUNT + o]--;
     w[m + M_FREE_PAGES] -= 1 << o;
     this.state[page] = S_NONE;

@@ -258,9 +258,10 @@ export function pageCheck(pages: PageAllocator): void {
       if (node < firstPage || node >= pageCount || state[node] !== S_FREE_BASE + o) {
         fail(`order ${o}: list holds page ${node} which is not a free block of that order`);
       }
-      if (pages.links[2 * node + L_PREV] !== prev) fail(`order ${o}: back link of page ${node} is wrong`);
+      const base = node * (pages.pageSize >> 2);
+      if (w[base + L_PREV] !== prev) fail(`order ${o}: back link of page ${node} is wrong`);
       prev = node;
-      node = pages.links[2 * node + L_NEXT];
+      node = w[base + L_NEXT];
     }
     if (walked !== stored) fail(`order ${o}: list has ${walked} blocks, count says ${stored}`);
   }

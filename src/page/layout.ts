@@ -18,7 +18,6 @@
  * | 10    | HOT_LIMIT     | pages the stack holds before it overflows (<= HOT_HIGH, adaptive) |
  * | 11    | HOT_MISSES    | single-page allocations that found the stack empty since it last  |
  * |       |               | overflowed                                                        |
- * | 12    | LINK_OFFSET   | byte offset of the link map                                       |
  * | 16+o  | FREE_HEAD[o]  | first free block of order o (page index), 0 = empty list          |
  * | 48+o  | FREE_COUNT[o] | free blocks of order o                                            |
  *
@@ -29,21 +28,16 @@
  * - run-length map, Int32 per page: for a USED or HEADER first page, the pages of the allocation
  *   (a SINGLE page is a one-page allocation whose length is implied);
  *   meaningless for any other page (it is not cleared on free).
- * - link map, two Int32 per page: the free lists' links of a free block's first page (doubly
- *   linked, so a buddy is unlinked in O(1) when it coalesces); meaningless for any other page:
- *
- *   | word       | meaning                                                 |
- *   |------------|---------------------------------------------------------|
- *   | 2*page     | next free block of the same order (page index, 0 = end) |
- *   | 2*page + 1 | previous free block (page index, 0 = this is the head)  |
- *
- *   The links live here, as Linux keeps them in struct page, rather than in the free blocks' own
- *   first bytes: a free and its coalescing then touch three words of a dense map instead of three
- *   cold pages (three cache lines and three TLB entries of a large arena). Measured on the mixed
- *   workload of the object benchmark (a quarter of its requests are whole-page runs): BENCHMARKS.md,
- *   object layer, session 8.
  * - hot-page stack, Int32 per slot: single pages freed recently, handed out again before the
  *   buddy lists are touched (Linux's per-cpu page lists). They count as free.
+ *
+ * Free blocks are linked through their own first bytes (intrusive, doubly linked so a buddy is
+ * unlinked in O(1) when it coalesces):
+ *
+ * | offset in block | size | meaning                          |
+ * |-----------------|------|----------------------------------|
+ * | 0               | 4    | next free block of the same order (page index, 0 = end) |
+ * | 4               | 4    | previous free block (page index, 0 = this is the head)  |
  *
  * Page 0 is a header page and never free, so 0 is a safe "none" for links and heads.
  */
@@ -57,7 +51,6 @@ export const M_HOT_HIGH = 8;
 export const M_HOT_BATCH = 9;
 export const M_HOT_LIMIT = 10;
 export const M_HOT_MISSES = 11;
-export const M_LINK_OFFSET = 12;
 export const M_FREE_HEAD = 16;
 export const M_FREE_COUNT = 48;
 export const SIZEOF_PAGE_META = 80 * 4;
@@ -75,7 +68,7 @@ export const S_HEADER = 0x42;
 /** A one-page allocation: its length is implied, so the hot path never touches the run map. */
 export const S_SINGLE = 0x43;
 
-/** A page's link words in the link map: at 2 * page + L_NEXT and 2 * page + L_PREV. */
+/** Link words inside a free block. */
 export const L_NEXT = 0;
 export const L_PREV = 1;
 
@@ -107,7 +100,6 @@ export function defaultHotCapacity(pageCount: number): number {
 export interface PageMetaGeometry {
   stateOffset: number;
   runOffset: number;
-  linkOffset: number;
   hotOffset: number;
   bytes: number;
 }
@@ -131,10 +123,9 @@ export function pageMetaGeometry(
   const structEnd = metaOffset + SIZEOF_PAGE_META;
   const stateOffset = shared ? alignTo(structEnd, PAIR_BYTES) : structEnd;
   const runOffset = alignTo(stateOffset + pageCount, 4);
-  const linkOffset = runOffset + pageCount * 4;
-  const hotOffset = linkOffset + pageCount * 8;
+  const hotOffset = runOffset + pageCount * 4;
   const end = hotOffset + hotHigh * 4;
-  return { stateOffset, runOffset, linkOffset, hotOffset, bytes: end - metaOffset };
+  return { stateOffset, runOffset, hotOffset, bytes: end - metaOffset };
 }
 
 export function alignTo(n: number, a: number): number {

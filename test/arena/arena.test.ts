@@ -95,12 +95,11 @@ describe("arena geometry", () => {
 
   it("counts the page metadata in the header: an arena too small for it is rejected", () => {
     thrown(InvalidArgumentError, () => new PageAllocator({ bytes: 512, pageSize: 512 }));
-    // 512-byte pages, 200 of them: 13 bytes a page (state 1, run 4, links 8) and the structs
-    // take 6 pages; a hot stack of a slot a page (4 bytes each) adds 800 bytes, 2 more pages.
+    // 512-byte pages: a hot stack of a slot a page (4 bytes each) takes 200 pages' 800 bytes.
     const bare = new PageAllocator({ bytes: 200 * 512, pageSize: 512, hotPages: 0 });
     const full = new PageAllocator({ bytes: 200 * 512, pageSize: 512, hotPages: 200 });
-    expect(bare.stats().headerPages).toBe(6);
-    expect(full.stats().headerPages).toBe(8);
+    expect(bare.stats().headerPages).toBe(3);
+    expect(full.stats().headerPages).toBe(5);
     // A hot stack never has more slots than the arena has pages.
     const big = new PageAllocator({ bytes: 128 * 4096, hotPages: 65536 });
     expect(big.stats().hotCapacity).toBe(128);
