@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AddressSpace, FileStore } from "../../src/index.js";
 import { ManualClock } from "../../src/reclaim/clock.js";
 import { startWriteback } from "../../src/reclaim/writeback.js";
+import { MemoryStore } from "../vm/helpers.js";
 
 const PS = 4096;
 const dirs: string[] = [];
@@ -131,6 +132,32 @@ describe("the flusher's metadata pass", () => {
     expect(flushed).toEqual(["file", "file"]);
     expect(flusher.stats().metadataSyncs).toBe(2);
     expect(flusher.stats().errors).toBe(0);
+    await space.close();
+  });
+});
+
+describe("throttling when another mapping's writeback fails", () => {
+  it("a writer is paced, not failed, by a store error of pages that are not its own", async () => {
+    const clock = new ManualClock(1_000);
+    const space = new AddressSpace({ frames: 16, now: () => clock.now() });
+    const flusher = startWriteback(space, { clock, lowRatio: 0.3, highRatio: 0.5, batch: 4 });
+    const broken = new MemoryStore("broken");
+    const a = space.map({ length: 8 * PS, store: broken, hint: "random" });
+    const b = space.map({ length: 8 * PS, store: new MemoryStore("b"), hint: "random" });
+    for (let p = 0; p < 8; p++) await space.write(a + p * PS, new Uint8Array(PS).fill(1 + p));
+    // Every page of A dirty and its store failing from now on: above the high ratio, a write to
+    // B is throttled, and the throttle's writeback picks A's pages (the oldest).
+    broken.failWrites = 1_000;
+    expect(space.dirtyPages() / space.cachedPages()).toBeGreaterThanOrEqual(0.5);
+    await space.write(b, new Uint8Array(PS).fill(9));
+    expect((await space.read(b, 1))[0]).toBe(9);
+    expect(flusher.stats().throttled).toBeGreaterThan(0);
+    expect(flusher.stats().errors).toBeGreaterThan(0);
+    // A's failure is reported to whoever asks for A's pages to be written.
+    await expect(space.sync()).rejects.toThrow(/injected write failure/);
+    broken.failWrites = 0;
+    await space.sync();
+    expect(broken.data.get(7 * PS)?.[0]).toBe(8);
     await space.close();
   });
 });
