@@ -218,7 +218,9 @@ export class Pager {
   /**
    * Writes up to `count` dirty resident pages back, oldest dirty first, keeping them resident and
    * clean (the flusher's writeback); with `dirtiedBefore`, only pages dirty since before it.
-   * Returns how many were written.
+   * Returns how many were written. A page whose store fails stays dirty and the others are still
+   * written (stopping at it, one failing store kept every other page from ever being written by
+   * age); the first failure is thrown at the end.
    */
   async writebackOldest(count: number, dirtiedBefore = Number.POSITIVE_INFINITY): Promise<number> {
     const fr = this.frames;
@@ -230,11 +232,17 @@ export class Pager {
     }
     found.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     let n = 0;
+    let failure: { error: unknown } | null = null;
     for (const [, key] of found) {
       if (n >= count) break;
-      await this.clean(key);
-      n++;
+      try {
+        await this.clean(key);
+        n++;
+      } catch (e) {
+        failure ??= { error: e };
+      }
     }
+    if (failure !== null) throw failure.error;
     return n;
   }
 

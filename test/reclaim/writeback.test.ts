@@ -161,3 +161,32 @@ describe("throttling when another mapping's writeback fails", () => {
     await space.close();
   });
 });
+
+describe("expiry when one mapping's writeback fails", () => {
+  it("the other mappings' expired pages are still written on every wake-up", async () => {
+    const clock = new ManualClock(1_000);
+    const space = new AddressSpace({ frames: 64, now: () => clock.now() });
+    const flusher = startWriteback(space, { clock, interval: 5_000, expire: 30_000 });
+    const broken = new MemoryStore("broken");
+    const healthy = new MemoryStore("healthy");
+    const a = space.map({ length: 4 * PS, store: broken });
+    const b = space.map({ length: 4 * PS, store: healthy });
+    // 40 clean pages: the three dirty ones are far below every ratio, only their age gets them
+    // written. A's page is dirtied first, so it is the oldest: each pass meets it before B's.
+    const clean = space.map({ length: 40 * PS, store: new MemoryStore("clean") });
+    await space.read(clean, 40 * PS);
+    await space.write(a, new Uint8Array(PS).fill(1));
+    await space.write(b, new Uint8Array(PS).fill(2));
+    await space.write(b + PS, new Uint8Array(PS).fill(3));
+    broken.failWrites = 1_000;
+    await clock.advance(35_000);
+    await flusher.settled();
+    expect(healthy.data.get(0)?.[0], "B's expired pages written").toBe(2);
+    expect(healthy.data.get(PS)?.[0]).toBe(3);
+    expect(space.dirtyPages()).toBe(1);
+    expect(flusher.stats().errors).toBeGreaterThan(0);
+    broken.failWrites = 0;
+    await space.close();
+    expect(broken.data.get(0)?.[0]).toBe(1);
+  });
+});
