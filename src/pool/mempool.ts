@@ -96,6 +96,8 @@ export class Mempool {
   private one: Segment | null;
   private closed = false;
   private readonly ps: number;
+  /** Threads whose blocks go back when they are reaped (freeOwnedWhenReaped). */
+  private readonly freeOwnedOnReap = new Set<number>();
 
   private constructor(segments: Segment[]) {
     this.segments = segments;
@@ -447,11 +449,22 @@ export class Mempool {
   }
 
   /**
+   * Whoever reaps `threadId` (watch() on its exit, or reapThread) frees its pool.alloc blocks as
+   * well: asked before terminating a worker whose blocks nobody else uses (the OOM killer's kill,
+   * reclaim/pool-consumer.ts). Without it, watch() heard the exit first and reaped without them.
+   */
+  freeOwnedWhenReaped(threadId: number): void {
+    this.freeOwnedOnReap.add(threadId);
+  }
+
+  /**
    * Recovers the slots of a thread known to be gone (what watch() does on exit). With `freeOwned`
    * its pool.alloc blocks are freed as well: only for a worker whose blocks nobody else uses (the
    * OOM killer's kill of a worker, reclaim/pool-consumer.ts).
    */
   reapThread(threadId: number, freeOwned = false): number {
+    const marked = this.freeOwnedOnReap.delete(threadId);
+    freeOwned ||= marked;
     let n = 0;
     for (const s of this.segments) {
       for (let slot = 1; slot <= s.maxSlots; slot++) {

@@ -56,6 +56,8 @@ export function workerConsumer(
     },
     kill: async (reason) => {
       killedBy = reason;
+      // The pool may watch the worker: its exit handler reaps before terminate() resolves.
+      if (options.freeOwned) pool.freeOwnedWhenReaped(threadId);
       await worker.terminate();
       pool.reapThread(threadId, options.freeOwned ?? false);
     },

@@ -35,6 +35,7 @@ describe("pool workers as OOM consumers", () => {
     const steady = spawn(0x11);
     const protectedBig = spawn(0x22);
     const hog = spawn(0x33);
+    const hogThread = hog.worker.threadId;
     const reclaimer = new Reclaimer({ maxRounds: 2 });
     const consumers = {
       steady: workerConsumer(pool, steady.worker, { name: "steady" }),
@@ -60,7 +61,10 @@ describe("pool workers as OOM consumers", () => {
     expect(kills.map((k) => k.victim)).toEqual(["hog"]);
     expect(kills[0].footprint).toBeGreaterThan(400 * ps);
     expect(() => consumers.hog.assertAlive()).toThrow(/hog was killed by the OOM killer/);
-    // Its pages came back: the pool is above the watermarks again.
+    // Its pages came back (freeOwned), whoever reaped the thread first: the pool's watch() on its
+    // exit, or the consumer. Nothing stays charged to it, and the pool is above the watermarks.
+    const left = pool.stats().workers.find((w) => w.threadId === hogThread);
+    expect(left?.allocations ?? 0, "blocks still charged to the killed worker").toBe(0);
     expect(zone.free()).toBeGreaterThan(zone.marks.high);
     expect(await ask(steady, { op: "verify" })).toEqual({ held: 50, ok: true });
     expect(await ask(protectedBig, { op: "verify" })).toEqual({ held: 400, ok: true });
