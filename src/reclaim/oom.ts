@@ -37,6 +37,7 @@ export interface OomEvent {
 
 export class OomKiller extends EventEmitter {
   private readonly consumers = new Set<Consumer>();
+  private killing: Promise<OomEvent | null> | null = null;
   kills = 0;
 
   register(consumer: Consumer): () => void {
@@ -69,8 +70,20 @@ export class OomKiller extends EventEmitter {
     return bestScore === Number.NEGATIVE_INFINITY ? null : best;
   }
 
-  /** Kills the worst consumer; returns its event, or null if every consumer is protected. */
-  async kill(reason: string): Promise<OomEvent | null> {
+  /**
+   * Kills the worst consumer; returns its event, or null if every consumer is protected. A kill
+   * still under way (the victim dying, its memory not back yet) serves a caller that comes
+   * meanwhile: two reclaims short at once killed two consumers where one was enough (Linux takes
+   * oom_lock and backs off while a victim exits).
+   */
+  kill(reason: string): Promise<OomEvent | null> {
+    this.killing ??= this.killWorst(reason).finally(() => {
+      this.killing = null;
+    });
+    return this.killing;
+  }
+
+  private async killWorst(reason: string): Promise<OomEvent | null> {
     const victim = this.select();
     if (!victim) return null;
     const total = [...this.consumers].reduce((n, c) => n + Math.max(0, c.footprint()), 0);

@@ -76,6 +76,34 @@ describe("pool workers as OOM consumers", () => {
   });
 });
 
+describe("two allocations reclaiming at once", () => {
+  it("share one OOM kill: the second waits for the victim to die instead of killing another", async () => {
+    const pool = Mempool.create(4 << 20);
+    const hog = start<GrowerReply>(grower, { handle: pool.handle, fill: 0x44 }, pool);
+    const small = start<GrowerReply>(grower, { handle: pool.handle, fill: 0x55 }, pool);
+    running.push(hog, small);
+    const reclaimer = new Reclaimer({ maxRounds: 1 });
+    const consumers = {
+      hog: workerConsumer(pool, hog.worker, { name: "hog", freeOwned: true }),
+      small: workerConsumer(pool, small.worker, { name: "small", freeOwned: true }),
+    };
+    for (const c of Object.values(consumers)) reclaimer.registerConsumer(c);
+    const kills: OomEvent[] = [];
+    reclaimer.on("oom", (e: OomEvent) => kills.push(e));
+    await ask(small, { op: "grow", pages: 100 });
+    const zone = poolZone(pool, { min: 32, low: 48, high: 64 });
+    await ask(hog, { op: "grow", pages: pool.stats().free / pool.pageSize - 40 });
+    expect(zone.free()).toBeLessThanOrEqual(40);
+    // Both find nothing to shrink and reach the OOM killer while the hog's thread is terminating.
+    const both = await Promise.all([reclaimer.beforeAllocate(zone, 16), reclaimer.beforeAllocate(zone, 16)]);
+    expect(both).toEqual([true, true]);
+    expect(kills.map((k) => k.victim)).toEqual(["hog"]);
+    expect(consumers.small.killed).toBe(false);
+    expect(await ask(small, { op: "verify" })).toEqual({ held: 100, ok: true });
+    pool.check();
+  });
+});
+
 describe("workerConsumer's arguments", () => {
   it("refuses something that is not a Worker, and an empty name", () => {
     const pool = Mempool.create(1 << 20);
