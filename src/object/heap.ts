@@ -6,9 +6,10 @@
  * Request routing:
  *
  *     malloc(size) ── size <= 8192 ──> size class (size-classes.ts) ──> slab cache (slab.ts)
- *                 └─ size >  8192 ──> page layer, whole pages ("large"), tail returned
+ *                 └─ size >  8192 ──> a cached run of that many pages (large-runs.ts), else
+ *                                     the page layer: whole pages ("large"), tail returned
  *     free(addr)   ── owner map[page] ──> slab first page: that slab's bitmap
- *                                     └─> OWNER_LARGE: the page layer
+ *                                     └─> OWNER_LARGE: the large-run cache, else the page layer
  *                                     └─> anything else: InvalidAddressError, nothing changes
  *
  * The page-owner map (one Int32 per arena page) is what makes free() need no size and reject

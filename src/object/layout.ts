@@ -36,8 +36,8 @@
  * After it: the page-owner map (Int32 per arena page, see slabOwner below; OWNER_LARGE for the
  * first page of a large allocation, OWNER_META for heap metadata (root, reserve, vmalloc page
  * tables), OWNER_VMALLOC for pages backing vmalloc areas, cachedOwner(next) for the first page of
- * a freed large run the heap keeps for reuse, 0 for pages the heap does not own), the cache directory (MAX_CACHES descriptors), the vmalloc directory and
- * the reserve.
+ * a freed large run the heap keeps for reuse, 0 for pages the heap does not own), the cache
+ * directory (MAX_CACHES descriptors), the vmalloc directory and the reserve.
  */
 export const HEAP_MAGIC = 0x50414548; // "HEAP"
 
