@@ -22,6 +22,8 @@ export interface StressCase {
   maxHeapBytes: number;
   handOver?: number;
   seed: number;
+  /** Called with the pool once it is made, before the workers start (to watch it while they run). */
+  created?: (pool: Mempool) => void;
 }
 
 export interface StressOutcome {
@@ -33,6 +35,7 @@ export async function stress(c: StressCase): Promise<StressOutcome> {
   const workers = c.workers ?? 4;
   const pool = Mempool.create(c.bytes, c.options);
   const fresh = pool.stats();
+  c.created?.(pool);
   const rings = Array.from({ length: workers }, () => new Ring(1024).buffer);
   const barrier = new SharedArrayBuffer(12);
   const replies = await Promise.all(
