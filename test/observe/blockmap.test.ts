@@ -69,6 +69,23 @@ describe("heapBlocks (the arena map)", () => {
     expect(pagesOf(after, kind("large"))).toBe(0);
   });
 
+  it("shows a freed large run the heap keeps for reuse as cached, and a reused one as large again", () => {
+    const heap = new Heap({ bytes: 4 << 20 });
+    heap.free(heap.malloc(1 << 20));
+    const run = heap.malloc(5 * 4096);
+    heap.free(run);
+    const m = heapBlocks(heap);
+    checkCoverage(m);
+    const i = m.start.indexOf(run / m.pageSize);
+    expect(BLOCK_KINDS[m.kind[i]]).toBe("cached");
+    expect(m.pages[i]).toBe(5);
+    expect(pagesOf(m, kind("cached")) * m.pageSize).toBe(heap.stats().cachedRuns.bytes);
+    expect(heap.malloc(5 * 4096)).toBe(run);
+    const after = heapBlocks(heap);
+    expect(pagesOf(after, kind("cached"))).toBe(0);
+    expect(BLOCK_KINDS[after.kind[after.start.indexOf(run / m.pageSize)]]).toBe("large");
+  });
+
   it("pool.blockMap() gives one map per segment; pool.alloc pages are plain page-layer blocks", () => {
     const pool = Mempool.create(8 << 20, { segmentBytes: 4 << 20 });
     try {
