@@ -77,7 +77,7 @@ import {
   VM_WORDS,
 } from "./layout.js";
 import { RESERVE_HOME_PAGES, Reserve, SIZEOF_RESERVE } from "./reserve.js";
-import { type Shrinker, ShrinkerRegistry, type ShrinkResult } from "./shrinker.js";
+import { type Shrinker, ShrinkerRegistry } from "./shrinker.js";
 import {
   alignUp,
   CLASS_SIZES,
@@ -127,7 +127,12 @@ export class Heap {
   /** @internal */ readonly reserve: Reserve;
   /** @internal */ readonly owner: Int32Array;
   /** @internal word index of the root */ readonly rw: number;
-  readonly shrinkers = new ShrinkerRegistry();
+  /**
+   * The heap's shrinkers, its own "slab-empty" first. Objects that later ones (user caches) free
+   * land in array caches and partly used slabs: after them, the registry drains those (settle),
+   * for direct reclaim and for a Reclaimer over this registry alike.
+   */
+  readonly shrinkers = new ShrinkerRegistry({ own: "slab-empty", run: (bytes) => this.shrinkSlabs(bytes) });
   private readonly ps: number;
   /** 1 / pageSize: exact for a power of two, and a multiply is much cheaper than a divide. */
   private readonly perByte: number;
@@ -500,11 +505,7 @@ export class Heap {
 
   /** Asks the shrinkers for `bytes`; true if anything was freed. */
   reclaim(bytes: number): boolean {
-    const r: ShrinkResult = this.shrinkers.shrink(bytes);
-    // Objects that later shrinkers (user caches) freed sit in array caches and partial slabs:
-    // drain them, so that slabs they emptied go back to the page layer now.
-    if (r.asked.some((name) => name !== "slab-empty")) this.shrinkSlabs(bytes);
-    return r.freed > 0;
+    return this.shrinkers.shrink(bytes).freed > 0;
   }
 
   private shrinkSlabs(bytes: number): number {

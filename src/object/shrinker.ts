@@ -22,8 +22,23 @@ export interface ShrinkResult {
   asked: string[];
 }
 
+/**
+ * Run after a shrink in which any shrinker but `own` was asked (see ShrinkerRegistry): the heap's,
+ * whose array caches and partly used slabs take what user shrinkers free, so the memory they
+ * report is not back in the page layer until the heap drains them.
+ */
+export interface Settle {
+  own: string;
+  run(bytes: number): void;
+}
+
 export class ShrinkerRegistry {
   private list: Shrinker[] = [];
+  private readonly settle: Settle | null;
+
+  constructor(settle: Settle | null = null) {
+    this.settle = settle;
+  }
 
   register(shrinker: Shrinker): () => void {
     if (!shrinker || typeof shrinker.name !== "string" || typeof shrinker.count !== "function") {
@@ -60,6 +75,8 @@ export class ShrinkerRegistry {
       result.asked.push(s.name);
       result.freed += Math.max(0, s.scan(bytes - result.freed));
     }
+    const settle = this.settle;
+    if (settle !== null && result.asked.some((name) => name !== settle.own)) settle.run(bytes);
     return result;
   }
 }

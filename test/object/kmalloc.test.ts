@@ -368,4 +368,31 @@ describe("{ wait: false } and shrinkers", () => {
     expect(cache.stats().slabs).toBe(0);
     heap.check();
   });
+
+  it("what a user shrinker frees reaches the page layer when a Reclaimer runs the heap's shrinkers", () => {
+    // The reclaim layer's Reclaimer calls heap.shrinkers.shrink() itself, not heap.reclaim(): the
+    // 8 KiB objects a user cache frees there land on the array cache, after "slab-empty" ran.
+    const heap = new Heap({ bytes: 1 << 20, pageSize: PS });
+    const objects = Array.from({ length: 8 }, () => heap.malloc(8192));
+    heap.registerShrinker({
+      name: "user-cache",
+      count: () => objects.length * 8192,
+      scan: (bytes) => {
+        let freed = 0;
+        while (freed < bytes && objects.length > 0) {
+          heap.free(objects.pop() as number);
+          freed += 8192;
+        }
+        return freed;
+      },
+    });
+    const before = heap.pages.freePages;
+    const r = heap.shrinkers.shrink(64 * 1024);
+    expect(r.asked).toEqual(["user-cache"]);
+    expect(r.freed).toBe(64 * 1024);
+    // Every page of the 8 objects (their slabs, now empty) is back in the page layer.
+    expect(heap.pages.freePages - before).toBeGreaterThanOrEqual(16);
+    expect(heap.stats().caches.find((c) => c.name === "kmalloc-8192")?.cached).toBe(0);
+    heap.check();
+  });
 });
