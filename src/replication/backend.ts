@@ -97,6 +97,8 @@ export interface ReplicationBackend {
   durable(): Promise<void>;
   /** Bytes appended but not yet handed to storage (the backlog the replicator bounds). */
   queued(): number;
+  /** The storage error that stopped this backend (nothing appended is stored from then on), or null. */
+  failure(): Error | null;
   /**
    * An image of the state at `seq` is being built (MAP pages are read through the vm, so records
    * after `seq` may be appended meanwhile); they must survive the log the checkpoint drops.

@@ -188,6 +188,10 @@ export class FileBackend implements ReplicationBackend {
     return this.appended - this.written;
   }
 
+  failure(): Error | null {
+    return this.failed;
+  }
+
   durable(): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.synced >= this.appended) return Promise.resolve();

@@ -172,6 +172,10 @@ export class RedisBackend implements ReplicationBackend {
     return this.written - this.acked;
   }
 
+  failure(): Error | null {
+    return this.failed;
+  }
+
   durable(): Promise<void> {
     return this.last.then(() => {
       if (this.failed) throw this.failed;

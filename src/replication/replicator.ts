@@ -138,10 +138,17 @@ export class Replicator {
     return this.draining;
   }
 
-  /** Waits until the backlog is below 7/8 of the limit: short pauses, not stop-and-go. */
+  /**
+   * Waits until the backlog is below 7/8 of the limit: short pauses, not stop-and-go. Storage that
+   * failed for good never drains: the waiting replies get its error (they waited forever).
+   */
   private async drain(): Promise<void> {
     const target = (this.options.backlog * 7) / 8;
-    while (!this.closed && this.backend.queued() > target) await new Promise((r) => setTimeout(r, 1));
+    while (!this.closed && this.backend.queued() > target) {
+      const failure = this.backend.failure();
+      if (failure !== null) throw failure;
+      await new Promise((r) => setTimeout(r, 1));
+    }
   }
 
   logAlloc(cap: Capability, align: number): void {

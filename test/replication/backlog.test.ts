@@ -1,7 +1,8 @@
 /**
  * Backpressure: when storage falls behind (here a real redis-server stopped with SIGSTOP), the log
  * queued for it stays bounded: once it passes `replicationBacklog`, replies of changing commands
- * wait until it drains, and nothing acknowledged is lost.
+ * wait until it drains, and nothing acknowledged is lost. When storage is gone for good (its
+ * redis-server killed), the held replies get the error instead of waiting forever.
  */
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
@@ -56,6 +57,36 @@ describe("the replication backlog", () => {
       }
     },
   );
+
+  it("storage gone for good (its redis-server killed): WRITEs past the backlog get the error, none hangs", async () => {
+    const own = await startRedis();
+    if (own === undefined) return;
+    const svc = await startService({
+      replicate: `redis://127.0.0.1:${own.port}/gone`,
+      replicationBacklog: 64 * 1024,
+      replicationBatch: 4,
+    });
+    const c = new Redis({ port: svc.port });
+    try {
+      const h = String(await c.call("ALLOC", 1 << 20));
+      await own.stop();
+      const settled = await Promise.all(
+        Array.from({ length: 64 }, (_, i) =>
+          c.call("WRITE", h, i * 4096, page(i)).then(
+            (n) => n,
+            (e: Error) => e.message,
+          ),
+        ),
+      );
+      const failed = settled.filter((x) => typeof x === "string");
+      expect(failed.length, "replies past the backlog").toBeGreaterThan(0);
+      for (const m of failed) expect(m).toMatch(/replication failed/i);
+      await expect(c.call("SYNC")).rejects.toThrow(/replication failed/i);
+    } finally {
+      c.disconnect();
+      await svc.close();
+    }
+  }, 30_000);
 
   it("refuses a backlog limit below 64 KiB", async () => {
     await expect(startService({ replicate: "file", replicationBacklog: 1000 })).rejects.toThrow(
