@@ -6,7 +6,8 @@
  * on a worker thread and has 16 reply buffers of 4 KiB, so replies are assembled while jobs are
  * out and asynchronous MAP commands finish, connections stall for buffers, and a reply may need
  * more buffers than are free when it is ready. Some pipelines end in a malformed frame (every
- * command before it is answered, then the protocol error, then the close); some are abandoned:
+ * command before it is answered, then the protocol error, then the close), some in QUIT followed
+ * by commands that must not run, and RESET comes in the middle of some; some are abandoned:
  * the client closes without reading, and reconnects (its blocks stay with the identity; the ones
  * the abandoned commands touched are freed, what they hold is unknown). Some clients stop
  * reading for a while. At the end every block is freed: no handle, no charged byte and no reply
@@ -109,9 +110,13 @@ function makePipeline(rand: () => number, held: Map<string, Held>, abandon: bool
       add(frame("SIZE", h), (r) => {
         if (r !== size) fail(`SIZE ${what}`, r);
       });
-    } else if (x < 0.94) {
+    } else if (x < 0.92) {
       add(frame("PING"), (r) => {
         if (!(r instanceof Buffer) || r.toString() !== "PONG") fail("PING", r);
+      });
+    } else if (x < 0.94) {
+      add(frame("RESET"), (r) => {
+        if (!(r instanceof Buffer) || r.toString() !== "RESET") fail("RESET", r);
       });
     } else if (x < 0.97) {
       add(frame("SYNC"), (r) => {
@@ -163,9 +168,15 @@ async function client(port: number, seed: number): Promise<void> {
       const ending = rand();
       const abandon = ending < 0.1;
       const malformed = !abandon && ending < 0.2;
-      const before = new Map([...held].map(([h, b]) => [h, { kind: b.kind, bytes: b.bytes.slice() }]));
+      const quit = ending >= 0.2 && ending < 0.28;
+      const copy = () => new Map([...held].map(([h, b]) => [h, { kind: b.kind, bytes: b.bytes.slice() }]));
+      const before = copy();
       const p = makePipeline(rand, held, abandon);
-      const bytes = Buffer.concat([...p.frames, ...(malformed ? [Buffer.from("*1\r\n$x\r\n")] : [])]);
+      let tail: Buffer[] = [];
+      if (malformed) tail = [Buffer.from("*1\r\n$x\r\n")];
+      // After QUIT nothing may run: these commands, over a copy, would change what the model holds.
+      if (quit) tail = [frame("QUIT"), ...makePipeline(rand, copy(), true).frames];
+      const bytes = Buffer.concat([...p.frames, ...tail]);
       if (abandon) {
         await sendInPieces(conn, bytes, rand);
         await sleep(Math.floor(rand() * 3));
@@ -186,11 +197,13 @@ async function client(port: number, seed: number): Promise<void> {
         const made = p.makes.get(k);
         if (made !== undefined) held.set(String(r), made);
       }
-      if (malformed) {
+      if (malformed || quit) {
         const r = await conn.next();
-        if (!(r instanceof Error) || !/Protocol error/.test(r.message)) fail("after a malformed frame", r);
+        if (malformed && (!(r instanceof Error) || !/Protocol error/.test(r.message)))
+          fail("after a malformed frame", r);
+        if (quit && !(r instanceof Buffer && r.toString() === "OK")) fail("QUIT", r);
         await conn.closed;
-        expect(await conn.next(), "nothing after the protocol error").toBeUndefined();
+        expect(await conn.next(), "nothing after the protocol error or QUIT").toBeUndefined();
         await reconnect([]);
       }
     }
