@@ -61,7 +61,8 @@ export class Restorer {
       case RecordType.FREE:
       case RecordType.UNMAP: {
         const cap = svc.caps.find(r.handle);
-        if (cap !== undefined) svc.release(cap);
+        // Awaited: a MAP of the same file later in the log must find this region's pages in it.
+        if (cap !== undefined) await svc.release(cap);
         this.aligns.delete(r.handle);
         this.maps.delete(r.handle);
         return;

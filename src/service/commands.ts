@@ -95,9 +95,11 @@ function alloc(svc: Service, conn: Connection, args: Buffer[]): undefined {
 function free(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const cap = capOf(svc, conn, args[1]);
   if (cap === undefined) return conn.reply(error(BAD_HANDLE));
-  svc.release(cap);
+  const released = svc.release(cap);
   svc.counters.frees++;
   const wait = svc.replication?.hold();
+  // A region's reply waits for its unmap: a MAP of the same file after it sees its last bytes.
+  if (cap.kind === "map") return conn.defer(released.then(() => wait).then(() => OK));
   if (wait) return conn.defer(wait.then(() => OK));
   conn.stream.ascii("+OK\r\n");
 }

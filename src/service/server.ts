@@ -197,21 +197,25 @@ export class Service {
     return this.config.requirepass === null;
   }
 
-  /** Frees a block whose handle was revoked (now, or when its worker jobs finish). */
-  release(cap: Capability): void {
+  /**
+   * Frees a block whose handle was revoked (now, or when its worker jobs finish). For a MAP region,
+   * resolves once it is unmapped: a file region's dirty pages are in its file by then, so a region
+   * mapped on the same file afterwards reads them (not the file's older bytes, which the late
+   * writeback then overwrote under it).
+   */
+  release(cap: Capability): Promise<void> {
     this.caps.revoke(cap);
     this.replication?.logFree(cap);
     if (cap.kind === "map") {
       this.quotas.refund(cap.owner, cap.charged);
-      void this.maps.unmap(cap.address).catch(() => {});
-      return;
+      return this.maps.unmap(cap.address).catch(() => {});
     }
-    if (cap.inflight > 0) {
-      cap.freeing = true;
-      return;
+    if (cap.inflight > 0) cap.freeing = true;
+    else {
+      this.pool.heap.free(cap.address);
+      this.quotas.refund(cap.owner, cap.charged);
     }
-    this.pool.heap.free(cap.address);
-    this.quotas.refund(cap.owner, cap.charged);
+    return Promise.resolve();
   }
 
   /** A job finished using these blocks. */
@@ -277,7 +281,7 @@ export class Service {
   closed(conn: Connection): void {
     this.clients.delete(conn.id);
     if (this.config.freeOnClose) {
-      for (const cap of this.caps.madeBy(conn.id, "anon")) this.release(cap);
+      for (const cap of this.caps.madeBy(conn.id, "anon")) void this.release(cap);
     }
     this.caps.orphan(conn.id);
   }

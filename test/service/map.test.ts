@@ -58,6 +58,36 @@ describe("MAP regions (pageable memory through the vm layer)", () => {
     expect(await r.call("FREE", h)).toBe("OK");
   });
 
+  it("a file region freed, then mapped again on the same file, reads what the first one wrote", async () => {
+    // 256 frames: the first region's 128 pages are all dirty when it is freed. Its FREE replied
+    // before they were in the file, and the region mapped next read the file's older bytes.
+    const s = await startService({ mapFrames: 256 });
+    const c = new Redis({ port: s.port, lazyConnect: true });
+    await c.connect();
+    try {
+      const pages = 128;
+      for (let k = 0; k < 3; k++) {
+        const name = `again-${k}.bin`;
+        const a = String(await c.call("MAP", pages * 4096, "STORE", "file", name));
+        const data = Buffer.concat(Array.from({ length: pages }, (_, i) => page(i + k)));
+        expect(await c.callBuffer("WRITE", a, 0, data)).toBe(data.length);
+        const p = c.pipeline();
+        p.call("FREE", a);
+        p.call("MAP", pages * 4096, "STORE", "file", name);
+        const out = (await p.exec()) ?? [];
+        expect(out[0][1]).toBe("OK");
+        const b = String(out[1][1]);
+        expect(((await c.callBuffer("READ", b, 0, data.length)) as Buffer).equals(data), `round ${k}`).toBe(
+          true,
+        );
+        expect(await c.call("FREE", b)).toBe("OK");
+      }
+    } finally {
+      c.disconnect();
+      await s.close();
+    }
+  });
+
   it("keeps pipelined commands in order around asynchronous page-ins", async () => {
     const h = String(await r.call("MAP", 32 * 4096));
     const p = r.pipeline();
