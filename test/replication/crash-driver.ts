@@ -30,10 +30,15 @@ import { rng as prng } from "../helpers/rng.js";
 export { prng };
 
 export class CrashModel {
-  /** `maps`: a third of what the client makes are MAP regions (1 to 5 pages) instead of blocks. */
+  /**
+   * `maps`: a third of what the client makes are MAP regions (1 to 5 pages, anonymous or backed by
+   * a file) instead of blocks.
+   */
   constructor(readonly maps = false) {}
 
   readonly blocks = new Map<string, Block>();
+  /** Regions made so far (file names stay unique). */
+  private made = 0;
   /** Freed and committed: must never come back. */
   readonly gone = new Set<string>();
   /** Freed since the last commit. */
@@ -84,8 +89,10 @@ export class CrashModel {
             ? 4096 * (1 + Math.floor(rnd() * 5))
             : 1 + Math.floor(rnd() * (rnd() < 0.3 ? 40000 : 5000));
           const align = !map && rnd() < 0.2 ? 1 << (6 + Math.floor(rnd() * 7)) : 0;
+          // Half the regions are backed by a file of their own under <data>/maps.
+          const file = map && rnd() < 0.5 ? ["STORE", "file", `crash-${seed}-${this.made++}.bin`] : [];
           const h = map
-            ? String(await r.call("MAP", size))
+            ? String(await r.call("MAP", size, ...file))
             : String(await r.call("ALLOC", size, ...(align ? ["ALIGN", align] : [])));
           this.blocks.set(h, {
             size,
