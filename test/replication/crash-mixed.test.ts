@@ -2,8 +2,9 @@
  * Blocks and MAP regions together under kill -9, on the Redis backend (a real redis-server) and
  * the file backend: three clients each ALLOC and MAP, WRITE, FREE (a region's UNMAP while its
  * pages are replicated or checkpointed) and SYNC at once, with checkpoints every 128 KiB and MAP
- * regions (anonymous, or backed by files) sharing 8 frames; the server is killed at random moments and restarted on the same
- * target, and each client's model (crash-driver.ts) is checked after every restart. Between
+ * regions (anonymous, or backed by files) sharing 8 frames; the server is killed at random
+ * moments and restarted on the same target, and each client's model (crash-driver.ts) is checked
+ * after every restart. Between
  * rounds the server is also killed once shortly after it was started (while it recovers, or
  * just after), and started twice in a row with nothing in between.
  */
