@@ -4,9 +4,8 @@
  * pages are replicated or checkpointed) and SYNC at once, with checkpoints every 128 KiB and MAP
  * regions (anonymous, or backed by files) sharing 8 frames; the server is killed at random
  * moments and restarted on the same target, and each client's model (crash-driver.ts) is checked
- * after every restart. Between
- * rounds the server is also killed once shortly after it was started (while it recovers, or
- * just after), and started twice in a row with nothing in between.
+ * after every restart. Between rounds the server is also killed once shortly after it was
+ * started (while it recovers, or just after), and started twice in a row with nothing in between.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { startRedis } from "../helpers/redis.js";
