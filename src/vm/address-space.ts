@@ -354,6 +354,7 @@ export class AddressSpace {
           if (!anonymous) await this.pager.clean(key);
           await this.unrefWait(key);
         } while (this.unsettled(key, !anonymous));
+        this.refusePinnedPage(key);
         this.pager.drop(key);
       }
       if (anonymous) {
@@ -558,6 +559,10 @@ export class AddressSpace {
     const fr = pager.frames;
     const base = m.storeId * KEY_STRIDE + m.offset / ps;
     const frames: number[] = [];
+    // The pin is on record from its first await: its pages fault in one after another, and a
+    // dontneed or unmap beginning meanwhile must see it (EBUSY) rather than drop the pages it holds.
+    const id = this.nextPinId++;
+    this.pinRecords.set(id, { id, owner, address: v, length, frames });
     try {
       for (let page = firstPage; page <= lastPage; page++) {
         const f = await pager.acquire(base + page, this.target(m, page, false));
@@ -567,6 +572,7 @@ export class AddressSpace {
       }
     } catch (e) {
       for (const f of frames) fr.pins[f]--;
+      this.pinRecords.delete(id);
       pager.notify();
       throw e;
     }
@@ -593,8 +599,6 @@ export class AddressSpace {
       }
     };
     markDirty();
-    const id = this.nextPinId++;
-    this.pinRecords.set(id, { id, owner, address: v, length, frames });
     let released = false;
     return {
       address: v,
@@ -672,6 +676,7 @@ export class AddressSpace {
         await pager.clean(key);
         await this.unrefWait(key);
       } while (this.unsettled(key, true));
+      this.refusePinnedPage(key);
       pager.drop(key);
     }
   }
@@ -956,6 +961,20 @@ export class AddressSpace {
       const f = this.pager.index.get(key);
       if (f === undefined || this.pager.frames.refs[f] === 0) return;
       await this.pager.changed();
+    }
+  }
+
+  /**
+   * EBUSY if resident page `key` is pinned when its dropper comes to drop it: pinned while the
+   * dropper waited, or through another mapping of the same store (the range check above sees
+   * addresses, not pages). Dropping it would free a frame the pin's views still show.
+   */
+  private refusePinnedPage(key: number): void {
+    const f = this.pager.index.get(key);
+    if (f === undefined || this.pager.frames.pins[f] === 0) return;
+    for (const r of this.pinRecords.values()) {
+      if (r.frames.includes(f))
+        throw new InvalidAddressError(r.address, `is pinned by "${r.owner}"`, "EBUSY");
     }
   }
 
