@@ -516,8 +516,13 @@ export class Heap {
 
   // ---------------------------------------------------------------- inspection
 
+  /**
+   * The heap's figures. The cached large runs go back to the page layer first (large-runs.ts), as
+   * the page layer's stats() merges its hot pages: free, contiguous and the footprint are exact.
+   */
   stats(): HeapStats {
     return this.slabs.withLock(() => {
+      this.slabs.runs.release();
       return heapStats(this);
     });
   }

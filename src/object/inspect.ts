@@ -98,8 +98,6 @@ export interface HeapStats {
   /** Objects in use across all caches. */
   objects: number;
   large: { count: number; bytes: number };
-  /** Freed large runs the heap keeps for reuse (large-runs.ts): part of the footprint, not of `large`. */
-  cachedRuns: { count: number; bytes: number };
   vmalloc: { areas: number; bytes: number; pages: number };
   /** Pages the metadata reserve holds, and how many of them it borrowed from the page layer. */
   reserve: { pages: number; borrowed: number };
@@ -205,7 +203,6 @@ export function heapStats(heap: Heap): HeapStats {
     trims: w[heap.rw + R_TRIMS],
     objects,
     large: { count: w[heap.rw + R_LARGE_COUNT], bytes: w[heap.rw + R_LARGE_PAGES] * ps },
-    cachedRuns: { count: cachedRunCount(heap), bytes: heap.slabs.runs.heldPages * ps },
     vmalloc: {
       areas: areas.length,
       bytes: areas.reduce((n, a) => n + a.bytes, 0),
@@ -225,7 +222,7 @@ export function heapDebugInfo(heap: Heap): string {
   const lines = [
     `Heap: footprint ${formatBytes(s.footprint)} (peak ${formatBytes(s.peakFootprint)}, root ${formatBytes(s.rootBytes)}, ${s.trims} trims), ` +
       `${s.objects} objects, ${s.large.count} large allocations (${formatBytes(s.large.bytes)}), ` +
-      `${s.cachedRuns.count} cached large runs (${formatBytes(s.cachedRuns.bytes)}), ` +
+      `${heap.slabs.runs.count()} cached large runs (${formatBytes(heap.slabs.runs.heldPages * heap.pages.pageSize)}), ` +
       `${s.vmalloc.areas} vmalloc areas (${formatBytes(s.vmalloc.bytes)}), reserve ${s.reserve.pages} pages`,
     "caches with slabs (name, object size, per slab, slabs p/f/e, in use/capacity, waste):",
   ];
@@ -466,15 +463,6 @@ function checkCachedRuns(heap: Heap, marked: number): number {
   if (pages !== w[heap.rw + R_RUN_PAGES])
     fail(`large-run cache: lists hold ${pages} pages, RUN_PAGES says ${w[heap.rw + R_RUN_PAGES]}`);
   return pages;
-}
-
-function cachedRunCount(heap: Heap): number {
-  const w = heap.pages.w;
-  let count = 0;
-  for (let n = 2; n <= RUN_CACHE_PAGES; n++) {
-    for (let p = w[heap.rw + R_RUN_HEAD + n]; p !== 0; p = cachedNext(heap.owner[p])) count++;
-  }
-  return count;
 }
 
 /**

@@ -18,7 +18,9 @@
  *
  * Cached runs are idle memory, as empty slabs are, and go back the same ways: a trim before a new
  * high-water mark, shrink(), and the heap's "slab-empty" shrinker, which a request that finds the
- * page layer short runs first. A `{ wait: false }` request, which asks no shrinker and changes
+ * page layer short runs first. Heap.stats() gives them back before it counts, as the page layer's
+ * stats() merges its hot pages, so that free, contiguous and the footprint read as if freed runs
+ * had gone straight back. A `{ wait: false }` request, which asks no shrinker and changes
  * nothing when it fails, does not get them, nor does vmalloc (neither gets empty slabs either).
  *
  * Callers hold the heap's lock (Slabs.withLock), as for every other large-allocation change.
@@ -55,6 +57,16 @@ export class LargeRunCache {
   /** Pages the cache holds. */
   get heldPages(): number {
     return this.w[this.rw + L.R_RUN_PAGES];
+  }
+
+  /** Runs the cache holds. */
+  count(): number {
+    const w = this.w;
+    let runs = 0;
+    for (let n = 2; n <= L.RUN_CACHE_PAGES; n++) {
+      for (let p = w[this.rw + L.R_RUN_HEAD + n]; p !== 0; p = L.cachedNext(this.owner[p])) runs++;
+    }
+    return runs;
   }
 
   /** The first page of a cached run of exactly `n` pages, taken off its list; 0 if none. */

@@ -8,7 +8,7 @@ import {
 } from "../../src/index.js";
 import { cachedOwner, R_LARGE_COUNT, R_LARGE_PAGES, R_RUN_PAGES } from "../../src/object/layout.js";
 import { repairSlabs } from "../../src/object/repair.js";
-import { expectCleanFailure, thrown } from "./helpers.js";
+import { firstDifference, thrown } from "./helpers.js";
 
 const PS = 4096;
 
@@ -22,6 +22,28 @@ function fresh(bytes = 8 << 20): Heap {
   return heap;
 }
 
+/** What the cache holds, read without stats() (which gives the runs back first). */
+function cached(heap: Heap): { count: number; pages: number } {
+  return { count: heap.slabs.runs.count(), pages: heap.slabs.runs.heldPages };
+}
+
+/**
+ * `fn` throws `cls` and leaves every byte of the arena (the heap's root, owner map and lists, the
+ * page layer's metadata) as it was. Unlike helpers.ts expectCleanFailure it does not call stats() first,
+ * which would give the cached runs back.
+ */
+function refusedAsIs<E extends Error>(
+  heap: Heap,
+  cls: abstract new (...args: never[]) => E,
+  fn: () => unknown,
+): E {
+  const bytes = heap.memory.slice();
+  const e = thrown(cls, fn);
+  expect(firstDifference(heap.memory, bytes)).toBe(-1);
+  heap.check();
+  return e;
+}
+
 /** A large allocation of exactly `n` pages (malloc serves up to 8 KiB from slabs). */
 function run(heap: Heap, n: number): number {
   return heap.alignedAlloc(PS, n * PS);
@@ -32,24 +54,42 @@ describe("the large-run cache", () => {
     const heap = fresh();
     const a = heap.malloc(3 * PS);
     const keep = heap.malloc(5 * PS - 7);
+    const free = heap.pages.freePages;
     heap.free(a);
-    const cachedAt = heap.stats();
-    expect(cachedAt.cachedRuns).toEqual({ count: 1, bytes: 3 * PS });
-    expect(cachedAt.large).toEqual({ count: 1, bytes: 5 * PS });
+    expect(cached(heap)).toEqual({ count: 1, pages: 3 });
+    expect(heap.pages.freePages).toBe(free);
+    expect(heap.debugInfo()).toContain("1 cached large runs (12 KiB)");
     heap.check();
     // Another page count leaves it where it is; the same page count (any size within it) takes it.
     const other = heap.malloc(4 * PS);
-    expect(heap.stats().cachedRuns.count).toBe(1);
-    const before = heap.stats();
+    expect(cached(heap).count).toBe(1);
+    const before = heap.pages.freePages;
     const again = heap.malloc(2 * PS + 1);
     expect(again).toBe(a);
-    const s = heap.stats();
-    expect(s.cachedRuns).toEqual({ count: 0, bytes: 0 });
-    expect(s.pageLayer).toEqual(before.pageLayer);
-    expect(s.footprint).toBe(before.footprint);
+    expect(cached(heap)).toEqual({ count: 0, pages: 0 });
+    expect(heap.pages.freePages).toBe(before);
     expect(heap.usableSize(again)).toBe(3 * PS);
     heap.check();
     for (const x of [again, keep, other]) heap.free(x);
+    heap.check();
+  });
+
+  it("stats() gives the cached runs back first: free, contiguous and the footprint read as if they went straight back", () => {
+    const heap = new Heap({ bytes: 8 << 20, pageSize: PS });
+    heap.free(heap.malloc(64 * PS));
+    const before = heap.stats();
+    const a = heap.malloc(3 * PS);
+    const b = heap.malloc(11 * PS);
+    heap.free(a);
+    heap.free(b);
+    expect(cached(heap)).toEqual({ count: 2, pages: 14 });
+    const after = heap.stats();
+    expect(cached(heap)).toEqual({ count: 0, pages: 0 });
+    expect(after.free).toBe(before.free);
+    expect(after.contiguous).toBe(before.contiguous);
+    expect(after.footprint).toBe(before.footprint);
+    expect(after.pageLayer).toEqual(before.pageLayer);
+    expect(after.large).toEqual({ count: 0, bytes: 0 });
     heap.check();
   });
 
@@ -59,7 +99,7 @@ describe("the large-run cache", () => {
     const one = heap.alignedAlloc(PS, PS);
     const big = heap.malloc(17 * PS);
     for (const x of [...twos, one, big]) heap.free(x);
-    expect(heap.stats().cachedRuns).toEqual({ count: 2, bytes: 4 * PS });
+    expect(cached(heap)).toEqual({ count: 2, pages: 4 });
     expect(run(heap, 2)).toBe(twos[1]);
     expect(run(heap, 2)).toBe(twos[0]);
     heap.check();
@@ -69,12 +109,13 @@ describe("the large-run cache", () => {
     const heap = fresh(64 << 20);
     const runs = Array.from({ length: 200 }, () => heap.malloc(8 * PS));
     const footprint = heap.stats().footprint / PS;
+    const free = heap.pages.freePages;
     for (const a of runs) heap.free(a);
-    const s = heap.stats();
+    const held = cached(heap).pages;
     const budget = Math.max(16, footprint >> 5);
-    expect(s.cachedRuns.bytes / PS).toBeLessThanOrEqual(budget);
-    expect(s.cachedRuns.bytes / PS).toBeGreaterThan(budget - 8);
-    expect(s.footprint / PS).toBe(footprint - 200 * 8 + s.cachedRuns.bytes / PS);
+    expect(held).toBeLessThanOrEqual(budget);
+    expect(held).toBeGreaterThan(budget - 8);
+    expect(heap.pages.freePages - free).toBe(200 * 8 - held);
     heap.check();
   });
 
@@ -82,13 +123,15 @@ describe("the large-run cache", () => {
     const heap = fresh();
     const a = heap.malloc(4 * PS);
     heap.free(a);
-    expect(heap.stats().cachedRuns.count).toBe(1);
-    expectCleanFailure(heap, DoubleFreeError, () => heap.free(a));
-    expectCleanFailure(heap, InvalidAddressError, () => heap.free(a + 8));
-    expectCleanFailure(heap, InvalidAddressError, () => heap.free(a + 2 * PS));
-    expect(thrown(InvalidAddressError, () => heap.free(a + 2 * PS)).message).toContain("freed large run");
-    expectCleanFailure(heap, DoubleFreeError, () => heap.usableSize(a));
-    expectCleanFailure(heap, DoubleFreeError, () => heap.realloc(a, 100));
+    expect(cached(heap).count).toBe(1);
+    expect(refusedAsIs(heap, DoubleFreeError, () => heap.free(a)).message).toContain("keeps for reuse");
+    refusedAsIs(heap, InvalidAddressError, () => heap.free(a + 8));
+    expect(refusedAsIs(heap, InvalidAddressError, () => heap.free(a + 2 * PS)).message).toContain(
+      "freed large run",
+    );
+    refusedAsIs(heap, DoubleFreeError, () => heap.usableSize(a));
+    refusedAsIs(heap, DoubleFreeError, () => heap.realloc(a, 100));
+    expect(cached(heap).count).toBe(1);
   });
 
   it("shrink() and a trim before a new peak give every cached run back", () => {
@@ -97,18 +140,18 @@ describe("the large-run cache", () => {
     heap.free(heap.malloc(64 * PS));
     heap.free(heap.malloc(3 * PS));
     heap.free(heap.malloc(9 * PS));
-    expect(heap.stats().cachedRuns.count).toBe(2);
+    expect(cached(heap).count).toBe(2);
     expect(heap.shrink()).toBeGreaterThanOrEqual(12 * PS);
-    expect(heap.stats().cachedRuns.count).toBe(0);
+    expect(cached(heap).count).toBe(0);
     expect(heap.stats().footprint).toBe(root);
     heap.check();
     // The runs cached now hold the footprint at its peak; growing past it trims them first.
-    heap.free(heap.malloc(3 * PS));
     const trims = heap.stats().trims;
+    heap.free(heap.malloc(3 * PS));
+    expect(cached(heap).count).toBe(1);
     const live = Array.from({ length: 4 }, () => heap.malloc(64 * 1024));
-    const s = heap.stats();
-    expect(s.trims).toBeGreaterThan(trims);
-    expect(s.cachedRuns.count).toBe(0);
+    expect(cached(heap).count).toBe(0);
+    expect(heap.stats().trims).toBeGreaterThan(trims);
     for (const x of live) heap.free(x);
     heap.check();
   });
@@ -127,11 +170,12 @@ describe("the large-run cache", () => {
     }
     // Free a few: they are cached, so the page layer stays short of a 5-page block.
     for (const a of runs.slice(0, 4)) heap.free(a);
-    expect(heap.stats().cachedRuns.count).toBeGreaterThan(0);
-    expectCleanFailure(heap, OutOfMemoryError, () => heap.malloc(5 * PS, { wait: false }));
+    expect(cached(heap).count).toBeGreaterThan(0);
+    refusedAsIs(heap, OutOfMemoryError, () => heap.malloc(5 * PS, { wait: false }));
+    expect(cached(heap).count).toBeGreaterThan(0);
     const b = heap.malloc(5 * PS);
     expect(heap.usableSize(b)).toBe(5 * PS);
-    expect(heap.stats().cachedRuns.count).toBe(0);
+    expect(cached(heap).count).toBe(0);
     heap.check();
   });
 
@@ -184,8 +228,7 @@ describe("the large-run cache", () => {
     heap.pages.free(gone * PS);
     repairSlabs(heap);
     heap.check();
-    const s = heap.stats();
-    expect(s.cachedRuns).toEqual({ count: 2, bytes: 9 * PS });
+    expect(cached(heap)).toEqual({ count: 2, pages: 9 });
     expect(heap.malloc(6 * PS)).toBe(b * PS);
     expect(heap.malloc(3 * PS)).toBe(a * PS);
     heap.check();
