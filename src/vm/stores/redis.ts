@@ -9,7 +9,13 @@
  * the Store contract asks. Reads of a read-ahead batch go out together through ioredis's
  * auto-pipelining, which also works across Cluster slots (keys of neighbouring pages land on
  * different nodes, which spreads the load). Commands are not retried forever: a server that is
- * gone fails the operation with StoreError after `maxRetriesPerRequest`.
+ * gone fails the operation with StoreError after `maxRetriesPerRequest`, and one that stops
+ * answering after `commandTimeout` (5 s by default; `redisOptions` overrides both).
+ *
+ * An outage is not the end of the store. Once its reconnect attempts run out, ioredis ends the
+ * connection for good and fails every later command at once; the store's own client is then
+ * connected again by the next operation, so a server that comes back (restarted, failed over)
+ * serves the dirty pages that waited for it. Only close() ends the store.
  */
 import { Cluster, type ClusterNode, Redis, type RedisOptions } from "ioredis";
 import { InvalidArgumentError } from "../../errors.js";
@@ -36,6 +42,7 @@ export class RedisStore implements Store {
   readonly prefix: string;
   readonly client: Client;
   private readonly ownsClient: boolean;
+  private closed = false;
   private reads = 0;
   private writes = 0;
 
@@ -56,6 +63,9 @@ export class RedisStore implements Store {
       enableAutoPipelining: true,
       maxRetriesPerRequest: 2,
       connectTimeout: 5000,
+      // A server that keeps the connection but stops answering (paused, swapping, partitioned)
+      // would otherwise hold a fault, and every fault waiting for its frame, forever.
+      commandTimeout: 5000,
       retryStrategy: (times) => (times > 5 ? null : Math.min(times * 100, 1000)),
     };
     if (client) {
@@ -81,6 +91,16 @@ export class RedisStore implements Store {
       this.ownsClient = true;
       this.description = `redis ${url.replace(/\/\/[^@]*@/, "//***@")} ${prefix}`;
     }
+    // Connection errors reach the operations they fail (as StoreError); without a listener
+    // ioredis would also print each failed reconnect attempt as an unhandled error event.
+    if (this.ownsClient) this.client.on("error", () => {});
+  }
+
+  /** The client, connected again if an outage outlasted its reconnect attempts (see above). */
+  private connected(): Client {
+    const c = this.client;
+    if (c.status === "end" && this.ownsClient && !this.closed) c.connect().catch(() => {});
+    return c;
   }
 
   private key(offset: number): string {
@@ -90,7 +110,7 @@ export class RedisStore implements Store {
   async readPage(offset: number, into: Uint8Array): Promise<void> {
     let value: Buffer | null;
     try {
-      value = await this.client.getBuffer(this.key(offset));
+      value = await this.connected().getBuffer(this.key(offset));
     } catch (e) {
       throw new StoreError(this.description, "read", offset, e);
     }
@@ -117,7 +137,7 @@ export class RedisStore implements Store {
 
   async writePage(offset: number, data: Uint8Array): Promise<void> {
     try {
-      await this.client.setrange(this.key(offset), 0, Buffer.from(data));
+      await this.connected().setrange(this.key(offset), 0, Buffer.from(data));
     } catch (e) {
       throw new StoreError(this.description, "write", offset, e);
     }
@@ -126,7 +146,8 @@ export class RedisStore implements Store {
 
   /** Deletes every page key of this store's prefix (SCAN, then DEL in batches). */
   async clear(): Promise<number> {
-    const nodes = this.client instanceof Cluster ? this.client.nodes("master") : [this.client];
+    const client = this.connected();
+    const nodes = client instanceof Cluster ? client.nodes("master") : [client];
     let deleted = 0;
     try {
       for (const node of nodes) {
@@ -145,6 +166,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     if (!this.ownsClient) return;
+    this.closed = true;
     try {
       await this.client.quit();
     } catch {
