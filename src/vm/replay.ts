@@ -59,7 +59,10 @@ export async function readTrace(path: string): Promise<Trace> {
   return parseTrace(data, path);
 }
 
-/** Parses trace text: one non-negative decimal page number per line; blank lines are skipped. */
+/**
+ * Parses trace text: one non-negative decimal page number per line, blanks and tabs around it;
+ * blank lines are skipped.
+ */
 export function parseTrace(data: Uint8Array, name = "trace"): Trace {
   let refs = new Int32Array(Math.max(1024, data.length >> 3));
   let count = 0;
@@ -67,9 +70,12 @@ export function parseTrace(data: Uint8Array, name = "trace"): Trace {
   let value = 0;
   let digits = 0;
   let line = 1;
+  // A blank after the number's digits ends it: "12 34" is two numbers on a line, not page 1234.
+  let ended = false;
   for (let i = 0; i <= data.length; i++) {
     const c = i < data.length ? data[i] : 10;
     if (c >= 48 && c <= 57) {
+      if (ended) throw new TraceError(name, `line ${line}: more than one page number`);
       value = value * 10 + (c - 48);
       if (++digits > 15) throw new TraceError(name, `line ${line}: page number too long`);
     } else if (c === 10 || c === 13) {
@@ -89,7 +95,10 @@ export function parseTrace(data: Uint8Array, name = "trace"): Trace {
       if (c === 10) line++;
       value = 0;
       digits = 0;
-    } else if (c !== 32 && c !== 9) {
+      ended = false;
+    } else if (c === 32 || c === 9) {
+      if (digits > 0) ended = true;
+    } else {
       throw new TraceError(
         name,
         `line ${line}: expected a page number, found ${JSON.stringify(String.fromCharCode(c))}`,

@@ -41,6 +41,36 @@ describe("trace files", () => {
     await expect(readTrace("" as string)).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
+  it("takes one page number per line: two on a line are refused, not run together", () => {
+    expect(() => parseTrace(Buffer.from("1\n12 34\n"))).toThrow(/line 2: more than one page number/);
+    expect(() => parseTrace(Buffer.from("5\t6\n"))).toThrow(TraceError);
+    expect([...parseTrace(Buffer.from(" \t12 \t\r\n12\n")).refs]).toEqual([0, 0]);
+  });
+
+  it("parses any trace written with blanks, tabs and CRLF around the numbers like a Map of first appearances", () => {
+    const blank = fc.constantFrom("", " ", "\t", "  \t");
+    const line = fc.record({
+      page: fc.nat({ max: 10 ** 15 - 1 }),
+      before: blank,
+      after: blank,
+      crlf: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 200 }), (lines) => {
+        const text = lines.map((l) => `${l.before}${l.page}${l.after}${l.crlf ? "\r\n" : "\n"}`).join("");
+        const ids = new Map<number, number>();
+        const want = lines.map((l) => {
+          if (!ids.has(l.page)) ids.set(l.page, ids.size);
+          return ids.get(l.page)!;
+        });
+        const t = parseTrace(Buffer.from(text));
+        expect([...t.refs]).toEqual(want);
+        expect(t.distinct).toBe(ids.size);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("reads gzip by name or by magic", async () => {
     const text = "1\n2\n1\n3\n";
     writeFileSync(join(tmp.path, "t.gz"), gzipSync(text));
@@ -135,6 +165,53 @@ describe("mneme replay", () => {
       expect(r.status, args.join(" ")).not.toBe(0);
       expect(r.stderr.length).toBeGreaterThan(0);
     }
+  });
+
+  it("edge cases: an empty trace, a truncated .gz, a bad line, the largest and one past the largest --frames", () => {
+    const empty = join(tmp.path, "empty.txt");
+    writeFileSync(empty, "");
+    const none = cli(["--policy", "lru", "--frames", "3", "--json", empty]);
+    expect(none.status).toBe(0);
+    const shape = JSON.parse(none.stdout);
+    expect(Object.keys(shape).sort()).toEqual(
+      [
+        "distinct",
+        "frames",
+        "hits",
+        "missRatio",
+        "misses",
+        "policy",
+        "references",
+        "seconds",
+        "trace",
+      ].sort(),
+    );
+    expect(shape).toMatchObject({
+      trace: empty,
+      references: 0,
+      misses: 0,
+      hits: 0,
+      missRatio: 0,
+      distinct: 0,
+    });
+    const truncated = join(tmp.path, "truncated.gz");
+    writeFileSync(truncated, gzipSync("1\n2\n3\n".repeat(100)).subarray(0, 20));
+    const bad = join(tmp.path, "bad.txt");
+    writeFileSync(bad, "1\n2\n3 4\n");
+    for (const [args, message] of [
+      [["--frames", "3", truncated], /truncated\.gz: unexpected end of file/],
+      [["--frames", "3", bad], /bad\.txt: line 3: more than one page number/],
+      [["--frames", String(2 ** 30 + 1), trace], /frames.*2\^30/],
+    ] as const) {
+      const r = cli([...args]);
+      expect(r.status, args.join(" ")).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+    }
+    const largest = cli(["--policy", "lirs", "--frames", String(2 ** 30), "--json", trace]);
+    expect(largest.status).toBe(0);
+    expect(JSON.parse(largest.stdout)).toMatchObject({ frames: 2 ** 30, references: 8, misses: 4 });
   });
 
   const hasScript = spawnSync("script", ["--version"], { stdio: "ignore" }).status === 0;
