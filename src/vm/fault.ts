@@ -335,7 +335,9 @@ export class Pager {
         fr.key[g] = keys[i];
         fr.state[g] = RESIDENT;
         fr.dirtyEnd[g] = 0;
-        fr.flags[g] = i === 0 && !target.prefetch ? 0 : F_READAHEAD;
+        // Only the pages counted in `readahead` below: a prefetch's own page counts in `prefetched`,
+        // and flagging it made readaheadHits exceed readahead (a hit ratio above 100%).
+        fr.flags[g] = i === 0 ? 0 : F_READAHEAD;
         this.index.set(keys[i], g);
         this.policy.insert(keys[i]);
       }

@@ -96,6 +96,16 @@ describe("hints", () => {
     expect(space.stats()).toMatchObject({ faults: 0, hits: 10 });
   });
 
+  it("willneed: read-ahead hits count only read-ahead pages, never more than were read ahead", async () => {
+    const space = new AddressSpace({ frames: 32 });
+    const v = space.map({ length: 10 * PS, store: new MemoryStore(), hint: "random" });
+    await space.advise(v, 10 * PS, "willneed"); // two batches: 1 + 7 and 1 + 1 pages
+    await readPages(space, v, range(10));
+    const s = space.stats();
+    expect(s).toMatchObject({ prefetched: 2, readahead: 8, hits: 10 });
+    expect(s.readaheadHits).toBe(s.readahead);
+  });
+
   it("dontneed: writes dirty pages first, then drops them; the data comes back on the next fault", async () => {
     const store = new MemoryStore();
     const space = new AddressSpace({ frames: 8 });
