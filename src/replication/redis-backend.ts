@@ -117,13 +117,20 @@ export class RedisBackend implements ReplicationBackend {
         const where = `${log} ${id}`;
         const rec = pageKeys[i] === null ? rows[i][1][1] : pages[pi++];
         seen++;
+        // A lost record's entry still names its seq: the next one is not a second gap to report,
+        // and new records go after it (the stream refuses ids at or below its last).
+        const lost = (why: string) => {
+          damage({ where, offset: 0, why });
+          expected = idSeq + 1;
+          report.lastSeq = Math.max(report.lastSeq, idSeq);
+        };
         if (rec === null || rec === undefined) {
-          damage({ where, offset: 0, why: `page key ${pageKeys[i]} is missing` });
+          lost(`page key ${pageKeys[i]} is missing`);
           continue;
         }
         const c = check(rec, 0);
         if (!c.ok || c.size !== rec.length || c.seq !== idSeq) {
-          damage({ where, offset: 0, why: c.ok ? "record does not match its entry" : c.why });
+          lost(c.ok ? "record does not match its entry" : c.why);
           continue;
         }
         if (c.seq !== expected) {

@@ -266,6 +266,49 @@ describe.skipIf(!redis)("a damaged checkpoint on the Redis backend", () => {
   });
 });
 
+describe.skipIf(!redis)("a page key missing from the Redis log", () => {
+  it("refused; with recoverSkipCorrupt each lost record is reported once, the others applied, the log goes on", async () => {
+    const replicate = `redis://127.0.0.1:${redis!.port}/missing-page`;
+    const first = await start("", { replicate, replicationBatch: 1 });
+    const r1 = new Redis({ port: first.port });
+    const handles: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const h = String(await r1.call("ALLOC", 100));
+      await r1.call("WRITE", h, 0, Buffer.alloc(100, i + 1));
+      await r1.call("SYNC");
+      handles.push(h);
+    }
+    r1.disconnect();
+    await first.close();
+    const admin = new Redis({ port: redis!.port });
+    try {
+      const pageKeys = (await admin.keys("mneme:{missing-page}:pages:*")).sort(
+        (a, b) => Number(a.split(":").at(-1)) - Number(b.split(":").at(-1)),
+      );
+      expect(pageKeys.length).toBe(4);
+      // One in the middle and the last one.
+      await admin.del(pageKeys[1], pageKeys[3]);
+      await expect(start("", { replicate })).rejects.toThrow(LogCorruptionError);
+      const skipped = await start("", { replicate, recoverSkipCorrupt: true });
+      try {
+        expect(skipped.stats().replication.lastRecovery?.skipped, "two records lost, two damages").toBe(2);
+        const r = new Redis({ port: skipped.port });
+        expect(((await r.callBuffer("READ", handles[1], 0, 1)) as Buffer)[0]).toBe(0);
+        expect(((await r.callBuffer("READ", handles[2], 0, 1)) as Buffer)[0]).toBe(3);
+        expect(((await r.callBuffer("READ", handles[3], 0, 1)) as Buffer)[0]).toBe(0);
+        // New records go after the last one lost: the stream takes them.
+        await r.call("WRITE", handles[3], 0, "x");
+        expect(await r.call("SYNC")).toBe("OK");
+        r.disconnect();
+      } finally {
+        await skipped.close();
+      }
+    } finally {
+      admin.disconnect();
+    }
+  });
+});
+
 describe("bad replication options are refused with a clear error", () => {
   it("in the config", () => {
     expect(() => new Service({ replicate: "ftp://x", port: 0, memory: 1 << 20 })).toThrow(
