@@ -42,7 +42,11 @@ export async function replaySegments(
         // Created, crashed before its header was complete: nothing was in it.
         if (!options.readOnly) await truncate(where, 0);
         report.truncated = { where, offset: 0, why: "segment header incomplete" };
-      } else damage({ where, offset: 0, why: "not a mneme log segment (bad header)" });
+      } else {
+        damage({ where, offset: 0, why: "not a mneme log segment (bad header)" });
+        // Its records show as a gap in seq after it: the same damage, not reported twice.
+        resynced = true;
+      }
       done += buf.length;
       continue;
     }

@@ -159,6 +159,21 @@ describe("damaged logs", () => {
     await again.close();
   });
 
+  it("a segment with a damaged header, skipped: reported once (not again as the gap it leaves)", async () => {
+    const { dir, handles } = await makeLog();
+    const segs = segments(dir);
+    expect(segs.length).toBeGreaterThanOrEqual(3);
+    flip(join(dir, segs[1]), 2);
+    await expect(start(dir)).rejects.toThrow(/bad header/);
+    const svc = await start(dir, { recoverSkipCorrupt: true });
+    try {
+      expect(svc.stats().replication.lastRecovery!.skipped).toBe(1);
+      expect(svc.caps.find(handles[11])).toBeDefined();
+    } finally {
+      await svc.close();
+    }
+  });
+
   it("a missing segment stops recovery: the records it held are named", async () => {
     const { dir } = await makeLog();
     const segs = segments(dir);
