@@ -132,12 +132,13 @@ async function run(frames: number, policy: string, steps: Op[][]): Promise<void>
         }
       };
       const jobs = step.map(async (op): Promise<void> => {
-        if (op.kind === "failReads") flaky.failReads += op.n;
-        else if (op.kind === "failWrites") flaky.failWrites += op.n;
-        else if (op.kind === "shrink") space.shrink(op.n);
-        else if (op.kind === "writeback") await space.writeback(op.n).catch(allowed);
-        else if (op.kind === "sync") await space.sync().catch(allowed);
-        else {
+        if ("n" in op) {
+          if (op.kind === "failReads") flaky.failReads += op.n;
+          else if (op.kind === "failWrites") flaky.failWrites += op.n;
+          else if (op.kind === "shrink") space.shrink(op.n);
+          else if (op.kind === "writeback") await space.writeback(op.n).catch(allowed);
+          else await space.sync().catch(allowed);
+        } else {
           const n = Math.min(op.len, LEN - op.at);
           const v = vs[op.m] + op.at;
           if (op.kind === "write") {
