@@ -682,16 +682,20 @@ export class AddressSpace {
   }
 
   /**
-   * Writes dirty pages back and waits (then flushes the stores written to). With a range, only
-   * pages of [v, v + length); without, every page. Anonymous stores are skipped.
+   * Writes dirty pages back and waits, then flushes every store written since its last flush
+   * (also by evictions, the flusher or dontneed: their bytes are durable only from a flush on).
+   * With a range, only pages of [v, v + length) and their store; without, every page and store.
+   * Anonymous stores are skipped.
    */
   async sync(v?: number, length?: number): Promise<void> {
     this.open();
     let keys: number[];
+    let only: Store | undefined;
     if (v === undefined && length === undefined) {
       keys = [...this.pager.index.keys(), ...this.pager.pending.keys()];
     } else {
       const m = this.range(v as number, length as number, false);
+      only = m.store;
       const ps = this.pageSize;
       keys = this.keysOf(
         m,
@@ -699,7 +703,6 @@ export class AddressSpace {
         Math.floor(((v as number) + (length as number) - 1 - m.start) / ps) + 1,
       );
     }
-    const touched = new Set<Store>();
     let failure: unknown;
     const jobs: Promise<void>[] = [];
     const run = async (key: number) => {
@@ -709,7 +712,6 @@ export class AddressSpace {
         await this.settle(key);
         const f = this.pager.index.get(key);
         if (f === undefined || this.pager.frames.dirtyEnd[f] === 0) return;
-        touched.add(store);
         await this.pager.clean(key);
       } catch (e) {
         failure ??= e;
@@ -720,10 +722,14 @@ export class AddressSpace {
       if (jobs.length >= 32) await Promise.all(jobs.splice(0));
     }
     await Promise.all(jobs);
-    for (const s of touched) {
+    const unflushed = this.pager.unflushed;
+    // Taken from the set before the flush: a write ending meanwhile puts its store back.
+    for (const s of only ? [only] : [...unflushed]) {
+      if (!unflushed.delete(s)) continue;
       try {
         await s.flush?.();
       } catch (e) {
+        unflushed.add(s);
         failure ??= e;
       }
     }

@@ -149,6 +149,12 @@ export class Pager {
   private readonly waiters: (() => void)[] = [];
   private busy = 0;
   private readonly vetoed = new Set<number>();
+  /**
+   * Persistent stores written since their last flush, by evictions and clean() alike: a write is
+   * only as durable as the next flush, so sync() flushes these, not only the stores it wrote
+   * itself. Added when a write ends (one that ends after a flush began belongs to the next one).
+   */
+  readonly unflushed = new Set<Store>();
   /** clean() writes in flight, by page key. */
   private readonly cleaning = new Map<number, Promise<void>>();
   private readonly evictable = (key: number): boolean => {
@@ -576,7 +582,12 @@ export class Pager {
       this.stats.storeErrors++;
       throw e instanceof MnemeError ? e : new StoreError(store.description, "write", offset, e);
     }
+    this.wrote(store);
     this.stats.writebacks++;
+  }
+
+  private wrote(store: Store): void {
+    if (typeof store.discard !== "function") this.unflushed.add(store);
   }
 
   /**
@@ -603,6 +614,7 @@ export class Pager {
     const offset = (key % KEY_STRIDE) * this.pageSize;
     try {
       await store.writePage(offset, this.view(f).subarray(0, end));
+      this.wrote(store);
       this.stats.writebacks++;
     } catch (e) {
       if (fr.dirtyEnd[f] === 0) this.dirty++;

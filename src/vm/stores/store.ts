@@ -12,7 +12,8 @@
  * - `readPages` is an optional batch of consecutive pages (read-ahead uses it; a file store does
  *   one `readv`). `discard` marks stores whose contents live only while mapped (anonymous memory):
  *   unmapping discards instead of writing back, and `sync` skips them. `flush` makes writes
- *   durable (fsync); `sync()` calls it.
+ *   durable (fsync); `sync()` calls it for every store written since its last flush (by sync,
+ *   evictions, the flusher or dontneed).
  * - Failures reject with any error; the address space wraps foreign ones in StoreError and leaves
  *   no half-installed page. An OutOfMemoryError (a full swap file) is passed through as is.
  * - Calls for different pages may overlap; the address space never overlaps two calls for the
