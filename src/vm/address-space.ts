@@ -571,7 +571,8 @@ export class AddressSpace {
         frames.push(f);
       }
     } catch (e) {
-      for (const f of frames) fr.pins[f]--;
+      // A kill released the frames, pins and all.
+      if (this.deadError === null) for (const f of frames) fr.pins[f]--;
       this.pinRecords.delete(id);
       pager.notify();
       throw e;
@@ -617,6 +618,7 @@ export class AddressSpace {
             o += view.length;
           }
         }
+        if (this.deadError !== null) return; // killed: the frames went with the space
         markDirty();
         for (const f of frames) fr.pins[f]--;
         this.pinRecords.delete(id);
@@ -836,7 +838,7 @@ export class AddressSpace {
    */
   terminate(error: Error): void {
     if (this.closed) return;
-    for (const key of [...this.pager.index.keys()]) this.pager.drop(key, true);
+    this.pager.kill(error);
     for (const store of this.stores.values()) void store.close().catch(() => {});
     this.pinRecords.clear();
     this.deadError = error;

@@ -155,6 +155,12 @@ export class Pager {
    * itself. Added when a write ends (one that ends after a flush began belongs to the next one).
    */
   readonly unflushed = new Set<Store>();
+  /**
+   * Set by kill(): the space was terminated. Faults, writebacks and cleans in flight end without
+   * installing or putting back anything (their frames go back to the page layer at once) and
+   * fail with this error; refs they drop afterwards are ignored (their frames were released).
+   */
+  private killed: Error | null = null;
   /** clean() writes in flight, by page key. */
   private readonly cleaning = new Map<number, Promise<void>>();
   private readonly evictable = (key: number): boolean => {
@@ -204,6 +210,7 @@ export class Pager {
 
   /** Drops a transient ref taken by acquire(). */
   unref(f: number): void {
+    if (this.killed !== null) return;
     this.frames.refs[f]--;
     if (this.waiters.length > 0 && this.frames.refs[f] === 0) this.notify();
   }
@@ -258,6 +265,7 @@ export class Pager {
    */
   async acquire(key: number, target: FaultTarget, touch = true): Promise<number> {
     for (;;) {
+      if (this.killed !== null) throw this.killed;
       const f = this.index.get(key);
       if (f !== undefined) {
         this.frames.refs[f]++;
@@ -300,6 +308,8 @@ export class Pager {
       if (this.frameGate !== null) {
         const wait = this.frameGate();
         if (wait !== null) fresh = (await wait) !== false;
+        // The gate's reclaim may have killed this very space (the OOM killer's choice).
+        if (this.killed !== null) throw this.killed;
       }
       let f = this.obtainNow(key, fresh);
       if (f < 0) f = await this.obtainFrame(key, fresh);
@@ -335,6 +345,7 @@ export class Pager {
           throw e instanceof MnemeError ? e : new StoreError(store.description, "read", target.offset, e);
         }
       } else target.fill?.(this.view(got[0]));
+      if (this.killed !== null) throw this.killed;
       const fr = this.frames;
       for (let i = 0; i < got.length; i++) {
         const g = got[i];
@@ -355,7 +366,9 @@ export class Pager {
       return got[0];
     } catch (e) {
       failure = e;
-      for (const g of got) this.releaseFrame(g, false);
+      // The arena pages go back too: a free slot keeping one would hold it past close() (a leak
+      // in a page layer or pool shared with others), and a killed space must hold none.
+      for (const g of got) this.releaseFrame(g, true);
       throw e;
     } finally {
       for (const k of keys) this.pending.delete(k);
@@ -410,6 +423,7 @@ export class Pager {
     let refusal: OutOfMemoryError | undefined;
     try {
       for (;;) {
+        if (this.killed !== null) throw this.killed;
         if (fr.hasFree) {
           const f = fr.take();
           if (fr.addr[f] !== 0) return f;
@@ -474,6 +488,7 @@ export class Pager {
           return f;
         } catch (e) {
           this.reinstate(v, f);
+          if (this.killed !== null) throw this.killed;
           if (e instanceof OutOfMemoryError) {
             // No room in the store (swap cap, no swap): keep the page, try another victim.
             refusal = e;
@@ -493,8 +508,13 @@ export class Pager {
     }
   }
 
-  /** Puts a detached victim back, resident and in the policy, as it was. */
+  /** Puts a detached victim back, resident and in the policy, as it was (dropped if killed meanwhile). */
   private reinstate(v: number, f: number): void {
+    if (this.killed !== null) {
+      if (this.frames.dirtyEnd[f] !== 0) this.dirty--;
+      this.releaseFrame(f, true);
+      return;
+    }
     this.frames.state[f] = RESIDENT;
     this.index.set(v, f);
     this.policy.insert(v);
@@ -617,6 +637,7 @@ export class Pager {
       this.wrote(store);
       this.stats.writebacks++;
     } catch (e) {
+      if (this.killed !== null) throw this.killed;
       if (fr.dirtyEnd[f] === 0) this.dirty++;
       if (end > fr.dirtyEnd[f]) fr.dirtyEnd[f] = end;
       if (!(e instanceof OutOfMemoryError)) this.stats.storeErrors++;
@@ -624,6 +645,16 @@ export class Pager {
     } finally {
       this.unref(f);
     }
+  }
+
+  /**
+   * Ends the pager (AddressSpace.terminate): every resident page is dropped without writeback and
+   * its arena page freed; I/O in flight ends with `error` (see `killed`).
+   */
+  kill(error: Error): void {
+    this.killed = error;
+    for (const key of [...this.index.keys()]) this.drop(key, true);
+    this.notify();
   }
 
   /**

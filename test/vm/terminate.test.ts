@@ -1,0 +1,97 @@
+/**
+ * Where frames go when an address space ends, with I/O in flight: terminate() (the OOM killer's
+ * kill, which the reclaim layer runs from inside a fault's frame gate, so faults of the killed
+ * space are in flight by design) and close() after failed faults. The arena pages must all go back
+ * to the page layer they came from (a shared PageAllocator here, as in the service), I/O that
+ * ends after the kill installs nothing and fails with the kill's error, and stats() stays
+ * consistent (nothing resident, dirty, pinned or in flight).
+ */
+import { describe, expect, it } from "vitest";
+import { AddressSpace, MnemeError, PageAllocator } from "../../src/index.js";
+import { heldHandle, MemoryStore, pattern, settle } from "./helpers.js";
+
+const PS = 4096;
+
+function shared() {
+  const pages = new PageAllocator({ bytes: 1 << 20, pageSize: PS });
+  const free = pages.stats().free;
+  const space = new AddressSpace({ frames: 4, pages, policy: "lru" });
+  const store = new MemoryStore();
+  const v = space.map({ length: 16 * PS, store, hint: "random" });
+  return { pages, free, space, store, v };
+}
+
+const killed = new MnemeError("EKILLED", "killed by the test");
+
+function expectEmpty(space: AddressSpace): void {
+  expect(space.stats()).toMatchObject({ resident: 0, dirty: 0, pinned: 0, pins: 0, inFlight: 0 });
+  space.check();
+}
+
+describe("frames go back when a space ends with I/O in flight", () => {
+  it("close() after a failed fault returns its frame's arena page", async () => {
+    const { pages, free, space, store, v } = shared();
+    store.failReads = 1;
+    await expect(space.read(v, 1)).rejects.toThrow(/injected read failure/);
+    await space.close();
+    expect(pages.stats().free).toBe(free);
+  });
+
+  it("a fault in flight at terminate() fails with the kill's error and installs nothing", async () => {
+    const { pages, free, space, store, v } = shared();
+    await space.write(v + PS, pattern(PS, 1));
+    store.hold();
+    const reading = space.read(v, PS).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    const prefetching = space.advise(v + 4 * PS, 4 * PS, "willneed").then(
+      () => null,
+      (e: unknown) => e,
+    );
+    await settle();
+    space.terminate(killed);
+    store.release();
+    expect(await reading).toBe(killed);
+    expect(await prefetching).toBe(killed);
+    await settle();
+    expectEmpty(space);
+    expect(pages.stats().free).toBe(free);
+  });
+
+  it("an eviction's writeback that fails after terminate() puts nothing back", async () => {
+    const { pages, free, space, store, v } = shared();
+    for (let p = 0; p < 4; p++) await space.write(v + p * PS, pattern(PS, p + 1)); // 4 dirty frames
+    store.failWrites = 1;
+    const faulting = space.read(v + 8 * PS, 1).then(
+      () => null,
+      (e: unknown) => e,
+    ); // a dirty victim is being written
+    space.terminate(killed);
+    expect(await faulting).toBe(killed);
+    await settle();
+    expectEmpty(space);
+    expect(pages.stats().free).toBe(free);
+  });
+
+  it("a sync's write, a gather's ref and a pin in flight at terminate() leave nothing behind", async () => {
+    const { pages, free, space, store, v } = shared();
+    await space.write(v, pattern(PS, 1));
+    await space.write(v + PS, pattern(PS, 2));
+    const held = heldHandle();
+    const gathering = space.gather(v + PS, PS, held.handle).catch((e: unknown) => e);
+    store.failWrites = 1; // the sync's write fails after the kill
+    const syncing = space.sync(v, PS).catch((e: unknown) => e);
+    store.hold();
+    const pinning = space.pin(v + 2 * PS, 2 * PS).catch((e: unknown) => e);
+    await settle();
+    space.terminate(killed);
+    held.finish();
+    store.release();
+    await Promise.all([gathering, syncing]);
+    expect(await pinning).toBe(killed);
+    await settle();
+    expectEmpty(space);
+    expect(pages.stats().free).toBe(free);
+  });
+});
