@@ -132,6 +132,8 @@ export class AddressSpace {
   private readonly mapCount = new Map<number, number>();
   private nextStoreId = 1;
   private nextMappingId = 1;
+  /** Counts map() calls (and mappings put back): unmap() looks coverage up again when it moves. */
+  private mapEpoch = 0;
   private readonly pinRecords = new Map<number, PinRecord>();
   private nextPinId = 1;
   private readonly raInitial: number;
@@ -319,6 +321,7 @@ export class AddressSpace {
       removed: false,
     };
     this.tree.insert(m);
+    this.mapEpoch++;
     if (h === "willneed") {
       this.prefetch(m, 0, pages).catch(() => {}); // best effort: failures show as storeErrors
     }
@@ -338,9 +341,17 @@ export class AddressSpace {
     m.removed = true;
     const ps = this.pageSize;
     const first = m.offset / ps;
-    const others = this.tree.ofStore(m.storeId);
-    const covered = (page: number) =>
-      others.some((o) => page >= o.offset / ps && page < o.offset / ps + o.pages);
+    // A map() of the same store while this waits covers pages too: they are shared with it and
+    // must stay (its writes are acknowledged). So coverage is looked up again after a mapping came.
+    let others: Mapping[] = [];
+    let seen = -1;
+    const covered = (page: number) => {
+      if (seen !== this.mapEpoch) {
+        others = this.tree.ofStore(m.storeId);
+        seen = this.mapEpoch;
+      }
+      return others.some((o) => page >= o.offset / ps && page < o.offset / ps + o.pages);
+    };
     const anonymous = typeof m.store.discard === "function";
     try {
       for (const key of this.keysOf(m, 0, m.pages)) {
@@ -354,6 +365,7 @@ export class AddressSpace {
           if (!anonymous) await this.pager.clean(key);
           await this.unrefWait(key);
         } while (this.unsettled(key, !anonymous));
+        if (covered(key % KEY_STRIDE)) continue;
         this.refusePinnedPage(key);
         this.pager.drop(key);
       }
@@ -372,6 +384,7 @@ export class AddressSpace {
       // Put the mapping back: what was written or dropped is consistent, the rest is as it was.
       m.removed = false;
       this.tree.insert(m);
+      this.mapEpoch++;
       throw e;
     }
     const left = (this.mapCount.get(m.storeId) ?? 1) - 1;
