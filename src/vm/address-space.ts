@@ -904,10 +904,12 @@ export class AddressSpace {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    for (const fn of this.closeHooks.splice(0)) fn();
+    // Refused before the hooks run: a close refused for pins leaves the space as it was (the
+    // reclaim layer's flusher and watermarks still on).
     if (this.pinRecords.size > 0) {
       throw new InvalidAddressError(0, `${this.pinRecords.size} pins are held (see debugInfo())`, "EBUSY");
     }
+    for (const fn of this.closeHooks.splice(0)) fn();
     await this.sync();
     for (const m of this.tree.all()) await this.unmap(m.start);
     this.closed = true;

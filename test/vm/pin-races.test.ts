@@ -117,6 +117,23 @@ describe("a pin in flight against dontneed and unmap", () => {
     await space.close();
   });
 
+  it("close() refused for a pin (one still faulting, too) runs no close hook", async () => {
+    const space = new AddressSpace({ frames: 8, pageSize: PS, policy: "lru" });
+    const store = new MemoryStore();
+    const v = space.map({ length: 2 * PS, store });
+    let hooks = 0;
+    space.onClose(() => hooks++);
+    store.hold();
+    const pinning = space.pin(v, 2 * PS, { owner: "late" });
+    await settle();
+    await expect(space.close()).rejects.toMatchObject({ code: "EBUSY" });
+    expect(hooks).toBe(0);
+    store.release();
+    (await pinning).release();
+    await space.close();
+    expect(hooks).toBe(1);
+  });
+
   it("a pin that fails while faulting leaves no record behind", async () => {
     const space = new AddressSpace({ frames: 8, pageSize: PS, policy: "lru" });
     const store = new MemoryStore();
