@@ -8,9 +8,10 @@ import { InvalidArgumentError, MnemeError, OutOfMemoryError } from "../errors.js
 import { fillBytes } from "../util/shared-bytes.js";
 import { HINTS, type Hint } from "../vm/hints.js";
 import type { Capability } from "./capabilities.js";
+import type { Connection } from "./connection.js";
 import { infoText } from "./info.js";
 import { error, OK, type Reply, simple } from "./resp.js";
-import type { Connection, Service } from "./server.js";
+import type { Service } from "./server.js";
 
 export interface CommandSpec {
   readonly arity: number;
