@@ -6,13 +6,14 @@
  *                                  ranges overlap with dst above src (memmove semantics); one
  *                                  frame is enough, since no chunk holds two at once
  *     gather(v, n, handle, pos)    each page's frame is written straight to the FileHandle while
- *                                  a transient ref keeps it resident (zero copy)
+ *                                  a transient ref keeps it resident (zero copy); a write of no
+ *                                  bytes fails with EIO
  *     scatter(v, n, handle, pos)   file bytes through a bounce buffer into write(), so a short
  *                                  read at EOF never leaves a page half filled
  *
  * The address space validates the ranges before calling in (container.ts trusts them).
  */
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, MnemeError } from "../errors.js";
 
 /** The part of `fs.promises.FileHandle` that gather/scatter use. */
 export interface FileHandleLike {
@@ -84,6 +85,14 @@ export async function gatherRange(
       let w = 0;
       while (w < n) {
         const r = await handle.write(view, inPage + w, n - w, position + pos + w);
+        // A handle that writes nothing would be asked again forever (in microtasks, so no timer
+        // ends it), the page held all along.
+        if (!(r.bytesWritten > 0)) {
+          throw new MnemeError(
+            "EIO",
+            `gather: the handle wrote ${r.bytesWritten} of ${n - w} bytes at ${position + pos + w}`,
+          );
+        }
         w += r.bytesWritten;
       }
     } finally {
