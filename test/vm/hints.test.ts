@@ -2,8 +2,10 @@
  * Each hint's effect, shown in the fault and eviction figures (hints.ts has the table). The
  * scenes use LRU so that any protection of a working set comes from the hint, not the policy.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AddressSpace } from "../../src/index.js";
+import { HintRanges, type KeptHint } from "../../src/vm/hints.js";
 import { heldHandle, MemoryStore, pattern, settle } from "./helpers.js";
 
 const PS = 4096;
@@ -151,5 +153,33 @@ describe("hints", () => {
     expect(space.debugInfo()).toContain("hints sequential@0 random@2 readOnce@3 random@4 sequential@5");
     await space.advise(v, 10 * PS, "normal");
     expect(space.debugInfo()).toContain("hints normal@0\n");
+  });
+});
+
+describe("HintRanges", () => {
+  it("agrees with an array of one hint per page after any sequence of set(), in the fewest segments", () => {
+    const kept: KeptHint[] = ["normal", "sequential", "random", "readOnce"];
+    const setArb = fc.tuple(fc.nat(24), fc.nat(24), fc.constantFrom(...kept));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 20 }), fc.array(setArb, { maxLength: 30 }), (pages, sets) => {
+        const ranges = new HintRanges("normal", pages);
+        const model: KeptHint[] = new Array(pages).fill("normal");
+        for (const [a, b, h] of sets) {
+          const from = Math.min(a, pages - 1);
+          const to = Math.min(pages, Math.max(from + 1, b));
+          ranges.set(from, to, h);
+          model.fill(h, from, to);
+          for (let p = 0; p < pages; p++) expect(ranges.at(p)).toBe(model[p]);
+          const segs = ranges.segments();
+          expect(segs[0].start).toBe(0);
+          for (let i = 1; i < segs.length; i++) {
+            expect(segs[i].start).toBeGreaterThan(segs[i - 1].start);
+            expect(segs[i].start).toBeLessThan(pages);
+            expect(segs[i].hint).not.toBe(segs[i - 1].hint); // equal neighbours merged
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
