@@ -76,7 +76,7 @@ export interface MapOptions {
   offset?: number;
   /** Kept hint for the whole mapping, or willneed (prefetch now). Default normal. */
   hint?: Hint;
-  /** Default true. */
+  /** Default true, or false for a read-only store (which refuses true). */
   writable?: boolean;
 }
 
@@ -243,7 +243,7 @@ export class AddressSpace {
     if (options === null || typeof options !== "object") {
       throw new InvalidArgumentError("options", options, "must be an object with length and store");
     }
-    const { length, store, offset = 0, hint = "normal", writable = true } = options;
+    const { length, store, offset = 0, hint = "normal" } = options;
     const ps = this.pageSize;
     if (!Number.isSafeInteger(length) || length <= 0) {
       throw new InvalidArgumentError("length", length, "must be a positive integer");
@@ -272,8 +272,13 @@ export class AddressSpace {
     const h = checkHint("hint", hint);
     if (h === "dontneed")
       throw new InvalidArgumentError("hint", hint, "dontneed is an action for advise(), not a mapping hint");
+    const readOnlyStore = store.readOnly === true;
+    const writable = options.writable ?? !readOnlyStore;
     if (typeof writable !== "boolean")
       throw new InvalidArgumentError("writable", writable, "must be a boolean");
+    if (writable && readOnlyStore) {
+      throw new InvalidArgumentError("writable", writable, `${store.description} is read-only`);
+    }
     const pages = Math.ceil(length / ps);
     if (offset / ps + pages > KEY_STRIDE) {
       throw new InvalidArgumentError(

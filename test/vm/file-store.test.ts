@@ -2,12 +2,20 @@
  * FileStore on a real file under concurrency and outside interference: writes past the end at
  * many offsets at once (the file grows exactly as far as written), the file truncated by someone
  * else under resident pages, and a read-ahead batch that fails after filling its frames (sequential
- * hint): nothing of the batch is installed, no frame stays held, and only storeErrors moves.
+ * hint): nothing of the batch is installed, no frame stays held, and only storeErrors moves. And a
+ * read-only file: its mappings are read-only, so no write is acknowledged that could never be
+ * written back.
  */
-import { readFileSync, statSync, truncateSync } from "node:fs";
+import { readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { AddressSpace, FileStore, StoreError } from "../../src/index.js";
+import {
+  AddressSpace,
+  FileStore,
+  InvalidAddressError,
+  InvalidArgumentError,
+  StoreError,
+} from "../../src/index.js";
 import { pattern, snapshot, tempDir } from "./helpers.js";
 
 const PS = 512;
@@ -95,6 +103,22 @@ describe("FileStore on a real file", () => {
     expect(after.readaheadHits).toBeLessThanOrEqual(after.readahead);
     again.check();
     await again.close();
+    await store.close();
+  });
+
+  it("a read-only file maps read-only by default and refuses a writable mapping; the space still closes", async () => {
+    const path = join(tmp.path, "ro.dat");
+    writeFileSync(path, "hello");
+    const store = new FileStore(path, { readOnly: true });
+    const space = new AddressSpace({ frames: 4, pageSize: PS });
+    expect(() => space.map({ length: PS, store, writable: true })).toThrow(InvalidArgumentError);
+    const v = space.map({ length: 2 * PS, store });
+    await expect(space.write(v, new Uint8Array([65]))).rejects.toMatchObject({ code: "EACCES" });
+    await expect(space.write(v, new Uint8Array([65]))).rejects.toBeInstanceOf(InvalidAddressError);
+    expect(new TextDecoder().decode(await space.read(v, 5))).toBe("hello");
+    expect(space.stats().dirty).toBe(0);
+    await space.close(); // before: sync, unmap and close failed forever on the acknowledged write
+    expect(readFileSync(path, "utf8")).toBe("hello");
     await store.close();
   });
 });

@@ -25,6 +25,11 @@ import { fillBytes } from "../../util/shared-bytes.js";
 export interface Store {
   /** One line for debugInfo() and errors: kind and location. */
   readonly description: string;
+  /**
+   * The store refuses writes: map() makes its mappings read-only (and refuses writable ones), or
+   * acknowledged writes could never be written back and sync, unmap and close would fail forever.
+   */
+  readonly readOnly?: boolean;
   /** Called by map() with the space's page size; may reject a size it cannot serve. */
   attach?(pageSize: number): void;
   readPage(offset: number, into: Uint8Array): Promise<void>;
