@@ -134,6 +134,8 @@ export class AddressSpace {
   private nextMappingId = 1;
   /** Counts map() calls (and mappings put back): unmap() looks coverage up again when it moves. */
   private mapEpoch = 0;
+  /** Mappings whose unmap() is in progress: out of the tree, their pages not all dropped yet. */
+  private readonly unmapping = new Set<Mapping>();
   private readonly pinRecords = new Map<number, PinRecord>();
   private nextPinId = 1;
   private readonly raInitial: number;
@@ -344,6 +346,7 @@ export class AddressSpace {
     this.refusePinned(m, 0, m.pages);
     this.tree.remove(m);
     m.removed = true;
+    this.unmapping.add(m);
     const ps = this.pageSize;
     const first = m.offset / ps;
     // A map() of the same store while this waits covers pages too: they are shared with it and
@@ -391,6 +394,8 @@ export class AddressSpace {
       this.tree.insert(m);
       this.mapEpoch++;
       throw e;
+    } finally {
+      this.unmapping.delete(m);
     }
     const left = (this.mapCount.get(m.storeId) ?? 1) - 1;
     if (left === 0) {
@@ -835,7 +840,15 @@ export class AddressSpace {
 
   /** Verifies the pager's and the policy's invariants; throws CorruptionError. */
   check(): void {
-    vmCheck(this.pager, this.policy, (id) => this.stores.has(id), [...this.pinRecords.values()]);
+    const ps = this.pageSize;
+    const mapped = (key: number) => {
+      const page = key % KEY_STRIDE;
+      const id = Math.floor(key / KEY_STRIDE);
+      const covers = (m: Mapping) =>
+        m.storeId === id && page >= m.offset / ps && page < m.offset / ps + m.pages;
+      return this.tree.ofStore(id).some(covers) || [...this.unmapping].some(covers);
+    };
+    vmCheck(this.pager, this.policy, (id) => this.stores.has(id), mapped, [...this.pinRecords.values()]);
   }
 
   /** Writes back every dirty page of persistent stores, drops every frame and returns them. */

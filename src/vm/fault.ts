@@ -366,9 +366,7 @@ export class Pager {
       return got[0];
     } catch (e) {
       failure = e;
-      // The arena pages go back too: a free slot keeping one would hold it past close() (a leak
-      // in a page layer or pool shared with others), and a killed space must hold none.
-      for (const g of got) this.releaseFrame(g, true);
+      for (const g of got) this.releaseFrame(g);
       throw e;
     } finally {
       for (const k of keys) this.pending.delete(k);
@@ -386,7 +384,6 @@ export class Pager {
     const fr = this.frames;
     if (fr.hasFree) {
       const f = fr.take();
-      if (fr.addr[f] !== 0) return f;
       if (!fresh) fr.release(f);
       else {
         try {
@@ -426,7 +423,6 @@ export class Pager {
         if (this.killed !== null) throw this.killed;
         if (fr.hasFree) {
           const f = fr.take();
-          if (fr.addr[f] !== 0) return f;
           if (!fresh) fr.release(f);
           else
             try {
@@ -512,7 +508,7 @@ export class Pager {
   private reinstate(v: number, f: number): void {
     if (this.killed !== null) {
       if (this.frames.dirtyEnd[f] !== 0) this.dirty--;
-      this.releaseFrame(f, true);
+      this.releaseFrame(f);
       return;
     }
     this.frames.state[f] = RESIDENT;
@@ -574,7 +570,7 @@ export class Pager {
       this.index.delete(v);
       this.front.delete(v);
       this.policy.evict(v);
-      this.releaseFrame(f, true);
+      this.releaseFrame(f);
       this.stats.evictions++;
       n++;
     }
@@ -653,29 +649,33 @@ export class Pager {
    */
   kill(error: Error): void {
     this.killed = error;
-    for (const key of [...this.index.keys()]) this.drop(key, true);
+    for (const key of [...this.index.keys()]) this.drop(key);
     this.notify();
   }
 
   /**
-   * Removes resident page `key` from memory. The caller made sure it is clean (or that its data
-   * may go) and not pinned. `freePage` returns the arena page to the page layer.
+   * Removes resident page `key` from memory and returns its arena page to the page layer. The
+   * caller made sure it is clean (or that its data may go) and not pinned.
    */
-  drop(key: number, freePage = true): void {
+  drop(key: number): void {
     const f = this.index.get(key);
     if (f === undefined) return;
     this.index.delete(key);
     this.front.delete(key);
     this.policy.forget(key);
     if (this.frames.dirtyEnd[f] !== 0) this.dirty--;
-    this.releaseFrame(f, freePage);
+    this.releaseFrame(f);
     this.stats.dropped++;
     this.notify();
   }
 
-  private releaseFrame(f: number, freePage: boolean): void {
+  /**
+   * Puts slot `f` back with its arena page returned: a free slot holds none (one kept there was
+   * held past close(), a leak in a page layer or pool shared with others).
+   */
+  private releaseFrame(f: number): void {
     const fr = this.frames;
-    if (freePage && fr.addr[f] !== 0) {
+    if (fr.addr[f] !== 0) {
       this.pages.free(fr.addr[f]);
       fr.addr[f] = 0;
     }

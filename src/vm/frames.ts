@@ -5,7 +5,8 @@
  * - *page*: a page-sized, page-aligned piece of a store, named by its *key*
  *   (store id * 2^32 + page index in the store); the unit of faults and eviction.
  * - *frame*: a page of the arena (from the page layer) that holds one page while it is resident.
- *   Frame slots are numbered 0..frames-1; a slot gets its arena page on first use.
+ *   Frame slots are numbered 0..frames-1; a slot holds an arena page only while in use (busy or
+ *   resident): it takes one when filled and gives it back to the page layer when freed.
  * - *mapping*: a range of virtual addresses that shows a range of a store (mappings.ts).
  * - *resident*: a page whose data is in a frame and in the index; *pending*: a page being read in
  *   or written out (accesses wait for it, fault.ts).
@@ -14,7 +15,7 @@
  *
  * | array    | type    | meaning                                                              |
  * |----------|---------|----------------------------------------------------------------------|
- * | addr     | Float64 | byte offset of the frame in the arena; 0 = no arena page yet         |
+ * | addr     | Float64 | byte offset of the frame in the arena; 0 = none (a free slot)        |
  * | key      | Float64 | page key held, or -1 when the slot is free                           |
  * | state    | Uint8   | FREE, BUSY (being filled or emptied), RESIDENT                       |
  * | dirtyEnd | Int32   | 0 = clean; else every modified byte lies in [0, dirtyEnd)           |
@@ -23,7 +24,8 @@
  * | flags    | Uint8   | F_READAHEAD: read ahead, not referenced yet                          |
  *
  * Invariants (check()): resident frames = index size = policy size; dirty = #(dirtyEnd > 0)
- * among resident frames; a free slot holds key -1, no pins, no refs.
+ * among resident frames; a free slot holds key -1, no arena page, no pins, no refs; every resident
+ * page lies inside a mapping of its store (none outlives its mappings).
  *
  * State per page lives here and not in the arena (DESIGN.md principle 2 is about allocator state
  * shared between workers): an address space owns JS objects (stores, file handles, promises) that

@@ -74,6 +74,7 @@ export function vmCheck(
   p: Pager,
   policy: ReplacementPolicy,
   hasStore: (id: number) => boolean,
+  mapped: (key: number) => boolean,
   pins: readonly PinRecord[],
 ): void {
   const fr = p.frames;
@@ -81,6 +82,11 @@ export function vmCheck(
     if (fr.key[f] !== key || fr.state[f] !== RESIDENT)
       throw new CorruptionError(`frame ${f} does not hold key ${key}`);
     if (!hasStore(Math.floor(key / KEY_STRIDE))) throw new CorruptionError(`key ${key} of no store`);
+    if (!mapped(key)) throw new CorruptionError(`page ${key} is resident but no mapping covers it`);
+  }
+  for (let f = 0; f < fr.touched; f++) {
+    if (fr.state[f] === FREE && fr.addr[f] !== 0)
+      throw new CorruptionError(`free frame slot ${f} holds arena page ${fr.addr[f]}`);
   }
   let dirty = 0;
   for (let f = 0; f < fr.touched; f++) if (fr.state[f] !== FREE && fr.dirtyEnd[f] > 0) dirty++;
