@@ -249,8 +249,9 @@ export class Pager {
     for (const [, key] of found) {
       if (n >= count) break;
       try {
-        await this.clean(key);
-        n++;
+        // Counted only when written here: a page another clean wrote meanwhile (sync, a second
+        // writeback at once) is not this call's work, and the flusher paces writers by it.
+        if (await this.clean(key)) n++;
       } catch (e) {
         failure ??= { error: e };
       }
@@ -611,18 +612,23 @@ export class Pager {
    * Writes that land during the I/O make the page dirty again (the dirty mark is cleared first).
    * One write of a page at a time: the flusher, sync and dontneed may each clean the same page,
    * and two writes of one page in flight may land in either order (the older bytes last), or,
-   * in a swap file, each take a fresh slot and one of them zero the other's tail.
+   * in a swap file, each take a fresh slot and one of them zero the other's tail. Resolves true
+   * when this call wrote the page, false when it found it gone or clean (another clean wrote it).
    */
-  clean(key: number): Promise<void> {
-    return oneAtATime(this.cleaning, key, () => this.cleanOnce(key));
+  async clean(key: number): Promise<boolean> {
+    let wrote = false;
+    await oneAtATime(this.cleaning, key, async () => {
+      wrote = await this.cleanOnce(key);
+    });
+    return wrote;
   }
 
-  private async cleanOnce(key: number): Promise<void> {
+  private async cleanOnce(key: number): Promise<boolean> {
     const f = this.index.get(key);
-    if (f === undefined) return;
+    if (f === undefined) return false;
     const fr = this.frames;
     const end = fr.dirtyEnd[f];
-    if (end === 0) return;
+    if (end === 0) return false;
     fr.refs[f]++;
     fr.dirtyEnd[f] = 0;
     this.dirty--;
@@ -632,6 +638,7 @@ export class Pager {
       await store.writePage(offset, this.view(f).subarray(0, end));
       this.wrote(store);
       this.stats.writebacks++;
+      return true;
     } catch (e) {
       if (this.killed !== null) throw this.killed;
       if (fr.dirtyEnd[f] === 0) this.dirty++;

@@ -3,7 +3,8 @@
  * durable, through each store's flush (fsync for a file). Pages reach a store by other ways than
  * sync (evictions, the flusher's writeback, dontneed), and those writes are only as durable as
  * the next flush: sync must flush every store written since its last flush, not only the stores
- * it wrote itself. A real file underneath, its flush counted.
+ * it wrote itself. A real file underneath, its flush counted. And writeback() (the flusher's)
+ * reports the pages it wrote, not those another writer wrote while it waited.
  */
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -89,5 +90,21 @@ describe("sync() flushes every store written since its last flush", () => {
     expect(file.flushes).toBe(2);
     await space.close();
     await file.close();
+  });
+});
+
+describe("writeback() counts the pages it wrote", () => {
+  it("two at once over four dirty pages report four in all, as many as the store got", async () => {
+    const space = new AddressSpace({ frames: 8, pageSize: PS });
+    const store = new MemoryStore();
+    const v = space.map({ length: 8 * PS, store });
+    for (let p = 0; p < 4; p++) await space.write(v + p * PS, pattern(PS, p + 1));
+    const [a, b] = await Promise.all([space.writeback(4), space.writeback(4)]);
+    expect(a + b).toBe(4);
+    expect(store.writes).toBe(4);
+    await space.write(v, pattern(PS, 9));
+    await space.sync();
+    expect(await space.writeback(4)).toBe(0); // nothing dirty
+    await space.close();
   });
 });
