@@ -21,6 +21,7 @@ import {
   FileStore,
   InvalidAddressError,
   OutOfMemoryError,
+  policyNames,
   type Store,
   StoreError,
 } from "../../src/index.js";
@@ -221,7 +222,7 @@ describe("stats() invariants under concurrent commands and injected failures", (
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 2, max: 6 }),
-        fc.constantFrom("lru", "clock", "arc", "adaptive"),
+        fc.constantFrom(...policyNames()),
         fc.array(fc.array(opArb, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 10 }),
         (frames, policy, steps) => run(frames, policy, steps),
       ),
