@@ -156,6 +156,45 @@ describe("hints", () => {
   });
 });
 
+describe("hints changed while faults are in flight", () => {
+  it("willneed racing an unmap: the prefetch stops, no page of the removed mapping stays resident", async () => {
+    for (const hold of [true, false]) {
+      const store = new MemoryStore();
+      const space = new AddressSpace({ frames: 32, policy: "lru" });
+      const v = space.map({ length: 20 * PS, store, hint: "random" });
+      if (hold) store.hold(); // the first batch is in flight when the unmap begins
+      const prefetching = space.advise(v, 20 * PS, "willneed").catch((e: unknown) => e);
+      await Promise.resolve();
+      const unmapping = space.unmap(v);
+      store.release();
+      await unmapping;
+      await prefetching;
+      await settle();
+      expect(space.stats()).toMatchObject({ resident: 0, mappings: 0, inFlight: 0 });
+      space.check(); // no resident page outside every mapping
+      await space.close();
+    }
+  });
+
+  it("readOnce switched on under a pin: the pinned page is passed over, the others go first", async () => {
+    const space = new AddressSpace({ frames: 4, policy: "lru" });
+    const store = new MemoryStore();
+    const v = space.map({ length: 8 * PS, store, hint: "random" });
+    await readPages(space, v, range(4));
+    const pin = await space.pin(v, PS, { owner: "keep" });
+    await space.advise(v, 4 * PS, "readOnce");
+    await readPages(space, v, [0, 1, 2, 3]); // each goes to the eviction front after use
+    await readPages(space, v, [4, 5, 6]); // three evictions: pages 1, 2, 3, never the pinned 0
+    expect(space.stats()).toMatchObject({ pinned: 1, resident: 4 });
+    const faults = space.stats().faults;
+    await space.read(v, 1);
+    expect(space.stats().faults).toBe(faults); // page 0 stayed
+    pin.release();
+    space.check();
+    await space.close();
+  });
+});
+
 describe("HintRanges", () => {
   it("agrees with an array of one hint per page after any sequence of set(), in the fewest segments", () => {
     const kept: KeptHint[] = ["normal", "sequential", "random", "readOnce"];
