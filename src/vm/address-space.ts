@@ -736,7 +736,11 @@ export class AddressSpace {
       try {
         await this.settle(key);
         const f = this.pager.index.get(key);
-        if (f === undefined || this.pager.frames.dirtyEnd[f] === 0) return;
+        if (f === undefined) return;
+        // A page whose write another clean has in flight (the flusher's, dontneed's) reads as
+        // clean, but its bytes are not in the store yet: clean() waits for that write (and writes
+        // the page itself if it failed or the page was dirtied again).
+        if (this.pager.frames.dirtyEnd[f] === 0 && !this.pager.isCleaning(key)) return;
         await this.pager.clean(key);
       } catch (e) {
         failure ??= e;

@@ -623,6 +623,11 @@ export class Pager {
     return wrote;
   }
 
+  /** Whether a clean() write of `key` is in flight (the page reads as clean until it lands). */
+  isCleaning(key: number): boolean {
+    return this.cleaning.has(key);
+  }
+
   private async cleanOnce(key: number): Promise<boolean> {
     const f = this.index.get(key);
     if (f === undefined) return false;

@@ -29,6 +29,22 @@ class CountingFile extends FileStore {
   }
 }
 
+/** A FileStore whose writes take 20 ms, and which notes whether a flush came after them. */
+class SlowFile extends CountingFile {
+  landed = 0;
+  flushedAfterLanding = false;
+  override async writePage(offset: number, data: Uint8Array): Promise<void> {
+    await new Promise((r) => setTimeout(r, 20));
+    await super.writePage(offset, data);
+    this.landed++;
+    this.flushedAfterLanding = false;
+  }
+  override async flush(): Promise<void> {
+    await super.flush();
+    this.flushedAfterLanding = this.landed > 0;
+  }
+}
+
 function setup(name: string) {
   const file = new CountingFile(join(tmp.path, `${name}.dat`));
   const other = new MemoryStore();
@@ -88,6 +104,22 @@ describe("sync() flushes every store written since its last flush", () => {
     await expect(space.sync()).rejects.toBeInstanceOf(StoreError);
     await space.sync();
     expect(file.flushes).toBe(2);
+    await space.close();
+    await file.close();
+  });
+});
+
+describe("sync() waits for writes already in flight", () => {
+  it("a page the flusher is writing: its bytes are in the store, and flushed, when sync resolves", async () => {
+    const file = new SlowFile(join(tmp.path, "inflight.dat"));
+    const space = new AddressSpace({ frames: 4, pageSize: PS });
+    const v = space.map({ length: 4 * PS, store: file });
+    await space.write(v, pattern(PS, 7));
+    const flushing = space.writeback(1); // clears the dirty mark, its write takes 20 ms
+    await space.sync();
+    expect(file.landed).toBe(1);
+    expect(file.flushedAfterLanding).toBe(true);
+    expect(await flushing).toBe(1);
     await space.close();
     await file.close();
   });
