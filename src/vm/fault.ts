@@ -315,6 +315,8 @@ export class Pager {
       let f = this.obtainNow(key, fresh);
       if (f < 0) f = await this.obtainFrame(key, fresh);
       got.push(f);
+      // Killed while a victim was written: the stores are closed (a file store would reopen).
+      if (this.killed !== null) throw this.killed;
       // Read-ahead: frames for the following pages that are neither resident nor pending, but
       // only free frames or clean victims (read-ahead never waits, writes back or fails).
       const ra = target.overwrite ? 0 : (target.readahead ?? 0);

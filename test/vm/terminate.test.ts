@@ -74,6 +74,19 @@ describe("frames go back when a space ends with I/O in flight", () => {
     expect(pages.stats().free).toBe(free);
   });
 
+  it("a fault whose victim's writeback ends after terminate() reads nothing from the closed store", async () => {
+    const { pages, free, space, store, v } = shared();
+    for (let p = 0; p < 4; p++) await space.write(v + p * PS, pattern(PS, p + 1));
+    const reads = store.reads;
+    const faulting = space.read(v + 8 * PS, 1).catch((e: unknown) => e); // writes a dirty victim first
+    space.terminate(killed);
+    expect(await faulting).toBe(killed);
+    expect(store.reads).toBe(reads);
+    await settle();
+    expectEmpty(space);
+    expect(pages.stats().free).toBe(free);
+  });
+
   it("a sync's write, a gather's ref and a pin in flight at terminate() leave nothing behind", async () => {
     const { pages, free, space, store, v } = shared();
     await space.write(v, pattern(PS, 1));
