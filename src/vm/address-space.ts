@@ -845,12 +845,16 @@ export class AddressSpace {
   /** Verifies the pager's and the policy's invariants; throws CorruptionError. */
   check(): void {
     const ps = this.pageSize;
+    const byStore = new Map<number, Mapping[]>();
+    for (const m of [...this.tree.all(), ...this.unmapping]) {
+      const list = byStore.get(m.storeId);
+      if (list) list.push(m);
+      else byStore.set(m.storeId, [m]);
+    }
     const mapped = (key: number) => {
       const page = key % KEY_STRIDE;
-      const id = Math.floor(key / KEY_STRIDE);
-      const covers = (m: Mapping) =>
-        m.storeId === id && page >= m.offset / ps && page < m.offset / ps + m.pages;
-      return this.tree.ofStore(id).some(covers) || [...this.unmapping].some(covers);
+      const list = byStore.get(Math.floor(key / KEY_STRIDE)) ?? [];
+      return list.some((m) => page >= m.offset / ps && page < m.offset / ps + m.pages);
     };
     vmCheck(this.pager, this.policy, (id) => this.stores.has(id), mapped, [...this.pinRecords.values()]);
   }
