@@ -48,7 +48,7 @@ describe("FileStore on a real file", () => {
     expect(statSync(path).size).toBe(end);
     const disk = readFileSync(path);
     const want = new Uint8Array(end);
-    offsets.forEach((o, i) => want.set(pattern(300, i + 1), o));
+    for (const [i, o] of offsets.entries()) want.set(pattern(300, i + 1), o);
     expect(new Uint8Array(disk)).toEqual(want);
     for (const [i, o] of offsets.entries()) expect(await space.read(v + o, 300)).toEqual(pattern(300, i + 1));
     space.check();
