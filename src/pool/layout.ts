@@ -38,7 +38,7 @@
  * newest block, 0 when empty) and REMOTE_PENDING (pages on that list).
  *
  * The blocks charged to a slot are not counted as they come and go: the owner map below is the
- * record, and Segment.charged() reads it when figures are asked for. Counters cost every
+ * record, and Segment.census() reads it when figures are asked for. Counters cost every
  * pool.alloc and pool.free a store or an atomic add (a quarter of a one-page alloc/free pair,
  * BENCHMARKS.md), and a worker killed between the owner entry and its counter left them wrong.
  *

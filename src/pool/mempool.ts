@@ -344,11 +344,17 @@ export class Mempool {
     const workers = new Map<number, WorkerFigures>();
     for (const s of this.segments) {
       total += s.pages.capacity;
-      free += s.pages.freeBytes;
-      for (let slot = 1; slot <= s.maxSlots; slot++) free += s.blocks.parkedPages(slot) * s.pages.pageSize;
-      contiguous = Math.max(contiguous, s.pages.largestFree);
+      // One walk under the segment's lock: the figures agree with each other (Segment.census).
+      s.mutex?.lock();
+      let charged: ReturnType<Segment["census"]>;
+      try {
+        charged = s.census();
+      } finally {
+        s.mutex?.unlock();
+      }
+      free += charged.freePages * s.pages.pageSize;
+      contiguous = Math.max(contiguous, charged.largestPages * s.pages.pageSize);
       recoveries += s.recoveries;
-      const charged = s.charged();
       for (let slot = 1; slot <= s.maxSlots; slot++) {
         const state = s.state(slot);
         if (state === P.SLOT_FREE && charged.blocks[slot] === 0) continue;

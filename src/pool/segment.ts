@@ -20,7 +20,7 @@ import { AC_MAX_LIMIT, acSlotWords, R_MAX_CACHES } from "../object/layout.js";
 import { repairSlabs } from "../object/repair.js";
 import type { HotStack, PageAllocator } from "../page/buddy.js";
 import * as B from "../page/buddy.js";
-import { alignTo, PAIR_BYTES } from "../page/layout.js";
+import { alignTo, PAIR_BYTES, S_FREE_BASE, S_HOT, S_SINGLE, S_USED } from "../page/layout.js";
 import { fillBytes } from "../util/shared-bytes.js";
 import { BlockCache, blockCacheWords } from "./block-cache.js";
 import * as P from "./layout.js";
@@ -235,7 +235,7 @@ export class Segment {
    * whoever holds it next).
    */
   claim(threadId: number): number {
-    const charged = this.charged().blocks;
+    const charged = this.census().blocks;
     for (let pass = 0; pass < 2; pass++) {
       for (let s = 1; s <= this.maxSlots; s++) {
         const sw = this.slotWord(s);
@@ -416,22 +416,47 @@ export class Segment {
   /**
    * The pool blocks charged to each slot and their pages, index = slot: the blocks whose owner
    * entry names the slot, less those parked on its block cache (a remote-free list's blocks are
-   * OWNER_PARKED already). One pass over the owner map, O(pages); taken while other workers run,
-   * it is a snapshot that may be a few blocks off.
+   * OWNER_PARKED already); and the free pages, parked blocks included. One pass over the page
+   * states, O(pages), each page looked at once: a worker's fast path that allocates or frees a
+   * page or parks a block meanwhile moves it from one side to the other, never onto both, so the
+   * charged pages never exceed the pages in use. The largest free block (the page layer's
+   * largestFree: a buddy block, else one hot page) comes from the same walk. Under the segment's
+   * lock (stats()) the buddy lists hold still as well.
    */
-  charged(): { blocks: Int32Array; pages: Int32Array } {
+  census(): { freePages: number; largestPages: number; blocks: Int32Array; pages: Int32Array } {
     const blocks = new Int32Array(this.maxSlots + 1);
     const pages = new Int32Array(this.maxSlots + 1);
+    const { state, run, pageCount } = this.pages;
     const owners = this.owners;
-    for (let p = this.pages.firstPage; p < owners.length; p++) {
+    let freePages = 0;
+    let largestPages = 0;
+    for (let p = this.pages.firstPage; p < pageCount; ) {
+      const st = state[p];
+      if (st >= S_FREE_BASE && st < S_USED) {
+        const n = 2 ** (st - S_FREE_BASE);
+        freePages += n;
+        largestPages = Math.max(largestPages, n);
+        p += n;
+        continue;
+      }
+      if (st === S_HOT) {
+        freePages++;
+        largestPages = Math.max(largestPages, 1);
+      }
+      if (st !== S_SINGLE && st !== S_USED) {
+        p++;
+        continue;
+      }
+      const n = st === S_SINGLE ? 1 : Math.max(1, run[p]);
       const o = owners[p];
-      if (o === 0 || o > this.maxSlots) continue;
-      const n = this.pages.allocationPages(p);
-      if (n === 0 || this.blocks.holds(o, p)) continue;
-      blocks[o]++;
-      pages[o] += n;
+      if (this.blocks.holds(o, p)) freePages += n;
+      else if (o !== 0 && o <= this.maxSlots) {
+        blocks[o]++;
+        pages[o] += n;
+      }
+      p += n;
     }
-    return { blocks, pages };
+    return { freePages, largestPages, blocks, pages };
   }
 
   /** Free pages kept for a slot: its hot stack, its block cache and its pending remote frees. */

@@ -103,7 +103,7 @@ describe("recovery of a dead worker", () => {
     const b = victim.alloc(PS);
     const slot = vseg.slot;
     const charged = () => {
-      const c = seg.charged();
+      const c = seg.census();
       return [c.blocks[slot], c.pages[slot]];
     };
     expect(charged()).toEqual([2, 4]);
