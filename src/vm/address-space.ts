@@ -634,6 +634,9 @@ export class AddressSpace {
       release: () => {
         if (released) throw new DoubleFreeError(v, `pin "${owner}" was already released`);
         released = true;
+        // Killed: the frames went back to the page layer with the space, and may be another
+        // space's by now; copying the pin's bytes back would write into them.
+        if (this.deadError !== null) return;
         if (!adjacent && write) {
           let o = 0;
           for (const view of views) {
@@ -641,7 +644,6 @@ export class AddressSpace {
             o += view.length;
           }
         }
-        if (this.deadError !== null) return; // killed: the frames went with the space
         markDirty();
         for (const f of frames) fr.pins[f]--;
         this.pinRecords.delete(id);
@@ -873,7 +875,9 @@ export class AddressSpace {
   /**
    * Ends the space at once (the OOM killer's kill): every resident page is dropped without
    * writeback — this space's unwritten data is lost, by design, and only this space's — its frames
-   * go back to the page layer, and every later call throws `error`.
+   * go back to the page layer, and every later call throws `error`, as do the calls in flight.
+   * Pins end with it: release() then does nothing, and a pin's views must not be used (their
+   * frames may belong to another space by then).
    */
   terminate(error: Error): void {
     if (this.closed) return;

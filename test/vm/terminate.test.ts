@@ -107,4 +107,21 @@ describe("frames go back when a space ends with I/O in flight", () => {
     expectEmpty(space);
     expect(pages.stats().free).toBe(free);
   });
+
+  it("releasing a copied pin after terminate() writes nothing into frames the page layer gave to another space", async () => {
+    const { pages, space, v } = shared();
+    await space.read(v + PS, 1); // page 1 first: the two frames are not adjacent, so the pin copies
+    await space.read(v, 1);
+    const pin = await space.pin(v, 2 * PS, { owner: "late", write: true });
+    expect(pin.zeroCopy).toBe(false);
+    space.terminate(killed);
+    const other = new AddressSpace({ frames: 4, pages, policy: "lru" });
+    const w = other.map({ length: 4 * PS, store: new MemoryStore("other") });
+    for (let p = 0; p < 4; p++) await other.write(w + p * PS, pattern(PS, 40 + p)); // reuses the freed pages
+    pin.bytes.fill(0xaa);
+    pin.release();
+    for (let p = 0; p < 4; p++) expect(await other.read(w + p * PS, PS)).toEqual(pattern(PS, 40 + p));
+    other.check();
+    await other.close();
+  });
 });
