@@ -157,10 +157,16 @@ export class Pager {
   readonly unflushed = new Set<Store>();
   /**
    * Set by kill(): the space was terminated. Faults, writebacks and cleans in flight end without
-   * installing or putting back anything (their frames go back to the page layer at once) and
-   * fail with this error; refs they drop afterwards are ignored (their frames were released).
+   * installing or putting back anything and fail with this error; their frames go back to the
+   * page layer once their I/O is over (see `dying`).
    */
   private killed: Error | null = null;
+  /**
+   * Frames kill() detached while a ref was held on them (a clean or a gather writing from them):
+   * freed at the last unref, not at the kill, or the page layer could hand them to another space
+   * while that write still reads them, and its bytes would land in this space's file.
+   */
+  private readonly dying = new Set<number>();
   /** clean() writes in flight, by page key. */
   private readonly cleaning = new Map<number, Promise<void>>();
   private readonly evictable = (key: number): boolean => {
@@ -210,8 +216,8 @@ export class Pager {
 
   /** Drops a transient ref taken by acquire(). */
   unref(f: number): void {
-    if (this.killed !== null) return;
     this.frames.refs[f]--;
+    if (this.frames.refs[f] === 0 && this.dying.delete(f)) this.releaseFrame(f);
     if (this.waiters.length > 0 && this.frames.refs[f] === 0) this.notify();
   }
 
@@ -658,12 +664,24 @@ export class Pager {
   }
 
   /**
-   * Ends the pager (AddressSpace.terminate): every resident page is dropped without writeback and
-   * its arena page freed; I/O in flight ends with `error` (see `killed`).
+   * Ends the pager (AddressSpace.terminate): every resident page is dropped without writeback, its
+   * arena page freed now or, if a write from it is in flight, when that ends (`dying`); I/O in
+   * flight ends with `error` (see `killed`).
    */
   kill(error: Error): void {
     this.killed = error;
-    for (const key of [...this.index.keys()]) this.drop(key);
+    for (const [key, f] of [...this.index]) {
+      if (this.frames.refs[f] === 0) {
+        this.drop(key);
+        continue;
+      }
+      this.index.delete(key);
+      this.front.delete(key);
+      this.policy.forget(key);
+      if (this.frames.dirtyEnd[f] !== 0) this.dirty--;
+      this.frames.dirtyEnd[f] = 0;
+      this.dying.add(f);
+    }
     this.notify();
   }
 

@@ -124,4 +124,36 @@ describe("frames go back when a space ends with I/O in flight", () => {
     other.check();
     await other.close();
   });
+
+  it("a frame whose write is in flight at terminate() goes back only once the write is done", async () => {
+    const { pages, free, space, store, v } = shared();
+    await space.write(v, pattern(PS, 5));
+    // A handle that takes the bytes when its write completes, as an asynchronous file write does.
+    const out = new Uint8Array(PS);
+    const done: (() => void)[] = [];
+    const late = {
+      read: async () => ({ bytesRead: 0 }),
+      write: (b: Uint8Array, o: number, length: number, position: number) =>
+        new Promise<{ bytesWritten: number }>((resolve) => {
+          done.push(() => {
+            out.set(b.subarray(o, o + length), position);
+            resolve({ bytesWritten: length });
+          });
+        }),
+    };
+    const gathering = space.gather(v, PS, late).catch((e: unknown) => e);
+    await settle();
+    space.terminate(killed);
+    const other = new AddressSpace({ frames: 4, pages, policy: "lru" });
+    const w = other.map({ length: 4 * PS, store: new MemoryStore("other") });
+    for (let p = 0; p < 4; p++) await other.write(w + p * PS, pattern(PS, 50 + p)); // takes any freed page
+    for (const d of done.splice(0)) d();
+    await gathering;
+    expect(out).toEqual(pattern(PS, 5)); // not another space's bytes
+    await other.close();
+    await settle();
+    expectEmpty(space);
+    expect(pages.stats().free).toBe(free);
+    expect(store.reads).toBe(0);
+  });
 });
