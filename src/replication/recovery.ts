@@ -69,7 +69,8 @@ export class Restorer {
       }
       case RecordType.MAP: {
         if (svc.caps.find(r.handle) !== undefined) return;
-        const v = svc.maps.map(r.length, r.store, r.name || null, (r.hint || undefined) as Hint | undefined);
+        const hint = (r.hint || undefined) as Hint | undefined;
+        const v = svc.maps.map(r.length, r.store, r.name || null, hint, r.owner);
         svc.quotas.charge(r.owner, 0);
         svc.caps.restore(r.handle, v, r.length, 0, r.owner, "map");
         this.maps.set(r.handle, { store: r.store, name: r.name, hint: r.hint, written: new Set() });

@@ -193,7 +193,7 @@ function map(svc: Service, conn: Connection, args: Buffer[]): undefined {
   if (refused !== null) return conn.reply(error(refused));
   let v: number;
   try {
-    v = svc.maps.map(length, kind, name, hint);
+    v = svc.maps.map(length, kind, name, hint, conn.identity);
   } catch (e) {
     if (e instanceof MnemeError) return conn.reply(error(`ERR ${e.message}`));
     throw e;

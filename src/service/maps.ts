@@ -1,9 +1,16 @@
 /**
  * MAP regions: pageable memory for the service, backed by the vm layer. One AddressSpace (with
  * `mapFrames` frames of its own) serves every MAP; each region has its own store: anonymous memory
- * that swaps under `<data>/swap`, or a named file under `<data>/maps` (names are restricted to
- * [A-Za-z0-9._-] so a client cannot reach outside the data directory). Regions may be far larger
- * than the frames: pages come and go on faults.
+ * that swaps under `<data>/swap`, or a named file (names are restricted to [A-Za-z0-9._-] so a
+ * client cannot reach outside the data directory). Regions may be far larger than the frames:
+ * pages come and go on faults.
+ *
+ * Named files belong to the identity that maps them, like its handles: the default identity's
+ * are `<data>/maps/NAME`, another identity's `<data>/maps/@IDENTITY/NAME` ('@' is not allowed in
+ * names, so the two never meet). So one identity cannot read or overwrite another's file by
+ * naming it. Regions of one identity on one file share one store, so they alias each other (one
+ * page cache, as two mmaps of a file do): a write through one is what the other reads, and
+ * neither writes back over the other's pages.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -38,6 +45,10 @@ const REPORT_EVERY = 1000;
 export class MapRegions {
   private space: AddressSpace | null = null;
   private readonly stores = new Map<number, Store>();
+  /** The shared store of each file in use, by path, and how many regions map it. */
+  private readonly files = new Map<string, { store: FileStore; regions: number }>();
+  /** The file path of each file region, by its address. */
+  private readonly fileOf = new Map<number, string>();
   private flusher: Flusher | null = null;
   private reclaim: FrameReclaim | null = null;
   private readonly reclaimer = new Reclaimer();
@@ -55,19 +66,33 @@ export class MapRegions {
     );
   }
 
-  /** Maps `length` bytes; returns the region's virtual address. */
-  map(length: number, kind: "anon" | "file", name: string | null, hint: Hint | undefined): number {
+  /** Maps `length` bytes for `owner` (an identity); returns the region's virtual address. */
+  map(
+    length: number,
+    kind: "anon" | "file",
+    name: string | null,
+    hint: Hint | undefined,
+    owner: string,
+  ): number {
     if (kind === "file" && (name === null || !NAME.test(name) || name === "." || name === "..")) {
       throw new InvalidArgumentError("name", name, "file names are 1-128 characters of [A-Za-z0-9._-]");
     }
-    if (kind === "file") mkdirSync(join(this.dataDir, "maps"), { recursive: true });
-    const store =
-      kind === "file"
-        ? new FileStore(join(this.dataDir, "maps", name as string))
-        : new AnonymousStore({ dataDir: this.dataDir });
     if (this.space === null) this.space = this.start();
-    const v = this.space.map({ length, store, hint });
-    this.stores.set(v, store);
+    if (kind === "anon") {
+      const store = new AnonymousStore({ dataDir: this.dataDir });
+      const v = this.space.map({ length, store, hint });
+      this.stores.set(v, store);
+      return v;
+    }
+    const dir = owner === "default" ? join(this.dataDir, "maps") : join(this.dataDir, "maps", `@${owner}`);
+    const path = join(dir, name as string);
+    mkdirSync(dir, { recursive: true });
+    const file = this.files.get(path) ?? { store: new FileStore(path), regions: 0 };
+    const v = this.space.map({ length, store: file.store, hint });
+    file.regions++;
+    this.files.set(path, file);
+    this.fileOf.set(v, path);
+    this.stores.set(v, file.store);
     return v;
   }
 
@@ -83,6 +108,11 @@ export class MapRegions {
     await this.need().unmap(v);
     const store = this.stores.get(v);
     this.stores.delete(v);
+    const path = this.fileOf.get(v);
+    this.fileOf.delete(v);
+    const file = path === undefined ? undefined : this.files.get(path);
+    if (path !== undefined && file !== undefined && --file.regions > 0) return;
+    if (path !== undefined) this.files.delete(path);
     await store?.close();
   }
 
@@ -134,6 +164,8 @@ export class MapRegions {
     this.flusher = null;
     this.reclaim = null;
     this.stores.clear();
+    this.files.clear();
+    this.fileOf.clear();
   }
 
   /** The address space, with the flusher (dirty thresholds, throttling) and watermark reclaim. */

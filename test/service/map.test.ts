@@ -115,6 +115,57 @@ describe("MAP regions (pageable memory through the vm layer)", () => {
   });
 });
 
+describe("named files of MAP regions", () => {
+  it("belong to the identity that maps them: another one naming the same file gets its own", async () => {
+    const bob = new Redis({ port: svc.port, lazyConnect: true, username: "bob", password: "pw" });
+    await bob.connect();
+    try {
+      const mine = String(await r.call("MAP", 8 * 4096, "STORE", "file", "shared-name.bin"));
+      await r.callBuffer("WRITE", mine, 0, page(1));
+      expect(await r.call("SYNC")).toBe("OK");
+      // Bob names the same file: before, he read and could overwrite the default identity's bytes.
+      const his = String(await bob.call("MAP", 8 * 4096, "STORE", "file", "shared-name.bin"));
+      expect(((await bob.callBuffer("READ", his, 0, 4096)) as Buffer).every((b) => b === 0)).toBe(true);
+      await bob.callBuffer("WRITE", his, 0, page(2));
+      expect(await bob.call("SYNC")).toBe("OK");
+      expect(((await r.callBuffer("READ", mine, 0, 4096)) as Buffer).equals(page(1))).toBe(true);
+      const maps = join(svc.config.data, "maps");
+      expect(readFileSync(join(maps, "shared-name.bin")).subarray(0, 4096)).toEqual(page(1));
+      expect(readFileSync(join(maps, "@bob", "shared-name.bin")).subarray(0, 4096)).toEqual(page(2));
+      expect(await r.call("FREE", mine)).toBe("OK");
+      expect(await bob.call("FREE", his)).toBe("OK");
+    } finally {
+      bob.disconnect();
+    }
+  });
+
+  it("two live regions of one identity on one file are one page cache: no write of either is lost", async () => {
+    // 8 frames for 32 pages: both regions' pages are evicted and written back again and again.
+    // With a store each, a region wrote back its own stale copy of a page over the other's write.
+    const pages = 32;
+    const a = String(await r.call("MAP", pages * 4096, "STORE", "file", "twice.bin"));
+    const b = String(await r.call("MAP", pages * 4096, "STORE", "file", "twice.bin"));
+    for (let i = 0; i < pages; i++) {
+      const [via, other] = i % 2 === 0 ? [a, b] : [b, a];
+      await r.callBuffer("WRITE", via, i * 4096, page(i));
+      expect(
+        ((await r.callBuffer("READ", other, i * 4096, 4096)) as Buffer).equals(page(i)),
+        `page ${i}`,
+      ).toBe(true);
+    }
+    expect(await r.call("SYNC")).toBe("OK");
+    const file = readFileSync(join(svc.config.data, "maps", "twice.bin"));
+    for (let i = 0; i < pages; i++)
+      expect(file.subarray(i * 4096, (i + 1) * 4096), `page ${i}`).toEqual(page(i));
+    expect(await r.call("FREE", a)).toBe("OK");
+    // The other region still works after its twin is gone, and the file closes with the last one.
+    expect(((await r.callBuffer("READ", b, 5 * 4096, 4096)) as Buffer).equals(page(5))).toBe(true);
+    await r.callBuffer("WRITE", b, 0, page(40));
+    expect(await r.call("FREE", b)).toBe("OK");
+    expect(readFileSync(join(svc.config.data, "maps", "twice.bin")).subarray(0, 4096)).toEqual(page(40));
+  });
+});
+
 describe("MAP regions under memory pressure (reclaim wired into the service)", () => {
   it("writers are throttled, reclaim keeps free frames above min, and both reach the event log", async () => {
     const s = await startService({ mapFrames: 64 });
