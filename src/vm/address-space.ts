@@ -999,13 +999,16 @@ export class AddressSpace {
 
   /**
    * Whether page `key` changed while its dropper waited: I/O on it (a fault's writeback of it as
-   * a victim), or, when `mustBeClean`, new dirty bytes (a write that landed after its clean).
+   * a victim), a transient ref (a fault that brought it in while the dropper waited, whose caller
+   * has yet to use the frame: dropped now, its write would land in a freed frame), or, when
+   * `mustBeClean`, new dirty bytes (a write that landed after its clean).
    */
   private unsettled(key: number, mustBeClean: boolean): boolean {
     const pager = this.pager;
     if (pager.pending.has(key)) return true;
     const f = pager.index.get(key);
-    return mustBeClean && f !== undefined && pager.frames.dirtyEnd[f] !== 0;
+    if (f === undefined) return false;
+    return pager.frames.refs[f] !== 0 || (mustBeClean && pager.frames.dirtyEnd[f] !== 0);
   }
 
   /** Waits until the frame of `key` (if resident) has no transient refs. */
