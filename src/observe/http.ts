@@ -37,11 +37,19 @@ const TYPES: Record<string, string> = {
 export interface ObserveOptions {
   /** Milliseconds between `stats` messages on /events: 50 to 1000. Default 500. */
   intervalMs?: number;
+  /**
+   * Bytes an /events client may leave unread in the server's buffer before it is dropped: at
+   * least 64 KiB. Default 4 MiB (a big arena map is a few tens of kilobytes).
+   */
+  maxBufferedBytes?: number;
 }
+
+const MIN_BUFFERED = 64 * 1024;
 
 export class ObserveServer {
   readonly metrics: Metrics;
   readonly intervalMs: number;
+  readonly maxBufferedBytes: number;
   private server: Server | null = null;
   private readonly files = new Map<string, { body: Buffer; type: string }>();
   private readonly streams = new Set<ServerResponse>();
@@ -59,6 +67,15 @@ export class ObserveServer {
       throw new InvalidArgumentError("intervalMs", interval, "must be an integer from 50 to 1000");
     }
     this.intervalMs = interval;
+    const buffered = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    if (!Number.isSafeInteger(buffered) || buffered < MIN_BUFFERED) {
+      throw new InvalidArgumentError(
+        "maxBufferedBytes",
+        buffered,
+        `must be an integer of at least ${MIN_BUFFERED}`,
+      );
+    }
+    this.maxBufferedBytes = buffered;
     this.metrics = new Metrics(svc);
     for (const name of readdirSync(DASHBOARD_DIR)) {
       const type = TYPES[extname(name)];
@@ -106,7 +123,13 @@ export class ObserveServer {
       res.end("method not allowed\n");
       return;
     }
-    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    // A request target URL cannot parse ("//", "http://[::1") is the client's mistake, not ours.
+    const path = URL.parse(req.url ?? "/", "http://localhost")?.pathname;
+    if (path === undefined) {
+      res.writeHead(400, { "content-type": "text/plain" });
+      res.end("bad request target\n");
+      return;
+    }
     if (path === "/metrics") {
       const text = await this.metrics.text();
       res.writeHead(200, { "content-type": this.metrics.contentType });
@@ -132,11 +155,21 @@ export class ObserveServer {
       "cache-control": "no-cache",
       connection: "keep-alive",
     });
+    // HEAD gets the headers only: Node drops the body of a HEAD reply, so a stream would send
+    // nothing (not even the headers) and stay open forever.
+    if (req.method === "HEAD") {
+      res.end();
+      return;
+    }
     res.write("retry: 1000\n\n");
-    send(res, "hello", JSON.stringify({ intervalMs: this.intervalMs, events: this.svc.events.recent() }));
+    this.send(
+      res,
+      "hello",
+      JSON.stringify({ intervalMs: this.intervalMs, events: this.svc.events.recent() }),
+    );
     this.lastMap = JSON.stringify(arenaMap(this.svc));
-    send(res, "map", this.lastMap);
-    send(res, "stats", JSON.stringify(snapshot(this.svc, this.intervalMs)));
+    this.send(res, "map", this.lastMap);
+    this.send(res, "stats", JSON.stringify(snapshot(this.svc, this.intervalMs)));
     this.streams.add(res);
     req.on("close", () => {
       this.streams.delete(res);
@@ -168,12 +201,21 @@ export class ObserveServer {
   }
 
   private broadcast(event: string, data: string): void {
-    for (const res of this.streams) send(res, event, data);
+    for (const res of this.streams) this.send(res, event, data);
   }
-}
 
-function send(res: ServerResponse, event: string, data: string): void {
-  res.write(`event: ${event}\ndata: ${data}\n\n`);
+  /**
+   * Drops a client that has left more than maxBufferedBytes unread: write() queues whatever the
+   * socket cannot take, so a dashboard that stopped reading would otherwise grow the queue
+   * without bound. Dropped, an EventSource reconnects (retry: 1000) and starts afresh from hello.
+   */
+  private send(res: ServerResponse, event: string, data: string): void {
+    res.write(`event: ${event}\ndata: ${data}\n\n`);
+    if (res.writableLength > this.maxBufferedBytes) {
+      this.streams.delete(res);
+      res.destroy();
+    }
+  }
 }
 
 function json(res: ServerResponse, value: unknown): void {

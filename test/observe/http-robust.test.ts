@@ -1,0 +1,154 @@
+/**
+ * The HTTP side against clients that misbehave: malformed request targets, HEAD on the event
+ * stream, a dashboard that stops reading, many dashboards at once, clients leaving mid-stream and
+ * a shutdown with streams open. Real sockets on free loopback ports throughout.
+ */
+import { connect, type Socket } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterEach, describe, expect, it } from "vitest";
+import { InvalidArgumentError } from "../../src/errors.js";
+import { ObserveServer } from "../../src/observe/http.js";
+import type { Service } from "../../src/service/server.js";
+import { raw, startService } from "../service/helpers.js";
+import { sample, subscribe } from "./helpers.js";
+
+type Observed = { svc: Service; http: ObserveServer; port: number; base: string };
+
+/** A service without its own HTTP side, and an ObserveServer on a free port with `options`. */
+async function observed(options: ConstructorParameters<typeof ObserveServer>[1] = {}): Promise<Observed> {
+  const svc = await startService();
+  const http = new ObserveServer(svc, options);
+  const port = await http.listen("127.0.0.1", 0);
+  return { svc, http, port, base: `http://127.0.0.1:${port}` };
+}
+
+/** A raw socket that has asked for /events and then never reads (paused from the start). */
+function stalledSubscriber(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, "127.0.0.1", () => {
+      s.pause();
+      s.write("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+      resolve(s);
+    });
+    s.on("error", reject);
+  });
+}
+
+describe("the HTTP side with misbehaving clients", () => {
+  let o: Observed | undefined;
+  afterEach(async () => {
+    await o?.http.close();
+    await o?.svc.close();
+    o = undefined;
+  });
+
+  it("a request target that is not a URL is a 400, and the server goes on", async () => {
+    o = await observed();
+    for (const target of ["//", "http://[::1", "http://"]) {
+      const r = await raw(o.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect(r.text, target).toMatch(/^HTTP\/1\.1 400 /);
+    }
+    expect((await fetch(`${o.base}/api/stats?x=1&y`)).status).toBe(200);
+  });
+
+  it("HEAD /events answers with the headers and ends, rather than hanging", async () => {
+    o = await observed();
+    const started = Date.now();
+    const r = await raw(
+      o.port,
+      "HEAD /events HTTP/1.1\r\nHost: x\r\n\r\n",
+      (got) => got.includes("\r\n\r\n"),
+      3000,
+    );
+    expect(r.text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(r.text.toLowerCase()).toContain("content-type: text/event-stream");
+    expect(Date.now() - started).toBeLessThan(2000);
+    // No body follows, and no stream is left behind: a request on the same connection is answered.
+    const again = await raw(
+      o.port,
+      "HEAD /events HTTP/1.1\r\nHost: x\r\n\r\nGET /api/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    expect(again.closed).toBe(true);
+    expect(again.text.match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
+  });
+
+  it("rejects a per-client buffer under 64 KiB with a typed error", async () => {
+    const svc = await startService();
+    expect(() => new ObserveServer(svc, { maxBufferedBytes: 1024 })).toThrow(InvalidArgumentError);
+    expect(() => new ObserveServer(svc, { maxBufferedBytes: Number.NaN })).toThrow(InvalidArgumentError);
+    await svc.close();
+  });
+
+  it("drops a dashboard that never reads once its unread bytes pass the bound; readers go on", async () => {
+    const limit = 1 << 20;
+    o = await observed({ maxBufferedBytes: limit });
+    const stalled = await stalledSubscriber(o.port);
+    const reader = await subscribe(`${o.base}/events`);
+    await reader.next((m) => m.event === "stats");
+    // 20 MiB of events in 200 KiB steps: a reader keeps up, the stalled socket cannot.
+    const big = "x".repeat(10_000);
+    const sawLast = reader.next((m) => m.event === "event" && m.data.includes('"99.19 '), 10_000);
+    for (let step = 0; step < 100; step++) {
+      for (let i = 0; i < 20; i++) o.svc.events.emitEvent("client", `${step}.${i} ${big}`);
+      await sleep(5);
+    }
+    // Let the stalled socket read now: it gets what the kernel held and the server's end, far
+    // less than was sent. Without the bound the server would still hold ~20 MiB for it.
+    let received = 0;
+    const ended = new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), 5000);
+      stalled.on("data", (d: Buffer) => {
+        received += d.length;
+      });
+      stalled.on("close", () => {
+        clearTimeout(t);
+        resolve(true);
+      });
+      stalled.on("error", () => {});
+      stalled.resume();
+    });
+    expect(await ended).toBe(true);
+    expect(received).toBeLessThan(10 * limit);
+    // The reader was not dropped: it saw the last event and still gets stats.
+    await sawLast;
+    await reader.next((m) => m.event === "stats");
+    reader.close();
+    stalled.destroy();
+  });
+
+  it("fifty dashboards at once, half leaving mid-stream; /metrics answers meanwhile", async () => {
+    o = await observed({ intervalMs: 50 });
+    const subs = await Promise.all(Array.from({ length: 50 }, () => subscribe(`${o?.base}/events`)));
+    await Promise.all(subs.map((s) => s.next((m) => m.event === "stats")));
+    for (const s of subs.slice(0, 25)) s.close();
+    const rest = subs.slice(25).map((s) => s.next((m) => m.data.includes("after the half left"), 5000));
+    o.svc.events.emitEvent("client", "after the half left");
+    const metrics = await fetch(`${o.base}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(sample(await metrics.text(), "mneme_pool_bytes", { state: "total" })).toBeGreaterThan(0);
+    await Promise.all(rest);
+    for (const s of subs.slice(25)) s.close();
+  });
+
+  it("close() with streams open (one of them stalled) ends them all at once, and nothing hangs", async () => {
+    const obs = await observed({ intervalMs: 50 });
+    const stalled = await stalledSubscriber(obs.port);
+    const subs = await Promise.all(Array.from({ length: 10 }, () => subscribe(`${obs.base}/events`)));
+    await Promise.all(subs.map((s) => s.next((m) => m.event === "stats")));
+    const closedStalled = new Promise<void>((resolve) => stalled.on("close", () => resolve()));
+    stalled.resume();
+    const started = Date.now();
+    // A scrape racing the shutdown either gets an answer or a refused/closed connection, no hang.
+    const scrape = fetch(`${obs.base}/metrics`).then(
+      (r) => r.status,
+      () => "refused",
+    );
+    await obs.http.close();
+    expect(Date.now() - started).toBeLessThan(1000);
+    await closedStalled;
+    expect([200, "refused"]).toContain(await scrape);
+    await expect(fetch(`${obs.base}/metrics`)).rejects.toThrow();
+    for (const s of subs) s.close();
+    await obs.svc.close();
+  });
+});
