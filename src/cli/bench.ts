@@ -47,10 +47,14 @@ export function benchNames(dir = BENCH_DIR): string[] {
     .sort();
 }
 
-function whole(name: string, text: string, min: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < min) {
+/** Upper bounds of --runs and --repeat: far past any useful figure, short of a run that never ends. */
+const MAX_RUNS = 1000;
+const MAX_REPEAT = 100;
+
+function whole(name: string, text: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
     throw new CommanderArgumentError(
-      `${name}: ${JSON.stringify(text)} must be a whole number of at least ${min}`,
+      `${name}: ${JSON.stringify(text)} must be a whole number from ${min} to ${max}`,
     );
   }
   return Number(text);
@@ -171,8 +175,8 @@ export function registerBench(program: Command): void {
     .command("bench")
     .description("run the benchmark suite (from a clone) with a progress bar and print comparison tables")
     .argument("[filter...]", "benchmarks whose name contains one of these (all without a filter)")
-    .option("--runs <n>", "timed runs per measurement, the median is reported (at least 5)", "7")
-    .option("--repeat <n>", "run the suite in N processes and report the medians", "1")
+    .option("--runs <n>", `timed runs per measurement, the median is reported (5 to ${MAX_RUNS})`, "7")
+    .option("--repeat <n>", `run the suite in N processes and report the medians (1 to ${MAX_REPEAT})`, "1")
     .option("--quick", "short sequences: a smoke test of the harness, not figures to quote")
     .option("--only <part>", "only the workloads whose key contains PART")
     .option("--md", "also print the markdown tables (for BENCHMARKS.md)")
@@ -186,8 +190,8 @@ export function registerBench(program: Command): void {
         "  mneme bench service --repeat 3 --md   medians of three processes, with markdown",
     )
     .action(async (filters: string[], o: BenchCliOptions) => {
-      const runs = whole("--runs", o.runs, 5);
-      const repeat = whole("--repeat", o.repeat, 1);
+      const runs = whole("--runs", o.runs, 5, MAX_RUNS);
+      const repeat = whole("--repeat", o.repeat, 1, MAX_REPEAT);
       const names = benchNames();
       for (const f of filters) {
         if (!names.some((n) => n.includes(f))) {

@@ -56,9 +56,14 @@ function port(text: string): number {
   return Number(text);
 }
 
+/** The longest --timeout: an hour. Node's timers take at most 2^31-1 ms and warn past it. */
+const MAX_TIMEOUT_MS = 3_600_000;
+
 function millis(text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1) {
-    throw new CommanderArgumentError(`--timeout: ${JSON.stringify(text)} is not a positive number of ms`);
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_TIMEOUT_MS) {
+    throw new CommanderArgumentError(
+      `--timeout: ${JSON.stringify(text)} is not a number of ms from 1 to ${MAX_TIMEOUT_MS}`,
+    );
   }
   return Number(text);
 }
@@ -163,7 +168,7 @@ export function registerStats(program: Command): void {
     .option("--host <addr>", "server address", DEFAULTS.host)
     .option("--port <n>", "server RESP port", String(DEFAULTS.port))
     .option("--requirepass <secret>", "password of the default user, when the server has one")
-    .option("--timeout <ms>", "give up after this long", "3000")
+    .option("--timeout <ms>", `give up after this long (1 to ${MAX_TIMEOUT_MS})`, "3000")
     .option("--json", "print one JSON object { server, stats, info }")
     .addHelpText(
       "after",
