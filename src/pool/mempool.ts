@@ -198,14 +198,14 @@ export class Mempool {
     if (this.segments.length === 1) {
       const s = this.segments[0];
       let offset = this.allocIn(s, rounded);
-      // Before failing, what is parked (this thread's block cache, every remote-free list).
-      if (offset < 0 && s.blocks.reclaim() > 0) offset = this.allocIn(s, rounded);
+      // Before failing, what is kept idle (block caches, remote-free lists, cached large runs).
+      if (offset < 0 && s.reclaimIdle() > 0) offset = this.allocIn(s, rounded);
       if (offset >= 0) return offset;
     } else {
       const address = this.allocAnywhere(rounded);
       if (address >= 0) return address;
       let reclaimed = 0;
-      for (const s of this.segments) reclaimed += s.blocks.reclaim();
+      for (const s of this.segments) reclaimed += s.reclaimIdle();
       if (reclaimed > 0) {
         const again = this.allocAnywhere(rounded);
         if (again >= 0) return again;
@@ -348,6 +348,10 @@ export class Mempool {
       s.mutex?.lock();
       let charged: ReturnType<Segment["census"]>;
       try {
+        // As Heap.stats(): the heap's cached large runs go back first, so that free and contiguous
+        // read as if a freed large block had gone straight back (object/large-runs.ts); the census
+        // would count them as pages in use. Without a lock (a closed pool) nothing may change.
+        if (s.mutex) s.heap.slabs.runs.release();
         charged = s.census();
       } finally {
         s.mutex?.unlock();

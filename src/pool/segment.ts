@@ -459,6 +459,24 @@ export class Segment {
     return { freePages, largestPages, blocks, pages };
   }
 
+  /**
+   * Before a pool allocation fails: the blocks parked on every worker's caches and the heap's
+   * cached large runs (object/large-runs.ts) go back to the page layer, since both are idle free
+   * memory that pool.alloc cannot take as it is. Returns the pages given back.
+   */
+  reclaimIdle(): number {
+    let pages = this.blocks.reclaim();
+    const m = this.mutex;
+    if (m === null) return pages;
+    m.lock();
+    try {
+      pages += this.heap.slabs.runs.release() / this.ps;
+    } finally {
+      m.unlock();
+    }
+    return pages;
+  }
+
   /** Free pages kept for a slot: its hot stack, its block cache and its pending remote frees. */
   cachedPages(slot: number): number {
     return this.w[this.regionWord(slot)] + this.blocks.parkedPages(slot);
