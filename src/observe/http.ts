@@ -39,9 +39,15 @@ export interface ObserveOptions {
   intervalMs?: number;
   /**
    * Bytes an /events client may leave unread in the server's buffer before it is dropped: at
-   * least 64 KiB. Default 4 MiB (a big arena map is a few tens of kilobytes).
+   * least 64 KiB. Default 4 MiB (a big arena map is a few tens of kilobytes). A message is
+   * queued whole, so a client holds at most this plus one message.
    */
   maxBufferedBytes?: number;
+  /**
+   * /events streams open at once: 1 to 10,000, default 64; one more is a 503. The server also
+   * takes at most this many connections plus 64 (page loads, scrapes) and closes the rest.
+   */
+  maxStreams?: number;
 }
 
 const MIN_BUFFERED = 64 * 1024;
@@ -50,6 +56,7 @@ export class ObserveServer {
   readonly metrics: Metrics;
   readonly intervalMs: number;
   readonly maxBufferedBytes: number;
+  readonly maxStreams: number;
   private server: Server | null = null;
   private readonly files = new Map<string, { body: Buffer; type: string }>();
   private readonly streams = new Set<ServerResponse>();
@@ -76,6 +83,11 @@ export class ObserveServer {
       );
     }
     this.maxBufferedBytes = buffered;
+    const streams = options.maxStreams ?? 64;
+    if (!Number.isInteger(streams) || streams < 1 || streams > 10_000) {
+      throw new InvalidArgumentError("maxStreams", streams, "must be an integer from 1 to 10000");
+    }
+    this.maxStreams = streams;
     this.metrics = new Metrics(svc);
     for (const name of readdirSync(DASHBOARD_DIR)) {
       const type = TYPES[extname(name)];
@@ -91,6 +103,9 @@ export class ObserveServer {
         res.end(`error: ${e instanceof Error ? e.message : String(e)}\n`);
       });
     });
+    // Streams aside, a connection is short-lived; the bound keeps a flood of them from holding
+    // descriptors and memory without limit (Node closes the ones past it at once).
+    server.maxConnections = this.maxStreams + 64;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen({ host, port }, () => {
@@ -150,6 +165,11 @@ export class ObserveServer {
   }
 
   private subscribe(req: IncomingMessage, res: ServerResponse): void {
+    if (this.streams.size >= this.maxStreams) {
+      res.writeHead(503, { "content-type": "text/plain", "retry-after": "1" });
+      res.end(`too many event streams open (${this.maxStreams})\n`);
+      return;
+    }
     res.writeHead(200, {
       "content-type": "text/event-stream",
       "cache-control": "no-cache",
@@ -207,14 +227,18 @@ export class ObserveServer {
   /**
    * Drops a client that has left more than maxBufferedBytes unread: write() queues whatever the
    * socket cannot take, so a dashboard that stopped reading would otherwise grow the queue
-   * without bound. Dropped, an EventSource reconnects (retry: 1000) and starts afresh from hello.
+   * without bound. Checked before the write, so that one big map to a client that keeps up is
+   * not mistaken for a backlog. Dropped, an EventSource reconnects (retry: 1000) and starts
+   * afresh from hello.
    */
   private send(res: ServerResponse, event: string, data: string): void {
-    res.write(`event: ${event}\ndata: ${data}\n\n`);
+    if (res.destroyed) return;
     if (res.writableLength > this.maxBufferedBytes) {
       this.streams.delete(res);
       res.destroy();
+      return;
     }
+    res.write(`event: ${event}\ndata: ${data}\n\n`);
   }
 }
 

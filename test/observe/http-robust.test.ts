@@ -116,8 +116,67 @@ describe("the HTTP side with misbehaving clients", () => {
     stalled.destroy();
   });
 
+  it("one message bigger than the bound reaches a dashboard that keeps up (the bound is on the backlog)", async () => {
+    o = await observed({ maxBufferedBytes: 64 * 1024 });
+    const reader = await subscribe(`${o.base}/events`);
+    await reader.next((m) => m.event === "stats");
+    const got = reader.next((m) => m.event === "event" && m.data.includes("big one"), 5000);
+    o.svc.events.emitEvent("client", `big one ${"y".repeat(1 << 20)}`);
+    expect((await got).data.length).toBeGreaterThan(1 << 20);
+    o.svc.events.emitEvent("client", "and after it");
+    await reader.next((m) => m.data.includes("and after it"), 5000);
+    reader.close();
+  });
+
+  it("at most maxStreams event streams: one more is a 503 until one leaves", async () => {
+    o = await observed({ maxStreams: 3 });
+    const subs = await Promise.all(Array.from({ length: 3 }, () => subscribe(`${o?.base}/events`)));
+    const refused = await fetch(`${o.base}/events`);
+    expect(refused.status).toBe(503);
+    expect(await refused.text()).toMatch(/too many event streams open \(3\)/);
+    expect((await fetch(`${o.base}/api/stats`)).status).toBe(200);
+    subs[0].close();
+    let status = 503;
+    for (let i = 0; i < 50 && status === 503; i++) {
+      await sleep(20);
+      const r = await raw(o.port, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n", (got) =>
+        got.includes("\r\n\r\n"),
+      );
+      status = Number(r.text.split(" ")[1]);
+    }
+    expect(status).toBe(200);
+    for (const s of subs) s.close();
+    expect(() => new ObserveServer(o?.svc as Service, { maxStreams: 0 })).toThrow(InvalidArgumentError);
+    expect(() => new ObserveServer(o?.svc as Service, { maxStreams: 10_001 })).toThrow(InvalidArgumentError);
+  });
+
+  it("at most maxStreams + 64 connections: the ones past it are closed at once", async () => {
+    o = await observed({ maxStreams: 1 });
+    const port = o.port;
+    const sockets = await Promise.all(
+      Array.from(
+        { length: 80 },
+        () =>
+          new Promise<Socket>((resolve, reject) => {
+            const s = connect(port, "127.0.0.1", () => resolve(s));
+            s.on("error", reject);
+          }),
+      ),
+    );
+    const closed = () => sockets.filter((s) => s.closed || s.readableEnded).length;
+    for (let i = 0; i < 50 && closed() < 15; i++) await sleep(20);
+    expect(closed()).toBe(15);
+    for (const s of sockets) s.destroy();
+    for (let i = 0; i < 50; i++) {
+      const r = await fetch(`${o.base}/api/stats`).catch(() => null);
+      if (r?.status === 200) return;
+      await sleep(20);
+    }
+    throw new Error("the server took no connection after the flood left");
+  });
+
   it("fifty dashboards at once, half leaving mid-stream; /metrics answers meanwhile", async () => {
-    o = await observed({ intervalMs: 50 });
+    o = await observed({ intervalMs: 50, maxStreams: 50 });
     const subs = await Promise.all(Array.from({ length: 50 }, () => subscribe(`${o?.base}/events`)));
     await Promise.all(subs.map((s) => s.next((m) => m.event === "stats")));
     for (const s of subs.slice(0, 25)) s.close();
