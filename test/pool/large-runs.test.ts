@@ -59,10 +59,18 @@ async function run(bytes: number, options: MempoolOptions, kills: number, seed: 
   };
   const workers = Array.from({ length: 4 }, launch);
   for (const w of workers) expect((await reply(w)).kind).toBe("running");
+  // The most pages the caches were seen holding: the run must have gone through them.
+  let seenHeld = 0;
+  const ops = async (n: number) => {
+    const until = Atomics.load(control, 1) + n;
+    while (Atomics.load(control, 1) < until) {
+      seenHeld = Math.max(seenHeld, held(pool));
+      await sleep(1);
+    }
+  };
   const killed = new Set<number>();
   for (let k = 0; k < kills; k++) {
-    const before = Atomics.load(control, 1);
-    while (Atomics.load(control, 1) < before + 300) await sleep(1);
+    await ops(300);
     const victim = 1 + (k % 3);
     killed.add(workers[victim].worker.threadId);
     await workers[victim].worker.terminate();
@@ -70,8 +78,8 @@ async function run(bytes: number, options: MempoolOptions, kills: number, seed: 
     expect((await reply(workers[victim])).kind).toBe("running");
     pool.check();
   }
-  const before = Atomics.load(control, 1);
-  while (Atomics.load(control, 1) < before + 2000) await sleep(1);
+  await ops(2000);
+  expect(seenHeld).toBeGreaterThan(0);
   pool.check();
   Atomics.store(control, 0, 1);
   for (const w of workers) {
