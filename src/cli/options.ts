@@ -24,10 +24,14 @@ export function envName(option: Option): string {
     .toUpperCase()}`;
 }
 
-/** Gives every option of `cmd` (but --help and --config) its environment variable; adds --config. */
+/**
+ * Gives every option of `cmd` (but --help and --config) its environment variable; adds --config.
+ * A negated switch takes the variable of what it turns off (`--no-http`: MNEME_HTTP=false), as
+ * its key in the config file does (`"http": false`).
+ */
 export function withEnvironment(cmd: Command): Command {
   for (const o of cmd.options) {
-    if (o.long === "--help" || o.long === "--config" || o.negate) continue;
+    if (o.long === "--help" || o.long === "--config") continue;
     o.env(envName(o));
   }
   cmd.option("--config <file>", "read options from a JSON file (flags and MNEME_* variables win)");
