@@ -105,8 +105,22 @@ function runScript(
         if (l.startsWith("## ")) onHeading(l.slice(3));
         else if (l.trim() !== "") onLine(l);
     });
+    // A signal to mneme stops the benchmark too: left alone, the child would run on as an orphan
+    // (SIGTERM from a CI timeout or `kill` reaches only mneme, unlike ^C to the process group).
+    let stoppedBy: NodeJS.Signals | null = null;
+    const forward = (signal: NodeJS.Signals) => {
+      stoppedBy = signal;
+      child.kill(signal);
+    };
+    process.on("SIGINT", forward);
+    process.on("SIGTERM", forward);
     child.on("error", reject);
-    child.on("close", (code) => resolve({ stdout, stderr, code: code ?? 1 }));
+    child.on("close", (code) => {
+      process.off("SIGINT", forward);
+      process.off("SIGTERM", forward);
+      if (stoppedBy !== null) reject(new Error(`bench stopped by ${stoppedBy}`));
+      else resolve({ stdout, stderr, code: code ?? 1 });
+    });
   });
 }
 
