@@ -8,17 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { subscribe } from "../observe/helpers.js";
 import { freePort, spawnServer, tempDir } from "../service/helpers.js";
-import { ESC, mneme } from "./helpers.js";
-
-function expectOneLineError(r: ReturnType<typeof mneme>, pattern: RegExp): void {
-  expect(r.status, r.stderr).toBe(1);
-  expect(r.stdout).toBe("");
-  const lines = r.stderr.split("\n").filter((l) => l !== "");
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^mneme: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(lines[0]).not.toContain(ESC);
-}
+import { expectOneLineError, mneme } from "./helpers.js";
 
 describe("bounds and missing things", () => {
   // "nosuch" would fail the filter check next: an unbounded number gets past its own check

@@ -1,19 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, it } from "vitest";
 import { freePort, tempDir } from "../service/helpers.js";
-import { ESC, mneme } from "./helpers.js";
-
-/** A failure: exit code 1, nothing on stdout, exactly one line on stderr starting with "mneme: ". */
-function expectOneLineError(r: ReturnType<typeof mneme>, pattern: RegExp): void {
-  expect(r.status, r.stderr).toBe(1);
-  expect(r.stdout).toBe("");
-  const lines = r.stderr.split("\n").filter((l) => l !== "");
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^mneme: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(lines[0]).not.toContain(ESC);
-}
+import { expectOneLineError, mneme } from "./helpers.js";
 
 describe("errors are one line and a non-zero exit", () => {
   it("bad values of serve's options", () => {

@@ -1,4 +1,5 @@
 import { type SpawnSyncReturns, spawn, spawnSync } from "node:child_process";
+import { expect } from "vitest";
 
 /** Environment without any MNEME_* variable of the caller, plus `extra`. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -48,3 +49,14 @@ export function inTerminal(command: string, env: Record<string, string> = {}): s
 
 /** ESC, the start of every colour code. */
 export const ESC = "\u001b[";
+
+/** A failure: exit code 1, nothing on stdout, exactly one line on stderr starting with "mneme: ". */
+export function expectOneLineError(r: ReturnType<typeof mneme>, pattern: RegExp): void {
+  expect(r.status, r.stderr).toBe(1);
+  expect(r.stdout).toBe("");
+  const lines = r.stderr.split("\n").filter((l) => l !== "");
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^mneme: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(lines[0]).not.toContain(ESC);
+}

@@ -8,6 +8,8 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createConnection } from "node:net";
+import { Redis } from "ioredis";
+import { afterAll } from "vitest";
 import { freePort } from "./net.js";
 
 export { freePort };
@@ -41,6 +43,40 @@ export function ping(port: number, timeoutMs = 500): Promise<boolean> {
 }
 
 /**
+ * Starts redis-server on `port` (persistence off, `extra` arguments after the defaults) and waits
+ * until it answers PING; throws if it exits or does not answer within 10 s. For a test that must
+ * start a server again on the same port (an outage); others use startRedis().
+ */
+export async function startRedisOn(port: number, extra: string[] = []): Promise<RedisServer> {
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  const child = spawn("redis-server", [...args, ...extra, "--loglevel", "warning"], { stdio: "ignore" });
+  let exited = false;
+  child.on("exit", () => {
+    exited = true;
+  });
+  const server: RedisServer = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (exited) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGKILL");
+      }),
+  };
+  const deadline = Date.now() + 10_000;
+  while (!(await ping(port))) {
+    if (exited || Date.now() > deadline) {
+      await server.stop();
+      throw new Error(`redis-server on port ${port} did not start`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return server;
+}
+
+/**
  * Starts redis-server on a free loopback port and waits until it answers PING. Returns undefined
  * (after a loud warning) when redis-server is missing, unless CI=true, where it throws.
  */
@@ -53,48 +89,30 @@ export async function startRedis(): Promise<RedisServer | undefined> {
     return undefined;
   }
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const child = spawn(
-      "redis-server",
-      [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--loglevel",
-        "warning",
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    let exited = false;
-    child.on("exit", () => {
-      exited = true;
-    });
-    const deadline = Date.now() + 10_000;
-    while (!exited && Date.now() < deadline) {
-      if (await ping(port)) {
-        return {
-          port,
-          url: `redis://127.0.0.1:${port}`,
-          process: child,
-          stop: () =>
-            new Promise<void>((resolve) => {
-              if (exited) return resolve();
-              child.once("exit", () => resolve());
-              child.kill("SIGKILL");
-            }),
-        };
-      }
-      await new Promise((r) => setTimeout(r, 50));
+    try {
+      return await startRedisOn(await freePort());
+    } catch {
+      // The port was taken between freePort() and the bind, or the server was slow: try another.
     }
-    child.kill("SIGKILL");
-    // The port was taken between freePort() and the bind, or the server was slow: try another.
   }
   throw new Error("could not start redis-server on a free loopback port after 5 attempts");
+}
+
+/**
+ * For a test file: startRedis() at its top level and an ioredis client of it, both ended after
+ * the file's tests. Both are undefined where redis-server is missing (see startRedis).
+ */
+export async function redisForTests(): Promise<{
+  redis: RedisServer | undefined;
+  client: Redis | undefined;
+}> {
+  const redis = await startRedis();
+  const client = redis ? new Redis(redis.url) : undefined;
+  afterAll(async () => {
+    client?.disconnect();
+    await redis?.stop();
+  });
+  return { redis, client };
 }
 
 export interface RedisCluster {
@@ -117,17 +135,8 @@ export async function startRedisCluster(dir: string, masters = 3): Promise<Redis
   try {
     for (let i = 0; i < masters; i++) {
       const port = await freePort();
-      const child = spawn(
-        "redis-server",
-        [
-          "--port",
-          String(port),
-          "--bind",
-          "127.0.0.1",
-          "--save",
-          "",
-          "--appendonly",
-          "no",
+      nodes.push(
+        await startRedisOn(port, [
           "--cluster-enabled",
           "yes",
           "--cluster-config-file",
@@ -136,32 +145,8 @@ export async function startRedisCluster(dir: string, masters = 3): Promise<Redis
           "5000",
           "--dir",
           dir,
-          "--loglevel",
-          "warning",
-        ],
-        { stdio: "ignore" },
+        ]),
       );
-      let exited = false;
-      child.on("exit", () => {
-        exited = true;
-      });
-      const node: RedisServer = {
-        port,
-        url: `redis://127.0.0.1:${port}`,
-        process: child,
-        stop: () =>
-          new Promise<void>((resolve) => {
-            if (exited) return resolve();
-            child.once("exit", () => resolve());
-            child.kill("SIGKILL");
-          }),
-      };
-      nodes.push(node);
-      const deadline = Date.now() + 10_000;
-      while (!(await ping(port))) {
-        if (exited || Date.now() > deadline) throw new Error(`cluster node on port ${port} did not start`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
     }
     const create = spawnSync(
       "redis-cli",

@@ -7,24 +7,14 @@
  * model's bytes (a missing key is a page never written, zeros).
  */
 import fc from "fast-check";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AddressSpace, RedisStore } from "../../src/index.js";
-import { type RedisServer, startRedis } from "../helpers/redis.js";
+import { redisForTests } from "../helpers/redis.js";
 import { pattern } from "./helpers.js";
 
 const PS = 512;
 const PAGES = 8;
-let redis: RedisServer | undefined;
-let client: Redis | undefined;
-beforeAll(async () => {
-  redis = await startRedis();
-  if (redis) client = new Redis(redis.url);
-});
-afterAll(async () => {
-  client?.disconnect();
-  await redis?.stop();
-});
+const { redis, client } = await redisForTests();
 
 type Op =
   | { page: number; kind: "write"; at: number; len: number; seed: number }

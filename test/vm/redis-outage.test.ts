@@ -4,59 +4,20 @@
  * StoreError in bounded time and leave nothing half-installed (dirty pages stay dirty), and once
  * the server is back the same store serves again: a restart is an outage, not the end of the store.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { AddressSpace, RedisStore, StoreError } from "../../src/index.js";
-import { freePort, ping, redisInstalled } from "../helpers/redis.js";
+import { type RedisServer, startRedis, startRedisOn } from "../helpers/redis.js";
 import { pattern } from "./helpers.js";
 
 const PS = 4096;
 
-/** A redis-server on `port` that the test can kill and start again on the same port. */
-async function serve(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    "redis-server",
-    [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--loglevel",
-      "warning",
-    ],
-    { stdio: "ignore" },
-  );
-  const deadline = Date.now() + 10_000;
-  while (!(await ping(port))) {
-    if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return child;
-}
-
-function kill(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
-  });
-}
-
-const installed = redisInstalled();
-let port = 0;
-let server: ChildProcess | undefined;
-beforeAll(async () => {
-  if (!installed) return;
-  port = await freePort();
-  server = await serve(port);
-});
+// Skips loudly where redis-server is missing, fails under CI=true (startRedis).
+let server: RedisServer | undefined = await startRedis();
+const installed = server !== undefined;
+const port = server?.port ?? 0;
 afterAll(async () => {
-  if (server) await kill(server);
+  await server?.stop();
 });
 
 describe.skipIf(!installed)("RedisStore through a server outage", () => {
@@ -68,7 +29,7 @@ describe.skipIf(!installed)("RedisStore through a server outage", () => {
     for (let p = 0; p < 4; p++) await space.write(v + p * PS, pattern(PS, p));
     await space.sync();
     for (let p = 0; p < 4; p++) await space.write(v + p * PS, pattern(PS, 10 + p)); // dirty again
-    await kill(server!);
+    await server?.stop();
     const started = Date.now();
     const results = await Promise.allSettled([
       space.read(v + 8 * PS, 1), // a fault: its victim is dirty, so a writeback first
@@ -84,7 +45,7 @@ describe.skipIf(!installed)("RedisStore through a server outage", () => {
     space.check();
     // Down for longer than the client's reconnect attempts last.
     await new Promise((r) => setTimeout(r, 2500));
-    server = await serve(port);
+    server = await startRedisOn(port);
     await space.sync(); // the same store writes the dirty pages once the server is back
     expect(space.stats().dirty).toBe(0);
     const check = new Redis(url);
@@ -114,7 +75,7 @@ describe.skipIf(!installed)("RedisStore on a server that stops answering", () =>
     const v = space.map({ length: 16 * PS, store, hint: "random" });
     await space.write(v, pattern(PS, 1));
     await space.sync();
-    server!.kill("SIGSTOP");
+    server?.process.kill("SIGSTOP");
     try {
       const outcome = await Promise.race([
         space.read(v + 5 * PS, 1).then(
@@ -125,7 +86,7 @@ describe.skipIf(!installed)("RedisStore on a server that stops answering", () =>
       ]);
       expect(outcome).toBeInstanceOf(StoreError);
     } finally {
-      server!.kill("SIGCONT");
+      server?.process.kill("SIGCONT");
     }
     expect(space.stats()).toMatchObject({ resident: 1, inFlight: 0 });
     expect(await space.read(v + 5 * PS, 1)).toEqual(new Uint8Array(1));

@@ -3,22 +3,13 @@
  * skipped loudly where redis-server is missing, a failure under CI=true).
  */
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AddressSpace, InvalidArgumentError, RedisStore, StoreError } from "../../src/index.js";
-import { type RedisServer, startRedis, startRedisCluster } from "../helpers/redis.js";
+import { redisForTests, startRedis, startRedisCluster } from "../helpers/redis.js";
 import { pattern, tempDir } from "./helpers.js";
 
 const PS = 4096;
-let redis: RedisServer | undefined;
-let client: Redis | undefined;
-beforeAll(async () => {
-  redis = await startRedis();
-  if (redis) client = new Redis(redis.url);
-});
-afterAll(async () => {
-  client?.disconnect();
-  await redis?.stop();
-});
+const { redis, client } = await redisForTests();
 
 describe("RedisStore options", () => {
   it("rejects bad options with InvalidArgumentError", () => {
