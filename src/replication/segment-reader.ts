@@ -53,7 +53,7 @@ export async function replaySegments(
     while (at < buf.length) {
       const c = check(buf, at);
       if (!c.ok) {
-        const next = resync(buf, at);
+        const next = continuation(buf, at, expected);
         if (next < 0 && last) {
           if (!options.readOnly) await truncate(where, at);
           report.truncated = { where, offset: at, why: c.why };
@@ -96,6 +96,20 @@ export async function replaySegments(
     options.progress?.(done, total);
   }
   return report;
+}
+
+/**
+ * Where the log goes on after a bad record at `at`: the next good record whose seq is at least
+ * `expected`, or -1. A torn batch's pages are client data, and clients may store anything,
+ * valid records included (a copy of a log, say); such a record found inside the torn one carries
+ * a seq the log has already passed, so it does not make the tail look like damage in the middle.
+ */
+function continuation(buf: Uint8Array, at: number, expected: number): number {
+  for (let next = resync(buf, at); next >= 0; next = resync(buf, next)) {
+    const c = check(buf, next);
+    if (c.ok && c.seq >= expected) return next;
+  }
+  return -1;
 }
 
 /** Why a checkpoint file is not a complete image (null when it is). */
