@@ -217,7 +217,9 @@ export class Flusher {
   }
 
   private scheduleMeta(): void {
-    if (!this.running) return;
+    // A sync that was under way across stop() and start() ends after start() set the next timer:
+    // a second timer would be a second chain, one that stop() could not clear.
+    if (!this.running || this.metaTimer !== null) return;
     this.metaTimer = this.clock.setTimeout(() => {
       this.metaTimer = null;
       (this.source.syncMetadata?.() ?? Promise.resolve()).then(
