@@ -51,7 +51,7 @@ export class Reclaimer extends EventEmitter {
   readonly shrinkers: ShrinkerRegistry;
   readonly oom: OomKiller;
   readonly maxRounds: number;
-  private counters = { reclaims: 0, rounds: 0, freed: 0 };
+  private counters = { reclaims: 0, rounds: 0, freed: 0, errors: 0 };
 
   constructor(options: ReclaimerOptions = {}) {
     super();
@@ -171,9 +171,15 @@ export class Reclaimer extends EventEmitter {
     let stopped = false;
     const tick = () => {
       timer = null;
-      void this.balance(zone).finally(() => {
-        if (!stopped) timer = clock.setTimeout(tick, interval);
-      });
+      // Nobody awaits a timed pass: a failure (a shrinker that throws) is counted, not left as an
+      // unhandled rejection, and the next pass runs as usual.
+      this.balance(zone)
+        .catch(() => {
+          this.counters.errors++;
+        })
+        .finally(() => {
+          if (!stopped) timer = clock.setTimeout(tick, interval);
+        });
     };
     timer = clock.setTimeout(tick, interval);
     return () => {
@@ -182,7 +188,15 @@ export class Reclaimer extends EventEmitter {
     };
   }
 
-  stats(): { reclaims: number; rounds: number; freed: number; kills: number; shrinkers: string[] } {
+  /** `errors`: background passes (startBackground) that failed. */
+  stats(): {
+    reclaims: number;
+    rounds: number;
+    freed: number;
+    errors: number;
+    kills: number;
+    shrinkers: string[];
+  } {
     return { ...this.counters, kills: this.oom.kills, shrinkers: this.shrinkers.names };
   }
 }
