@@ -11,9 +11,12 @@
  *     scatter(v, n, handle, pos)   file bytes through a bounce buffer into write(), so a short
  *                                  read at EOF never leaves a page half filled
  *
- * The address space validates the ranges before calling in (container.ts trusts them).
+ * copy, gather and scatter validate the ranges and the handle, then work through a
+ * ContainerAccess (copyRange, gatherRange and scatterRange trust them).
  */
 import { InvalidArgumentError, MnemeError } from "../errors.js";
+import { faultTarget, readRange, writeRange } from "./access.js";
+import type { SpaceState } from "./space-state.js";
 
 /** The part of `fs.promises.FileHandle` that gather/scatter use. */
 export interface FileHandleLike {
@@ -120,4 +123,65 @@ export async function scatterRange(
     pos += bytesRead;
   }
   return pos;
+}
+
+/** Copies `length` bytes from `src` to `dst` (memmove semantics: overlap is fine). */
+export async function copy(s: SpaceState, src: number, dst: number, length: number): Promise<void> {
+  s.open();
+  const from = s.range(src, length, false);
+  const to = s.range(dst, length, true);
+  // Overlap is a matter of store bytes, not of virtual addresses: two mappings of one store
+  // alias each other, so copy backwards when the destination's store bytes start inside the source's.
+  const a = from.offset + (src - from.start);
+  const d = to.offset + (dst - to.start);
+  const backward = from.storeId === to.storeId && d > a && d < a + length;
+  await copyRange(containerAccess(s), src, dst, length, backward);
+}
+
+/** Writes [v, v + length) of the space to `handle` at `position` (frames go straight to the file). */
+export async function gather(
+  s: SpaceState,
+  v: number,
+  length: number,
+  handle: FileHandleLike,
+  position: number,
+): Promise<number> {
+  s.open();
+  s.range(v, length, false);
+  checkTransfer(handle, "write", position);
+  return gatherRange(containerAccess(s), v, length, handle, position);
+}
+
+/** Reads up to `length` bytes of `handle` from `position` into [v, v + length); stops at EOF. */
+export async function scatter(
+  s: SpaceState,
+  v: number,
+  length: number,
+  handle: FileHandleLike,
+  position: number,
+): Promise<number> {
+  s.open();
+  s.range(v, length, true);
+  checkTransfer(handle, "read", position);
+  return scatterRange(containerAccess(s), v, length, handle, position);
+}
+
+/** What the range functions may use: page access without exposing frames to callers. */
+function containerAccess(s: SpaceState): ContainerAccess {
+  return {
+    pageSize: s.pageSize,
+    read: (v, length, into) => readRange(s, v, length, into),
+    write: (v, bytes) => writeRange(s, v, bytes),
+    holdPage: async (v) => {
+      const m = s.range(v, 1, false);
+      const ps = s.pageSize;
+      const page = Math.floor((v - m.start) / ps);
+      const f = await s.pager.acquire(s.baseKey(m) + page, faultTarget(s, m, page, false));
+      return {
+        view: s.pager.view(f),
+        inPage: v - m.start - page * ps,
+        release: () => s.pager.unref(f),
+      };
+    },
+  };
 }

@@ -34,19 +34,20 @@
  *    pages remain). It never hangs.
  * 5. A writeback that fails puts the victim back as it was (resident, dirty, in the policy).
  *
- * Outcomes of evicting a victim (Linux's pageout_t): clean -> dropped without I/O; dirty ->
- * written, then dropped; dirty and the store refuses for lack of space (swap cap, no swap) -> kept,
- * another victim is tried; dirty and the store fails -> kept, the fault fails with StoreError.
+ * Eviction (choosing a victim, writing it back, the shrinker) is eviction.ts; keeping pages clean
+ * (sync, dontneed, the flusher) is writeback.ts. Both work on the Pager's state below.
  */
-import { MnemeError, OutOfMemoryError } from "../errors.js";
-import { oneAtATime } from "../util/one-at-a-time.js";
+import { MnemeError, type OutOfMemoryError } from "../errors.js";
+import { cleanCount, obtainFrame, obtainNow, shrinkClean } from "./eviction.js";
 import type { FrameSource } from "./frame-source.js";
-import { BUSY, F_READAHEAD, FrameTable, RESIDENT } from "./frames.js";
-import { NO_VICTIM, type ReplacementPolicy } from "./policies/policy.js";
+import { F_READAHEAD, FrameTable, KEY_STRIDE, RESIDENT } from "./frames.js";
+import { PendingIO } from "./pending-io.js";
+import type { ReplacementPolicy } from "./policies/policy.js";
 import { type Store, StoreError } from "./stores/store.js";
+import { clean, writeBack, writebackOldest } from "./writeback.js";
 
-/** Page keys: store id * 2^32 + page index. */
-export const KEY_STRIDE = 2 ** 32;
+export { KEY_STRIDE } from "./frames.js";
+export { PendingIO } from "./pending-io.js";
 
 export interface PagerStats {
   faults: number;
@@ -59,43 +60,6 @@ export interface PagerStats {
   prefetched: number;
   dropped: number;
   storeErrors: number;
-}
-
-/**
- * A page in I/O. Its promise is made only when someone waits (most faults have no waiter), and
- * settles with the I/O: waiters of a failed read get the same error.
- */
-export class PendingIO {
-  readonly kind: "read" | "writeback";
-  private waiting: Promise<void> | undefined;
-  private settle: ((e?: unknown) => void) | undefined;
-  private done = false;
-  private error: unknown;
-
-  constructor(kind: "read" | "writeback") {
-    this.kind = kind;
-  }
-
-  get promise(): Promise<void> {
-    if (this.waiting === undefined) {
-      if (this.done) {
-        this.waiting = this.error === undefined ? Promise.resolve() : Promise.reject(this.error);
-      } else {
-        this.waiting = new Promise<void>((resolve, reject) => {
-          this.settle = (e?: unknown) => (e === undefined ? resolve() : reject(e));
-        });
-      }
-      this.waiting.catch(() => {}); // a failure nobody awaits is not unhandled
-    }
-    return this.waiting;
-  }
-
-  finish(error?: unknown): void {
-    if (this.done) return;
-    this.done = true;
-    this.error = error;
-    this.settle?.(error);
-  }
 }
 
 /** What a fault needs to know about the page beyond its key. */
@@ -116,6 +80,10 @@ export interface FaultTarget {
   prefetch?: boolean;
 }
 
+/**
+ * The pager's state, shared with eviction.ts and writeback.ts: fields not marked readonly for
+ * callers are written only by those modules and this class.
+ */
 export class Pager {
   readonly frames: FrameTable;
   readonly pageSize: number;
@@ -147,8 +115,10 @@ export class Pager {
   /** Stores by id, to write a victim back. */
   readonly storeOf: (key: number) => Store;
   private readonly waiters: (() => void)[] = [];
-  private busy = 0;
-  private readonly vetoed = new Set<number>();
+  /** Pages in I/O (reads and victims' writebacks). */
+  busy = 0;
+  /** Dirty pages whose store refused them during the current obtainFrame (eviction.ts). */
+  readonly vetoed = new Set<number>();
   /**
    * Persistent stores written since their last flush, by evictions and clean() alike: a write is
    * only as durable as the next flush, so sync() flushes these, not only the stores it wrote
@@ -160,16 +130,17 @@ export class Pager {
    * installing or putting back anything and fail with this error; their frames go back to the
    * page layer once their I/O is over (see `dying`).
    */
-  private killed: Error | null = null;
+  killed: Error | null = null;
   /**
    * Frames kill() detached while a ref was held on them (a clean or a gather writing from them):
    * freed at the last unref, not at the kill, or the page layer could hand them to another space
    * while that write still reads them, and its bytes would land in this space's file.
    */
   private readonly dying = new Set<number>();
-  /** clean() writes in flight, by page key. */
-  private readonly cleaning = new Map<number, Promise<void>>();
-  private readonly evictable = (key: number): boolean => {
+  /** clean() writes in flight, by page key (writeback.ts). */
+  readonly cleaning = new Map<number, Promise<void>>();
+  /** Whether resident page `key` may be evicted now (one function, made once, for the policy). */
+  readonly evictable = (key: number): boolean => {
     const f = this.index.get(key);
     if (f === undefined || this.frames.pins[f] !== 0 || this.frames.refs[f] !== 0 || this.vetoed.has(key)) {
       return false;
@@ -178,7 +149,7 @@ export class Pager {
   };
 
   /** Why the store of dirty page `key` could not take it now (swap cap, no swap), if so. */
-  private refusal(key: number): OutOfMemoryError | undefined {
+  refusal(key: number): OutOfMemoryError | undefined {
     const store = this.storeOf(key);
     return store.refuses?.((key % KEY_STRIDE) * this.pageSize);
   }
@@ -234,36 +205,37 @@ export class Pager {
   /** Time source for dirty ages (the reclaim layer's clock when the address space has one). */
   now: () => number = Date.now;
 
+  /** See writeback.ts writebackOldest. */
+  writebackOldest(count: number, dirtiedBefore = Number.POSITIVE_INFINITY): Promise<number> {
+    return writebackOldest(this, count, dirtiedBefore);
+  }
+
   /**
-   * Writes up to `count` dirty resident pages back, oldest dirty first, keeping them resident and
-   * clean (the flusher's writeback); with `dirtiedBefore`, only pages dirty since before it.
-   * Returns how many were written. A page whose store fails stays dirty and the others are still
-   * written (stopping at it, one failing store kept every other page from ever being written by
-   * age); the first failure is thrown at the end.
+   * Writes resident dirty page `key` back and keeps it resident and clean (sync, dontneed); see
+   * writeback.ts. Resolves true when this call wrote the page.
    */
-  async writebackOldest(count: number, dirtiedBefore = Number.POSITIVE_INFINITY): Promise<number> {
-    const fr = this.frames;
-    const found: Array<[number, number]> = [];
-    for (const [key, f] of this.index) {
-      if (fr.dirtyEnd[f] !== 0 && fr.dirtiedAt[f] < dirtiedBefore && this.refusal(key) === undefined) {
-        found.push([fr.dirtiedAt[f], key]);
-      }
-    }
-    found.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    let n = 0;
-    let failure: { error: unknown } | null = null;
-    for (const [, key] of found) {
-      if (n >= count) break;
-      try {
-        // Counted only when written here: a page another clean wrote meanwhile (sync, a second
-        // writeback at once) is not this call's work, and the flusher paces writers by it.
-        if (await this.clean(key)) n++;
-      } catch (e) {
-        failure ??= { error: e };
-      }
-    }
-    if (failure !== null) throw failure.error;
-    return n;
+  clean(key: number): Promise<boolean> {
+    return clean(this, key);
+  }
+
+  /** Whether a clean() write of `key` is in flight (the page reads as clean until it lands). */
+  isCleaning(key: number): boolean {
+    return this.cleaning.has(key);
+  }
+
+  /** Writes the dirty prefix of frame `f` (holding `key`) to its store. */
+  writeBack(key: number, f: number): Promise<void> {
+    return writeBack(this, key, f);
+  }
+
+  /** See eviction.ts shrinkClean. */
+  shrinkClean(count: number): number {
+    return shrinkClean(this, count);
+  }
+
+  /** Idle, unpinned, clean resident pages: what shrinkClean could drop now. */
+  cleanCount(): number {
+    return cleanCount(this);
   }
 
   /**
@@ -318,8 +290,8 @@ export class Pager {
         // The gate's reclaim may have killed this very space (the OOM killer's choice).
         if (this.killed !== null) throw this.killed;
       }
-      let f = this.obtainNow(key, fresh);
-      if (f < 0) f = await this.obtainFrame(key, fresh);
+      let f = obtainNow(this, key, fresh);
+      if (f < 0) f = await obtainFrame(this, key, fresh);
       got.push(f);
       // Killed while a victim was written: the stores are closed (a file store would reopen).
       if (this.killed !== null) throw this.killed;
@@ -331,7 +303,7 @@ export class Pager {
         if (this.index.has(k) || this.pending.has(k)) break;
         // Under pressure (the gate asks for reclaim) read-ahead stops: it is a guess.
         if (this.frameGate !== null && this.frameGate() !== null) break;
-        const g = this.obtainNow(k, fresh);
+        const g = obtainNow(this, k, fresh);
         if (g < 0) break;
         const io = new PendingIO("read");
         this.pending.set(k, io);
@@ -386,284 +358,6 @@ export class Pager {
   }
 
   /**
-   * The synchronous fast path of obtainFrame: a free slot with its arena page, or the frame of a
-   * clean victim, detached. -1 when that needs more (a writeback, waiting, an error to report).
-   */
-  private obtainNow(incoming: number, fresh: boolean): number {
-    const fr = this.frames;
-    if (fr.hasFree) {
-      const f = fr.take();
-      if (!fresh) fr.release(f);
-      else {
-        try {
-          fr.addr[f] = this.pages.alloc(this.pageSize);
-          return f;
-        } catch {
-          fr.release(f);
-          return -1;
-        }
-      }
-    }
-    const v = this.chooseVictim(incoming);
-    if (v === NO_VICTIM) return -1;
-    const f = this.index.get(v)!;
-    if (fr.dirtyEnd[f] !== 0) return -1;
-    this.index.delete(v);
-    this.front.delete(v);
-    this.policy.evict(v);
-    fr.state[f] = BUSY;
-    fr.key[f] = -1;
-    fr.flags[f] = 0;
-    this.stats.evictions++;
-    return f;
-  }
-
-  /**
-   * A frame for `incoming`, BUSY and owned by the caller: a free slot, or a victim's (written
-   * back first if dirty). Waits while frames in I/O or in a caller's hands may free up; fails at
-   * once when nothing will.
-   */
-  private async obtainFrame(incoming: number, freshAtStart: boolean): Promise<number> {
-    const fr = this.frames;
-    let fresh = freshAtStart;
-    let refusal: OutOfMemoryError | undefined;
-    try {
-      for (;;) {
-        if (this.killed !== null) throw this.killed;
-        if (fr.hasFree) {
-          const f = fr.take();
-          if (!fresh) fr.release(f);
-          else
-            try {
-              fr.addr[f] = this.pages.alloc(this.pageSize);
-              return f;
-            } catch (e) {
-              // The page layer is out of pages (shared with others): reuse one of ours instead.
-              fr.release(f);
-              if (!(e instanceof OutOfMemoryError) || this.index.size === 0) {
-                if (this.busyFrames() > 0) {
-                  await this.changed();
-                  continue;
-                }
-                throw e;
-              }
-            }
-        }
-        const v = this.chooseVictim(incoming);
-        if (v === NO_VICTIM) {
-          if (this.busyFrames() > 0 || this.hasRefs()) {
-            await this.changed();
-            continue;
-          }
-          if (!fresh && this.index.size === 0) {
-            // The gate refused a fresh frame when the fault began, counting frames other faults
-            // held; they may have gone since (their pages unmapped, dropped or reclaimed), leaving
-            // nothing to reuse and every frame free: ask again before failing.
-            const wait = this.frameGate?.() ?? null;
-            if (wait === null || (await wait) !== false) {
-              fresh = true;
-              continue;
-            }
-            throw this.atMin();
-          }
-          throw refusal ?? this.storeRefusal() ?? this.allPinned();
-        }
-        const f = this.index.get(v)!;
-        // Detach synchronously (invariant 2).
-        this.index.delete(v);
-        this.front.delete(v);
-        this.policy.evict(v);
-        fr.state[f] = BUSY;
-        if (fr.dirtyEnd[f] === 0) {
-          this.stats.evictions++;
-          fr.key[f] = -1;
-          fr.flags[f] = 0;
-          return f;
-        }
-        const io = new PendingIO("writeback");
-        this.pending.set(v, io);
-        this.busy++;
-        try {
-          await this.writeBack(v, f);
-          this.stats.evictions++;
-          this.dirty--;
-          fr.dirtyEnd[f] = 0;
-          fr.key[f] = -1;
-          fr.flags[f] = 0;
-          return f;
-        } catch (e) {
-          this.reinstate(v, f);
-          if (this.killed !== null) throw this.killed;
-          if (e instanceof OutOfMemoryError) {
-            // No room in the store (swap cap, no swap): keep the page, try another victim.
-            refusal = e;
-            this.vetoed.add(v);
-            continue;
-          }
-          throw e;
-        } finally {
-          this.pending.delete(v);
-          this.busy--;
-          io.finish();
-          this.notify();
-        }
-      }
-    } finally {
-      this.vetoed.clear();
-    }
-  }
-
-  /** Puts a detached victim back, resident and in the policy, as it was (dropped if killed meanwhile). */
-  private reinstate(v: number, f: number): void {
-    if (this.killed !== null) {
-      if (this.frames.dirtyEnd[f] !== 0) this.dirty--;
-      this.releaseFrame(f);
-      return;
-    }
-    this.frames.state[f] = RESIDENT;
-    this.index.set(v, f);
-    this.policy.insert(v);
-  }
-
-  /** Frames in I/O (being filled or written out): they will change state by themselves. */
-  private busyFrames(): number {
-    const fr = this.frames;
-    let n = 0;
-    for (let f = 0; f < fr.touched; f++) if (fr.state[f] === BUSY) n++;
-    return n;
-  }
-
-  private hasRefs(): boolean {
-    const fr = this.frames;
-    for (const f of this.index.values()) if (fr.refs[f] > 0) return true;
-    return false;
-  }
-
-  /** Eviction front first (oldest first), then the policy. */
-  private chooseVictim(incoming: number): number {
-    if (this.front.size > 0) {
-      for (const k of this.front) {
-        if (!this.index.has(k)) {
-          this.front.delete(k);
-          continue;
-        }
-        if (this.evictable(k)) return k;
-      }
-    }
-    return this.policy.victim(incoming, this.evictable);
-  }
-
-  /**
-   * The page-cache shrinker: drops up to `count` clean, unpinned, idle resident pages in the
-   * policy's eviction order (the front queue first) and gives their arena pages back to the page
-   * layer. Dirty pages are never dropped here. Returns how many went.
-   */
-  shrinkClean(count: number): number {
-    const fr = this.frames;
-    const clean = (key: number): boolean => {
-      const f = this.index.get(key);
-      return f !== undefined && fr.dirtyEnd[f] === 0 && this.evictable(key);
-    };
-    let n = 0;
-    while (n < count) {
-      let v = NO_VICTIM;
-      for (const k of this.front) {
-        if (clean(k)) {
-          v = k;
-          break;
-        }
-      }
-      if (v === NO_VICTIM) v = this.policy.victim(-1, clean);
-      if (v === NO_VICTIM) break;
-      const f = this.index.get(v)!;
-      this.index.delete(v);
-      this.front.delete(v);
-      this.policy.evict(v);
-      this.releaseFrame(f);
-      this.stats.evictions++;
-      n++;
-    }
-    if (n > 0) this.notify();
-    return n;
-  }
-
-  /** Idle, unpinned, clean resident pages: what shrinkClean could drop now. */
-  cleanCount(): number {
-    const fr = this.frames;
-    let n = 0;
-    for (const [key, f] of this.index) if (fr.dirtyEnd[f] === 0 && this.evictable(key)) n++;
-    return n;
-  }
-
-  /** Writes the dirty prefix of frame `f` (holding `key`) to its store. */
-  async writeBack(key: number, f: number): Promise<void> {
-    const store = this.storeOf(key);
-    const offset = (key % KEY_STRIDE) * this.pageSize;
-    const end = this.frames.dirtyEnd[f];
-    try {
-      await store.writePage(offset, this.view(f).subarray(0, end));
-    } catch (e) {
-      if (e instanceof OutOfMemoryError) throw e;
-      this.stats.storeErrors++;
-      throw e instanceof MnemeError ? e : new StoreError(store.description, "write", offset, e);
-    }
-    this.wrote(store);
-    this.stats.writebacks++;
-  }
-
-  private wrote(store: Store): void {
-    if (typeof store.discard !== "function") this.unflushed.add(store);
-  }
-
-  /**
-   * Writes resident dirty page `key` back and keeps it resident and clean (sync, dontneed).
-   * Writes that land during the I/O make the page dirty again (the dirty mark is cleared first).
-   * One write of a page at a time: the flusher, sync and dontneed may each clean the same page,
-   * and two writes of one page in flight may land in either order (the older bytes last), or,
-   * in a swap file, each take a fresh slot and one of them zero the other's tail. Resolves true
-   * when this call wrote the page, false when it found it gone or clean (another clean wrote it).
-   */
-  async clean(key: number): Promise<boolean> {
-    let wrote = false;
-    await oneAtATime(this.cleaning, key, async () => {
-      wrote = await this.cleanOnce(key);
-    });
-    return wrote;
-  }
-
-  /** Whether a clean() write of `key` is in flight (the page reads as clean until it lands). */
-  isCleaning(key: number): boolean {
-    return this.cleaning.has(key);
-  }
-
-  private async cleanOnce(key: number): Promise<boolean> {
-    const f = this.index.get(key);
-    if (f === undefined) return false;
-    const fr = this.frames;
-    const end = fr.dirtyEnd[f];
-    if (end === 0) return false;
-    fr.refs[f]++;
-    fr.dirtyEnd[f] = 0;
-    this.dirty--;
-    const store = this.storeOf(key);
-    const offset = (key % KEY_STRIDE) * this.pageSize;
-    try {
-      await store.writePage(offset, this.view(f).subarray(0, end));
-      this.wrote(store);
-      this.stats.writebacks++;
-      return true;
-    } catch (e) {
-      if (this.killed !== null) throw this.killed;
-      if (fr.dirtyEnd[f] === 0) this.dirty++;
-      if (end > fr.dirtyEnd[f]) fr.dirtyEnd[f] = end;
-      if (!(e instanceof OutOfMemoryError)) this.stats.storeErrors++;
-      throw e instanceof MnemeError ? e : new StoreError(store.description, "write", offset, e);
-    } finally {
-      this.unref(f);
-    }
-  }
-
-  /**
    * Ends the pager (AddressSpace.terminate): every resident page is dropped without writeback, its
    * arena page freed now or, if a write from it is in flight, when that ends (`dying`); I/O in
    * flight ends with `error` (see `killed`).
@@ -705,50 +399,13 @@ export class Pager {
    * Puts slot `f` back with its arena page returned: a free slot holds none (one kept there was
    * held past close(), a leak in a page layer or pool shared with others).
    */
-  private releaseFrame(f: number): void {
+  releaseFrame(f: number): void {
     const fr = this.frames;
     if (fr.addr[f] !== 0) {
       this.pages.free(fr.addr[f]);
       fr.addr[f] = 0;
     }
     fr.release(f);
-  }
-
-  /** A store's refusal of some unpinned dirty resident page: why nothing could be evicted. */
-  private storeRefusal(): OutOfMemoryError | undefined {
-    const fr = this.frames;
-    for (const [key, f] of this.index) {
-      if (fr.pins[f] === 0 && fr.refs[f] === 0 && fr.dirtyEnd[f] !== 0) {
-        const r = this.refusal(key);
-        if (r) return r;
-      }
-    }
-    return undefined;
-  }
-
-  /** The all-pinned failure, with the figures that explain it. */
-  /** Free frames are at the min watermark, reclaim freed none, and this space has none to reuse. */
-  private atMin(): OutOfMemoryError {
-    return new OutOfMemoryError(
-      this.pageSize,
-      0,
-      0,
-      "watermark",
-      "free frames are at the min watermark (the reserve for critical allocations) and reclaim freed none",
-    );
-  }
-
-  allPinned(): OutOfMemoryError {
-    const fr = this.frames;
-    let pinned = 0;
-    for (const f of this.index.values()) if (fr.pins[f] > 0) pinned++;
-    return new OutOfMemoryError(
-      this.pageSize,
-      0,
-      0,
-      "all-pinned",
-      `all ${fr.limit} frames are in use and ${pinned} resident pages are pinned, none can be evicted (see debugInfo() for the pins)`,
-    );
   }
 
   /** Pages resident with at least one user pin. */

@@ -31,6 +31,9 @@
  * shared between workers): an address space owns JS objects (stores, file handles, promises) that
  * no other thread could use, so it is a per-thread structure over arena frames.
  */
+/** Page keys: store id * KEY_STRIDE + page index in the store. */
+export const KEY_STRIDE = 2 ** 32;
+
 export const FREE = 0;
 export const BUSY = 1;
 export const RESIDENT = 2;

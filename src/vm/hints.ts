@@ -12,7 +12,7 @@
  * | dontneed   | action | write dirty pages of the range back, then drop them from memory        |
  *
  * "Eviction front" is a queue the fault path empties before it asks the replacement policy, so
- * these pages go first whatever the policy (fault.ts). Kept hints live in HintRanges: sorted
+ * these pages go first whatever the policy (eviction.ts). Kept hints live in HintRanges: sorted
  * segments of the mapping's pages, split as advise() changes parts of it.
  */
 import { InvalidArgumentError } from "../errors.js";

@@ -1,5 +1,5 @@
 /**
- * The vm layer's diagnosis and invariants: debugInfo() text and check().
+ * The vm layer's reports: stats() figures, debugInfo() text and check() invariants.
  *
  * Invariants (vmCheck), with the fault path's states (fault.ts, frames.ts):
  *   every index entry (key -> frame): frame holds key, state RESIDENT, key's store registered
@@ -10,10 +10,60 @@
  */
 import { CorruptionError } from "../errors.js";
 import { formatBytes } from "../util/validate.js";
-import { KEY_STRIDE, type Pager } from "./fault.js";
-import { FREE, RESIDENT } from "./frames.js";
+import type { Pager, PagerStats } from "./fault.js";
+import { FREE, KEY_STRIDE, RESIDENT } from "./frames.js";
 import type { Mapping } from "./mappings.js";
 import type { ReplacementPolicy } from "./policies/policy.js";
+import type { SpaceState } from "./space-state.js";
+
+export interface VmStats extends PagerStats {
+  frames: number;
+  pageSize: number;
+  policy: string;
+  resident: number;
+  dirty: number;
+  pinned: number;
+  pins: number;
+  mappings: number;
+  inFlight: number;
+  arenaBytes: number;
+  policyStats: Record<string, number>;
+}
+
+export function vmStats(s: SpaceState, policy: ReplacementPolicy): VmStats {
+  const p = s.pager;
+  return {
+    ...p.stats,
+    frames: s.frameLimit,
+    pageSize: s.pageSize,
+    policy: policy.name,
+    resident: p.index.size,
+    dirty: p.dirty,
+    pinned: p.pinnedCount(),
+    pins: s.pinRecords.size,
+    mappings: s.tree.size,
+    inFlight: p.inFlight,
+    arenaBytes: p.frames.used * s.pageSize,
+    policyStats: policy.stats(),
+  };
+}
+
+/** Verifies the pager's and the policy's invariants against the space's mappings and pins. */
+export function spaceCheck(s: SpaceState, policy: ReplacementPolicy): void {
+  const ps = s.pageSize;
+  const byStore = new Map<number, Mapping[]>();
+  for (const m of [...s.tree.all(), ...s.unmapping]) {
+    const list = byStore.get(m.storeId);
+    if (list) list.push(m);
+    else byStore.set(m.storeId, [m]);
+  }
+  const mapped = (key: number) => {
+    const page = key % KEY_STRIDE;
+    const list = byStore.get(Math.floor(key / KEY_STRIDE)) ?? [];
+    return list.some((m) => page >= m.offset / ps && page < m.offset / ps + m.pages);
+  };
+  vmCheck(s.pager, policy, (id) => s.stores.has(id), mapped, [...s.pinRecords.values()]);
+}
 
 /** A pin() in force: who holds which range, on which frames. */
 export interface PinRecord {

@@ -1,0 +1,200 @@
+/**
+ * map() and unmap(): adding a mapping to the tree (mappings.ts) with its store registered in the
+ * space, and taking it out again once its pages are written back or discarded.
+ *
+ *     map:    validate everything ─> place a gap ─> store.attach ─> (nothing fails from here)
+ *             register the store (id, owner, count) ─> insert ─> willneed: prefetch in background
+ *     unmap:  refuse if pinned ─> out of the tree (calls in flight stop at their next page)
+ *             ─> per resident page no other mapping of the store covers: settle, write back
+ *                (persistent stores), drop ─> anonymous: discard the uncovered store ranges
+ *             ─> on failure the mapping goes back, consistent
+ *
+ * A store belongs to one address space at a time (`storeOwner`): its pages are keyed by the
+ * space's store id, so two spaces caching one store would each write back a stale copy.
+ */
+import { InvalidAddressError, InvalidArgumentError, OutOfMemoryError } from "../errors.js";
+import { prefetch } from "./advise.js";
+import { KEY_STRIDE } from "./frames.js";
+import { hint as checkHint, type Hint, HintRanges, isKeptHint } from "./hints.js";
+import type { Mapping } from "./mappings.js";
+import type { SpaceState } from "./space-state.js";
+import type { Store } from "./stores/store.js";
+
+export interface MapOptions {
+  length: number;
+  store: Store;
+  /** Byte offset in the store, a multiple of the page size. Default 0. */
+  offset?: number;
+  /** Kept hint for the whole mapping, or willneed (prefetch now). Default normal. */
+  hint?: Hint;
+  /** Default true, or false for a read-only store (which refuses true). */
+  writable?: boolean;
+}
+
+/** Which address space a store is mapped in (a store's frames belong to one space). */
+const storeOwner = new WeakMap<Store, SpaceState>();
+
+/** Maps `length` bytes of `store` from `offset`; returns the virtual address. */
+export function mapRegion(s: SpaceState, options: MapOptions): number {
+  s.open();
+  if (options === null || typeof options !== "object") {
+    throw new InvalidArgumentError("options", options, "must be an object with length and store");
+  }
+  const { length, store, offset = 0, hint = "normal" } = options;
+  const ps = s.pageSize;
+  if (!Number.isSafeInteger(length) || length <= 0) {
+    throw new InvalidArgumentError("length", length, "must be a positive integer");
+  }
+  const st = store as Partial<Store> | null;
+  if (
+    st === null ||
+    typeof st !== "object" ||
+    typeof st.readPage !== "function" ||
+    typeof st.writePage !== "function" ||
+    typeof st.close !== "function"
+  ) {
+    throw new InvalidArgumentError(
+      "store",
+      store,
+      "must implement the Store interface (readPage, writePage, close)",
+    );
+  }
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset % ps !== 0) {
+    throw new InvalidArgumentError(
+      "offset",
+      offset,
+      `must be a non-negative multiple of the page size ${ps}`,
+    );
+  }
+  const h = checkHint("hint", hint);
+  if (h === "dontneed")
+    throw new InvalidArgumentError("hint", hint, "dontneed is an action for advise(), not a mapping hint");
+  const readOnlyStore = store.readOnly === true;
+  const writable = options.writable ?? !readOnlyStore;
+  if (typeof writable !== "boolean")
+    throw new InvalidArgumentError("writable", writable, "must be a boolean");
+  if (writable && readOnlyStore) {
+    throw new InvalidArgumentError("writable", writable, `${store.description} is read-only`);
+  }
+  const pages = Math.ceil(length / ps);
+  if (offset / ps + pages > KEY_STRIDE) {
+    throw new InvalidArgumentError(
+      "length",
+      length,
+      `offset + length must stay below ${KEY_STRIDE} pages of the store`,
+    );
+  }
+  const owner = storeOwner.get(store);
+  if (owner !== undefined && owner !== s) {
+    throw new InvalidArgumentError("store", store.description, "is mapped in another address space");
+  }
+  const start = s.tree.place(pages);
+  if (start < 0) {
+    throw new OutOfMemoryError(
+      length,
+      0,
+      0,
+      "exhausted",
+      "no gap in the virtual address space is large enough",
+    );
+  }
+  store.attach?.(ps);
+  // From here on nothing can fail.
+  let storeId = s.storeIds.get(store);
+  if (storeId === undefined) {
+    storeId = s.nextStoreId++;
+    s.storeIds.set(store, storeId);
+    s.stores.set(storeId, store);
+  }
+  storeOwner.set(store, s);
+  s.mapCount.set(storeId, (s.mapCount.get(storeId) ?? 0) + 1);
+  const m: Mapping = {
+    id: s.nextMappingId++,
+    start,
+    length,
+    pages,
+    store,
+    storeId,
+    offset,
+    writable,
+    hints: new HintRanges(isKeptHint(h) ? h : "normal", pages),
+    lastPage: -2,
+    window: 0,
+    removed: false,
+  };
+  s.tree.insert(m);
+  s.mapEpoch++;
+  if (h === "willneed") {
+    prefetch(s, m, 0, pages).catch(() => {}); // best effort: failures show as storeErrors
+  }
+  return start;
+}
+
+/**
+ * Removes the mapping that starts at `v`. Dirty pages of persistent stores are written back; the
+ * pages of an anonymous store that no other mapping covers are discarded with their swap slots.
+ */
+export async function unmapRegion(s: SpaceState, v: number): Promise<void> {
+  s.open();
+  const m = typeof v === "number" ? s.tree.at(v) : undefined;
+  if (m === undefined) throw new InvalidAddressError(v, "is not the start of a mapping");
+  s.refusePinned(m, 0, m.pages);
+  s.tree.remove(m);
+  m.removed = true;
+  s.unmapping.add(m);
+  const ps = s.pageSize;
+  const first = m.offset / ps;
+  // A map() of the same store while this waits covers pages too: they are shared with it and
+  // must stay (its writes are acknowledged). So coverage is looked up again after a mapping came.
+  let others: Mapping[] = [];
+  let seen = -1;
+  const covered = (page: number) => {
+    if (seen !== s.mapEpoch) {
+      others = s.tree.ofStore(m.storeId);
+      seen = s.mapEpoch;
+    }
+    return others.some((o) => page >= o.offset / ps && page < o.offset / ps + o.pages);
+  };
+  const anonymous = typeof m.store.discard === "function";
+  try {
+    for (const key of s.keysOf(m, 0, m.pages)) {
+      if (covered(key % KEY_STRIDE)) continue;
+      // While this waits, a fault elsewhere may pick the page as its victim and start writing it
+      // back (for an anonymous store, a write finishing after the discard below would bring the
+      // old bytes back), and a write that began before the unmap may still land in it (for a
+      // persistent store, acknowledged, so it must reach the store). Drop it only when settled.
+      do {
+        await s.settle(key);
+        if (!anonymous) await s.pager.clean(key);
+        await s.unrefWait(key);
+      } while (s.unsettled(key, !anonymous));
+      if (covered(key % KEY_STRIDE)) continue;
+      s.refusePinnedPage(key);
+      s.pager.drop(key);
+    }
+    if (anonymous) {
+      let run = -1;
+      for (let p = first; p <= first + m.pages; p++) {
+        const free = p < first + m.pages && !covered(p);
+        if (free && run < 0) run = p;
+        if (!free && run >= 0) {
+          await m.store.discard!(run * ps, (p - run) * ps);
+          run = -1;
+        }
+      }
+    }
+  } catch (e) {
+    // Put the mapping back: what was written or dropped is consistent, the rest is as it was.
+    m.removed = false;
+    s.tree.insert(m);
+    s.mapEpoch++;
+    throw e;
+  } finally {
+    s.unmapping.delete(m);
+  }
+  const left = (s.mapCount.get(m.storeId) ?? 1) - 1;
+  if (left === 0) {
+    s.mapCount.delete(m.storeId);
+    storeOwner.delete(m.store);
+  } else s.mapCount.set(m.storeId, left);
+}
