@@ -203,13 +203,22 @@ export class Replicator {
       info?.written.add(p);
     }
     if (this.pending >= this.options.batch) this.cut(false);
-    if (this.pending > 0 && this.timer === null) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        this.cut(true);
-      }, this.options.delayMs);
-      this.timer.unref();
-    }
+    this.armTimer();
+  }
+
+  /**
+   * Starts the partial-batch timer if pages wait and it is not running. Its cut leaves the pages
+   * of blocks a worker job has pinned, so it re-arms itself for them: no later write or SYNC
+   * need come for them to go out.
+   */
+  private armTimer(): void {
+    if (this.pending === 0 || this.timer !== null || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.cut(true);
+      this.armTimer();
+    }, this.options.delayMs);
+    this.timer.unref();
   }
 
   /** SYNC: cut the partial batch, wait until everything before is durable. */
