@@ -32,9 +32,17 @@ export { prng };
 export class CrashModel {
   /**
    * `maps`: a third of what the client makes are MAP regions (1 to 5 pages, anonymous or backed by
-   * a file) instead of blocks.
+   * a file) instead of blocks. `user`: the client logs in as this ACL user (its own identity).
    */
-  constructor(readonly maps = false) {}
+  constructor(
+    readonly maps = false,
+    readonly user?: { name: string; password: string },
+  ) {}
+
+  /** Connection options: the port, and this model's identity. */
+  private login(port: number): { port: number; username?: string; password?: string } {
+    return this.user ? { port, username: this.user.name, password: this.user.password } : { port };
+  }
 
   readonly blocks = new Map<string, Block>();
   /** Regions made so far (file names stay unique). */
@@ -69,7 +77,7 @@ export class CrashModel {
   async drive(port: number, seed: number, always: boolean, stop: { killed: boolean }): Promise<void> {
     const rnd = prng(seed);
     const r = new Redis({
-      port,
+      ...this.login(port),
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
       enableOfflineQueue: false,
@@ -137,7 +145,7 @@ export class CrashModel {
 
   /** Checks a restarted server against the contract; then adopts what it holds as the new model. */
   async verify(port: number): Promise<{ checked: number; bytes: number }> {
-    const r = new Redis({ port, maxRetriesPerRequest: 0 });
+    const r = new Redis({ ...this.login(port), maxRetriesPerRequest: 0 });
     let checked = 0;
     let bytes = 0;
     try {
