@@ -54,6 +54,7 @@ export class RedisBackend implements ReplicationBackend {
       lazyConnect: true,
       maxRetriesPerRequest: 3,
       connectTimeout: 5000,
+      username: t.username ?? undefined,
       password: t.password ?? undefined,
       retryStrategy: (times: number) => (times > 10 ? null : Math.min(times * 100, 1000)),
     };

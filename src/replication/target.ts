@@ -7,12 +7,23 @@
  * | `file:DIR`                           | segment files in DIR                                  |
  * | `redis://HOST:PORT[/NAME]`           | a Redis stream and keys under `mneme:{NAME}:` (NAME defaults to "mneme") |
  * | `redis://HOST:PORT[/NAME]?cluster=1` | the same through an ioredis Cluster (the hash tag keeps every key in one slot) |
+ *
+ * `redis://[USER]:PASSWORD@HOST:PORT…` logs in as that ACL user (the default user without USER).
  */
 import { InvalidArgumentError } from "../errors.js";
 
 export type Target =
   | { kind: "file"; dir: string }
-  | { kind: "redis"; host: string; port: number; name: string; cluster: boolean; password: string | null };
+  | {
+      kind: "redis";
+      host: string;
+      port: number;
+      name: string;
+      cluster: boolean;
+      /** A Redis 6+ ACL user (redis://USER:PASSWORD@…), or null for the default user. */
+      username: string | null;
+      password: string | null;
+    };
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -37,6 +48,7 @@ export function parseTarget(spec: string, dataDir: string): Target {
     const name = url.pathname.replace(/^\//, "") || "mneme";
     if (!NAME.test(name)) throw bad("the name after the port is 1-64 of A-Z a-z 0-9 _ . -");
     for (const k of url.searchParams.keys()) if (k !== "cluster") throw bad(`unknown parameter ${k}`);
+    const username = url.username === "" ? null : decodeURIComponent(url.username);
     const password = url.password === "" ? null : decodeURIComponent(url.password);
     return {
       kind: "redis",
@@ -44,6 +56,7 @@ export function parseTarget(spec: string, dataDir: string): Target {
       port,
       name,
       cluster: url.searchParams.get("cluster") === "1",
+      username,
       password,
     };
   }
