@@ -24,6 +24,7 @@ import {
   OutOfPoolMemoryError,
   PageAllocator,
   RedisStore,
+  type Store,
 } from "../../src/index.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
 
@@ -253,7 +254,7 @@ describe("vm layer", () => {
 
   it("map over every store, read / write / sync / advise / unmap / stats", async () => {
     const space = new AddressSpace({ frames: 8, pageSize: 4096, policy: "lru" });
-    const stores = [new FileStore(join(dir, "file.dat")), new AnonymousStore({ swap: join(dir, "swap") })];
+    const stores: Store[] = [new FileStore(join(dir, "file.dat")), new AnonymousStore({ swap: join(dir, "swap") })];
     if (redis) stores.push(new RedisStore({ url: `redis://127.0.0.1:${redis.port}` }));
     const regions = stores.map((store) => space.map({ length: 64 * 4096, store, offset: 0, hint: "normal" }));
     // Touch more pages than there are frames, in every region, then read everything back.
