@@ -55,7 +55,7 @@ import { type FrameSource, pageSource, poolSource } from "./frame-source.js";
 import { KEY_STRIDE } from "./frames.js";
 import type { Hint } from "./hints.js";
 import { spaceCheck, type VmStats, vmDebugInfo, vmStats } from "./inspect.js";
-import { type MapOptions, mapRegion, unmapRegion } from "./map-unmap.js";
+import { disownStores, type MapOptions, mapRegion, unmapRegion } from "./map-unmap.js";
 import { MappingTree } from "./mappings.js";
 import { type PinnedRange, pinRange } from "./pin.js";
 import { DEFAULT_POLICY } from "./policies/index.js";
@@ -311,7 +311,8 @@ export class AddressSpace {
   terminate(error: Error): void {
     if (this.s.closed) return;
     this.pager.kill(error);
-    for (const store of this.s.stores.values()) void store.close().catch(() => {});
+    // Only the stores mapped here now: one unmapped before may be mapped in another space.
+    for (const store of disownStores(this.s)) void store.close().catch(() => {});
     this.s.pinRecords.clear();
     this.s.deadError = error;
     this.s.closed = true;

@@ -198,3 +198,18 @@ export async function unmapRegion(s: SpaceState, v: number): Promise<void> {
     storeOwner.delete(m.store);
   } else s.mapCount.set(m.storeId, left);
 }
+
+/**
+ * The stores mapped in this space now, given up by it (terminate): another space may map them
+ * afterwards. A store the space mapped once and unmapped since is not among them; it may be
+ * another space's by now.
+ */
+export function disownStores(s: SpaceState): Store[] {
+  const out: Store[] = [];
+  for (const id of s.mapCount.keys()) {
+    const store = s.stores.get(id)!;
+    if (storeOwner.get(store) === s) storeOwner.delete(store);
+    out.push(store);
+  }
+  return out;
+}
