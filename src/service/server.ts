@@ -17,7 +17,6 @@
  */
 
 import { timingSafeEqual } from "node:crypto";
-import { mkdirSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { ObserveServer } from "../observe/http.js";
 import { CommandTimings } from "../observe/timings.js";
@@ -29,6 +28,7 @@ import { type Capability, CapabilityTable } from "./capabilities.js";
 import { COMMAND_NAMES } from "./commands.js";
 import { resolveConfig, type ServiceConfig } from "./config.js";
 import { Connection } from "./connection.js";
+import { prepareDataDirectory } from "./data-dir.js";
 import { ServiceEvents } from "./events.js";
 import { MapRegions } from "./maps.js";
 import { Quotas } from "./quotas.js";
@@ -136,7 +136,7 @@ export class Service {
 
   /** Starts the worker threads and listens; resolves with the port. */
   async listen(): Promise<number> {
-    mkdirSync(this.config.data, { recursive: true });
+    prepareDataDirectory(this.config.data);
     // Replication: recover before the first client can see the pool.
     if (this.config.replicate !== null)
       this.replication = await startReplication(this, this.recoveryProgress);
@@ -184,7 +184,12 @@ export class Service {
     await this.maps.close();
   }
 
+  /**
+   * Whether `pass` is the password of `user`. Without requirepass the default user has no
+   * password (Redis's `nopass`): any password logs in as it, as Redis answers `AUTH default x`.
+   */
   authenticate(user: string, pass: string): boolean {
+    if (user === "default" && this.config.requirepass === null) return true;
     const expected = user === "default" ? this.config.requirepass : (this.config.users[user] ?? null);
     if (expected === null) return false;
     const a = Buffer.from(pass);
@@ -198,24 +203,43 @@ export class Service {
   }
 
   /**
-   * Frees a block whose handle was revoked (now, or when its worker jobs finish). For a MAP region,
-   * resolves once it is unmapped: a file region's dirty pages are in its file by then, so a region
-   * mapped on the same file afterwards reads them (not the file's older bytes, which the late
-   * writeback then overwrote under it).
+   * Frees a block and revokes its handle (the block now, or when its worker jobs finish). For a MAP
+   * region, see releaseRegion.
    */
   release(cap: Capability): Promise<void> {
+    if (cap.kind === "map") return this.releaseRegion(cap);
     this.caps.revoke(cap);
     this.replication?.logFree(cap);
-    if (cap.kind === "map") {
-      this.quotas.refund(cap.owner, cap.charged);
-      return this.maps.unmap(cap.address).catch(() => {});
-    }
     if (cap.inflight > 0) cap.freeing = true;
     else {
       this.pool.heap.free(cap.address);
       this.quotas.refund(cap.owner, cap.charged);
     }
     return Promise.resolve();
+  }
+
+  /**
+   * Unmaps a MAP region; resolves once it is unmapped: a file region's dirty pages are in its file
+   * by then, so a region mapped on the same file afterwards reads them (not the file's older
+   * bytes, which the late writeback then overwrote under it). While the unmap runs the handle
+   * names nothing (a second FREE, a READ or WRITE get the unknown-handle error). When it fails
+   * (the store refused the writeback: a full disk, an I/O error) the vm layer keeps the mapping
+   * and its dirty pages, so the handle comes back as it was, the quota and the log untouched, and
+   * the promise rejects: the client is told and can retry, rather than told OK while the bytes
+   * it wrote were never stored.
+   */
+  private async releaseRegion(cap: Capability): Promise<void> {
+    if (cap.freeing) return;
+    cap.freeing = true;
+    try {
+      await this.maps.unmap(cap.address);
+    } catch (e) {
+      cap.freeing = false;
+      throw e;
+    }
+    this.caps.revoke(cap);
+    this.replication?.logFree(cap);
+    this.quotas.refund(cap.owner, cap.charged);
   }
 
   /** A job finished using these blocks. */

@@ -9,12 +9,20 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-/** Runs `node dist/cli/main.js ...args` to the end (run `npm run build` first). */
-export function mneme(args: string[], env: Record<string, string> = {}): SpawnSyncReturns<string> {
+/**
+ * Runs `node dist/cli/main.js ...args` to the end (run `npm run build` first). A run still going
+ * after `timeoutMs` is killed (`signal` is then set): below the test's own timeout, so that a hang
+ * fails as a hang.
+ */
+export function mneme(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 100_000,
+): SpawnSyncReturns<string> {
   return spawnSync(process.execPath, ["dist/cli/main.js", ...args], {
     encoding: "utf8",
     env: cleanEnv(env),
-    timeout: 120_000,
+    timeout: timeoutMs,
   });
 }
 
