@@ -54,6 +54,8 @@ export class MapRegions {
   private readonly reclaimer = new Reclaimer();
   private reporter: NodeJS.Timeout | null = null;
   private reported = { direct: 0, background: 0, throttled: 0 };
+  /** Stores of unmapped regions whose close failed. */
+  private closeErrors = 0;
 
   constructor(
     private readonly dataDir: string,
@@ -104,6 +106,11 @@ export class MapRegions {
     return this.need().write(v + offset, data);
   }
 
+  /**
+   * Unmaps a region. When the vm layer refuses (its store failed the writeback), the region stays
+   * mapped with its dirty pages and this rejects. Once it is unmapped the region is gone whatever
+   * follows: a store whose close fails then is counted (closeErrors), not reported as a failed unmap.
+   */
   async unmap(v: number): Promise<void> {
     await this.need().unmap(v);
     const store = this.stores.get(v);
@@ -113,7 +120,9 @@ export class MapRegions {
     const file = path === undefined ? undefined : this.files.get(path);
     if (path !== undefined && file !== undefined && --file.regions > 0) return;
     if (path !== undefined) this.files.delete(path);
-    await store?.close();
+    await store?.close().catch(() => {
+      this.closeErrors++;
+    });
   }
 
   /** Writes every dirty page of every region to its store. */
@@ -132,7 +141,7 @@ export class MapRegions {
    */
   stats(): Record<string, number> {
     if (this.space === null || this.reclaim === null || this.flusher === null)
-      return { regions: 0, frames: this.frames };
+      return { regions: 0, frames: this.frames, closeErrors: this.closeErrors };
     const s = this.space.stats() as unknown as Record<string, number>;
     const r = this.reclaim.stats();
     const f = this.flusher.stats();
@@ -153,6 +162,7 @@ export class MapRegions {
       directReclaims: r.direct,
       reclaimedFrames: r.directFreed + r.backgroundFreed,
       oomKills: this.reclaimer.oom.kills,
+      closeErrors: this.closeErrors,
     };
   }
 

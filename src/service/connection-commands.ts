@@ -1,0 +1,165 @@
+/**
+ * The connection commands Redis clients and tools send: AUTH, HELLO (RESP3), CLIENT, CONFIG GET,
+ * INFO, COMMAND, SELECT (answers are what redis-cli, redis-benchmark, ioredis and node-redis
+ * expect, error texts are Redis's).
+ */
+import { COMMANDS, lower, NOT_INTEGER, parseCount } from "./commands.js";
+import type { Connection } from "./connection.js";
+import { infoText } from "./info.js";
+import { error, OK, type Reply, simple } from "./resp.js";
+import type { Service } from "./server.js";
+
+const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
+const BAD_NAME = "ERR Client names cannot contain spaces, newlines or special characters.";
+
+/** A client name as Redis allows it: printable ASCII without spaces (empty clears the name). */
+function validName(name: string): boolean {
+  return !/[^!-~]/.test(name);
+}
+
+export function auth(svc: Service, conn: Connection, args: Buffer[]): undefined {
+  if (args.length > 3) return conn.reply(error("ERR syntax error"));
+  const user = args.length === 3 ? args[1].toString() : "default";
+  const pass = args[args.length - 1].toString();
+  if (args.length === 2 && svc.config.requirepass === null) {
+    return conn.reply(
+      error(
+        "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+      ),
+    );
+  }
+  if (!svc.authenticate(user, pass)) {
+    return conn.reply(error(WRONGPASS));
+  }
+  conn.login(user);
+  conn.reply(OK);
+}
+
+export function hello(svc: Service, conn: Connection, args: Buffer[]): undefined {
+  let proto = conn.proto;
+  let i = 1;
+  if (args.length > 1) {
+    const v = parseCount(args[1]);
+    if (v < 0) return conn.reply(error("ERR Protocol version is not an integer or out of range"));
+    if (v !== 2 && v !== 3) return conn.reply(error("NOPROTO unsupported protocol version"));
+    proto = v;
+    i = 2;
+  }
+  // Every option is checked before any takes effect (as Redis does): a HELLO refused for a bad
+  // option or name leaves the connection's identity, name and protocol as they were.
+  let name: string | null = null;
+  let login: [string, string] | null = null;
+  for (; i < args.length; i++) {
+    const opt = lower(args[i]);
+    if (opt === "auth" && i + 2 < args.length) {
+      login = [args[i + 1].toString(), args[i + 2].toString()];
+      i += 2;
+    } else if (opt === "setname" && i + 1 < args.length) {
+      name = args[++i].toString();
+      if (!validName(name)) return conn.reply(error(BAD_NAME));
+    } else return conn.reply(error(`ERR Syntax error in HELLO option '${args[i].toString()}'`));
+  }
+  if (login !== null) {
+    if (!svc.authenticate(login[0], login[1])) return conn.reply(error(WRONGPASS));
+    conn.login(login[0]);
+  }
+  if (!conn.authed)
+    return conn.reply(
+      error(
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+      ),
+    );
+  if (name !== null) conn.name = name;
+  conn.proto = proto;
+  conn.reply({
+    map: [
+      ["server", "redis"],
+      ["version", "7.0.0"],
+      ["proto", proto],
+      ["id", conn.id],
+      ["mode", "standalone"],
+      ["role", "master"],
+      ["modules", []],
+    ],
+  });
+}
+
+export function client(svc: Service, conn: Connection, args: Buffer[]): undefined {
+  const sub = lower(args[1]);
+  if (sub === "setname" && args.length === 3) {
+    const name = args[2].toString();
+    if (!validName(name)) return conn.reply(error(BAD_NAME));
+    conn.name = name;
+    return conn.reply(OK);
+  }
+  if (sub === "getname" && args.length === 2) return conn.reply(conn.name || null);
+  if (sub === "id" && args.length === 2) return conn.reply(conn.id);
+  if (sub === "setinfo" && args.length === 4) {
+    const attr = lower(args[2]);
+    if (attr !== "lib-name" && attr !== "lib-ver") {
+      return conn.reply(error(`ERR Unrecognized option '${args[2].toString()}'`));
+    }
+    conn.libInfo[attr] = args[3].toString();
+    return conn.reply(OK);
+  }
+  if (sub === "info" && args.length === 2) return conn.reply({ verbatim: `${conn.describe()}\n` });
+  if (sub === "list" && args.length === 2) return conn.reply({ verbatim: svc.describeClients() });
+  if (sub === "no-evict" || sub === "no-touch" || sub === "reply") return conn.reply(OK);
+  conn.reply(
+    error(
+      `ERR unknown subcommand or wrong number of arguments for '${args[1].toString()}'. Try CLIENT HELP.`,
+    ),
+  );
+}
+
+export function config(svc: Service, conn: Connection, args: Buffer[]): undefined {
+  const sub = lower(args[1]);
+  if (sub !== "get") {
+    return conn.reply(error(`ERR unknown subcommand '${args[1].toString()}'. Try CONFIG HELP.`));
+  }
+  if (args.length < 3) return conn.reply(error("ERR wrong number of arguments for 'config|get' command"));
+  const all = svc.configValues();
+  const out: [string, Reply][] = [];
+  for (const p of args.slice(2)) {
+    const re = globToRegExp(p.toString().toLowerCase());
+    for (const [k, v] of all) if (re.test(k) && !out.some(([o]) => o === k)) out.push([k, v]);
+  }
+  conn.reply(conn.proto === 3 ? { map: out } : out.flat());
+}
+
+function globToRegExp(glob: string): RegExp {
+  let re = "";
+  for (const ch of glob) {
+    if (ch === "*") re += ".*";
+    else if (ch === "?") re += ".";
+    else re += ch.replace(/[\\^$.|+()[\]{}]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+export function info(svc: Service, conn: Connection, args: Buffer[]): undefined {
+  const sections = args.slice(1).map((a) => a.toString().toLowerCase());
+  conn.reply({ verbatim: infoText(svc, sections) });
+}
+
+export function command(_svc: Service, conn: Connection, args: Buffer[]): undefined {
+  const entry = (name: string): Reply => {
+    const spec = COMMANDS[name];
+    return [name, spec.arity, spec.flags.map((f) => simple(f)), 0, 0, 0, [], [], [], []];
+  };
+  if (args.length === 1) return conn.reply(Object.keys(COMMANDS).map(entry));
+  const sub = lower(args[1]);
+  if (sub === "count") return conn.reply(Object.keys(COMMANDS).length);
+  if (sub === "docs") return conn.reply(conn.proto === 3 ? { map: [] } : []);
+  if (sub === "info") {
+    return conn.reply(args.slice(2).map((a) => (COMMANDS[lower(a)] ? entry(lower(a)) : null)));
+  }
+  if (sub === "list") return conn.reply(Object.keys(COMMANDS));
+  conn.reply(error(`ERR unknown subcommand '${args[1].toString()}'. Try COMMAND HELP.`));
+}
+
+export function select(_svc: Service, conn: Connection, args: Buffer[]): undefined {
+  const db = parseCount(args[1]);
+  if (db < 0) return conn.reply(error(NOT_INTEGER));
+  conn.reply(db === 0 ? OK : error("ERR DB index is out of range"));
+}
