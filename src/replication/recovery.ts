@@ -19,7 +19,7 @@ import { copyBytes, fillBytes } from "../util/shared-bytes.js";
 import type { Hint } from "../vm/hints.js";
 import type { Damage, ReplicationBackend, SkippedCheckpoint } from "./backend.js";
 import { FileBackend } from "./file-backend.js";
-import { check, decode, PAGE_SIZE, type Record_, RecordType } from "./format.js";
+import { type AllocRecord, check, decode, PAGE_SIZE, type Record_, RecordType } from "./format.js";
 import type { MapInfo } from "./image.js";
 import { RedisBackend } from "./redis-backend.js";
 import { Replicator } from "./replicator.js";
@@ -41,20 +41,12 @@ export class Restorer {
     switch (r.type) {
       case RecordType.ALLOC: {
         if (svc.caps.find(r.handle) !== undefined) return;
-        let address: number;
-        try {
-          address = r.align > 0 ? svc.pool.heap.alignedAlloc(r.align, r.size) : svc.pool.heap.malloc(r.size);
-        } catch (e) {
-          if (!(e instanceof OutOfMemoryError)) throw e;
-          throw new MnemeError(
-            "ENOMEM",
-            `recovery needs a block of ${r.size} bytes for ${r.handle} and the pool is full: start with a larger --memory`,
-          );
-        }
-        const charged = svc.pool.heap.usableSize(address);
-        fillBytes(svc.pool.view(address, charged), 0);
-        svc.quotas.charge(r.owner, charged);
-        svc.caps.restore(r.handle, address, r.size, charged, r.owner, "anon");
+        const address = this.tryAlloc(r.size, r.align);
+        // The blocks need not sit where they sat before the crash, and the order they were made
+        // and freed in (and the allocations that failed then) left another layout than the one
+        // replay builds: a pool that held them all may be too fragmented here. Then pack.
+        if (address >= 0) this.place(r.handle, address, r.size, r.owner);
+        else this.compact(r);
         if (r.align > 0) this.aligns.set(r.handle, r.align);
         return;
       }
@@ -91,6 +83,69 @@ export class Restorer {
         return;
       default:
         return;
+    }
+  }
+
+  /** A block for an ALLOC record, or -1 when the pool has no room for it. */
+  private tryAlloc(size: number, align: number): number {
+    const heap = this.svc.pool.heap;
+    try {
+      return align > 0 ? heap.alignedAlloc(align, size) : heap.malloc(size);
+    } catch (e) {
+      if (e instanceof OutOfMemoryError) return -1;
+      throw e;
+    }
+  }
+
+  /** Registers `handle` at `address` (zeroed), charged to its owner. */
+  private place(handle: string, address: number, size: number, owner: string): void {
+    const svc = this.svc;
+    const charged = svc.pool.heap.usableSize(address);
+    fillBytes(svc.pool.view(address, charged), 0);
+    svc.quotas.charge(owner, charged);
+    svc.caps.restore(handle, address, size, charged, owner, "anon");
+  }
+
+  /**
+   * Allocates every restored block again, and `pending` (an ALLOC that found no room) with them:
+   * contents copied out, all freed, then allocated largest alignment and size first (the order
+   * that leaves the fewest holes) and the contents copied back. Nobody holds an address yet
+   * (handles are looked up through the table), so only the table changes. Runs only when an
+   * allocation would fail otherwise.
+   */
+  private compact(pending: AllocRecord): void {
+    const svc = this.svc;
+    const heap = svc.pool.heap;
+    const blocks = [...svc.caps.all()]
+      .filter((c) => c.kind === "anon")
+      .map((c) => ({
+        handle: c.handle,
+        size: c.size,
+        owner: c.owner,
+        align: this.aligns.get(c.handle) ?? 0,
+        bytes: Uint8Array.from(svc.pool.view(c.address, c.size)) as Uint8Array | null,
+        address: c.address,
+        charged: c.charged,
+      }));
+    for (const b of blocks) {
+      heap.free(b.address);
+      svc.quotas.refund(b.owner, b.charged);
+    }
+    heap.shrink();
+    const { handle, size, owner, align } = pending;
+    blocks.push({ handle, size, owner, align, bytes: null, address: 0, charged: 0 });
+    blocks.sort((a, b) => b.align - a.align || b.size - a.size);
+    for (const b of blocks) {
+      const address = this.tryAlloc(b.size, b.align);
+      if (address < 0) {
+        throw new MnemeError(
+          "ENOMEM",
+          `recovery needs a block of ${size} bytes for ${handle} and the pool cannot hold it with the ` +
+            `${blocks.length - 1} blocks before it: start with a larger --memory`,
+        );
+      }
+      this.place(b.handle, address, b.size, b.owner);
+      if (b.bytes !== null) copyBytes(svc.pool.view(address, b.size), 0, b.bytes);
     }
   }
 
