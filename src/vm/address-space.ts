@@ -82,6 +82,17 @@ export interface AddressSpaceOptions {
 
 const MAX_FRAMES = 2 ** 24;
 
+/** A number of pages for the reclaim calls: a non-negative integer, or Infinity for all. */
+function checkCount(argument: string, value: unknown): void {
+  if (
+    typeof value !== "number" ||
+    !(Number.isInteger(value) || value === Number.POSITIVE_INFINITY) ||
+    value < 0
+  ) {
+    throw new InvalidArgumentError(argument, value, "must be a non-negative integer (or Infinity)");
+  }
+}
+
 export class AddressSpace {
   readonly pageSize: number;
   readonly frameLimit: number;
@@ -293,6 +304,7 @@ export class AddressSpace {
 
   /** Drops up to `pages` clean resident pages (the page-cache shrinker); returns how many went. */
   shrink(pages: number): number {
+    checkCount("pages", pages);
     return this.pager.shrinkClean(pages);
   }
 
@@ -358,7 +370,11 @@ export class AddressSpace {
   }
 
   /** Writes up to `count` dirty pages back, oldest first (only those dirty since before `dirtiedBefore`). */
-  writeback(count: number, dirtiedBefore?: number): Promise<number> {
+  async writeback(count: number, dirtiedBefore?: number): Promise<number> {
+    checkCount("count", count);
+    if (dirtiedBefore !== undefined && (typeof dirtiedBefore !== "number" || Number.isNaN(dirtiedBefore))) {
+      throw new InvalidArgumentError("dirtiedBefore", dirtiedBefore, "must be a time (a number)");
+    }
     return this.pager.writebackOldest(count, dirtiedBefore);
   }
 
