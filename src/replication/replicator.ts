@@ -332,15 +332,15 @@ export class Replicator {
   }
 
   /**
-   * Appends batch records for dirty pages: full batches only, or (`partial`) every page that can
-   * be read now. Anonymous blocks are read synchronously from the pool; MAP pages through the vm.
+   * Appends batch records for dirty pages: full batches only (of anonymous blocks, and of MAP
+   * regions, counted apart), or (`partial`) every page that can be read now. Anonymous blocks are
+   * read synchronously from the pool; MAP pages through the vm.
    */
   private cut(partial: boolean): void {
     const take: [Capability, number, number][] = [];
     const mapTake: [Capability, number, number][] = [];
     for (const [cap, pages] of this.dirty) {
       if (cap.kind === "map") {
-        if (!partial) continue;
         for (const [p, x] of pages) mapTake.push([cap, p, x]);
       } else {
         // Closing: the workers are gone, a pinned block will not be unpinned.
@@ -357,7 +357,16 @@ export class Replicator {
       const [cap, p, x] = take[i];
       this.markDirty(cap, p, x % EXTENT, Math.floor(x / EXTENT));
     }
-    if (mapTake.length > 0) this.mapCut = this.mapCut.then(() => this.emitMap(mapTake));
+    // MAP pages the same way, read through the vm afterwards (emitMap).
+    const mapFull = partial ? mapTake.length : mapTake.length - (mapTake.length % batch);
+    for (let i = mapFull; i < mapTake.length; i++) {
+      const [cap, p, x] = mapTake[i];
+      this.markDirty(cap, p, x % EXTENT, Math.floor(x / EXTENT));
+    }
+    if (mapFull > 0) {
+      const cutNow = mapFull === mapTake.length ? mapTake : mapTake.slice(0, mapFull);
+      this.mapCut = this.mapCut.then(() => this.emitMap(cutNow));
+    }
     if (this.pending === 0 && this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
