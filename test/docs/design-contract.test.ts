@@ -254,7 +254,10 @@ describe("vm layer", () => {
 
   it("map over every store, read / write / sync / advise / unmap / stats", async () => {
     const space = new AddressSpace({ frames: 8, pageSize: 4096, policy: "lru" });
-    const stores: Store[] = [new FileStore(join(dir, "file.dat")), new AnonymousStore({ swap: join(dir, "swap") })];
+    const stores: Store[] = [
+      new FileStore(join(dir, "file.dat")),
+      new AnonymousStore({ swap: join(dir, "swap") }),
+    ];
     if (redis) stores.push(new RedisStore({ url: `redis://127.0.0.1:${redis.port}` }));
     const regions = stores.map((store) => space.map({ length: 64 * 4096, store, offset: 0, hint: "normal" }));
     // Touch more pages than there are frames, in every region, then read everything back.
