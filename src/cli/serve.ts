@@ -143,11 +143,15 @@ export function registerServe(program: Command): void {
         "  redis-cli -p 6389 ALLOC 4096\n  open http://127.0.0.1:6390/    (the dashboard; /metrics for Prometheus)",
     )
     .action(async (o: ServeOptions) => {
-      const users: Record<string, string> = {};
+      // No prototype: a user named "__proto__" is a user, not the object's prototype.
+      const users: Record<string, string> = Object.create(null);
       for (const u of o.user) {
         const i = u.indexOf(":");
         if (i <= 0) throw new CommanderArgumentError(`--user wants name:password, got ${JSON.stringify(u)}`);
-        users[u.slice(0, i)] = u.slice(i + 1);
+        const name = u.slice(0, i);
+        if (Object.hasOwn(users, name))
+          throw new CommanderArgumentError(`--user ${name} is given twice (one password per user)`);
+        users[name] = u.slice(i + 1);
       }
       const config: Partial<ServiceConfig> = {
         host: o.host,

@@ -176,9 +176,14 @@ export function resolveConfig(partial: Partial<ServiceConfig>): ServiceConfig {
       `a READ that large would not fit in the reply buffers (${c.replyBuffers} x ${c.replyBufferSize} bytes)`,
     );
   }
-  for (const name of Object.keys(c.users)) {
+  if (c.requirepass !== null && typeof c.requirepass !== "string")
+    throw new InvalidArgumentError("requirepass", c.requirepass, "must be a string or null");
+  for (const [name, password] of Object.entries(c.users)) {
     if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name) || name === "default") {
       throw new InvalidArgumentError("user", name, "names are 1-64 of A-Z a-z 0-9 _ . @ - and not 'default'");
+    }
+    if (typeof password !== "string") {
+      throw new InvalidArgumentError(`password of user ${name}`, password, "must be a string");
     }
   }
   return c;

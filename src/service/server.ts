@@ -18,6 +18,7 @@
 
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
+import { MnemeError } from "../errors.js";
 import { ObserveServer } from "../observe/http.js";
 import { CommandTimings } from "../observe/timings.js";
 import { Mempool } from "../pool/mempool.js";
@@ -147,13 +148,19 @@ export class Service {
     const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
     server.maxConnections = this.config.maxClients + 64;
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ host: this.config.host, port: this.config.port, backlog: 2048 }, () => {
-        server.off("error", reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen({ host: this.config.host, port: this.config.port, backlog: 2048 }, () => {
+          server.off("error", reject);
+          resolve();
+        });
       });
-    });
+    } catch (e) {
+      // The workers and the replication log started above stop with it.
+      await this.close();
+      throw listenError("RESP", this.config.host, this.config.port, e as Error);
+    }
     const addr = server.address();
     this.port = typeof addr === "object" && addr !== null ? addr.port : this.config.port;
     if (this.config.http) {
@@ -163,7 +170,7 @@ export class Service {
         this.httpPort = await this.observer.listen(this.config.host, this.config.httpPort);
       } catch (e) {
         await this.close();
-        throw e;
+        throw listenError("HTTP", this.config.host, this.config.httpPort, e as Error);
       }
     }
     return this.port;
@@ -190,7 +197,10 @@ export class Service {
    */
   authenticate(user: string, pass: string): boolean {
     if (user === "default" && this.config.requirepass === null) return true;
-    const expected = user === "default" ? this.config.requirepass : (this.config.users[user] ?? null);
+    // Own properties only: a name like "constructor" must not find Object's members.
+    const users = this.config.users;
+    const expected =
+      user === "default" ? this.config.requirepass : Object.hasOwn(users, user) ? users[user] : null;
     if (expected === null) return false;
     const a = Buffer.from(pass);
     const b = Buffer.from(expected);
@@ -309,4 +319,15 @@ export class Service {
     }
     this.caps.orphan(conn.id);
   }
+}
+
+/**
+ * A port that cannot be listened on, saying which of the two it is (`--port` or `--http-port`)
+ * and why, with the system's code ("cannot serve HTTP on 127.0.0.1:6390: EADDRINUSE: address
+ * already in use").
+ */
+function listenError(what: "RESP" | "HTTP", host: string, port: number, e: Error): MnemeError {
+  const code = (e as NodeJS.ErrnoException).code ?? "ELISTEN";
+  const why = e.message.replace(/^listen /, "").replace(/ \S+:\d+$/, "");
+  return new MnemeError(code, `cannot serve ${what} on ${host}:${port}: ${why}`);
 }

@@ -204,6 +204,53 @@ describe("handles across identities", () => {
   });
 });
 
+describe("user names that are names of Object's members", () => {
+  it("AUTH constructor x (and __proto__, toString, HELLO ... AUTH hasOwnProperty) is WRONGPASS, not a crash", async () => {
+    // The users were a plain object: users["constructor"] was Object, whose Buffer.from threw
+    // out of the command and ended the server, for any client, before any password.
+    const text = await talk(
+      [
+        frame("AUTH", "constructor", "x"),
+        frame("AUTH", "__proto__", "x"),
+        frame("AUTH", "toString", "x"),
+        frame("HELLO", "3", "AUTH", "hasOwnProperty", "x"),
+        frame("AUTH", "alice", "pw1"),
+        frame("PING"),
+      ],
+      pingAtEnd,
+    );
+    expect(text).toBe(`${WRONGPASS.repeat(4)}+OK\r\n+PONG\r\n`);
+  });
+
+  it("--user __proto__:pw is a user like any other", async () => {
+    const odd = await spawnServer([
+      "--requirepass",
+      "s3cret",
+      "--user",
+      "__proto__:pw",
+      "--user",
+      "constructor:pw2",
+    ]);
+    try {
+      const got = await raw(
+        odd.port,
+        [
+          frame("AUTH", "__proto__", "pw"),
+          frame("ALLOC", "5"),
+          frame("AUTH", "constructor", "pw2"),
+          frame("CLIENT", "INFO"),
+        ],
+        (t) => t.includes("user=constructor"),
+      );
+      expect(got.text).toMatch(
+        /^\+OK\r\n\$\d+\r\n[0-9a-f]+\.[0-9a-f]{32}\r\n\+OK\r\n\$\d+\r\nid=.* user=constructor /,
+      );
+    } finally {
+      await odd.stop();
+    }
+  });
+});
+
 describe("without requirepass, the default user has no password (Redis's nopass)", () => {
   it("AUTH default <anything> is OK; AUTH <password> alone is Redis's error; users still need theirs", async () => {
     const open = await spawnServer(["--user", "carol:pw3"]);
