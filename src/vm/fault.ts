@@ -81,6 +81,16 @@ export interface FaultTarget {
 }
 
 /**
+ * A batch read through readPage, one call per page, started together. Settles once every call
+ * has: one that fails first must not let the frames go back to the page layer while the others
+ * still write into them (their bytes would land in whatever page the frame holds next).
+ */
+async function readEach(store: Store, offset: number, views: Uint8Array[]): Promise<void> {
+  const results = await Promise.allSettled(views.map((v, i) => store.readPage(offset + i * v.length, v)));
+  for (const r of results) if (r.status === "rejected") throw r.reason;
+}
+
+/**
  * The pager's state, shared with eviction.ts and writeback.ts: fields not marked readonly for
  * callers are written only by those modules and this class.
  */
@@ -319,7 +329,7 @@ export class Pager {
           else {
             const views = got.map((g) => this.view(g));
             if (store.readPages) await store.readPages(target.offset, views);
-            else await Promise.all(views.map((v, i) => store.readPage(target.offset + i * this.pageSize, v)));
+            else await readEach(store, target.offset, views);
           }
         } catch (e) {
           this.stats.storeErrors++;

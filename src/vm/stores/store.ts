@@ -16,6 +16,9 @@
  *   evictions, the flusher or dontneed).
  * - Failures reject with any error; the address space wraps foreign ones in StoreError and leaves
  *   no half-installed page. An OutOfMemoryError (a full swap file) is passed through as is.
+ * - A call settles only when it is done with its buffers: the frames of a failed read go back to
+ *   the page layer at once, so a `readPages` must not reject while reads into other pages of the
+ *   batch still run (wait for all of them, as Promise.allSettled does).
  * - Calls for different pages may overlap; the address space never overlaps two calls for the
  *   same page.
  */
