@@ -51,7 +51,12 @@ export function lower(b: Buffer): string {
   return b.toString("latin1").toLowerCase();
 }
 
-export const COMMANDS: Record<string, CommandSpec> = {
+/**
+ * Keyed by the lower-case name a client sends, so the table has no prototype: a command named
+ * "constructor" or "__proto__" must be unknown, not Object's member (whose missing `run` threw
+ * out of dispatch and ended the server).
+ */
+export const COMMANDS: Record<string, CommandSpec> = Object.assign(Object.create(null), {
   alloc: { arity: -2, flags: ["write", "denyoom"], run: alloc },
   free: { arity: 2, flags: ["write"], run: free },
   write: { arity: 4, flags: ["write"], run: write },
@@ -95,7 +100,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       c.reply(simple("RESET"));
     },
   },
-};
+} satisfies Record<string, CommandSpec>);
 
 /** Command names in table order: `COMMANDS[COMMAND_NAMES[i]].slot === i`. */
 export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
