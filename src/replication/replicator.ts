@@ -28,6 +28,8 @@ import { InvalidArgumentError } from "../errors.js";
 import type { Capability } from "../service/capabilities.js";
 import type { Service } from "../service/server.js";
 import type { FsyncPolicy, ReplicationBackend } from "./backend.js";
+import { BatchBuffers } from "./batch-buffers.js";
+import { type DirtyPage, DirtyPages, extentHi, extentLo } from "./dirty-pages.js";
 import {
   BatchBuilder,
   batchEntrySize,
@@ -58,13 +60,6 @@ export interface ReplicatorOptions {
 
 type Recovery = NonNullable<ReplicationStats["lastRecovery"]>;
 
-/** Size of the reusable batch buffers (a batch of 4 KiB pages with handles fits; larger ones are allocated). */
-const SPARE_BYTES = 64 * 1024;
-const SPARES = 64;
-
-/** Packs a page extent [lo, hi) into one number: lo + hi × EXTENT (both ≤ PAGE_SIZE). */
-const EXTENT = 8192;
-
 /** Length of page `page` of a block of `size` bytes. */
 export function pageLength(size: number, page: number): number {
   return Math.min(PAGE_SIZE, size - page * PAGE_SIZE);
@@ -78,9 +73,7 @@ export class Replicator {
   lastRecovery: Recovery | null = null;
   private seq: number;
   private durableSeq: number;
-  /** Dirty pages per block: page → extent packed as `lo + hi × EXTENT` (bytes [lo, hi) of the page). */
-  private readonly dirty = new Map<Capability, Map<number, number>>();
-  private pending = 0;
+  private readonly dirty = new DirtyPages();
   private timer: NodeJS.Timeout | null = null;
   private everysec: NodeJS.Timeout | null = null;
   private commitWaiting: Promise<void> | null = null;
@@ -88,9 +81,7 @@ export class Replicator {
   private checkpointing: Promise<void> | null = null;
   private oldestUndurable = 0;
   private closed = false;
-  /** Batch buffers the backend has finished with, for the next batches. */
-  private readonly spares: Buffer[] = [];
-  private readonly spareSize: number;
+  private readonly buffers: BatchBuffers;
   private readonly counts = {
     records: 0,
     vma: 0,
@@ -112,11 +103,9 @@ export class Replicator {
       throw new InvalidArgumentError("replicationBatch", options.batch, "must be a positive integer");
     this.seq = lastSeq;
     this.durableSeq = lastSeq;
-    this.spareSize = Math.max(SPARE_BYTES, options.batch * (PAGE_SIZE + 128));
-    backend.recycle = (b) => {
-      if (b.buffer.byteLength === this.spareSize && b.byteOffset === 0 && this.spares.length < SPARES)
-        this.spares.push(Buffer.from(b.buffer, 0, this.spareSize));
-    };
+    const buffers = new BatchBuffers(options.batch);
+    this.buffers = buffers;
+    backend.recycle = (b) => buffers.recycle(b);
     if (options.fsync === "everysec") {
       this.everysec = setInterval(() => this.makeDurable().catch(() => {}), 1000);
       this.everysec.unref();
@@ -175,11 +164,7 @@ export class Replicator {
 
   /** FREE of a block or a MAP region (UNMAP): its pending pages go with it. */
   logFree(cap: Capability): void {
-    const pages = this.dirty.get(cap);
-    if (pages !== undefined) {
-      this.pending -= pages.size;
-      this.dirty.delete(cap);
-    }
+    this.dirty.drop(cap);
     this.aligns.delete(cap);
     this.maps.delete(cap);
     if (!this.options.vma) return;
@@ -199,10 +184,10 @@ export class Replicator {
     const last = Math.floor((end - 1) / PAGE_SIZE);
     for (let p = Math.floor(offset / PAGE_SIZE); p <= last; p++) {
       const base = p * PAGE_SIZE;
-      this.markDirty(cap, p, Math.max(offset, base) - base, Math.min(end, base + PAGE_SIZE) - base);
+      this.dirty.mark(cap, p, Math.max(offset, base) - base, Math.min(end, base + PAGE_SIZE) - base);
       info?.written.add(p);
     }
-    if (this.pending >= this.options.batch) this.cut(false);
+    if (this.dirty.pending >= this.options.batch) this.cut(false);
     this.armTimer();
   }
 
@@ -212,7 +197,7 @@ export class Replicator {
    * need come for them to go out.
    */
   private armTimer(): void {
-    if (this.pending === 0 || this.timer !== null || this.closed) return;
+    if (this.dirty.pending === 0 || this.timer !== null || this.closed) return;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.cut(true);
@@ -223,7 +208,7 @@ export class Replicator {
 
   /** SYNC: cut the partial batch, wait until everything before is durable. */
   async sync(): Promise<void> {
-    const targets = [...this.dirty.keys()];
+    const targets = this.dirty.owners();
     for (let i = 0; i < 10_000; i++) {
       this.cut(true);
       if (!targets.some((c) => c.kind === "anon" && this.dirty.has(c))) break;
@@ -255,7 +240,7 @@ export class Replicator {
       batches: this.counts.batches,
       batchPages: this.counts.batchPages,
       lastBatchPages: this.counts.lastBatchPages,
-      pendingPages: this.pending,
+      pendingPages: this.dirty.pending,
       lagRecords: this.seq - this.durableSeq,
       lagMs: this.seq > this.durableSeq ? Date.now() - this.oldestUndurable : 0,
       bytes: b.bytes,
@@ -337,86 +322,46 @@ export class Replicator {
    * read synchronously from the pool; MAP pages through the vm.
    */
   private cut(partial: boolean): void {
-    const take: [Capability, number, number][] = [];
-    const mapTake: [Capability, number, number][] = [];
-    for (const [cap, pages] of this.dirty) {
-      if (cap.kind === "map") {
-        for (const [p, x] of pages) mapTake.push([cap, p, x]);
-      } else {
-        // Closing: the workers are gone, a pinned block will not be unpinned.
-        if (cap.inflight > 0 && !this.closed) continue;
-        for (const [p, x] of pages) take.push([cap, p, x]);
-      }
-      this.pending -= pages.size;
-      this.dirty.delete(cap);
-    }
+    // Closing: the workers are gone, a pinned block will not be unpinned.
+    const { anon, map } = this.dirty.take((cap) => cap.kind === "anon" && cap.inflight > 0 && !this.closed);
     const batch = this.options.batch;
-    const full = partial ? take.length : take.length - (take.length % batch);
-    for (let i = 0; i < full; i += batch) this.emitAnon(take.slice(i, Math.min(full, i + batch)));
-    for (let i = full; i < take.length; i++) {
-      const [cap, p, x] = take[i];
-      this.markDirty(cap, p, x % EXTENT, Math.floor(x / EXTENT));
-    }
+    const full = partial ? anon.length : anon.length - (anon.length % batch);
+    for (let i = 0; i < full; i += batch) this.emitAnon(anon.slice(i, Math.min(full, i + batch)));
+    this.dirty.restore(anon, full);
     // MAP pages the same way, read through the vm afterwards (emitMap).
-    const mapFull = partial ? mapTake.length : mapTake.length - (mapTake.length % batch);
-    for (let i = mapFull; i < mapTake.length; i++) {
-      const [cap, p, x] = mapTake[i];
-      this.markDirty(cap, p, x % EXTENT, Math.floor(x / EXTENT));
-    }
+    const mapFull = partial ? map.length : map.length - (map.length % batch);
+    this.dirty.restore(map, mapFull);
     if (mapFull > 0) {
-      const cutNow = mapFull === mapTake.length ? mapTake : mapTake.slice(0, mapFull);
+      const cutNow = mapFull === map.length ? map : map.slice(0, mapFull);
       this.mapCut = this.mapCut.then(() => this.emitMap(cutNow));
     }
-    if (this.pending === 0 && this.timer !== null) {
+    if (this.dirty.pending === 0 && this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
     }
   }
 
-  /** Bytes [lo, hi) of page `page` of `cap` are dirty (merged with what already is). */
-  private markDirty(cap: Capability, page: number, lo: number, hi: number): void {
-    let pages = this.dirty.get(cap);
-    if (pages === undefined) {
-      pages = new Map();
-      this.dirty.set(cap, pages);
-    }
-    const x = pages.get(page);
-    if (x === undefined) this.pending++;
-    else {
-      lo = Math.min(lo, x % EXTENT);
-      hi = Math.max(hi, Math.floor(x / EXTENT));
-    }
-    pages.set(page, lo + hi * EXTENT);
-  }
-
-  private emitAnon(pages: [Capability, number, number][]): void {
+  private emitAnon(pages: DirtyPage[]): void {
     let bytes = 0;
-    for (const [cap, , x] of pages)
-      bytes += batchEntrySize(cap.handle, Math.floor(x / EXTENT) - (x % EXTENT) + 16);
-    const b = new BatchBuilder(bytes, this.spare(bytes));
+    for (const [cap, , x] of pages) bytes += batchEntrySize(cap.handle, extentHi(x) - extentLo(x) + 16);
+    const b = new BatchBuilder(bytes, this.buffers.take(bytes));
     const pool = this.svc.pool;
     for (const [cap, p, x] of pages) {
       // Widened to 8-byte bounds (the extra bytes are current contents too): word-sized copies.
-      const lo = (x % EXTENT) & ~7;
-      const hi = Math.min((Math.floor(x / EXTENT) + 7) & ~7, pageLength(cap.size, p));
+      const lo = extentLo(x) & ~7;
+      const hi = Math.min((extentHi(x) + 7) & ~7, pageLength(cap.size, p));
       b.add(cap.handle, p, lo, pool.view(cap.address + p * PAGE_SIZE + lo, hi - lo));
     }
     this.emitBatch(b, pages.length);
   }
 
-  /** A reusable buffer for a batch of `bytes` payload, when one fits. */
-  private spare(bytes: number): Buffer | undefined {
-    if (bytes + 64 > this.spareSize) return undefined;
-    return this.spares.pop() ?? Buffer.allocUnsafeSlow(this.spareSize);
-  }
-
-  private async emitMap(pages: [Capability, number, number][]): Promise<void> {
+  private async emitMap(pages: DirtyPage[]): Promise<void> {
     const read: [string, number, number, Uint8Array][] = [];
     for (const [cap, p, x] of pages) {
       if (!this.maps.has(cap)) continue;
-      const lo = x % EXTENT;
+      const lo = extentLo(x);
       try {
-        const bytes = await this.svc.maps.read(cap.address, p * PAGE_SIZE + lo, Math.floor(x / EXTENT) - lo);
+        const bytes = await this.svc.maps.read(cap.address, p * PAGE_SIZE + lo, extentHi(x) - lo);
         read.push([cap.handle, p, lo, bytes]);
       } catch {
         // Unmapped meanwhile: its UNMAP record is in the log, its pages are not needed.
