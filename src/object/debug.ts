@@ -6,6 +6,8 @@
  */
 import { CorruptionError } from "../errors.js";
 import { fillBytes } from "../util/shared-bytes.js";
+import { C_PARTIAL, CACHE_WORDS, LIST_FULL, S_BITMAP, S_HINT, S_INUSE } from "./layout.js";
+import type { Slabs } from "./slab.js";
 
 export const POISON = 0x6b;
 export const RED_ZONE = 0xbb;
@@ -58,5 +60,44 @@ export function checkRedZone(
 ): void {
   for (let i = size; i < stride; i++) {
     if (mem[address + i] !== RED_ZONE) throw new HeapCorruptionError("overflow", cache, address, i);
+  }
+}
+
+// ---------------------------------------------------------------- the slab path in debug mode
+
+/** Like allocFromSlab, but refuses an object whose poison was overwritten after its free. */
+export function allocDebug(s: Slabs, c: number, wait: boolean): number {
+  const w = s.w;
+  let slab = w[s.dw + c * CACHE_WORDS + C_PARTIAL];
+  if (slab === 0) slab = s.refill(c, wait);
+  const g = s.owner[slab] >> 6;
+  const h = slab * s.wpp;
+  let wi = w[h + S_HINT];
+  while (w[h + S_BITMAP + wi] === -1) wi++;
+  const free = ~w[h + S_BITMAP + wi];
+  const bit = 31 - Math.clz32(free & -free);
+  const address = slab * s.ps + s.gData[g] + ((wi << 5) + bit) * s.stride[c];
+  if (!s.ctors[c]) checkPoison(s.mem, address, s.size[c], s.name(c));
+  w[h + S_HINT] = wi;
+  w[h + S_BITMAP + wi] |= 1 << bit;
+  const inuse = w[h + S_INUSE] + 1;
+  w[h + S_INUSE] = inuse;
+  if (inuse === s.gPerSlab[g]) s.move(c, slab, LIST_FULL);
+  return address;
+}
+
+/** Before a debug cache's object goes back to its bitmap: its red zone checked, its bytes poisoned. */
+export function freeDebug(s: Slabs, c: number, address: number): void {
+  checkRedZone(s.mem, address, s.size[c], s.stride[c], s.name(c));
+  if (!s.ctors[c]) poison(s.mem, address, s.size[c]);
+}
+
+/** A new slab of a debug cache: every object poisoned, every red zone painted. */
+export function paintSlab(s: Slabs, c: number, g: number, address: number): void {
+  const first = address + s.gData[g];
+  for (let i = 0; i < s.gPerSlab[g]; i++) {
+    const a = first + i * s.stride[c];
+    poison(s.mem, a, s.size[c]);
+    paintRedZone(s.mem, a, s.size[c], s.stride[c]);
   }
 }

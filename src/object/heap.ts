@@ -75,6 +75,7 @@ import {
   R_VM_OFFSET,
   SIZEOF_ROOT,
   VM_WORDS,
+  writeName,
 } from "./layout.js";
 import { RESERVE_HOME_PAGES, Reserve, SIZEOF_RESERVE } from "./reserve.js";
 import { type Shrinker, ShrinkerRegistry } from "./shrinker.js";
@@ -87,7 +88,7 @@ import {
   SMALL_TABLE,
   slabGeometry,
 } from "./size-classes.js";
-import { Slabs, writeName } from "./slab.js";
+import { Slabs } from "./slab.js";
 import { SlabCache, type SlabCacheOptions } from "./slab-cache.js";
 import { Vmalloc } from "./vmalloc.js";
 

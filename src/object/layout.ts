@@ -280,3 +280,17 @@ export const V_TABLE = 0;
 export const V_PAGES = 1;
 export const V_BYTES = 2;
 export const V_TABLE_PAGES = 3;
+
+/** Reads a NUL-padded UTF-8 name from the directory. */
+export function readName(mem: Uint8Array, offset: number): string {
+  let end = offset;
+  while (end < offset + NAME_BYTES && mem[end] !== 0) end++;
+  return new TextDecoder().decode(mem.subarray(offset, end));
+}
+
+/** Writes a name, truncated to fit, NUL-padded. */
+export function writeName(mem: Uint8Array, offset: number, name: string): void {
+  const bytes = new TextEncoder().encode(name).subarray(0, NAME_BYTES - 1);
+  mem.fill(0, offset, offset + NAME_BYTES);
+  mem.set(bytes, offset);
+}

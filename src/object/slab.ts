@@ -28,14 +28,9 @@
  *
  *     kmalloc-4096:  [4p: 3 obj] [4p: 3 obj] … (64 pages held) [8p: 7 obj] … [32p: 31 obj] …
  *
- * Trimming (Slabs.trim), for the footprint's high-water mark (issue 3 wants it within 1.25x of
- * the live bytes): objects parked on the array cache of a class nobody uses any more each pin a
- * slab, and a cache keeps empty slabs for reuse. Before the heap takes pages that would set a new
- * peak, it drains this thread's array caches and returns every empty slab, at most once per
- * 1/64 of growth of the peak (layout.ts TRIM_SHIFT), and only when the block it then takes is
- * free, so that a call that fails leaves everything as it was:
- *
- *     footprint  ──/\──/\/\──────/‾‾  peak: trim first, then grow only by what is still missing
+ * Around this file: trim.ts returns idle slabs to the page layer (shrink() and before a new
+ * footprint peak), slab-threads.ts holds what a pool's threads add (array-cache regions, held
+ * slabs), slab-misuse.ts explains refused frees, and debug.ts is the debug mode's slab path.
  *
  * Invariants (checked by Heap.check):
  *   a slab's INUSE = set bits of its bitmap (padding bits excluded)
@@ -49,35 +44,25 @@
  */
 
 import type { Lock } from "../arena/mutex.js";
-import { DoubleFreeError, InvalidAddressError, OutOfMemoryError } from "../errors.js";
+import { OutOfMemoryError } from "../errors.js";
 import type { PageAllocator } from "../page/buddy.js";
-import { checkPoison, checkRedZone, paintRedZone, poison } from "./debug.js";
+import { allocDebug, freeDebug, paintSlab } from "./debug.js";
 import { LargeRunCache } from "./large-runs.js";
 import * as L from "./layout.js";
-import { fitObjects, slabOrder } from "./size-classes.js";
+import { slabOrder } from "./size-classes.js";
+import * as G from "./slab-geometry.js";
+import { alreadyFree, checkNotCached, checkNotFree, notObject } from "./slab-misuse.js";
+import { bindArrayCaches, detachArrayCaches, drainAll, drainRegion, heldSlab } from "./slab-threads.js";
+import { emptyBytes, shrinkCacheLocked, trimBefore } from "./trim.js";
 
 // Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings.
-const C_SIZE = L.C_SIZE;
-const C_STRIDE = L.C_STRIDE;
-const C_PER_SLAB = L.C_PER_SLAB;
-const C_DATA_OFFSET = L.C_DATA_OFFSET;
-const C_SLAB_ORDER = L.C_SLAB_ORDER;
-const C_BITMAP_WORDS = L.C_BITMAP_WORDS;
-const C_FLAGS = L.C_FLAGS;
-const C_ALIGN = L.C_ALIGN;
-const C_MAX_ORDER = L.C_MAX_ORDER;
 const C_PAGES = L.C_PAGES;
 const ORDERS = L.ORDERS_PER_CACHE;
-const C_NAME = L.C_NAME;
 const C_PARTIAL = L.C_PARTIAL;
 const C_EMPTY = L.C_EMPTY;
 const C_SLABS = L.C_SLABS;
 const C_EMPTY_COUNT = L.C_EMPTY_COUNT;
-const C_AC_AVAIL = L.C_AC_AVAIL;
-const C_AC_LIMIT = L.C_AC_LIMIT;
-const C_AC_ENTRIES = L.C_AC_ENTRIES;
 const CACHE_WORDS = L.CACHE_WORDS;
-const CF_DEBUG = L.CF_DEBUG;
 const S_CACHE = L.S_CACHE;
 const S_INUSE = L.S_INUSE;
 const S_NEXT = L.S_NEXT;
@@ -90,14 +75,10 @@ const LIST_FULL = L.LIST_FULL;
 const LIST_EMPTY = L.LIST_EMPTY;
 const LIST_MASK = L.LIST_MASK;
 const LIST_CURRENT = L.LIST_CURRENT;
-const HOLDER_SHIFT = L.HOLDER_SHIFT;
 const R_CACHE_COUNT = L.R_CACHE_COUNT;
 const R_FOOTPRINT = L.R_FOOTPRINT;
 const R_PEAK = L.R_PEAK;
 const R_MAX_EMPTY = L.R_MAX_EMPTY;
-const R_TRIM_GROWN = L.R_TRIM_GROWN;
-const R_TRIMS = L.R_TRIMS;
-const TRIM_SHIFT = L.TRIM_SHIFT;
 const TAG0 = L.FREE_TAG[0];
 const TAG1 = L.FREE_TAG[1];
 const TAG2 = L.FREE_TAG[2];
@@ -105,23 +86,15 @@ const TAG3 = L.FREE_TAG[3];
 /** The tag as one little-endian Int32, for objects at 4-byte aligned addresses. */
 const TAG32 = TAG0 | (TAG1 << 8) | (TAG2 << 16) | (TAG3 << 24);
 
-/**
- * The hot paths read each cache's constants from one packed Int32Array (INFO_WORDS per geometry,
- * that is per cache and slab order: index (cache * ORDERS + order) * INFO_WORDS, layout.ts
- * ownerGeometry), so a call loads one array's base and bounds once instead of one per constant.
- * The array-cache fields are the cache's, repeated for each order; alloc() reads order 0's.
- */
-const INFO_WORDS = 8;
-const CACHE_INFO = ORDERS * INFO_WORDS;
-const I_STRIDE = 0;
-const I_PER_SLAB = 1;
-const I_DATA = 2;
-const I_AC_WORD = 3;
-const I_AC_ENTRY = 4;
-const I_AC_LIMIT = 5;
-/** acBase of a detached thread (detachArrayCaches). */
-const DETACHED = -2;
-const I_DEBUG = 6;
+// The per-geometry constants the hot paths read (slab-geometry.ts INFO_WORDS).
+const INFO_WORDS = G.INFO_WORDS;
+const CACHE_INFO = G.CACHE_INFO;
+const I_STRIDE = G.I_STRIDE;
+const I_PER_SLAB = G.I_PER_SLAB;
+const I_DATA = G.I_DATA;
+const I_AC_WORD = G.I_AC_WORD;
+const I_AC_ENTRY = G.I_AC_ENTRY;
+const I_AC_LIMIT = G.I_AC_LIMIT;
 
 /** Called when the page layer has no block for a new slab; returns true if it freed something. */
 export type PressureHandler = (bytes: number) => boolean;
@@ -133,7 +106,7 @@ export class Slabs {
   readonly mem: Uint8Array;
   readonly owner: Int32Array;
   readonly ps: number;
-  private readonly wpp: number;
+  readonly wpp: number;
   /** word index of the heap root */
   readonly rw: number;
   /** word index of cache 0's descriptor */
@@ -155,26 +128,26 @@ export class Slabs {
   readonly inv: Float64Array;
   readonly debug: Uint8Array;
   /** word index of each cache's array-cache counters, and Float64 index of its entries */
-  private readonly acWord: Int32Array;
-  private readonly acEntry: Int32Array;
-  private readonly acLimit: Int32Array;
-  private readonly info: Int32Array;
+  readonly acWord: Int32Array;
+  readonly acEntry: Int32Array;
+  readonly acLimit: Int32Array;
+  readonly info: Int32Array;
   /**
    * Word index of this thread's array-cache region (a pool gives each worker its own, see
    * layout.ts acSlotWords), or -1 to use the caches inside the directory descriptors.
    */
-  private acBase = -1;
+  acBase = -1;
   /**
    * With acBase DETACHED: a word that stays 0, which every cache's array cache then points at
    * (empty, limit 0), so that every call takes a slow path (detachArrayCaches).
    */
-  private zeroWord = 0;
+  zeroWord = 0;
   /** Words per cache in a region, and what bounds a region's array caches (bindArrayCaches). */
-  private acSlotWords = 0;
-  private acEntries = 0;
-  private acBytes = 0;
+  acSlotWords = 0;
+  acEntries = 0;
+  acBytes = 0;
   /** This thread's slot in a pool (held slabs carry it, see heldSlab); 0 outside a pool. */
-  private holder = 0;
+  holder = 0;
   /** Freed large runs kept for reuse (the heap's; here because trim() returns them too). */
   readonly runs: LargeRunCache;
   /** @internal Set by a pool: the lock shared with the page layer. */
@@ -183,8 +156,8 @@ export class Slabs {
   otherRegions: () => number[] = () => [];
   /** Constructors of caches created in this thread, run on every object of a new slab. */
   readonly ctors: Array<((address: number, memory: Uint8Array) => void) | undefined> = [];
-  private known = 0;
-  private readonly names: string[] = [];
+  known = 0;
+  readonly names: string[] = [];
   onPressure: PressureHandler = () => false;
   /**
    * Called before a new slab takes `pages` from the page layer; throws OutOfMemoryError to refuse
@@ -227,56 +200,7 @@ export class Slabs {
 
   /** Copies the constants of caches created since the last look (here or in another thread). */
   load(): void {
-    const w = this.w;
-    const count = w[this.rw + R_CACHE_COUNT];
-    for (let c = this.known; c < count; c++) {
-      const cd = this.dw + c * CACHE_WORDS;
-      this.size[c] = w[cd + C_SIZE];
-      this.stride[c] = w[cd + C_STRIDE];
-      this.perSlab[c] = w[cd + C_PER_SLAB];
-      this.dataOffset[c] = w[cd + C_DATA_OFFSET];
-      this.order[c] = w[cd + C_SLAB_ORDER];
-      this.bitmapWords[c] = w[cd + C_BITMAP_WORDS];
-      this.inv[c] = 1 / w[cd + C_STRIDE];
-      this.debug[c] = w[cd + C_FLAGS] & CF_DEBUG ? 1 : 0;
-      const region = this.acBase >= 0;
-      const detached = this.acBase === DETACHED;
-      const own = detached ? this.zeroWord : region ? this.acBase + c * this.acSlotWords : cd + C_AC_AVAIL;
-      this.acWord[c] = own;
-      this.acEntry[c] = (own + (region ? L.AC_SLOT_ENTRIES : C_AC_ENTRIES - C_AC_AVAIL)) >> 1;
-      this.acLimit[c] = detached
-        ? 0
-        : region
-          ? L.regionAcLimit(w[cd + C_AC_LIMIT], this.stride[c], this.acEntries, this.acBytes)
-          : w[cd + C_AC_LIMIT];
-      this.maxOrder[c] = Math.max(this.order[c], w[cd + C_MAX_ORDER]);
-      for (let k = 0; k < ORDERS; k++) {
-        const g = c * ORDERS + k;
-        let per = 0;
-        let data = 0;
-        if (k === this.order[c]) {
-          per = this.perSlab[c];
-          data = this.dataOffset[c];
-        } else if (k > this.order[c] && k <= this.maxOrder[c]) {
-          const fit = fitObjects(this.ps * 2 ** k, this.stride[c], w[cd + C_ALIGN]);
-          per = fit.perSlab;
-          data = fit.dataOffset;
-        }
-        this.gPerSlab[g] = per;
-        this.gData[g] = data;
-        this.gWords[g] = Math.ceil(per / 32);
-        const b = g * INFO_WORDS;
-        this.info[b + I_STRIDE] = this.stride[c];
-        this.info[b + I_PER_SLAB] = per;
-        this.info[b + I_DATA] = data;
-        this.info[b + I_AC_WORD] = this.acWord[c];
-        this.info[b + I_AC_ENTRY] = this.acEntry[c];
-        this.info[b + I_AC_LIMIT] = this.acLimit[c];
-        this.info[b + I_DEBUG] = this.debug[c];
-      }
-      this.names[c] = readName(this.mem, (cd + C_NAME) * 4);
-    }
-    this.known = count;
+    G.loadCaches(this);
   }
 
   get cacheCount(): number {
@@ -313,7 +237,7 @@ export class Slabs {
     if (m !== null) m.lock();
     this.critical = !wait;
     try {
-      if (this.debug[c] !== 0) return this.allocDebug(c, wait);
+      if (this.debug[c] !== 0) return allocDebug(this, c, wait);
       let address: number;
       try {
         address = this.allocFromSlab(c, false);
@@ -399,7 +323,7 @@ export class Slabs {
     const slab = page - (o & 63) + 1;
     const off = address - slab * this.ps - this.gData[g];
     const idx = Math.round(off * this.inv[c]);
-    if (idx * this.stride[c] !== off || idx < 0 || idx >= this.gPerSlab[g]) throw this.notObject(address, c);
+    if (idx * this.stride[c] !== off || idx < 0 || idx >= this.gPerSlab[g]) throw notObject(this, address, c);
     const limit = this.acLimit[c];
     if (limit === 0) {
       this.freeToSlab(c, g, address, slab, idx);
@@ -407,7 +331,7 @@ export class Slabs {
     }
     const w = this.w;
     if ((w[slab * this.wpp + S_BITMAP + (idx >> 5)] & (1 << (idx & 31))) === 0)
-      throw this.alreadyFree(address, c);
+      throw alreadyFree(this, address, c);
     this.pushCached(c, address, limit);
   }
 
@@ -443,7 +367,7 @@ export class Slabs {
       mem[address + 2] === TAG2 &&
       mem[address + 3] === TAG3
     ) {
-      this.checkNotCached(c, address);
+      checkNotCached(this, c, address);
     }
     const w = this.w;
     const aw = this.acWord[c];
@@ -468,8 +392,8 @@ export class Slabs {
     if (c >= this.known) this.load();
     const off = address - slab * this.ps - this.gData[g];
     const idx = Math.round(off * this.inv[c]);
-    if (idx * this.stride[c] !== off || idx < 0 || idx >= this.gPerSlab[g]) throw this.notObject(address, c);
-    this.checkNotFree(c, address, slab, idx);
+    if (idx * this.stride[c] !== off || idx < 0 || idx >= this.gPerSlab[g]) throw notObject(this, address, c);
+    checkNotFree(this, c, address, slab, idx);
     return c;
   }
 
@@ -503,74 +427,37 @@ export class Slabs {
 
   /** Returns cache c's array cache and empty slabs to the page layer; bytes freed. */
   shrinkCache(c: number): number {
-    return this.withLock(() => this.shrinkCacheLocked(c));
+    return this.withLock(() => shrinkCacheLocked(this, c));
   }
 
-  private shrinkCacheLocked(c: number, drain = true): number {
-    const w = this.w;
-    const before = w[this.rw + R_FOOTPRINT];
-    if (drain) {
-      this.drain(c);
-      if (this.holder !== 0) this.unhold(c, this.acWord[c] + L.AC_SLOT_HELD, this.holder);
-    }
-    const cd = this.dw + c * CACHE_WORDS;
-    while (w[cd + C_EMPTY_COUNT] > 0) {
-      const slab = w[cd + C_EMPTY];
-      this.unlink(c, slab);
-      w[cd + C_EMPTY_COUNT]--;
-      this.release(c, slab);
-    }
-    return (before - w[this.rw + R_FOOTPRINT]) * this.ps;
-  }
-
-  /**
-   * Called before the heap takes `pages` more from the page layer, out of a free block of 2^order
-   * pages. If that would raise the footprint's high-water mark, and the mark has grown by
-   * 1/2^TRIM_SHIFT of itself since the last trim, trims first (see trim); true if it did. Only if
-   * such a block is free: then the allocation cannot fail (trimming only frees memory), and a call
-   * that fails must leave the heap as it was (DESIGN.md principle 4).
-   */
+  /** Trims before the heap takes `pages` out of a free block of 2^order pages (trim.ts); true if it did. */
   trimBefore(pages: number, order: number, except: number): boolean {
-    const w = this.w;
-    const r = this.rw;
-    if (w[r + R_FOOTPRINT] + pages <= w[r + R_PEAK]) return false;
-    if (order > this.pages.maxOrder || this.pages.largestFree < this.ps * 2 ** order) return false;
-    const grown = w[r + R_TRIM_GROWN] + pages;
-    if (grown < w[r + R_PEAK] >> TRIM_SHIFT) {
-      w[r + R_TRIM_GROWN] = grown;
-      return false;
-    }
-    w[r + R_TRIM_GROWN] = 0;
-    this.trim(except);
-    return true;
+    return trimBefore(this, pages, order, except);
   }
 
-  /**
-   * Returns the heap's idle memory to the page layer: this thread's array caches (except cache
-   * `except`'s, which the caller may be filling) go back to their slabs, and every empty slab,
-   * those the drain emptied and those kept for reuse (maxEmptySlabs), goes back to the page layer,
-   * as do the cached large runs (large-runs.ts). Objects parked on the array cache of a size class nobody uses any more pin a slab each; on a
-   * small heap with ~36 classes those slabs are a large part of the footprint (BENCHMARKS.md).
-   */
-  trim(except: number): void {
-    this.w[this.rw + R_TRIMS]++;
-    this.runs.release();
-    for (let c = 0; c < this.known; c++) this.shrinkCacheLocked(c, c !== except);
-  }
-
-  /** Bytes held in empty slabs of all caches. */
+  /** Bytes held in empty slabs of all caches, on array caches and in cached large runs. */
   emptyBytes(): number {
-    let n = this.runs.heldPages * this.ps;
-    for (let c = 0; c < this.cacheCount; c++) {
-      for (
-        let slab = this.w[this.dw + c * CACHE_WORDS + C_EMPTY];
-        slab !== 0;
-        slab = this.w[slab * this.wpp + S_NEXT]
-      )
-        n += this.ps * 2 ** L.ownerOrder(this.owner[slab]);
-      n += this.w[this.acWord[c]] * this.stride[c];
-    }
-    return n;
+    return emptyBytes(this);
+  }
+
+  /** @internal For a pool thread that detached (slab-threads.ts). */
+  detachArrayCaches(zeroWord: number): void {
+    detachArrayCaches(this, zeroWord);
+  }
+
+  /** @internal Uses a pool's per-worker array-cache region for this thread (slab-threads.ts). */
+  bindArrayCaches(base: number, entries: number, bytes: number, holder: number): void {
+    bindArrayCaches(this, base, entries, bytes, holder);
+  }
+
+  /** @internal Returns a dead thread's array-cache region to the slabs (slab-threads.ts). */
+  drainRegion(base: number, holder: number): void {
+    drainRegion(this, base, holder);
+  }
+
+  /** Under the lock: every array cache of this thread back to its slabs, and its held slabs let go. */
+  drainAll(): void {
+    drainAll(this);
   }
 
   /** Pages taken from (positive) or given back to (negative) the page layer by the heap. */
@@ -593,7 +480,7 @@ export class Slabs {
    * 0 if there is none and `create` is false.
    */
   private nextSlab(c: number, create: boolean, wait: boolean): number {
-    if (this.holder !== 0) return this.heldSlab(c, create, wait);
+    if (this.holder !== 0) return heldSlab(this, c, create, wait);
     const cd = this.dw + c * CACHE_WORDS;
     const slab = this.w[cd + C_PARTIAL];
     if (slab !== 0) return slab;
@@ -619,14 +506,14 @@ export class Slabs {
   }
 
   /** Clears object idx's bit in its slab, of geometry g (the bit must be set). */
-  private freeToSlab(c: number, g: number, address: number, slab: number, idx: number): void {
+  freeToSlab(c: number, g: number, address: number, slab: number, idx: number): void {
     const w = this.w;
     const h = slab * this.wpp;
     const wi = h + S_BITMAP + (idx >> 5);
     const bit = 1 << (idx & 31);
     const word = w[wi];
-    if ((word & bit) === 0) throw this.alreadyFree(address, c);
-    if (this.debug[c] !== 0) this.freeDebug(c, address);
+    if ((word & bit) === 0) throw alreadyFree(this, address, c);
+    if (this.debug[c] !== 0) freeDebug(this, c, address);
     w[wi] = word ^ bit;
     if (idx >> 5 < w[h + S_HINT]) w[h + S_HINT] = idx >> 5;
     const inuse = w[h + S_INUSE] - 1;
@@ -658,21 +545,6 @@ export class Slabs {
     return avail - n;
   }
 
-  /** Throws DoubleFreeError if the object is on the array cache or its bit is clear. */
-  private checkNotFree(c: number, address: number, slab: number, idx: number): void {
-    const word = this.w[slab * this.wpp + S_BITMAP + (idx >> 5)];
-    if ((word & (1 << (idx & 31))) === 0) throw this.alreadyFree(address, c);
-    this.checkNotCached(c, address);
-  }
-
-  /** Throws DoubleFreeError if the object sits on an array cache of cache c, this thread's or another's. */
-  private checkNotCached(c: number, address: number): void {
-    for (const [aw, e] of this.acLocations(c)) {
-      const avail = this.w[aw];
-      for (let i = 0; i < avail; i++) if (this.f64[e + i] === address) throw this.alreadyFree(address, c);
-    }
-  }
-
   /** [count word, first entry's Float64 index] of every array cache of cache c: this thread's first. */
   acLocations(c: number): Array<[number, number]> {
     const out: Array<[number, number]> = [[this.acWord[c], this.acEntry[c]]];
@@ -681,163 +553,6 @@ export class Slabs {
       out.push([aw, (aw + L.AC_SLOT_ENTRIES) >> 1]);
     }
     return out;
-  }
-
-  /**
-   * @internal For a pool thread that detached: every cache's array cache becomes an empty one of
-   * limit 0 at `zeroWord` (a word nobody writes), so every alloc and free takes a slow path, whose
-   * lock (the caller sets a refusing one) throws. Its region may be another thread's by then.
-   */
-  detachArrayCaches(zeroWord: number): void {
-    this.holder = 0;
-    this.acBase = DETACHED;
-    this.zeroWord = zeroWord;
-    this.known = 0;
-    this.load();
-  }
-
-  /**
-   * @internal Uses the array-cache region at word `base` for this thread (a pool's per-worker
-   * region, `entries` objects and `bytes` bytes per cache at most: layout.ts regionAcLimit); the
-   * objects on the current array caches go back to their slabs first.
-   */
-  bindArrayCaches(base: number, entries: number, bytes: number, holder: number): void {
-    this.withLock(() => this.drainAll());
-    this.holder = holder;
-    this.acBase = base;
-    this.acSlotWords = L.acSlotWords(entries);
-    this.acEntries = entries;
-    this.acBytes = bytes;
-    this.known = 0;
-    this.load();
-  }
-
-  /**
-   * @internal Returns every object of the array-cache region at `base` (a dead thread's) to its
-   * slab. The thread may have died in the middle of a flush (holding the lock), so an entry whose
-   * object is already back in its slab (bit clear, or its slab given back) is skipped, and so is
-   * a duplicate left by the flush's move. Called after repairSlabs, which dropped every hold
-   * (`holder`'s current slabs included), so only the region's current-slab words are cleared.
-   */
-  drainRegion(base: number, holder: number): void {
-    this.withLock(() => {
-      this.load();
-      const w = this.w;
-      const ps = this.ps;
-      for (let c = 0; c < this.known; c++) {
-        const aw = base + c * this.acSlotWords;
-        const e = (aw + L.AC_SLOT_ENTRIES) >> 1;
-        const avail = Math.min(w[aw], this.acLimit[c]);
-        w[aw] = 0;
-        for (let i = 0; i < avail; i++) {
-          const address = this.f64[e + i];
-          const page = Math.floor(address / ps);
-          if (!(page >= 0 && page < this.owner.length)) continue;
-          const o = this.owner[page];
-          if (o <= 0 || L.ownerCache(o) !== c) continue;
-          const slab = L.ownerSlab(page, o);
-          const g = L.ownerGeometry(o);
-          const off = address - slab * ps - this.gData[g];
-          const idx = Math.round(off * this.inv[c]);
-          if (idx * this.stride[c] !== off || idx < 0 || idx >= this.gPerSlab[g]) continue;
-          if ((w[slab * this.wpp + S_BITMAP + (idx >> 5)] & (1 << (idx & 31))) === 0) continue;
-          this.freeToSlab(c, g, address, slab, idx);
-        }
-        this.unhold(c, aw + L.AC_SLOT_HELD, holder);
-      }
-    });
-  }
-
-  /** Under the lock: every array cache of this thread back to its slabs, and its held slabs let go. */
-  drainAll(): void {
-    for (let c = 0; c < this.known; c++) {
-      this.drain(c);
-      if (this.holder !== 0) this.unhold(c, this.acWord[c] + L.AC_SLOT_HELD, this.holder);
-    }
-    if (this.holder !== 0) this.disown(this.holder);
-  }
-
-  /**
-   * The slab this thread takes cache c's objects from in a pool: its current slab (SLUB's per-cpu
-   * slab) while that has a free object, else the first partial slab it holds or nobody holds, else
-   * an empty slab (or, with `create`, a new one); 0 if there is none and `create` is false. A
-   * worker holds the slabs it took objects from until they empty, so two workers never refill
-   * from the same slab and their objects share no cache line (a worker writes an object's first
-   * word on every free and allocation). Holds are hints, not locks: repair drops them, another
-   * thread's debug path may still take an object from a held slab, and so does a thread that
-   * would otherwise fail for want of a new slab.
-   */
-  private heldSlab(c: number, create: boolean, wait: boolean): number {
-    const w = this.w;
-    const wpp = this.wpp;
-    const hw = this.acWord[c] + L.AC_SLOT_HELD;
-    const me = this.holder << HOLDER_SHIFT;
-    const cur = w[hw];
-    if (cur !== 0 && this.isSlabOf(c, cur)) {
-      const v = w[cur * wpp + S_LIST];
-      if (v === (LIST_PARTIAL | LIST_CURRENT | me)) return cur;
-      // It filled up: still held, no longer current.
-      if ((v & ~LIST_MASK) === (LIST_CURRENT | me)) w[cur * wpp + S_LIST] = v & ~LIST_CURRENT;
-    }
-    w[hw] = 0;
-    const cd = this.dw + c * CACHE_WORDS;
-    let slab = w[cd + C_PARTIAL];
-    while (slab !== 0) {
-      const holder = w[slab * wpp + S_LIST] >> HOLDER_SHIFT;
-      if (holder === 0 || holder === this.holder) break;
-      slab = w[slab * wpp + S_NEXT];
-    }
-    if (slab === 0) {
-      if (!create && w[cd + C_EMPTY] === 0) return 0;
-      try {
-        slab = this.refill(c, wait);
-      } catch (e) {
-        // Out of memory for a new slab: a slab another worker holds is better than failing.
-        const any = w[cd + C_PARTIAL];
-        if (!(e instanceof OutOfMemoryError) || any === 0) throw e;
-        return any;
-      }
-    }
-    w[slab * wpp + S_LIST] = LIST_PARTIAL | LIST_CURRENT | me;
-    w[hw] = slab;
-    return slab;
-  }
-
-  /**
-   * Ends `holder`'s current slab of cache c, recorded at word `hw` of its region: an empty one then
-   * goes where every emptied slab goes.
-   */
-  private unhold(c: number, hw: number, holder: number): void {
-    const w = this.w;
-    const slab = w[hw];
-    w[hw] = 0;
-    if (slab === 0 || !this.isSlabOf(c, slab)) return;
-    const h = slab * this.wpp;
-    const v = w[h + S_LIST];
-    if ((v & ~LIST_MASK) !== (LIST_CURRENT | (holder << HOLDER_SHIFT))) return;
-    w[h + S_LIST] = v & ~LIST_CURRENT;
-    if (w[h + S_INUSE] === 0) this.emptied(c, slab);
-  }
-
-  /** Drops every hold of `holder` (a thread that detaches or died), after unhold of its current slabs. */
-  private disown(holder: number): void {
-    const w = this.w;
-    const owner = this.owner;
-    for (let p = 1; p < owner.length; p++) {
-      const o = owner[p];
-      if (o <= 0 || (o & 63) !== 1) continue;
-      const h = p * this.wpp;
-      const v = w[h + S_LIST];
-      if (v >> HOLDER_SHIFT !== holder) continue;
-      w[h + S_LIST] = v & LIST_MASK;
-      if ((v & LIST_MASK) === LIST_PARTIAL && w[h + S_INUSE] === 0) this.emptied(L.ownerCache(o), p);
-    }
-  }
-
-  /** Whether page `page` is the first page of one of cache c's slabs (the owner map says so). */
-  private isSlabOf(c: number, page: number): boolean {
-    const o = page > 0 && page < this.owner.length ? this.owner[page] : 0;
-    return o > 0 && (o & 63) === 1 && L.ownerCache(o) === c;
   }
 
   /** Runs `f` holding the pool's lock, if any. */
@@ -852,18 +567,10 @@ export class Slabs {
     }
   }
 
-  private alreadyFree(address: number, c: number): DoubleFreeError {
-    return new DoubleFreeError(address, `not allocated: free or never handed out (cache ${this.name(c)})`);
-  }
-
-  private notObject(address: number, c: number): InvalidAddressError {
-    return new InvalidAddressError(address, `not the start of an object in cache ${this.name(c)}`);
-  }
-
   // ---------------------------------------------------------------- slab lists
 
   /** A slab with a free object for cache c: an empty one if kept, else a new one. */
-  private refill(c: number, wait: boolean): number {
+  refill(c: number, wait: boolean): number {
     const w = this.w;
     const cd = this.dw + c * CACHE_WORDS;
     let slab = w[cd + C_EMPTY];
@@ -889,7 +596,7 @@ export class Slabs {
     let address = 0;
     try {
       this.admit(2 ** order, this.critical);
-      this.trimBefore(2 ** order, order, c);
+      trimBefore(this, 2 ** order, order, c);
       address = this.pages.allocPages(order);
     } catch (e) {
       if (!(e instanceof OutOfMemoryError) || !wait || !this.onPressure(bytes)) throw this.slabOom(c, e);
@@ -915,7 +622,7 @@ export class Slabs {
     w[this.dw + c * CACHE_WORDS + C_SLABS]++;
     w[this.dw + c * CACHE_WORDS + C_PAGES] += 2 ** order;
     this.account(2 ** order);
-    if (this.debug[c] !== 0) this.paintSlab(c, g, address);
+    if (this.debug[c] !== 0) paintSlab(this, c, g, address);
     if (this.acLimit[c] > 0) this.tagSlab(c, g, address);
     const ctor = this.ctors[c];
     if (ctor) {
@@ -949,7 +656,7 @@ export class Slabs {
     );
   }
 
-  private emptied(c: number, slab: number): void {
+  emptied(c: number, slab: number): void {
     const w = this.w;
     const cd = this.dw + c * CACHE_WORDS;
     this.unlink(c, slab);
@@ -962,7 +669,7 @@ export class Slabs {
   }
 
   /** Gives an unlinked slab back to the page layer. */
-  private release(c: number, slab: number): void {
+  release(c: number, slab: number): void {
     const n = 2 ** L.ownerOrder(this.owner[slab]);
     this.owner.fill(0, slab, slab + n);
     this.w[this.dw + c * CACHE_WORDS + C_SLABS]--;
@@ -971,7 +678,7 @@ export class Slabs {
     this.account(-n);
   }
 
-  private move(c: number, slab: number, list: number): void {
+  move(c: number, slab: number, list: number): void {
     this.unlink(c, slab);
     this.push(c, slab, list);
   }
@@ -994,7 +701,7 @@ export class Slabs {
     w[head] = slab;
   }
 
-  private unlink(c: number, slab: number): void {
+  unlink(c: number, slab: number): void {
     const w = this.w;
     const h = slab * this.wpp;
     const list = w[h + S_LIST] & LIST_MASK;
@@ -1005,55 +712,4 @@ export class Slabs {
     else w[this.dw + c * CACHE_WORDS + (list === LIST_PARTIAL ? C_PARTIAL : C_EMPTY)] = next;
     if (next !== 0) w[next * this.wpp + S_PREV] = prev;
   }
-
-  // ---------------------------------------------------------------- debug mode
-
-  /** Like allocFromSlab, but refuses an object whose poison was overwritten after its free. */
-  private allocDebug(c: number, wait: boolean): number {
-    const w = this.w;
-    let slab = w[this.dw + c * CACHE_WORDS + C_PARTIAL];
-    if (slab === 0) slab = this.refill(c, wait);
-    const g = this.owner[slab] >> 6;
-    const h = slab * this.wpp;
-    let wi = w[h + S_HINT];
-    while (w[h + S_BITMAP + wi] === -1) wi++;
-    const free = ~w[h + S_BITMAP + wi];
-    const bit = 31 - Math.clz32(free & -free);
-    const address = slab * this.ps + this.gData[g] + ((wi << 5) + bit) * this.stride[c];
-    if (!this.ctors[c]) checkPoison(this.mem, address, this.size[c], this.name(c));
-    w[h + S_HINT] = wi;
-    w[h + S_BITMAP + wi] |= 1 << bit;
-    const inuse = w[h + S_INUSE] + 1;
-    w[h + S_INUSE] = inuse;
-    if (inuse === this.gPerSlab[g]) this.move(c, slab, LIST_FULL);
-    return address;
-  }
-
-  private freeDebug(c: number, address: number): void {
-    checkRedZone(this.mem, address, this.size[c], this.stride[c], this.name(c));
-    if (!this.ctors[c]) poison(this.mem, address, this.size[c]);
-  }
-
-  private paintSlab(c: number, g: number, address: number): void {
-    const first = address + this.gData[g];
-    for (let i = 0; i < this.gPerSlab[g]; i++) {
-      const a = first + i * this.stride[c];
-      poison(this.mem, a, this.size[c]);
-      paintRedZone(this.mem, a, this.size[c], this.stride[c]);
-    }
-  }
-}
-
-/** Reads a NUL-padded UTF-8 name from the directory. */
-export function readName(mem: Uint8Array, offset: number): string {
-  let end = offset;
-  while (end < offset + L.NAME_BYTES && mem[end] !== 0) end++;
-  return new TextDecoder().decode(mem.subarray(offset, end));
-}
-
-/** Writes a name, truncated to fit, NUL-padded. */
-export function writeName(mem: Uint8Array, offset: number, name: string): void {
-  const bytes = new TextEncoder().encode(name).subarray(0, L.NAME_BYTES - 1);
-  mem.fill(0, offset, offset + L.NAME_BYTES);
-  mem.set(bytes, offset);
 }

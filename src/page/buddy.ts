@@ -46,11 +46,15 @@ import { Arena, type ArenaBuffer, type ArenaOptions } from "../arena/arena.js";
 import type { Lock } from "../arena/mutex.js";
 import { DoubleFreeError, InvalidAddressError, InvalidArgumentError, OutOfMemoryError } from "../errors.js";
 import { ceilLog2, ctz32, floorLog2, isPowerOfTwo, log2Exact } from "../util/validate.js";
+import { takeBulk } from "./bulk.js";
+import { formatArena } from "./format.js";
 import { fragmentationIndex, type PageStats, pageCheck, pageDebugInfo, pageStats } from "./inspect.js";
 import * as L from "./layout.js";
+import { badAddress, badPage, pageIsFree } from "./misuse.js";
+import { repairPages } from "./repair.js";
+import { resizeInPlace, takeRun } from "./runs.js";
 
 // Re-bound locally: V8 folds a module's own constants into compiled code, not imported bindings.
-const DEFAULT_MAX_ORDER = L.DEFAULT_MAX_ORDER;
 const L_NEXT = L.L_NEXT;
 const L_PREV = L.L_PREV;
 const M_FREE_COUNT = L.M_FREE_COUNT;
@@ -65,9 +69,7 @@ const M_HOT_OFFSET = L.M_HOT_OFFSET;
 const M_MAX_ORDER = L.M_MAX_ORDER;
 const M_RUN_OFFSET = L.M_RUN_OFFSET;
 const M_STATE_OFFSET = L.M_STATE_OFFSET;
-const MAX_SUPPORTED_ORDER = L.MAX_SUPPORTED_ORDER;
 const S_FREE_BASE = L.S_FREE_BASE;
-const S_HEADER = L.S_HEADER;
 const S_HOT = L.S_HOT;
 const S_NONE = L.S_NONE;
 const S_SINGLE = L.S_SINGLE;
@@ -189,41 +191,8 @@ export class PageAllocator {
 
   /** Creates the buffer, writes the header and puts every usable page on the free lists. */
   private static format(options: PageAllocatorOptions): Arena {
-    const maxOrder = options?.maxOrder ?? DEFAULT_MAX_ORDER;
-    if (!Number.isInteger(maxOrder) || maxOrder < 0 || maxOrder > MAX_SUPPORTED_ORDER) {
-      throw new InvalidArgumentError(
-        "maxOrder",
-        maxOrder,
-        `must be an integer from 0 to ${MAX_SUPPORTED_ORDER}`,
-      );
-    }
-    const hotOption = options?.hotPages;
-    if (hotOption !== undefined && (!Number.isInteger(hotOption) || hotOption < 0 || hotOption > 1 << 24)) {
-      throw new InvalidArgumentError("hotPages", hotOption, "must be an integer from 0 to 2^24");
-    }
-    let hotHigh = 0;
-    const shared = options?.shared === true;
-    const arena = Arena.create(options, (pageCount, metaOffset) => {
-      hotHigh = Math.min(hotOption ?? L.defaultHotCapacity(pageCount), pageCount);
-      return L.pageMetaGeometry(metaOffset, pageCount, hotHigh, shared).bytes;
-    });
-    const w = arena.words;
-    const mb = arena.metaOffset >> 2;
-    const geo = L.pageMetaGeometry(arena.metaOffset, arena.pageCount, hotHigh, shared);
-    w[mb + M_MAX_ORDER] = maxOrder;
-    w[mb + M_STATE_OFFSET] = geo.stateOffset;
-    w[mb + M_RUN_OFFSET] = geo.runOffset;
-    w[mb + M_HOT_OFFSET] = geo.hotOffset;
-    w[mb + M_HOT_HIGH] = hotHigh;
-    const limit = L.hotBaseLimit(arena.pageCount, hotHigh);
-    w[mb + M_HOT_LIMIT] = limit;
-    w[mb + M_HOT_BATCH] = Math.max(1, limit >> 2);
-    const state = new Uint8Array(arena.buffer, geo.stateOffset, arena.pageCount);
-    const run = new Int32Array(arena.buffer, geo.runOffset, arena.pageCount);
-    state[0] = S_HEADER;
-    run[0] = arena.headerPages;
-    const pages = new PageAllocator({ arena });
-    pages.releaseRange(arena.headerPages, arena.pageCount - arena.headerPages);
+    const arena = formatArena(options);
+    new PageAllocator({ arena }).releaseRange(arena.headerPages, arena.pageCount - arena.headerPages);
     return arena;
   }
 
@@ -372,7 +341,7 @@ export class PageAllocator {
       } else {
         this.drainHot();
       }
-      page = this.takeRun(n, a);
+      page = takeRun(this, n, a);
       if (page === 0) throw this.outOfMemory(bytes);
       this.hotReset();
       return page * this.pageSize;
@@ -389,36 +358,7 @@ export class PageAllocator {
     const mx = this.mutex;
     if (mx !== null) mx.lock();
     try {
-      if (!Number.isSafeInteger(count) || count <= 0) {
-        throw new InvalidArgumentError("count", count, "must be a positive integer");
-      }
-      if (count > this.freePages) throw this.outOfMemory(count * this.pageSize, `${count} single pages`);
-      const out: number[] = new Array(count);
-      let k = 0;
-      const ps = this.pageSize;
-      while (k < count) {
-        const page = this.popHot();
-        if (page === 0) break;
-        this.markUsed(page, 1);
-        out[k++] = page * ps;
-      }
-      const w = this.w;
-      const heads = this.mb + M_FREE_HEAD;
-      if (k < count) this.hotMiss();
-      while (k < count) {
-        let o = 0;
-        while (w[heads + o] === 0) o++;
-        const block = w[heads + o];
-        this.unlink(block, o);
-        const size = 1 << o;
-        const take = Math.min(size, count - k);
-        for (let i = 0; i < take; i++) {
-          this.markUsed(block + i, 1);
-          out[k++] = (block + i) * ps;
-        }
-        if (take < size) this.releaseRange(block + take, size - take);
-      }
-      return out;
+      return takeBulk(this, count);
     } finally {
       if (mx !== null) mx.unlock();
     }
@@ -447,7 +387,7 @@ export class PageAllocator {
         this.pushHot(page);
         return;
       }
-      if (s !== S_USED) throw this.badAddress(address, page);
+      if (s !== S_USED) throw badAddress(this, address, page);
       const n = this.run[page];
       state[page] = S_NONE;
       if ((n & (n - 1)) === 0 && (page & (n - 1)) === 0 && n <= 1 << this.maxOrder)
@@ -475,7 +415,7 @@ export class PageAllocator {
     const s = this.state[page];
     if (s === S_SINGLE) return this.pageSize;
     if (s !== S_USED) {
-      const e = this.badAddress(address, page);
+      const e = badAddress(this, address, page);
       // A lookup of free memory is a bad address, not a second free.
       throw e instanceof DoubleFreeError
         ? new InvalidAddressError(address, "free memory, not an allocation")
@@ -493,29 +433,7 @@ export class PageAllocator {
     const mx = this.mutex;
     if (mx !== null) mx.lock();
     try {
-      const page = this.pageOf(address);
-      const s = this.state[page];
-      if (s !== S_USED && s !== S_SINGLE) throw this.badAddress(address, page);
-      const old = s === S_SINGLE ? 1 : this.run[page];
-      const n = this.pagesFor(bytes);
-      if (n <= old) {
-        if (n < old) {
-          this.markUsed(page, n);
-          this.releaseRange(page + n, old - n);
-        }
-        return true;
-      }
-      let end = this.freeBlocksEnd(page + old, page + n);
-      if (end < 0) {
-        this.drainHot();
-        end = this.freeBlocksEnd(page + old, page + n);
-        if (end < 0) return false;
-        this.hotReset();
-      }
-      this.unlinkBlocks(page + old, end);
-      this.markUsed(page, n);
-      if (page + n < end) this.releaseRange(page + n, end - page - n);
-      return true;
+      return resizeInPlace(this, address, bytes);
     } finally {
       if (mx !== null) mx.unlock();
     }
@@ -582,54 +500,11 @@ export class PageAllocator {
   }
 
   /**
-   * @internal Rebuilds the free lists and counters from the state and run maps, after a thread
-   * died, perhaps in the middle of changing them (the caller holds the lock, perhaps stolen from
-   * the dead thread). Allocations are trusted (their first page's state is written last, see
-   * markUsed); the pages of `deadStacks` (the dead threads' hot stacks) become free, and so does
-   * every page no allocation covers.
-   *
-   * Live threads keep running their hot-stack fast paths meanwhile, without the lock: they only
-   * turn their own pages S_SINGLE <-> S_HOT, and both states are kept here, so their stacks need
-   * not be read (a snapshot of them would be stale at once). The hot-stack code orders its writes
-   * so that a thread killed at any point leaves every S_HOT page inside its stack's count:
-   *   push: entry, count + 1, then S_HOT        pop: S_SINGLE, then count - 1
-   *   refill: entry, count + 1, then S_HOT      drain: S_NONE and free, then count - 1
-   * so a dead stack's entries below its count are S_HOT (cached: free them), S_SINGLE (a push or
-   * pop cut short: free it, the caller never got it or gave it up) or already free (a drain cut
-   * short, or a duplicate of a batch move cut short: skip).
+   * @internal Rebuilds the free lists and counters from the state and run maps after a thread
+   * died (page/repair.ts); the pages of `deadStacks` (the dead threads' hot stacks) become free.
    */
   repair(deadStacks: HotStack[]): void {
-    const { state, run, w, mb, pageCount, firstPage, maxOrder } = this;
-    for (const h of deadStacks) {
-      for (let i = 0; i < h.count; i++) {
-        const page = h.pages[i];
-        if (page >= firstPage && page < pageCount && (state[page] === S_HOT || state[page] === S_SINGLE))
-          state[page] = S_NONE;
-      }
-    }
-    for (let o = 0; o <= maxOrder; o++) {
-      w[mb + M_FREE_HEAD + o] = 0;
-      w[mb + M_FREE_COUNT + o] = 0;
-    }
-    w[mb + M_FREE_PAGES] = 0;
-    let freeStart = -1;
-    let p = firstPage;
-    while (p < pageCount) {
-      const s = state[p];
-      let used = 0;
-      if ((s === S_USED || s === S_HEADER) && run[p] >= 1 && p + run[p] <= pageCount) used = run[p];
-      else if (s === S_SINGLE || s === S_HOT) used = 1;
-      if (used > 0) {
-        if (freeStart >= 0) this.releaseRange(freeStart, p - freeStart);
-        freeStart = -1;
-        p += used;
-      } else {
-        state[p] = S_NONE;
-        if (freeStart < 0) freeStart = p;
-        p++;
-      }
-    }
-    if (freeStart >= 0) this.releaseRange(freeStart, pageCount - freeStart);
+    repairPages(this, deadStacks);
   }
 
   /** Merges every page of this thread's hot stack back into the buddy lists. */
@@ -656,14 +531,15 @@ export class PageAllocator {
    * started, since the program now needs coalesced blocks more than cached pages. (Not on a failed
    * request, which must change nothing but the hot pages it merged.)
    */
-  private hotReset(): void {
+  /** @internal */
+  hotReset(): void {
     if (!this.hotAdapts) return;
     const base = L.hotBaseLimit(this.pageCount, this.hot.length);
     if (this.hotHigh !== base) this.setHotLimit(base);
   }
 
-  /** Notes a single-page allocation that found this thread's hot stack empty. */
-  private hotMiss(): void {
+  /** @internal Notes a single-page allocation that found this thread's hot stack empty. */
+  hotMiss(): void {
     if (this.hotAdapts) this.w[this.mb + M_HOT_MISSES]++;
   }
 
@@ -675,8 +551,8 @@ export class PageAllocator {
 
   // ---------------------------------------------------------------- internals
 
-  /** Validates a page count for `bytes`. */
-  private pagesFor(bytes: number): number {
+  /** @internal Validates a page count for `bytes`. */
+  pagesFor(bytes: number): number {
     if (typeof bytes !== "number" || !Number.isSafeInteger(bytes) || bytes <= 0) {
       throw new InvalidArgumentError("size", bytes, "must be a positive integer number of bytes");
     }
@@ -696,39 +572,13 @@ export class PageAllocator {
     return align <= this.pageSize ? 1 : align / this.pageSize;
   }
 
-  /** Page index of an address that could start an allocation, or InvalidAddressError. */
-  private pageOf(address: number): number {
-    if (typeof address !== "number") return this.badPage(address);
+  /** @internal Page index of an address that could start an allocation, or InvalidAddressError. */
+  pageOf(address: number): number {
+    if (typeof address !== "number") return badPage(this, address);
     const exact = address / this.pageSize;
     const page = exact | 0;
-    if (page !== exact || page < this.firstPage || page >= this.pageCount) return this.badPage(address);
+    if (page !== exact || page < this.firstPage || page >= this.pageCount) return badPage(this, address);
     return page;
-  }
-
-  private badPage(address: number): never {
-    if (typeof address !== "number") throw new InvalidAddressError(address, "not a number");
-    const page = address / this.pageSize;
-    if (!Number.isInteger(page)) throw new InvalidAddressError(address, "not the start of a page");
-    const where = page < this.firstPage && page >= 0 ? "inside the arena header" : "outside the arena";
-    throw new InvalidAddressError(address, where);
-  }
-
-  /** Explains why a page is not a live allocation's first page. */
-  private badAddress(address: number, page: number): Error {
-    if (this.pageIsFree(page)) {
-      const s = this.state[page];
-      const first = s === S_HOT || (s >= S_FREE_BASE && s < S_USED);
-      return new DoubleFreeError(address, first ? "already free" : "inside a free block (already freed)");
-    }
-    for (let p = page - 1; p >= 0; p--) {
-      const ps = this.state[p];
-      if (ps === S_USED || ps === S_HEADER) {
-        if (p + this.run[p] > page) return new InvalidAddressError(address, "interior of an allocation");
-        break;
-      }
-      if (ps !== S_NONE) break;
-    }
-    return new InvalidAddressError(address, "not the start of an allocation");
   }
 
   /** True if the page holding `address` is free (on a free list or the hot stack). */
@@ -738,24 +588,10 @@ export class PageAllocator {
     if (mx !== null) mx.lock();
     try {
       const page = Math.floor(address / this.pageSize);
-      return page >= this.firstPage && page < this.pageCount && this.pageIsFree(page);
+      return page >= this.firstPage && page < this.pageCount && pageIsFree(this, page);
     } finally {
       if (mx !== null) mx.unlock();
     }
-  }
-
-  /** Whether a page lies in a free block or on the hot stack: O(maxOrder). */
-  private pageIsFree(page: number): boolean {
-    const s = this.state[page];
-    if (s === S_HOT || (s >= S_FREE_BASE && s < S_USED)) return true;
-    if (s !== S_NONE) return false;
-    for (let o = 1; o <= this.maxOrder; o++) {
-      const head = page & ~((1 << o) - 1);
-      const hs = this.state[head];
-      if (hs >= S_FREE_BASE && hs < S_USED) return hs - S_FREE_BASE >= o;
-      if (hs !== S_NONE) return false;
-    }
-    return false;
   }
 
   /** @internal */
@@ -764,9 +600,10 @@ export class PageAllocator {
     return new OutOfMemoryError(requested, this.largestFree, this.freeBytes, undefined, detail);
   }
 
-  private markUsed(page: number, pages: number): void {
+  /** @internal */
+  markUsed(page: number, pages: number): void {
     // The run length first: a thread killed between the two writes then leaves a state that
-    // recovery (page/repair.ts) can trust.
+    // recovery (repair.ts) can trust.
     if (pages === 1) {
       this.state[page] = S_SINGLE;
     } else {
@@ -792,72 +629,8 @@ export class PageAllocator {
     return page;
   }
 
-  /**
-   * A run of n pages starting at a multiple of a, made of adjacent free blocks; 0 if there is
-   * none. Walks every block in address order, so it is only used past the max order.
-   */
-  private takeRun(n: number, a: number): number {
-    const state = this.state;
-    const end = this.pageCount;
-    let runStart = -1;
-    let firstBlock = -1;
-    let p = this.firstPage;
-    while (p < end) {
-      const s = state[p];
-      if (s >= S_FREE_BASE && s < S_USED) {
-        const size = 1 << (s - S_FREE_BASE);
-        if (runStart < 0) {
-          const aligned = Math.ceil(p / a) * a;
-          if (aligned < p + size) {
-            runStart = aligned;
-            firstBlock = p;
-          }
-        }
-        p += size;
-        if (runStart >= 0 && p - runStart >= n) return this.claimRun(firstBlock, runStart, n, p);
-      } else {
-        runStart = -1;
-        p += s === S_HOT || s === S_SINGLE ? 1 : this.run[p];
-      }
-    }
-    return 0;
-  }
-
-  /**
-   * If free blocks cover [from, to) without a gap, the end of the last of them (>= to); else -1.
-   * `from` must start a block.
-   */
-  private freeBlocksEnd(from: number, to: number): number {
-    let p = from;
-    while (p < to) {
-      if (p >= this.pageCount) return -1;
-      const s = this.state[p];
-      if (s < S_FREE_BASE || s >= S_USED) return -1;
-      p += 1 << (s - S_FREE_BASE);
-    }
-    return p;
-  }
-
-  /** Takes the free blocks that cover [from, to) off their lists. */
-  private unlinkBlocks(from: number, to: number): void {
-    for (let p = from; p < to; ) {
-      const o = this.state[p] - S_FREE_BASE;
-      this.unlink(p, o);
-      p += 1 << o;
-    }
-  }
-
-  /** Unlinks the free blocks covering [firstBlock, blocksEnd) and keeps [start, start+n). */
-  private claimRun(firstBlock: number, start: number, n: number, blocksEnd: number): number {
-    this.unlinkBlocks(firstBlock, blocksEnd);
-    this.markUsed(start, n);
-    if (start > firstBlock) this.releaseRange(firstBlock, start - firstBlock);
-    if (start + n < blocksEnd) this.releaseRange(start + n, blocksEnd - start - n);
-    return start;
-  }
-
-  /** Frees [page, page+n) as maximal aligned blocks, each coalescing with its buddy. */
-  private releaseRange(page: number, n: number): void {
+  /** @internal Frees [page, page+n) as maximal aligned blocks, each coalescing with its buddy. */
+  releaseRange(page: number, n: number): void {
     while (n > 0) {
       const o = Math.min(ctz32(page), floorLog2(n), this.maxOrder);
       this.freeBlock(page, o);
@@ -895,7 +668,8 @@ export class PageAllocator {
     this.state[page] = S_FREE_BASE + o;
   }
 
-  private unlink(page: number, o: number): void {
+  /** @internal Takes a free block off its list. */
+  unlink(page: number, o: number): void {
     const w = this.w;
     const m = this.mb;
     const base = page * this.wpp;
