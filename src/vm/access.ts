@@ -118,6 +118,7 @@ export function faultTarget(s: SpaceState, m: Mapping, page: number, overwrite: 
     offset: m.offset + page * s.pageSize,
     overwrite,
     readahead: ra,
+    mapping: m,
   };
 }
 

@@ -41,7 +41,7 @@ export async function prefetch(s: SpaceState, m: Mapping, from: number, to: numb
     const batch = Math.max(0, Math.min(end - page - 1, Math.max(s.raMax, 1) - 1));
     const f = await s.pager.acquire(
       key,
-      { store: m.store, offset: m.offset + page * ps, readahead: batch, prefetch: true },
+      { store: m.store, offset: m.offset + page * ps, readahead: batch, prefetch: true, mapping: m },
       false,
     );
     s.pager.unref(f);

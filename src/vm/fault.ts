@@ -76,6 +76,12 @@ export interface FaultTarget {
   fill?: (frame: Uint8Array) => void;
   /** Further pages to read in the same I/O (read-ahead): consecutive keys after this one. */
   readahead?: number;
+  /**
+   * The mapping the fault is for. Read-ahead stops once it is removed: an unmap that began while
+   * the fault waited for its frame knows only the pages pending then, and a read-ahead page
+   * brought in afterwards would stay resident with no mapping over it.
+   */
+  mapping?: { readonly removed: boolean };
   /** Count as prefetch (willneed) rather than a fault. */
   prefetch?: boolean;
 }
@@ -307,7 +313,7 @@ export class Pager {
       if (this.killed !== null) throw this.killed;
       // Read-ahead: frames for the following pages that are neither resident nor pending, but
       // only free frames or clean victims (read-ahead never waits, writes back or fails).
-      const ra = target.overwrite ? 0 : (target.readahead ?? 0);
+      const ra = target.overwrite || target.mapping?.removed ? 0 : (target.readahead ?? 0);
       for (let i = 1; i <= ra; i++) {
         const k = key + i;
         if (this.index.has(k) || this.pending.has(k)) break;

@@ -213,6 +213,20 @@ async function run(seed: number, steps: number): Promise<void> {
         const [a, b] = pageRange(m, 0, m.length);
         if (!reserve(s, a, b)) continue;
         live.splice(live.indexOf(m), 1);
+        // A read of the mapping started just before the unmap: it sees the bytes, or finds the
+        // mapping gone (InvalidAddressError) at a page boundary; its faults (and their read-ahead)
+        // must leave no page of the removed mapping behind.
+        if (r() < 0.6) {
+          const want = model[s].slice(o, o + len);
+          jobs.push(
+            space.read(at0, len).then(
+              (got) => expect(Buffer.compare(got, want), `read before unmap ${where} step ${step}`).toBe(0),
+              (e) => {
+                if (!(e instanceof InvalidAddressError)) throw e;
+              },
+            ),
+          );
+        }
         jobs.push(space.unmap(m.v));
         after.push(() => {
           // An anonymous store's pages that no other mapping covers are discarded.
