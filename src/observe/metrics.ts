@@ -52,6 +52,7 @@ const PAGECACHE_COUNTERS = new Set([
   "directReclaims",
   "reclaimedFrames",
   "oomKills",
+  "closeErrors",
 ]);
 
 export class Metrics {

@@ -32,7 +32,16 @@ export interface ParserLimits {
   maxArgs: number;
   /** Longest inline command line and longest header line, in bytes (Redis: 64 KiB). */
   maxInline: number;
+  /**
+   * Largest multibulk request in all, in bytes; default maxBulk + 1 MiB (one WRITE of the largest
+   * bulk and its other words, or a command of many small words). Without it, a request of many
+   * bulks each under maxBulk (up to maxArgs of them) was held whole before anything could
+   * refuse it: terabytes, from one client (Redis bounds it too: client-query-buffer-limit).
+   */
+  maxRequest?: number;
 }
+
+const REQUEST_SLACK = 1 << 20;
 
 /**
  * Incremental request parser. feed() each chunk as it arrives; complete commands come out through
@@ -47,9 +56,11 @@ export class RequestParser {
   /** Total bytes (from `pos`) the incomplete frame needs at least; 0 = unknown. */
   private need = 0;
   private readonly limits: ParserLimits;
+  private readonly maxRequest: number;
 
   constructor(limits: ParserLimits) {
     this.limits = limits;
+    this.maxRequest = limits.maxRequest ?? limits.maxBulk + REQUEST_SLACK;
   }
 
   /** Bytes held for a frame not yet complete. */
@@ -107,6 +118,9 @@ export class RequestParser {
         throw new ProtocolError("ERR Protocol error: invalid bulk length");
       }
       const body = hl + 1;
+      if (body + len + 2 - start > this.maxRequest) {
+        throw new ProtocolError(`ERR Protocol error: request larger than ${this.maxRequest} bytes`);
+      }
       if (body + len + 2 > buf.length) return this.incomplete(start, body + len + 2 + (count - i - 1) * 4);
       if (buf[body + len] !== CR || buf[body + len + 1] !== LF) {
         throw new ProtocolError("ERR Protocol error: invalid bulk length");
