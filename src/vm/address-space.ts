@@ -27,7 +27,7 @@
  * | pages             | a new one     | -      | the PageAllocator frames come from               |
  * | pool              | none          | -      | or a Mempool: frames are pool blocks (not both)  |
  * | readahead.initial | 4             | pages  | first read-ahead window                          |
- * | readahead.max     | 32            | pages  | largest window; at most frames / 4               |
+ * | readahead.max     | 32 or initial | pages  | largest window; at most frames / 4               |
  *
  * The class holds the space's options and lifecycle; each operation lives in a file of its own,
  * working on the shared SpaceState (space-state.ts):
@@ -136,8 +136,12 @@ export class AddressSpace {
       );
     }
     const ra = options.readahead ?? {};
+    if (ra === null || typeof ra !== "object") {
+      throw new InvalidArgumentError("readahead", ra, "must be an object { initial?, max? }");
+    }
     const raInitial = ra.initial ?? 4;
-    const raMax = ra.max ?? 32;
+    // A larger initial window alone raises the default largest one with it.
+    const raMax = ra.max ?? Math.max(32, typeof raInitial === "number" ? raInitial : 0);
     if (!Number.isSafeInteger(raInitial) || raInitial < 0 || raInitial > 1024) {
       throw new InvalidArgumentError("readahead.initial", raInitial, "must be an integer from 0 to 1024");
     }
@@ -148,12 +152,15 @@ export class AddressSpace {
         "must be an integer from readahead.initial to 1024",
       );
     }
+    if (options.now !== undefined && typeof options.now !== "function") {
+      throw new InvalidArgumentError("now", options.now, "must be a function returning the time in ms");
+    }
     let policy: ReplacementPolicy;
     if (options.policy === undefined || typeof options.policy === "string") {
       policy = createPolicy(options.policy ?? DEFAULT_POLICY, frames);
     } else {
       policy = options.policy;
-      const p = policy as Partial<ReplacementPolicy>;
+      const p = (policy ?? {}) as Partial<ReplacementPolicy>;
       if (typeof p.victim !== "function" || typeof p.insert !== "function" || typeof p.hit !== "function") {
         throw new InvalidArgumentError("policy", policy, "must be a policy name or a ReplacementPolicy");
       }
