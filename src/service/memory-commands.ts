@@ -14,6 +14,8 @@ import type { Connection } from "./connection.js";
 import { error, OK } from "./resp.js";
 import type { Service } from "./server.js";
 
+const EMPTY = Buffer.alloc(0);
+
 /** The capability the handle argument names for this connection's identity, or undefined. */
 function capOf(svc: Service, conn: Connection, b: Buffer): Capability | undefined {
   if (b.length > 80) return undefined;
@@ -94,6 +96,8 @@ export function write(svc: Service, conn: Connection, args: Buffer[]): undefined
   svc.counters.bytesWritten += data.length;
   const rep = svc.replication;
   if (cap.kind === "map") {
+    // Nothing to write, as for a block (the vm layer refuses empty writes).
+    if (data.length === 0) return conn.reply(0);
     // A copy: the request buffer may be reused before the page-in completes.
     const copy = Uint8Array.from(data);
     const done = svc.maps.write(cap.address, offset, copy).then(() => {
@@ -128,10 +132,13 @@ export function read(svc: Service, conn: Connection, args: Buffer[]): undefined 
     );
   svc.counters.reads++;
   svc.counters.bytesRead += length;
-  if (cap.kind === "map")
+  if (cap.kind === "map") {
+    // Nothing to read, as for a block (the vm layer refuses empty reads).
+    if (length === 0) return conn.reply(EMPTY);
     return conn.defer(
       svc.maps.read(cap.address, offset, length).then((b) => Buffer.from(b.buffer, b.byteOffset, b.length)),
     );
+  }
   conn.readBlock(cap, offset, length);
 }
 
@@ -161,10 +168,10 @@ export function map(svc: Service, conn: Connection, args: Buffer[]): undefined {
         i++;
       } else if (k !== "anon") return conn.reply(error("ERR STORE must be anon or file NAME"));
     } else {
-      const h = args[i + 1].toString();
-      if (!(HINTS as readonly string[]).includes(h))
-        return conn.reply(error(`ERR HINT must be one of ${HINTS.join(", ")}`));
-      hint = h as Hint;
+      // In any case, like the command's other words (readonce is readOnce).
+      const h = lower(args[i + 1]);
+      hint = HINTS.find((name) => name.toLowerCase() === h);
+      if (hint === undefined) return conn.reply(error(`ERR HINT must be one of ${HINTS.join(", ")}`));
     }
   }
   const refused = svc.quotas.refuse(conn.identity, 0);

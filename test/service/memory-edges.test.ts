@@ -201,3 +201,42 @@ describe("zeroing", () => {
     }
   });
 });
+
+describe("MAP regions at their edges", () => {
+  it("zero-length READ and WRITE answer as for a block (they were the vm layer's 'invalid length 0')", async () => {
+    const m = String(await r.call("MAP", 3 * 4096 + 5));
+    const a = String(await r.call("ALLOC", 3 * 4096 + 5));
+    for (const h of [m, a]) {
+      expect(await r.call("READ", h, 0, 0)).toBe("");
+      expect(await r.call("READ", h, 3 * 4096 + 5, "000")).toBe("");
+      expect(await r.call("WRITE", h, 3 * 4096 + 5, "")).toBe(0);
+      expect(await r.call("WRITE", h, 0, "")).toBe(0);
+      expect(await r.call("WRITE", h, 3 * 4096 + 4, "L")).toBe(1);
+      expect(await r.call("READ", h, 3 * 4096 + 3, 2)).toBe("\u0000L");
+      await expect(r.call("READ", h, 3 * 4096 + 6, 0)).rejects.toThrow(OUT_OF_RANGE);
+      await expect(r.call("WRITE", h, 3 * 4096 + 4, "LL")).rejects.toThrow(OUT_OF_RANGE);
+      expect(await r.call("FREE", h)).toBe("OK");
+    }
+  });
+
+  it("HINT values in any case, like the other words; file names of 128 characters but not 129, nor . or ..", async () => {
+    const made: string[] = [];
+    for (const hint of ["readonce", "READONCE", "readOnce", "Sequential", "WILLNEED"])
+      made.push(String(await r.call("map", 4096, "hint", hint)));
+    await expect(r.call("MAP", 4096, "HINT", "read-once")).rejects.toThrow(
+      /^ERR HINT must be one of normal, /,
+    );
+    made.push(String(await r.call("MAP", 4096, "store", "FILE", "n".repeat(128))));
+    for (const bad of ["n".repeat(129), ".", "..", "a/b", "@x", ""])
+      await expect(r.call("MAP", 4096, "STORE", "file", bad), bad).rejects.toThrow(
+        /^ERR invalid name .*1-128 characters/,
+      );
+    await expect(r.call("MAP", 4096, "STORE", "file")).rejects.toThrow("ERR syntax error");
+    await expect(r.call("MAP", 4096, "STORE", "tmpfs")).rejects.toThrow(
+      "ERR STORE must be anon or file NAME",
+    );
+    await expect(r.call("MAP", 4096, "HINT")).rejects.toThrow("ERR syntax error");
+    await expect(r.call("MAP", 999_999_999_999_999)).rejects.toThrow(/^ERR invalid length 999999999999999: /);
+    for (const h of made) expect(await r.call("FREE", h)).toBe("OK");
+  });
+});
