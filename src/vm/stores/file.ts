@@ -33,9 +33,18 @@ export class FileStore implements Store {
     if (typeof path !== "string" || path.length === 0) {
       throw new InvalidArgumentError("path", path, "must be a non-empty file path");
     }
+    if (options === null || typeof options !== "object") {
+      throw new InvalidArgumentError("options", options, "must be an object { create?, readOnly? }");
+    }
+    const { create = true, readOnly = false } = options;
+    // Booleans only: readOnly "false" made a store that map() saw as writable and that refused
+    // every write back.
+    if (typeof create !== "boolean") throw new InvalidArgumentError("create", create, "must be a boolean");
+    if (typeof readOnly !== "boolean")
+      throw new InvalidArgumentError("readOnly", readOnly, "must be a boolean");
     this.path = path;
-    this.create = options.create ?? true;
-    this.readOnly = options.readOnly ?? false;
+    this.create = create;
+    this.readOnly = readOnly;
     this.description = `file ${path}`;
   }
 
