@@ -190,6 +190,25 @@ export function registerServe(program: Command): void {
       const service = new Service(config);
       const bar = recoveryBar(service);
       const port = await service.listen().finally(() => bar.stop());
+      // Before the first line: a supervisor may signal as soon as it reads "serving" (Node's
+      // default handler ended the process without closing the log and the regions).
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        console.log(`mneme: ${signal}, stopping`);
+        service.close().then(
+          () => process.exit(0),
+          (e: unknown) => {
+            // Said, not only the exit code: what could not be written is the operator's to know.
+            const why = e instanceof Error ? e.message : String(e);
+            process.stderr.write(`mneme: stopping failed: ${why.split("\n")[0]}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGINT", () => stop("SIGINT"));
+      process.on("SIGTERM", () => stop("SIGTERM"));
       const c = service.config;
       console.log(
         `mneme: serving RESP on ${c.host}:${port} (pool ${c.memory} bytes, pollers ${c.pollers}, workers ${c.workers}, ` +
@@ -202,18 +221,6 @@ export function registerServe(program: Command): void {
       if (r.enabled)
         console.log(`mneme: replicating to ${r.backend} (appendfsync ${r.fsync}, batch ${r.batchSize})`);
       for (const e of service.events.recent()) if (e.kind === "recovery") console.log(`mneme: ${e.message}`);
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        console.log(`mneme: ${signal}, stopping`);
-        service.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.on("SIGINT", () => stop("SIGINT"));
-      process.on("SIGTERM", () => stop("SIGTERM"));
     });
   withEnvironment(cmd);
 }
