@@ -44,6 +44,8 @@ export interface FrameReclaimStats {
   min: number;
   low: number;
   high: number;
+  /** ms between background checks (the tunable). */
+  interval: number;
   /** Direct reclaims (a fault waited) and background ones, with the frames each kind freed. */
   direct: number;
   directFreed: number;
@@ -148,6 +150,7 @@ export function startReclaim(space: AddressSpace, options: FrameReclaimOptions):
       min: zone.marks.min,
       low: zone.marks.low,
       high: zone.marks.high,
+      interval,
       ...counters,
     }),
     settled: async () => {

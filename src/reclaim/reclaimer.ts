@@ -188,7 +188,7 @@ export class Reclaimer extends EventEmitter {
     };
   }
 
-  /** `errors`: background passes (startBackground) that failed. */
+  /** `errors`: background passes (startBackground) that failed; `maxRounds`: the tunable. */
   stats(): {
     reclaims: number;
     rounds: number;
@@ -196,7 +196,13 @@ export class Reclaimer extends EventEmitter {
     errors: number;
     kills: number;
     shrinkers: string[];
+    maxRounds: number;
   } {
-    return { ...this.counters, kills: this.oom.kills, shrinkers: this.shrinkers.names };
+    return {
+      ...this.counters,
+      kills: this.oom.kills,
+      shrinkers: this.shrinkers.names,
+      maxRounds: this.maxRounds,
+    };
   }
 }
