@@ -12,6 +12,12 @@
  * gone fails the operation with StoreError after `maxRetriesPerRequest`, and one that stops
  * answering after `commandTimeout` (5 s by default; `redisOptions` overrides both).
  *
+ * Pages of one prefix are of one size: a page of another size would read the wrong keys (a
+ * 4 KiB page at offset 4096 is key <prefix>:4096, but inside the value of <prefix>:0 for 8 KiB
+ * pages). The first store to use a prefix records its page size at <prefix>:pagesize; a store
+ * of another page size fails its first read or write with StoreError, and a store object refuses
+ * a second page size at map() (attach). clear() removes the record with the pages.
+ *
  * An outage is not the end of the store. Once its reconnect attempts run out, ioredis ends the
  * connection for good and fails every later command at once; the store's own client is then
  * connected again by the next operation, so a server that comes back (restarted, failed over)
@@ -43,6 +49,10 @@ export class RedisStore implements Store {
   readonly client: Client;
   private readonly ownsClient: boolean;
   private closed = false;
+  /** The page size of the mappings (attach), and whether the prefix's record agrees with it. */
+  private pageSize = 0;
+  private sized = false;
+  private sizing: Promise<void> | undefined;
   private reads = 0;
   private writes = 0;
 
@@ -107,9 +117,42 @@ export class RedisStore implements Store {
     return `${this.prefix}:${offset}`;
   }
 
+  private get sizeKey(): string {
+    return `${this.prefix}:pagesize`;
+  }
+
+  attach(pageSize: number): void {
+    if (this.pageSize !== 0 && this.pageSize !== pageSize) {
+      throw new InvalidArgumentError(
+        "pageSize",
+        pageSize,
+        `this store already serves ${this.pageSize}-byte pages`,
+      );
+    }
+    this.pageSize = pageSize;
+  }
+
+  /** Records the page size for the prefix, or checks the recorded one (once per store). */
+  private checkSize(): Promise<void> {
+    this.sizing ??= (async () => {
+      const c = this.connected();
+      const want = String(this.pageSize);
+      await c.set(this.sizeKey, want, "NX");
+      const got = await c.get(this.sizeKey);
+      if (got !== null && got !== want) {
+        throw new Error(`prefix ${this.prefix} holds ${got}-byte pages, not ${want}-byte ones`);
+      }
+      this.sized = true;
+    })().finally(() => {
+      this.sizing = undefined;
+    });
+    return this.sizing;
+  }
+
   async readPage(offset: number, into: Uint8Array): Promise<void> {
     let value: Buffer | null;
     try {
+      if (!this.sized && this.pageSize !== 0) await this.checkSize();
       value = await this.connected().getBuffer(this.key(offset));
     } catch (e) {
       throw new StoreError(this.description, "read", offset, e);
@@ -137,6 +180,7 @@ export class RedisStore implements Store {
 
   async writePage(offset: number, data: Uint8Array): Promise<void> {
     try {
+      if (!this.sized && this.pageSize !== 0) await this.checkSize();
       await this.connected().setrange(this.key(offset), 0, Buffer.from(data));
     } catch (e) {
       throw new StoreError(this.description, "write", offset, e);
@@ -144,7 +188,7 @@ export class RedisStore implements Store {
     this.writes++;
   }
 
-  /** Deletes every page key of this store's prefix (SCAN, then DEL in batches). */
+  /** Deletes every page key of the prefix and its page-size record (SCAN, then DEL); returns the pages deleted. */
   async clear(): Promise<number> {
     const client = this.connected();
     const nodes = client instanceof Cluster ? client.nodes("master") : [client];
@@ -155,12 +199,16 @@ export class RedisStore implements Store {
         do {
           const [next, keys] = await node.scan(cursor, "MATCH", `${this.prefix}:*`, "COUNT", 1000);
           cursor = next;
-          for (const k of keys) deleted += await node.del(k);
+          for (const k of keys) {
+            const n = await node.del(k);
+            if (k !== this.sizeKey) deleted += n;
+          }
         } while (cursor !== "0");
       }
     } catch (e) {
       throw new StoreError(this.description, "discard", 0, e);
     }
+    this.sized = false;
     return deleted;
   }
 
