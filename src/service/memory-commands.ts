@@ -16,6 +16,10 @@ import type { Service } from "./server.js";
 
 const EMPTY = Buffer.alloc(0);
 
+function tooLarge(size: number): string {
+  return `OOM ALLOC of ${size} bytes is larger than the pool`;
+}
+
 /** The capability the handle argument names for this connection's identity, or undefined. */
 function capOf(svc: Service, conn: Connection, b: Buffer): Capability | undefined {
   if (b.length > 80) return undefined;
@@ -35,9 +39,7 @@ export function alloc(svc: Service, conn: Connection, args: Buffer[]): undefined
     }
   } else if (args.length !== 2) return conn.reply(error("ERR syntax error"));
   // Only the pool bounds a block: one larger than a bulk string is written and read in pieces.
-  if (size > svc.config.memory) {
-    return conn.reply(error(`OOM ALLOC of ${size} bytes is larger than the pool`));
-  }
+  if (size > svc.config.memory) return conn.reply(error(tooLarge(size)));
   const refused = svc.quotas.refuse(conn.identity, size);
   if (refused !== null) return conn.reply(error(refused));
   let address: number;
@@ -45,6 +47,8 @@ export function alloc(svc: Service, conn: Connection, args: Buffer[]): undefined
     address = align > 0 ? svc.pool.heap.alignedAlloc(align, size) : svc.pool.heap.malloc(size);
   } catch (e) {
     if (e instanceof OutOfMemoryError) return conn.reply(error(`OOM ${e.message}`));
+    // Up to the pool's size but past what its header leaves: as large as the pool for the client.
+    if (e instanceof InvalidArgumentError && e.argument === "size") return conn.reply(error(tooLarge(size)));
     if (e instanceof InvalidArgumentError) return conn.reply(error(`ERR ${e.message}`));
     throw e;
   }

@@ -91,6 +91,10 @@ describe("sizes, offsets and lengths", () => {
     await expect(r.call("ALLOC", 33 * 1024 * 1024)).rejects.toThrow(
       /^OOM ALLOC of 34603008 bytes is larger than the pool/,
     );
+    // The pool's size itself, more than its header leaves, was the heap's 'ERR invalid size'.
+    await expect(r.call("ALLOC", 32 * 1024 * 1024)).rejects.toThrow(
+      /^OOM ALLOC of 33554432 bytes is larger than the pool/,
+    );
   });
 });
 
