@@ -8,7 +8,8 @@
  *             pool blocks + caps.restore(handle) + quotas, MAP regions, page contents
  *
  * A block may land at another address than the one in its handle; handles are only ever looked
- * up through the table, so that is harmless. Pages of a handle that is not live (freed later in
+ * up through the table, so that is harmless, and it lets recovery pack the blocks again when
+ * replay's layout leaves no room for one that fit before the crash (Restorer.compact). Pages of a handle that is not live (freed later in
  * the log, or never logged because `replicateVma` is off) are ignored. A torn tail is cut (the
  * backend reports where); damage in the middle stops recovery with LogCorruptionError unless
  * `recoverSkipCorrupt`, in which case a checkpoint is taken at once so the damage is left behind.
