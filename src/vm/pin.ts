@@ -4,8 +4,8 @@
  *     pin(v, n) ─> record the pin (dontneed and unmap see it from its first await: EBUSY)
  *               ─> per page: acquire (fault if absent), pins[f]++, unref
  *               ─> views per page; `bytes` a view of the arena when the frames happen to be
- *                  adjacent, else a copy written back on release()
- *     release() ─> copy back (if copied and writable), dirty marks, pins[f]--, record gone
+ *                  adjacent, else a copy whose changed bytes are written back on release()
+ *     release() ─> changed bytes back (if copied and writable), dirty marks, pins[f]--, record gone
  *
  * A pinned frame is never a victim (fault.ts evictable()); when every frame is pinned a fault
  * fails at once with OutOfMemoryError "all-pinned", and debugInfo() names the pins' owners.
@@ -22,7 +22,8 @@ export interface PinnedRange {
   readonly owner: string;
   /**
    * The range's bytes. A view of the frames (zero-copy) when the range lies in one page or its
-   * frames happen to be adjacent in the arena; otherwise a copy, written back on release().
+   * frames happen to be adjacent in the arena; otherwise a copy, whose bytes the holder changed
+   * are written back on release().
    */
   readonly bytes: Uint8Array;
   /** Whether `bytes` is a view of the frames. */
@@ -101,6 +102,10 @@ export async function pinRange(
       o += view.length;
     }
   }
+  // What the copy held when taken: release() writes back only the bytes the holder changed, so a
+  // write() to the range meanwhile is kept where the holder left the bytes alone, as it is with
+  // a zero-copy pin (copying it all back reverted acknowledged writes).
+  const taken = !adjacent && write ? bytes.slice() : undefined;
   const markDirty = () => {
     if (!write) return;
     for (let i = 0; i < count; i++) {
@@ -122,10 +127,10 @@ export async function pinRange(
       // Killed: the frames went back to the page layer with the space, and may be another
       // space's by now; copying the pin's bytes back would write into them.
       if (s.deadError !== null) return;
-      if (!adjacent && write) {
+      if (taken !== undefined) {
         let o = 0;
         for (const view of views) {
-          view.set(bytes.subarray(o, o + view.length));
+          for (let i = 0; i < view.length; i++) if (bytes[o + i] !== taken[o + i]) view[i] = bytes[o + i];
           o += view.length;
         }
       }
