@@ -1,7 +1,8 @@
 /**
- * The data directory, made ready before anything is written under it: created with its missing
- * parents, and proved writable by a probe file, so that an unusable `--data` stops the start with
- * one clear error instead of failing on the first MAP or log record.
+ * The data directory (and a `--replicate file:DIR` directory), made ready before anything is
+ * written under it: created with its missing parents, and proved writable by a probe file, so
+ * that an unusable one stops the start with one clear error instead of failing on the first MAP
+ * or log record.
  *
  * Node's own `mkdirSync(path, { recursive: true })` is not used: on a path below a
  * pseudo-filesystem that refuses new entries with ENOENT (`/proc/nonexistent/x`), it loops
@@ -12,27 +13,30 @@ import { closeSync, mkdirSync, openSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { MnemeError } from "../errors.js";
 
-/** The data directory cannot be used: `path` is what was asked for, `why` the reason. */
+/**
+ * A directory the service needs cannot be used: `path` is what was asked for, `why` the reason,
+ * `what` which directory it is ("data directory", or "replication directory" for file:DIR).
+ */
 export class DataDirectoryError extends MnemeError {
   readonly path: string;
   readonly why: string;
-  constructor(path: string, why: string) {
-    super("EDATADIR", `data directory ${path}: ${why}`);
+  constructor(path: string, why: string, what = "data directory") {
+    super("EDATADIR", `${what} ${path}: ${why}`);
     this.path = path;
     this.why = why;
   }
 }
 
 /** Creates `path` (and its parents) if needed and checks that files can be made in it. */
-export function prepareDataDirectory(path: string): void {
+export function prepareDataDirectory(path: string, what = "data directory"): void {
   const failure = makeDirectory(resolve(path));
-  if (failure !== null) throw new DataDirectoryError(path, failure);
+  if (failure !== null) throw new DataDirectoryError(path, failure, what);
   const probe = join(path, `.mneme-probe-${process.pid}`);
   try {
     closeSync(openSync(probe, "wx"));
     unlinkSync(probe);
   } catch (e) {
-    throw new DataDirectoryError(path, `cannot create files in it (${reason(e)})`);
+    throw new DataDirectoryError(path, `cannot create files in it (${reason(e)})`, what);
   }
 }
 

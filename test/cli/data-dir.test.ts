@@ -44,6 +44,31 @@ describe("serve --data that cannot be used", () => {
     expectOneLineError(serve("/proc"), /data directory \/proc: cannot create files in it/);
   });
 
+  it("--replicate file:DIR below /proc, or a regular file: named as the replication directory", () => {
+    // The replication backend's own recursive mkdirSync hung there as the data directory's did.
+    const r = mneme([
+      "serve",
+      "--port",
+      "0",
+      "--no-http",
+      "--data",
+      tempDir(),
+      "--replicate",
+      "file:/proc/nonexistent/x",
+    ]);
+    expect(r.signal, "serve hung and was killed").toBeNull();
+    expectOneLineError(
+      r,
+      /^mneme: replication directory \/proc\/nonexistent\/x: cannot create \/proc\/nonexistent \(no such file or directory\)$/,
+    );
+    const file = join(tempDir(), "log");
+    writeFileSync(file, "");
+    expectOneLineError(
+      mneme(["serve", "--port", "0", "--no-http", "--data", tempDir(), "--replicate", `file:${file}`]),
+      new RegExp(`^mneme: replication directory ${file}: ${file} exists and is not a directory$`),
+    );
+  });
+
   it("missing parents are created, and the probe file does not stay", async () => {
     const data = join(tempDir(), "a", "b", "c");
     const server = await spawnServer(["--data", data, "--replicate", "off"]);
