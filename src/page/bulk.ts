@@ -5,14 +5,17 @@
  */
 import { InvalidArgumentError } from "../errors.js";
 import type { PageAllocator } from "./buddy.js";
-import { M_FREE_HEAD } from "./layout.js";
+import { M_FREE_HEAD, M_FREE_PAGES } from "./layout.js";
 
 /** PageAllocator.allocBulk, under the caller's lock. */
 export function takeBulk(pages: PageAllocator, count: number): number[] {
   if (!Number.isSafeInteger(count) || count <= 0) {
     throw new InvalidArgumentError("count", count, "must be a positive integer");
   }
-  if (count > pages.freePages) throw pages.outOfMemory(count * pages.pageSize, `${count} single pages`);
+  // Only the free lists and this thread's own hot stack can serve: other threads' hot pages count
+  // as free (freePages) but are theirs to hand out, and the loop below must never run out of lists.
+  const reachable = pages.w[pages.mb + M_FREE_PAGES] + pages.ownHotStack().count;
+  if (count > reachable) throw pages.outOfMemory(count * pages.pageSize, `${count} single pages`);
   const out: number[] = new Array(count);
   let k = 0;
   const ps = pages.pageSize;
