@@ -335,7 +335,11 @@ export class Heap {
       const o = this.owner[Math.floor(address / this.ps)];
       if (o > 0) {
         if (size <= old) return address;
-      } else if (size > this.maxClass && this.pages.resize(address, size)) {
+      } else if (
+        size > this.maxClass &&
+        this.admitGrowth(old, size, flags) &&
+        this.pages.resize(address, size)
+      ) {
         const before = old / this.ps;
         const after = this.pages.sizeOf(address) / this.ps;
         this.pages.w[this.rw + R_LARGE_PAGES] += after - before;
@@ -556,6 +560,24 @@ export class Heap {
       "watermark",
       `${free} free pages, min watermark ${m.min}: the pages below min are kept for critical ({ wait: false }) allocations`,
     );
+  }
+
+  /**
+   * Before a large block grows in place from `old` to `size` bytes: the pages it would take obey
+   * the watermarks as a new allocation's do (shrinkers first, then a "watermark" OutOfMemoryError).
+   * True to go on; the move that follows a failed resize would need more pages still.
+   */
+  private admitGrowth(old: number, size: number, flags?: AllocFlags): boolean {
+    const extra = Math.ceil(size / this.ps) - old / this.ps;
+    if (this.marks === null || extra <= 0) return true;
+    const critical = flags?.wait === false;
+    try {
+      this.admit(extra, critical);
+    } catch (e) {
+      if (critical || !this.reclaim(extra * this.ps)) throw e;
+      this.admit(extra, critical);
+    }
+    return true;
   }
 
   private checkSize(size: number): void {
