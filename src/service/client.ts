@@ -7,11 +7,29 @@
  *     await c.write(h, 0, new TextEncoder().encode("hello"));
  *     const bytes = await c.read(h, 0, 5);
  *     const [a, b] = await c.pipeline((p) => p.read(h, 0, 2).read(h, 2, 3));
+ *     const region = await c.map(1 << 30, { store: "file", name: "big.bin", hint: "random" });
  *     await c.free(h); await c.close();
  */
 import { Redis, type RedisOptions } from "ioredis";
+import type { Hint } from "../vm/hints.js";
 
 export type Handle = string;
+
+/** MAP's options: the backing store (anonymous memory, or a named file of this identity) and a hint. */
+export interface MapOptions {
+  store?: "anon" | "file";
+  /** The file's name under the data directory (with store "file"). */
+  name?: string;
+  hint?: Hint;
+}
+
+function mapArgs(length: number, o: MapOptions): (string | number)[] {
+  const args: (string | number)[] = [length];
+  if (o.store === "file") args.push("STORE", "file", o.name ?? "");
+  else if (o.store === "anon") args.push("STORE", "anon");
+  if (o.hint !== undefined) args.push("HINT", o.hint);
+  return args;
+}
 
 export interface MnemeClientOptions extends RedisOptions {}
 
@@ -25,6 +43,10 @@ export class MnemePipeline {
   alloc(size: number, align?: number): this {
     const args: (string | number)[] = align === undefined ? [size] : [size, "ALIGN", align];
     this.ops.push(["ALLOC", args, (v) => String(v)]);
+    return this;
+  }
+  map(length: number, options: MapOptions = {}): this {
+    this.ops.push(["MAP", mapArgs(length, options), (v) => String(v)]);
     return this;
   }
   free(handle: Handle): this {
@@ -66,6 +88,11 @@ export class MnemeClient {
   async alloc(size: number, align?: number): Promise<Handle> {
     const args: (string | number)[] = align === undefined ? [size] : [size, "ALIGN", align];
     return String(await this.redis.call("ALLOC", ...args));
+  }
+
+  /** A pageable region (backed by the vm layer), usable with read, write, size and free. */
+  async map(length: number, options: MapOptions = {}): Promise<Handle> {
+    return String(await this.redis.call("MAP", ...mapArgs(length, options)));
   }
 
   async free(handle: Handle): Promise<void> {
