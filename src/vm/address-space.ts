@@ -103,6 +103,7 @@ export class AddressSpace {
   private readonly s: SpaceState;
   private readonly pager: Pager;
   private readonly closeHooks: Array<() => void> = [];
+  private closing: Promise<void> | null = null;
 
   constructor(options: AddressSpaceOptions) {
     if (options === null || typeof options !== "object") {
@@ -385,8 +386,19 @@ export class AddressSpace {
     return this.pager.writebackOldest(count, dirtiedBefore);
   }
 
-  async close(): Promise<void> {
-    if (this.s.closed) return;
+  /**
+   * Writes everything back, unmaps every mapping (those mapped while it runs too) and closes the
+   * space; the stores stay open (they are the caller's). Calls made while a close runs share it.
+   */
+  close(): Promise<void> {
+    if (this.s.closed) return Promise.resolve();
+    this.closing ??= this.closeOnce().finally(() => {
+      this.closing = null;
+    });
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     // Refused before the hooks run: a close refused for pins leaves the space as it was (the
     // reclaim layer's flusher and watermarks still on).
     if (this.s.pinRecords.size > 0) {
@@ -394,7 +406,10 @@ export class AddressSpace {
     }
     for (const fn of this.closeHooks.splice(0)) fn();
     await this.sync();
-    for (const m of this.s.tree.all()) await this.unmap(m.start);
+    for (let all = this.s.tree.all(); all.length > 0; all = this.s.tree.all()) {
+      // One the caller unmapped meanwhile is gone already.
+      for (const m of all) if (this.s.tree.at(m.start) === m) await this.unmap(m.start);
+    }
     this.s.closed = true;
   }
 }
