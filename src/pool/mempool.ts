@@ -283,8 +283,14 @@ export class Mempool {
     if (seg.blocks.holds(owner, page)) throw new DoubleFreeError(this.addressOf(block), "already free");
     if (owner === seg.slot) {
       if (pages === 1 || !seg.blocks.park(page, pages)) this.release(seg, offset, owner);
-    } else if (seg.state(owner) !== P.SLOT_ALIVE || !seg.blocks.pushRemote(owner, page, pages)) {
-      this.release(seg, offset, owner);
+    } else {
+      // Another worker's block, which a third may be freeing at this very moment (a double free
+      // racing itself): the owner entry is claimed with one compareExchange, so only one of them
+      // goes on to park or release it. The other sees the entry changed.
+      if (Atomics.compareExchange(seg.owners, page, owner, P.OWNER_PARKED) !== owner)
+        throw new DoubleFreeError(this.addressOf(block), "already free");
+      if (seg.state(owner) !== P.SLOT_ALIVE || !seg.blocks.pushRemote(owner, page, pages))
+        this.release(seg, offset, owner);
     }
   }
 
