@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, OutOfMemoryError } from "../errors.js";
 import { isPowerOfTwo, log2Exact, positiveInteger } from "../util/validate.js";
 import {
   DEFAULT_PAGE_SIZE,
@@ -13,7 +13,7 @@ import {
   H_ROOTS,
   H_VERSION,
   MAGIC,
-  MAX_PAGE_COUNT,
+  MAX_ARENA_BYTES,
   MAX_PAGE_SIZE,
   MIN_PAGE_SIZE,
   ROOT_COUNT,
@@ -76,7 +76,14 @@ export class Arena {
       );
     }
     const total = pageCount * pageSize;
-    const buffer = options.shared ? new SharedArrayBuffer(total) : new ArrayBuffer(total);
+    let buffer: ArenaBuffer;
+    try {
+      buffer = options.shared ? new SharedArrayBuffer(total) : new ArrayBuffer(total);
+    } catch (e) {
+      // The host has no room for a buffer that size (V8 throws a bare RangeError).
+      if (!(e instanceof RangeError)) throw e;
+      throw new OutOfMemoryError(total, 0, 0, undefined, "the runtime could not allocate the arena's buffer");
+    }
     const words = new Int32Array(buffer, 0, SIZEOF_HEADER / 4);
     words[H_MAGIC] = MAGIC;
     words[H_VERSION] = VERSION;
@@ -128,8 +135,11 @@ export class Arena {
     }
     const bytes = positiveInteger("bytes", options.bytes);
     const pageCount = Math.ceil(bytes / pageSize);
-    if (pageCount > MAX_PAGE_COUNT) {
-      throw new InvalidArgumentError("bytes", bytes, `more than ${MAX_PAGE_COUNT} pages`);
+    if (pageCount * pageSize > MAX_ARENA_BYTES) {
+      throw new InvalidArgumentError("bytes", bytes, "more than 4 GiB (addresses are below 2^32)");
+    }
+    if (options.shared !== undefined && typeof options.shared !== "boolean") {
+      throw new InvalidArgumentError("shared", options.shared, "must be a boolean");
     }
     return { pageSize, pageCount };
   }

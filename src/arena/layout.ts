@@ -48,5 +48,8 @@ export const ROOT_COUNT = 16;
 export const MIN_PAGE_SIZE = 512;
 export const MAX_PAGE_SIZE = 65536;
 export const DEFAULT_PAGE_SIZE = 4096;
-/** Page indices are int32 and links store them, so an arena holds fewer than 2^31 pages. */
-export const MAX_PAGE_COUNT = 2 ** 31 - 1;
+/**
+ * Addresses are below 2^32: the typed arrays over the buffer index at most 2^32 bytes, and the
+ * page layer's free fast path finds a page with `>>>` (page indices, at most 2^23, fit an int32).
+ */
+export const MAX_ARENA_BYTES = 2 ** 32;
