@@ -222,6 +222,9 @@ export class Heap {
 
   /** Lays out the root, the directories and the kmalloc caches; returns the root's first page. */
   private static format(pages: PageAllocator, options: HeapOptions): number {
+    if (options.debug !== undefined && typeof options.debug !== "boolean") {
+      throw new InvalidArgumentError("debug", options.debug, "must be a boolean");
+    }
     const maxCaches = options.maxCaches ?? DEFAULT_MAX_CACHES;
     if (!Number.isInteger(maxCaches) || maxCaches < CLASS_SIZES.length || maxCaches > 65536) {
       throw new InvalidArgumentError(
@@ -246,6 +249,15 @@ export class Heap {
     // The reserve's home blocks follow the root's structures, in the same run of pages.
     const homeAt = Math.ceil(rootBytes / pages.pageSize);
     const rootPages = homeAt + RESERVE_HOME_PAGES;
+    if (rootPages * pages.pageSize > pages.capacity) {
+      // A lower bound: a larger arena's header and owner map are larger too.
+      const least = (pages.firstPage + rootPages) * pages.pageSize;
+      throw new InvalidArgumentError(
+        "bytes",
+        pages.pageCount * pages.pageSize,
+        `too small for a heap: it needs at least ${least} bytes`,
+      );
+    }
     const root = pages.alloc(rootPages * pages.pageSize) / pages.pageSize;
     const base = root * pages.pageSize;
     fillBytes(pages.memory, 0, base, base + rootPages * pages.pageSize);
