@@ -128,6 +128,12 @@ export function resolveConfig(partial: Partial<ServiceConfig>): ServiceConfig {
       throw new InvalidArgumentError(name, v, `must be an integer from ${min} to ${max}`);
     }
   };
+  // An empty host is every interface to Node, not "loopback unless told otherwise"; an empty data
+  // directory is the working directory. Neither is what an empty MNEME_HOST / --data "" meant.
+  for (const name of ["host", "data"] as const) {
+    if (typeof c[name] !== "string" || c[name].trim() === "")
+      throw new InvalidArgumentError(name, c[name], "must not be empty");
+  }
   int("port", 0, 65535);
   if (typeof c.http !== "boolean") throw new InvalidArgumentError("http", c.http, "must be true or false");
   int("httpPort", 0, 65535);

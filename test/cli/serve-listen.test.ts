@@ -47,6 +47,28 @@ describe("serve cannot listen", () => {
   });
 });
 
+describe("serve --host and --data must not be empty", () => {
+  it("an empty MNEME_HOST or --host bound every interface; now refused", () => {
+    // ":PORT" was the whole address in the startup line: Node takes an empty host as any address.
+    const data = tempDir();
+    expectOneLineError(
+      mneme(["serve", "--port", "0", "--no-http", "--data", data], { MNEME_HOST: "" }),
+      /^mneme: invalid host "": must not be empty$/,
+    );
+    expectOneLineError(
+      mneme(["serve", "--port", "0", "--no-http", "--host", " ", "--data", data]),
+      /^mneme: invalid host " ": must not be empty$/,
+    );
+  });
+
+  it("an empty --data (the working directory, then a bare ENOENT from the log) is refused", () => {
+    expectOneLineError(
+      mneme(["serve", "--port", "0", "--no-http", "--data", ""]),
+      /^mneme: invalid data "": must not be empty$/,
+    );
+  });
+});
+
 describe("serve --user", () => {
   it("the same user twice is an error, not the last password silently winning", () => {
     expectOneLineError(
