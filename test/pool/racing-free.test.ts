@@ -10,34 +10,45 @@ import { Mempool } from "../../src/index.js";
 import { fixture, start } from "./helpers.js";
 
 const PS = 4096;
-const ROUNDS = 3000;
+const ROUNDS = 2000;
+
+/** Control words: see fixtures/racing-free-worker.ts. */
+interface Counts {
+  ok: number;
+  doubles: number;
+  invalid: number;
+  other: number;
+}
+
+/** ROUNDS rounds of two workers freeing the block `make()` returns, at once. */
+async function race(pool: Mempool, make: () => number, heap: boolean): Promise<Counts> {
+  const control = new SharedArrayBuffer(64);
+  const c = new Int32Array(control);
+  const workers = [0, 1].map((id) =>
+    start<string>(fixture("racing-free-worker.ts"), { handle: pool.handle, control, id, heap }, pool),
+  );
+  for (const w of workers) await w.next();
+  for (let round = 1; round <= ROUNDS; round++) {
+    Atomics.store(c, 1, make());
+    Atomics.store(c, 2, 0);
+    Atomics.store(c, 0, round);
+    while (Atomics.load(c, 2) < 2) Atomics.wait(c, 2, Atomics.load(c, 2), 1000);
+  }
+  Atomics.store(c, 1, 0);
+  Atomics.add(c, 0, 1);
+  await Promise.all(workers.map((w) => w.exited));
+  return { ok: c[3] + c[4], doubles: c[5] + c[6], invalid: c[7], other: c[8] };
+}
 
 describe("two workers freeing the same block at once", () => {
   for (const pages of [1, 2, 5]) {
     it(`blocks of ${pages} page(s): one free wins, the other gets a typed error, the pool stays sound`, async () => {
       const pool = Mempool.create(16 << 20, { maxWorkers: 4 });
-      const control = new SharedArrayBuffer(64);
-      const c = new Int32Array(control);
-      const workers = [0, 1].map((id) =>
-        start<string>(fixture("racing-free-worker.ts"), { handle: pool.handle, control, id }, pool),
-      );
-      for (const w of workers) await w.next();
-      for (let round = 1; round <= ROUNDS; round++) {
-        const block = pool.alloc(pages * PS);
-        Atomics.store(c, 1, block);
-        Atomics.store(c, 2, 0);
-        Atomics.store(c, 0, round);
-        while (Atomics.load(c, 2) < 2) Atomics.wait(c, 2, Atomics.load(c, 2), 1000);
-      }
-      Atomics.store(c, 1, 0);
-      Atomics.add(c, 0, 1);
-      await Promise.all(workers.map((w) => w.exited));
-      const ok = c[3] + c[4];
-      const refused = c[5] + c[6] + c[7];
-      expect(c[8], "errors other than DoubleFreeError and InvalidAddressError").toBe(0);
-      expect(ok, "frees that succeeded: one per round").toBe(ROUNDS);
-      expect(refused, "frees refused: one per round").toBe(ROUNDS);
-      expect(c[5] + c[6], "the loser is told it is a double free, but for a moment").toBeGreaterThan(0);
+      const n = await race(pool, () => pool.alloc(pages * PS), false);
+      expect(n.other, "errors other than DoubleFreeError and InvalidAddressError").toBe(0);
+      expect(n.ok, "frees that succeeded: one per round").toBe(ROUNDS);
+      expect(n.doubles + n.invalid, "frees refused: one per round").toBe(ROUNDS);
+      expect(n.doubles, "the loser is told it is a double free, but for a moment").toBeGreaterThan(0);
       pool.check();
       // Every block is back exactly once: the pool can be filled and emptied to its start figures.
       const blocks = new Set<number>();
@@ -52,6 +63,25 @@ describe("two workers freeing the same block at once", () => {
         blocks.add(a);
       }
       for (const a of blocks) pool.free(a);
+      pool.check();
+    });
+  }
+});
+
+/**
+ * The same race on pool.heap objects. KNOWN BUG of the object layer (src/object, not this lane):
+ * two workers' heap.free of one object at once both succeed in some rounds and the heap is
+ * corrupt after (check(): "free object … lost its free tag", "array cache object … is clear in
+ * its bitmap", "large-run cache: list … holds unmarked page", "large count -1252 != 0").
+ * Sequential double frees across workers are refused cleanly. Run with MNEME_KNOWN_BUGS=1.
+ */
+describe.skipIf(!process.env.MNEME_KNOWN_BUGS)("two workers heap.free-ing the same object at once", () => {
+  for (const size of [24, 3000, 20_000, 200_000]) {
+    it(`objects of ${size} bytes: one free wins, the heap stays sound`, async () => {
+      const pool = Mempool.create(32 << 20, { maxWorkers: 4 });
+      const n = await race(pool, () => pool.heap.malloc(size), true);
+      expect(n.ok).toBe(ROUNDS);
+      expect(n.doubles + n.invalid).toBe(ROUNDS);
       pool.check();
     });
   }
