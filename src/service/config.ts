@@ -184,6 +184,10 @@ export function resolveConfig(partial: Partial<ServiceConfig>): ServiceConfig {
   }
   if (c.requirepass !== null && typeof c.requirepass !== "string")
     throw new InvalidArgumentError("requirepass", c.requirepass, "must be a string or null");
+  // Redis reads an empty requirepass as none; here it would lock the default user behind a
+  // password that clients (ioredis, redis-cli) never send. Omitted means none.
+  if (c.requirepass === "")
+    throw new InvalidArgumentError("requirepass", c.requirepass, "must not be empty (leave it out for none)");
   for (const [name, password] of Object.entries(c.users)) {
     if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name) || name === "default") {
       throw new InvalidArgumentError("user", name, "names are 1-64 of A-Z a-z 0-9 _ . @ - and not 'default'");

@@ -69,6 +69,15 @@ describe("serve --host and --data must not be empty", () => {
   });
 });
 
+describe("serve --requirepass", () => {
+  it("an empty password (MNEME_REQUIREPASS=) is refused rather than locking out clients that send none", () => {
+    expectOneLineError(
+      mneme(["serve", "--port", "0", "--no-http", "--data", tempDir()], { MNEME_REQUIREPASS: "" }),
+      /^mneme: invalid requirepass "": must not be empty \(leave it out for none\)$/,
+    );
+  });
+});
+
 describe("serve --user", () => {
   it("the same user twice is an error, not the last password silently winning", () => {
     expectOneLineError(
