@@ -99,7 +99,12 @@ export function client(svc: Service, conn: Connection, args: Buffer[]): undefine
     if (attr !== "lib-name" && attr !== "lib-ver") {
       return conn.reply(error(`ERR Unrecognized option '${args[2].toString()}'`));
     }
-    conn.libInfo[attr] = args[3].toString();
+    // Checked as Redis does: a space or newline here would forge fields, or whole lines, in
+    // CLIENT INFO and CLIENT LIST, which clients parse.
+    const value = args[3].toString();
+    if (!validName(value))
+      return conn.reply(error(`ERR ${attr} cannot contain spaces, newlines or special characters.`));
+    conn.libInfo[attr] = value;
     return conn.reply(OK);
   }
   if (sub === "info" && args.length === 2) return conn.reply({ verbatim: `${conn.describe()}\n` });

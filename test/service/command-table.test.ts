@@ -145,6 +145,19 @@ describe("COMMAND, CLIENT, CONFIG GET, SELECT, ECHO", () => {
     );
   });
 
+  it("CLIENT SETINFO refuses spaces and newlines, which forged fields and lines in CLIENT LIST", async () => {
+    const text = await talk([
+      frame("CLIENT", "SETINFO", "lib-name", "x\nid=1 addr=forged"),
+      frame("CLIENT", "SETINFO", "LIB-VER", "1 user=admin"),
+      frame("CLIENT", "SETINFO", "lib-ver", "1.2.3"),
+      frame("CLIENT", "INFO"),
+      frame("PING"),
+    ]);
+    expect(text).toMatch(
+      /^-ERR lib-name cannot contain spaces, newlines or special characters\.\r\n-ERR lib-ver cannot contain spaces, newlines or special characters\.\r\n\+OK\r\n\$\d+\r\nid=\d+ [^\n]* lib-name= lib-ver=1\.2\.3\n\r\n\+PONG\r\n$/,
+    );
+  });
+
   it("CONFIG GET: globs, several patterns without duplicates, no match, an unknown subcommand", async () => {
     const text = await talk([
       frame("CONFIG", "GET", "maxclients"),
