@@ -470,19 +470,28 @@ export class Heap {
 
   // ---------------------------------------------------------------- vmalloc
 
-  /** A virtually contiguous buffer of `bytes` over single pages; returns its virtual address. */
-  vmalloc(bytes: number): number {
+  /**
+   * A virtually contiguous buffer of `bytes` over single pages; returns its virtual address. Short
+   * of pages it asks the shrinkers first, as malloc does, unless `{ wait: false }`.
+   */
+  vmalloc(bytes: number, flags?: AllocFlags): number {
     return this.slabs.withLock(() => {
+      const critical = flags?.wait === false;
       if (this.marks !== null && Number.isSafeInteger(bytes) && bytes > 0) {
         const need = Math.ceil(bytes / this.ps);
         try {
-          this.admit(need, false);
+          this.admit(need, critical);
         } catch (e) {
-          if (!this.reclaim(bytes)) throw e;
-          this.admit(need, false);
+          if (critical || !this.reclaim(bytes)) throw e;
+          this.admit(need, critical);
         }
       }
-      return this.vm.alloc(bytes);
+      try {
+        return this.vm.alloc(bytes);
+      } catch (e) {
+        if (!(e instanceof OutOfMemoryError) || critical || !this.reclaim(bytes)) throw e;
+        return this.vm.alloc(bytes);
+      }
     });
   }
 

@@ -107,11 +107,11 @@ function drive(heap: Heap, seed: number, after: number, bigAreaPages: number): D
     } else if (x < 0.95) {
       // Small areas: a one-page table from the reserve.
       const bytes = between(r, 1, 8 * ps);
-      h = { kind: "v", address: heap.vmalloc(bytes), length: bytes };
+      h = { kind: "v", address: heap.vmalloc(bytes, flags), length: bytes };
     } else {
       // Larger areas: with 512-byte pages, a 2..4-page table from the reserve's order-2 block.
       const bytes = between(r, 1, bigAreaPages * ps);
-      h = { kind: "v", address: heap.vmalloc(bytes), length: bytes };
+      h = { kind: "v", address: heap.vmalloc(bytes, flags), length: bytes };
     }
     const full = { ...h, tag: (tagSeq++ % 255) + 1 };
     mark(full);
