@@ -151,6 +151,7 @@ export async function peekRange(s: SpaceState, v: number, length: number): Promi
       const p = pager.pending.get(key);
       if (p !== undefined) {
         await p.promise.catch(() => {});
+        if (m.removed) throw new InvalidAddressError(v + pos, "was unmapped during the operation");
         continue;
       }
       tmp ??= new Uint8Array(ps);
@@ -161,6 +162,8 @@ export async function peekRange(s: SpaceState, v: number, length: number): Promi
           ? e
           : new StoreError(m.store.description, "read", m.offset + page * ps, e);
       }
+      // Unmapped meanwhile: the key may name another store's page by now (store-ids.ts).
+      if (m.removed) throw new InvalidAddressError(v + pos, "was unmapped during the operation");
       // The page may have come in while the store was read: the frame is newer.
       const g = pager.index.get(key);
       if (g !== undefined) out.set(pager.view(g).subarray(inPage, inPage + n), pos);

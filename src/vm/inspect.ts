@@ -25,6 +25,8 @@ export interface VmStats extends PagerStats {
   pinned: number;
   pins: number;
   mappings: number;
+  /** Stores mapped now (each has an id in page keys until its last mapping goes). */
+  stores: number;
   inFlight: number;
   arenaBytes: number;
   policyStats: Record<string, number>;
@@ -42,6 +44,7 @@ export function vmStats(s: SpaceState, policy: ReplacementPolicy): VmStats {
     pinned: p.pinnedCount(),
     pins: s.pinRecords.size,
     mappings: s.tree.size,
+    stores: s.stores.size,
     inFlight: p.inFlight,
     arenaBytes: p.frames.used * s.pageSize,
     policyStats: policy.stats(),

@@ -98,11 +98,20 @@ export function mapRegion(s: SpaceState, options: MapOptions): number {
       "no gap in the virtual address space is large enough",
     );
   }
+  let storeId = s.storeIds.get(store);
+  if (storeId === undefined && !s.ids.available) {
+    throw new OutOfMemoryError(
+      length,
+      0,
+      0,
+      "exhausted",
+      `the space maps ${s.ids.used} stores, as many as page keys can name`,
+    );
+  }
   store.attach?.(ps);
   // From here on nothing can fail.
-  let storeId = s.storeIds.get(store);
   if (storeId === undefined) {
-    storeId = s.nextStoreId++;
+    storeId = s.ids.take();
     s.storeIds.set(store, storeId);
     s.stores.set(storeId, store);
   }
@@ -194,8 +203,13 @@ export async function unmapRegion(s: SpaceState, v: number): Promise<void> {
   }
   const left = (s.mapCount.get(m.storeId) ?? 1) - 1;
   if (left === 0) {
+    // The store's last mapping: none of its pages is resident or in I/O now (each was settled
+    // and dropped above), so its id may name another store's pages (store-ids.ts).
     s.mapCount.delete(m.storeId);
     storeOwner.delete(m.store);
+    s.storeIds.delete(m.store);
+    s.stores.delete(m.storeId);
+    s.ids.release(m.storeId);
   } else s.mapCount.set(m.storeId, left);
 }
 

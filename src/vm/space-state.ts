@@ -14,6 +14,7 @@ import type { FrameSource } from "./frame-source.js";
 import { KEY_STRIDE } from "./frames.js";
 import type { PinRecord } from "./inspect.js";
 import type { Mapping, MappingTree } from "./mappings.js";
+import { StoreIds } from "./store-ids.js";
 import type { Store } from "./stores/store.js";
 
 export class SpaceState {
@@ -27,7 +28,7 @@ export class SpaceState {
   readonly stores: Map<number, Store>;
   /** Mappings per store id: the store leaves the space with its last mapping. */
   readonly mapCount = new Map<number, number>();
-  nextStoreId = 1;
+  readonly ids = new StoreIds();
   nextMappingId = 1;
   /** Counts map() calls (and mappings put back): unmap() looks coverage up again when it moves. */
   mapEpoch = 0;
