@@ -119,6 +119,13 @@ export async function scatterRange(
     const want = Math.min(buf.length, length - pos);
     const { bytesRead } = await handle.read(buf, 0, want, position + pos);
     if (bytesRead === 0) break;
+    // More than asked for would be written past the range (into a neighbour's bytes).
+    if (!Number.isSafeInteger(bytesRead) || bytesRead < 0 || bytesRead > want) {
+      throw new MnemeError(
+        "EIO",
+        `scatter: the handle reported ${bytesRead} bytes read of ${want} asked for at ${position + pos}`,
+      );
+    }
     await a.write(v + pos, buf.subarray(0, bytesRead));
     pos += bytesRead;
   }
