@@ -180,16 +180,23 @@ export class Vmalloc {
   }
 
   read(v: number, length: number): Uint8Array {
-    const out = new Uint8Array(this.checkLength(length));
-    this.copy(v, length, out, false);
+    // The range first: a length past the area must be a typed error, not the RangeError of a
+    // buffer too large to make.
+    const at = this.locate(v, this.checkLength(length));
+    const out = new Uint8Array(length);
+    this.copy(at, length, out, false);
     return out;
   }
 
   write(v: number, bytes: Uint8Array): number {
     if (!(bytes instanceof Uint8Array))
       throw new InvalidArgumentError("bytes", bytes, "must be a Uint8Array");
-    this.copy(v, bytes.length, bytes, true);
-    return bytes.length;
+    // A view of the arena may be the area's own pages, which the copy overwrites page by page
+    // before it has read all of them: copy it out first (memmove semantics).
+    const at = this.locate(v, bytes.length);
+    const source = bytes.buffer === this.mem.buffer ? bytes.slice() : bytes;
+    this.copy(at, source.length, source, true);
+    return source.length;
   }
 
   /** Live areas: virtual address, bytes, pages, for stats and the dashboard. */
@@ -217,12 +224,14 @@ export class Vmalloc {
     return this.w[table * (this.ps >> 2) + i];
   }
 
-  private copy(v: number, length: number, buf: Uint8Array, toArena: boolean): void {
-    if (length === 0) {
-      this.locate(v, 0);
-      return;
-    }
-    const { slot, offset } = this.locate(v, length);
+  /** Copies `length` bytes between `buf` and the area bytes at `at` (located by locate). */
+  private copy(
+    at: { slot: number; offset: number },
+    length: number,
+    buf: Uint8Array,
+    toArena: boolean,
+  ): void {
+    const { slot, offset } = at;
     const w = this.w;
     const t = w[this.vw + slot * VM_WORDS + V_TABLE] * (this.ps >> 2);
     const ps = this.ps;
