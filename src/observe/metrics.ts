@@ -53,6 +53,7 @@ const PAGECACHE_COUNTERS = new Set([
   "reclaimedFrames",
   "oomKills",
   "closeErrors",
+  "orphaned",
 ]);
 
 export class Metrics {

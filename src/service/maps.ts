@@ -56,6 +56,8 @@ export class MapRegions {
   private reported = { direct: 0, background: 0, throttled: 0 };
   /** Stores of unmapped regions whose close failed. */
   private closeErrors = 0;
+  /** Regions freed whose unmap then failed: still mapped, with no handle, until close. */
+  orphaned = 0;
 
   constructor(
     private readonly dataDir: string,
@@ -125,6 +127,11 @@ export class MapRegions {
     });
   }
 
+  /** Writes the dirty pages of one region to its store (none for an anonymous region). */
+  async syncRegion(v: number, length: number): Promise<void> {
+    await this.need().sync(v, length);
+  }
+
   /** Writes every dirty page of every region to its store. */
   async sync(): Promise<void> {
     if (this.space !== null) await this.space.sync();
@@ -141,7 +148,7 @@ export class MapRegions {
    */
   stats(): Record<string, number> {
     if (this.space === null || this.reclaim === null || this.flusher === null)
-      return { regions: 0, frames: this.frames, closeErrors: this.closeErrors };
+      return { regions: 0, frames: this.frames, closeErrors: this.closeErrors, orphaned: this.orphaned };
     const s = this.space.stats() as unknown as Record<string, number>;
     const r = this.reclaim.stats();
     const f = this.flusher.stats();
@@ -163,6 +170,7 @@ export class MapRegions {
       reclaimedFrames: r.directFreed + r.backgroundFreed,
       oomKills: this.reclaimer.oom.kills,
       closeErrors: this.closeErrors,
+      orphaned: this.orphaned,
     };
   }
 

@@ -74,7 +74,7 @@ export function free(svc: Service, conn: Connection, args: Buffer[]): undefined 
   const cap = capOf(svc, conn, args[1]);
   if (cap === undefined) return conn.reply(error(BAD_HANDLE));
   // A region's reply waits for its unmap (a MAP of the same file after it sees its last bytes),
-  // and is an error, the handle still valid, when the unmap failed (Service.releaseRegion).
+  // and is an error, the handle still valid, when its writeback failed (Service.releaseRegion).
   if (cap.kind === "map") {
     const unmapped = svc.release(cap).then(() => {
       svc.counters.frees++;

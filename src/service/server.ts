@@ -237,18 +237,22 @@ export class Service {
   /**
    * Unmaps a MAP region; resolves once it is unmapped: a file region's dirty pages are in its file
    * by then, so a region mapped on the same file afterwards reads them (not the file's older
-   * bytes, which the late writeback then overwrote under it). While the unmap runs the handle
-   * names nothing (a second FREE, a READ or WRITE get the unknown-handle error). When it fails
-   * (the store refused the writeback: a full disk, an I/O error) the vm layer keeps the mapping
-   * and its dirty pages, so the handle comes back as it was, the quota and the log untouched, and
-   * the promise rejects: the client is told and can retry, rather than told OK while the bytes
-   * it wrote were never stored.
+   * bytes, which the late writeback then overwrote under it).
+   *
+   * The region's dirty pages are written back first, the region still mapped and its handle
+   * hidden (a READ, WRITE or second FREE meanwhile gets the unknown-handle error). When that fails
+   * (the store refused the writeback: a full disk, an I/O error) the handle comes back as it was,
+   * the quota and the log untouched, and the promise rejects: the client is told and can retry,
+   * rather than told OK while the bytes it wrote were never stored. Only then is the handle
+   * revoked, the UNMAP logged and the region unmapped, in the order a checkpoint expects (one
+   * taken meanwhile either holds the whole region, or none of it). Anonymous regions have nothing
+   * to write back: their pages are discarded with the swap.
    */
   private async releaseRegion(cap: Capability): Promise<void> {
     if (cap.freeing) return;
     cap.freeing = true;
     try {
-      await this.maps.unmap(cap.address);
+      await this.maps.syncRegion(cap.address, cap.size);
     } catch (e) {
       cap.freeing = false;
       throw e;
@@ -256,6 +260,12 @@ export class Service {
     this.caps.revoke(cap);
     this.replication?.logFree(cap);
     this.quotas.refund(cap.owner, cap.charged);
+    // A writeback failing now (a WRITE that was already under way when the FREE came dirtied a
+    // page again, and the store broke meanwhile) leaves the region mapped without a handle until
+    // close; the FREE stands.
+    await this.maps.unmap(cap.address).catch(() => {
+      this.maps.orphaned++;
+    });
   }
 
   /** A job finished using these blocks. */
