@@ -45,8 +45,12 @@ export async function writeRange(s: SpaceState, v: number, bytes: Uint8Array): P
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) {
     throw new InvalidArgumentError("bytes", bytes, "must be a non-empty Uint8Array");
   }
-  if (s.writeGate !== null) await s.writeGate();
-  const m = s.range(v, bytes.length, true);
+  let m = s.range(v, bytes.length, true);
+  if (s.writeGate !== null) {
+    // Checked before the gate too: a bad call must not set off the throttle's flush.
+    await s.writeGate();
+    m = s.range(v, bytes.length, true);
+  }
   await walk(s, m, v, bytes.length, true, (frame, inPage, pos, n) => {
     copyBytes(frame, inPage, bytes.subarray(pos, pos + n));
   });
