@@ -3,6 +3,7 @@
  * Redis's INFO work unchanged. `loading:0` is in Persistence (ioredis waits for it); the service's
  * own figures and every tunable are in `# Mneme`, the pool's in `# Pool`.
  */
+import { requestLimit } from "./resp.js";
 import type { Service } from "./server.js";
 
 const ORDER = [
@@ -122,6 +123,9 @@ function section(svc: Service, name: string): [string, string | number][] {
         ["http_active", svc.observer ? 1 : 0],
         ["data_dir", c.data],
         ["max_bulk", c.maxBulk],
+        ["max_request", requestLimit(c)],
+        ["max_args", c.maxArgs],
+        ["max_inline", c.maxInline],
         ["max_pipeline", c.maxPipeline],
         ["quota_bytes", c.quotaBytes],
         ["quota_handles", c.quotaHandles],

@@ -43,6 +43,11 @@ export interface ParserLimits {
 
 const REQUEST_SLACK = 1 << 20;
 
+/** The largest multibulk request a parser with these limits takes (INFO reports it). */
+export function requestLimit(limits: Pick<ParserLimits, "maxBulk" | "maxRequest">): number {
+  return limits.maxRequest ?? limits.maxBulk + REQUEST_SLACK;
+}
+
 /**
  * Incremental request parser. feed() each chunk as it arrives; complete commands come out through
  * the callback, in order, as arrays of Buffers that alias the chunks (do not reuse the chunks).
@@ -60,7 +65,7 @@ export class RequestParser {
 
   constructor(limits: ParserLimits) {
     this.limits = limits;
-    this.maxRequest = limits.maxRequest ?? limits.maxBulk + REQUEST_SLACK;
+    this.maxRequest = requestLimit(limits);
   }
 
   /** Bytes held for a frame not yet complete. */

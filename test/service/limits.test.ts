@@ -60,6 +60,18 @@ describe("the size of one request", () => {
     });
   });
 
+  it("INFO reports the bounds of a request", async () => {
+    const r = await open();
+    try {
+      const info = String(await r.call("INFO", "mneme"));
+      expect(info).toContain(
+        `\r\nmax_bulk:${MAX_BULK}\r\nmax_request:${REQUEST}\r\nmax_args:1048576\r\nmax_inline:65536\r\n`,
+      );
+    } finally {
+      r.disconnect();
+    }
+  });
+
   it("a request just under the bound is parsed whole (and refused for its arity, the connection open)", async () => {
     const n = Math.floor((REQUEST - 64) / (MAX_BULK + 8));
     const words = Array.from({ length: n }, () => Buffer.alloc(MAX_BULK, 98));
