@@ -109,7 +109,18 @@ export function client(svc: Service, conn: Connection, args: Buffer[]): undefine
   }
   if (sub === "info" && args.length === 2) return conn.reply({ verbatim: `${conn.describe()}\n` });
   if (sub === "list" && args.length === 2) return conn.reply({ verbatim: svc.describeClients() });
-  if (sub === "no-evict" || sub === "no-touch" || sub === "reply") return conn.reply(OK);
+  if (sub === "no-evict" || sub === "no-touch") return conn.reply(OK);
+  if (sub === "reply" && args.length === 3) {
+    // Replies are always sent: an OK to OFF or SKIP would leave the client reading replies it
+    // was told would not come (its pipeline out of step), so those are refused.
+    const mode = lower(args[2]);
+    if (mode === "on") return conn.reply(OK);
+    if (mode === "off" || mode === "skip")
+      return conn.reply(
+        error(`ERR CLIENT REPLY ${mode.toUpperCase()} is not supported: every command is answered`),
+      );
+    return conn.reply(error("ERR syntax error"));
+  }
   conn.reply(
     error(
       `ERR unknown subcommand or wrong number of arguments for '${args[1].toString()}'. Try CLIENT HELP.`,

@@ -158,6 +158,22 @@ describe("COMMAND, CLIENT, CONFIG GET, SELECT, ECHO", () => {
     );
   });
 
+  it("CLIENT REPLY ON is OK; OFF and SKIP are refused (they were OK, then every reply came anyway)", async () => {
+    const text = await talk([
+      frame("CLIENT", "REPLY", "ON"),
+      frame("CLIENT", "REPLY", "off"),
+      frame("CLIENT", "REPLY", "SKIP"),
+      frame("CLIENT", "REPLY", "maybe"),
+      frame("PING"),
+    ]);
+    expect(text).toBe(
+      "+OK\r\n" +
+        "-ERR CLIENT REPLY OFF is not supported: every command is answered\r\n" +
+        "-ERR CLIENT REPLY SKIP is not supported: every command is answered\r\n" +
+        "-ERR syntax error\r\n+PONG\r\n",
+    );
+  });
+
   it("CONFIG GET: globs, several patterns without duplicates, no match, an unknown subcommand", async () => {
     const text = await talk([
       frame("CONFIG", "GET", "maxclients"),
