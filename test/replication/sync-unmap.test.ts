@@ -1,0 +1,35 @@
+/**
+ * KNOWN BUG of the vm layer (src/vm/sync.ts, not this lane), run with MNEME_KNOWN_BUGS=1: a SYNC
+ * from one client while another client FREEs (unmaps) a MAP region fails with "ERR Cannot read
+ * properties of undefined (reading 'discard')". AddressSpace.sync() collects every page key, then
+ * cleans them in batches with awaits between; a region unmapped meanwhile has its store removed,
+ * and `s.stores.get(key / KEY_STRIDE)!` is undefined for its keys. Found by the crash rounds of
+ * three identities (one mapping regions, the others syncing); about two runs in three fail.
+ */
+import { describe, expect, it } from "vitest";
+import { spawnServer, tempDir } from "../service/helpers.js";
+import { CrashModel } from "./crash-driver.js";
+import { kill9, sleep } from "./crash-helpers.js";
+
+describe.skipIf(!process.env.MNEME_KNOWN_BUGS)("SYNC while another client unmaps a MAP region", () => {
+  it("every SYNC succeeds (12 rounds, three identities, one with MAP regions)", async () => {
+    const args = ["--replicate", `file:${tempDir()}`, "--user", "alice:pw-a", "--user", "bob:pw-b"];
+    const users = [undefined, { name: "alice", password: "pw-a" }, { name: "bob", password: "pw-b" }];
+    const models = users.map((u, i) => new CrashModel(i === 1, u));
+    for (let round = 0; round < 12; round++) {
+      const srv = await spawnServer(args);
+      try {
+        for (const m of models) await m.verify(srv.port);
+        const stop = { killed: false };
+        const driving = models.map((m, i) => m.drive(srv.port, 3000 + round * 10 + i, false, stop));
+        await sleep(400);
+        stop.killed = true;
+        await kill9(srv);
+        await Promise.all(driving);
+      } finally {
+        await kill9(srv);
+      }
+    }
+    for (const m of models) expect(m.acked.syncs).toBeGreaterThan(0);
+  });
+});
