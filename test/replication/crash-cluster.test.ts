@@ -2,9 +2,9 @@
  * kill -9 against the Redis backend on a real Redis Cluster (3 masters, ioredis's Cluster client)
  * with several identities at once: the default user and two ACL users drive ALLOC/WRITE/FREE/SYNC
  * concurrently, with checkpoints every 128 KiB, and the server is killed at random moments. After
- * each restart every identity's model
- * holds (crash-driver.ts), and every recovered block still belongs to its identity alone: the
- * others are refused its handles, and its handle count covers what it holds.
+ * each restart every identity's model holds (crash-driver.ts), and every recovered block still
+ * belongs to its identity alone: the others are refused its handles, and its handle count covers
+ * what it holds.
  */
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
