@@ -51,6 +51,7 @@ import {
   R_OWNER_OFFSET,
   R_RESERVE_OFFSET,
   R_VM_OFFSET,
+  VMALLOC_BASE,
 } from "./layout.js";
 import { Reserve } from "./reserve.js";
 import { type Shrinker, ShrinkerRegistry } from "./shrinker.js";
@@ -548,7 +549,9 @@ export class Heap {
       return new InvalidAddressError(address, "not an address");
     const page = Math.floor(address / this.ps);
     if (page < this.firstPage || page >= this.lastPage)
-      return new InvalidAddressError(address, "outside the arena");
+      return address >= VMALLOC_BASE
+        ? new InvalidAddressError(address, "a vmalloc address (use vfree, vread, vwrite)")
+        : new InvalidAddressError(address, "outside the arena");
     const o = this.owner[page];
     if (o === OWNER_LARGE) return new InvalidAddressError(address, "interior of a large allocation");
     if (o === OWNER_META) return new InvalidAddressError(address, "heap metadata");

@@ -5,7 +5,7 @@
  * it had already overwritten, where memmove semantics are expected.
  */
 import { describe, expect, it } from "vitest";
-import { Heap, InvalidArgumentError } from "../../src/index.js";
+import { Heap, InvalidAddressError, InvalidArgumentError } from "../../src/index.js";
 import { expectCleanFailure } from "./helpers.js";
 
 const PS = 4096;
@@ -48,5 +48,25 @@ describe("vread and vwrite", () => {
       expect(bad, `vwrite(v + ${to}, view of v + ${from}..+${n}): first wrong byte`).toBe(-1);
     }
     heap.check();
+  });
+});
+
+describe("a vmalloc address at the arena's doors", () => {
+  it("free, usableSize and realloc refuse it by name, pointing at vfree, changing nothing", () => {
+    const heap = new Heap({ bytes: 1 << 20 });
+    const v = heap.vmalloc(5000);
+    for (const [label, fn] of [
+      ["free", () => heap.free(v)],
+      ["usableSize", () => heap.usableSize(v)],
+      ["realloc", () => heap.realloc(v, 8)],
+      ["free of an interior", () => heap.free(v + 4096)],
+    ] as const) {
+      const e = expectCleanFailure(heap, InvalidAddressError, fn, label);
+      expect(e.message, label).toMatch(/vmalloc address \(use vfree/);
+    }
+    // An address past the arena that is not a vmalloc one is still just outside the arena.
+    expect(expectCleanFailure(heap, InvalidAddressError, () => heap.free(2 ** 40)).message).toMatch(
+      /outside the arena/,
+    );
   });
 });
