@@ -15,7 +15,11 @@ let handle: string;
 
 beforeAll(async () => {
   server = await spawnServer(["--requirepass", "s3cret", "--user", "alice:pw1"]);
-  const port = /dashboard on http:\/\/127\.0\.0\.1:(\d+)\//.exec(server.output())?.[1];
+  // The dashboard's line may arrive after the one spawnServer waits for.
+  const dashboard = /dashboard on http:\/\/127\.0\.0\.1:(\d+)\//;
+  for (let i = 0; i < 600 && !dashboard.test(server.output()); i++)
+    await new Promise((r) => setTimeout(r, 25));
+  const port = dashboard.exec(server.output())?.[1];
   expect(port, server.output()).toBeDefined();
   base = `http://127.0.0.1:${port}`;
   alice = new Redis({ port: server.port, username: "alice", password: "pw1", maxRetriesPerRequest: 0 });

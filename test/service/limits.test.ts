@@ -161,6 +161,11 @@ describe("client count", () => {
       });
     } finally {
       for (const s of held) s.destroy();
+      // The next tests need slots: wait until the server has seen every close but this one.
+      for (let i = 0; i < 600; i++) {
+        if (String(await first.call("INFO", "clients")).includes("connected_clients:1\r\n")) break;
+        await new Promise((res) => setTimeout(res, 50));
+      }
       first.disconnect();
     }
   });
