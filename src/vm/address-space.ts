@@ -34,7 +34,7 @@
  *
  * | file          | operations                                                             |
  * |---------------|------------------------------------------------------------------------|
- * | map-unmap.ts  | map, unmap                                                             |
+ * | map-unmap.ts  | map, unmap (store ids: store-ids.ts)                                   |
  * | access.ts     | read, write, peek (the hit and fault paths, read-ahead)                |
  * | pin.ts        | pin and release                                                        |
  * | advise.ts     | advise: kept hints, willneed, dontneed                                 |
@@ -50,6 +50,7 @@ import { isPowerOfTwo } from "../util/validate.js";
 import { peekRange, readRange, writeRange } from "./access.js";
 import { adviseRange } from "./advise.js";
 import { copy, type FileHandleLike, gather, scatter } from "./container.js";
+import { cleanCount, shrinkClean } from "./eviction.js";
 import { Pager } from "./fault.js";
 import { type FrameSource, pageSource, poolSource } from "./frame-source.js";
 import { KEY_STRIDE } from "./frames.js";
@@ -63,6 +64,7 @@ import { createPolicy, type ReplacementPolicy } from "./policies/policy.js";
 import { SpaceState } from "./space-state.js";
 import type { Store } from "./stores/store.js";
 import { syncRange } from "./sync.js";
+import { writebackOldest } from "./writeback.js";
 
 export type { VmStats } from "./inspect.js";
 export type { MapOptions } from "./map-unmap.js";
@@ -313,12 +315,12 @@ export class AddressSpace {
   /** Drops up to `pages` clean resident pages (the page-cache shrinker); returns how many went. */
   shrink(pages: number): number {
     checkCount("pages", pages);
-    return this.pager.shrinkClean(pages);
+    return shrinkClean(this.pager, pages);
   }
 
   /** Clean resident pages that shrink() could drop now. */
   cleanPages(): number {
-    return this.pager.cleanCount();
+    return cleanCount(this.pager);
   }
 
   /**
@@ -383,7 +385,7 @@ export class AddressSpace {
     if (dirtiedBefore !== undefined && (typeof dirtiedBefore !== "number" || Number.isNaN(dirtiedBefore))) {
       throw new InvalidArgumentError("dirtiedBefore", dirtiedBefore, "must be a time (a number)");
     }
-    return this.pager.writebackOldest(count, dirtiedBefore);
+    return writebackOldest(this.pager, count, dirtiedBefore ?? Number.POSITIVE_INFINITY);
   }
 
   /**

@@ -10,6 +10,7 @@
 import { hint as checkHint, type Hint, isKeptHint, type KeptHint } from "./hints.js";
 import type { Mapping } from "./mappings.js";
 import type { SpaceState } from "./space-state.js";
+import { clean } from "./writeback.js";
 
 /** Applies `hint` to [v, v + length): kept hints change future faults, willneed/dontneed act now. */
 export async function adviseRange(s: SpaceState, v: number, length: number, hint: Hint): Promise<void> {
@@ -57,7 +58,7 @@ async function dropRange(s: SpaceState, m: Mapping, from: number, to: number): P
     // at a moment when it is clean and has no I/O, or that write would be lost.
     do {
       await s.settle(key);
-      await pager.clean(key);
+      await clean(pager, key);
       await s.unrefWait(key);
     } while (s.unsettled(key, true));
     s.refusePinnedPage(key);

@@ -23,6 +23,7 @@ import type { Pager } from "./fault.js";
 import { BUSY, RESIDENT } from "./frames.js";
 import { PendingIO } from "./pending-io.js";
 import { NO_VICTIM } from "./policies/policy.js";
+import { writeBack } from "./writeback.js";
 
 /**
  * The synchronous fast path of obtainFrame: a free slot with its arena page, or the frame of a
@@ -123,7 +124,7 @@ export async function obtainFrame(p: Pager, incoming: number, freshAtStart: bool
       p.pending.set(v, io);
       p.busy++;
       try {
-        await p.writeBack(v, f);
+        await writeBack(p, v, f);
         p.stats.evictions++;
         p.dirty--;
         fr.dirtyEnd[f] = 0;

@@ -38,13 +38,12 @@
  * (sync, dontneed, the flusher) is writeback.ts. Both work on the Pager's state below.
  */
 import { MnemeError, type OutOfMemoryError } from "../errors.js";
-import { cleanCount, obtainFrame, obtainNow, shrinkClean } from "./eviction.js";
+import { obtainFrame, obtainNow } from "./eviction.js";
 import type { FrameSource } from "./frame-source.js";
 import { F_READAHEAD, FrameTable, KEY_STRIDE, RESIDENT } from "./frames.js";
 import { PendingIO } from "./pending-io.js";
 import type { ReplacementPolicy } from "./policies/policy.js";
-import { type Store, StoreError } from "./stores/store.js";
-import { clean, writeBack, writebackOldest } from "./writeback.js";
+import { readBatch, type Store, StoreError } from "./stores/store.js";
 
 export { KEY_STRIDE } from "./frames.js";
 export { PendingIO } from "./pending-io.js";
@@ -84,16 +83,6 @@ export interface FaultTarget {
   mapping?: { readonly removed: boolean };
   /** Count as prefetch (willneed) rather than a fault. */
   prefetch?: boolean;
-}
-
-/**
- * A batch read through readPage, one call per page, started together. Settles once every call
- * has: one that fails first must not let the frames go back to the page layer while the others
- * still write into them (their bytes would land in whatever page the frame holds next).
- */
-async function readEach(store: Store, offset: number, views: Uint8Array[]): Promise<void> {
-  const results = await Promise.allSettled(views.map((v, i) => store.readPage(offset + i * v.length, v)));
-  for (const r of results) if (r.status === "rejected") throw r.reason;
 }
 
 /**
@@ -221,39 +210,6 @@ export class Pager {
   /** Time source for dirty ages (the reclaim layer's clock when the address space has one). */
   now: () => number = Date.now;
 
-  /** See writeback.ts writebackOldest. */
-  writebackOldest(count: number, dirtiedBefore = Number.POSITIVE_INFINITY): Promise<number> {
-    return writebackOldest(this, count, dirtiedBefore);
-  }
-
-  /**
-   * Writes resident dirty page `key` back and keeps it resident and clean (sync, dontneed); see
-   * writeback.ts. Resolves true when this call wrote the page.
-   */
-  clean(key: number): Promise<boolean> {
-    return clean(this, key);
-  }
-
-  /** Whether a clean() write of `key` is in flight (the page reads as clean until it lands). */
-  isCleaning(key: number): boolean {
-    return this.cleaning.has(key);
-  }
-
-  /** Writes the dirty prefix of frame `f` (holding `key`) to its store. */
-  writeBack(key: number, f: number): Promise<void> {
-    return writeBack(this, key, f);
-  }
-
-  /** See eviction.ts shrinkClean. */
-  shrinkClean(count: number): number {
-    return shrinkClean(this, count);
-  }
-
-  /** Idle, unpinned, clean resident pages: what shrinkClean could drop now. */
-  cleanCount(): number {
-    return cleanCount(this);
-  }
-
   /**
    * The frame holding `key`, with a transient ref the caller must drop with unref() once its
    * synchronous work on the frame is done. Hits count and touch recency unless `touch` is false.
@@ -332,11 +288,12 @@ export class Pager {
         const store = target.store;
         try {
           if (got.length === 1) await store.readPage(target.offset, this.view(got[0]));
-          else {
-            const views = got.map((g) => this.view(g));
-            if (store.readPages) await store.readPages(target.offset, views);
-            else await readEach(store, target.offset, views);
-          }
+          else
+            await readBatch(
+              store,
+              target.offset,
+              got.map((g) => this.view(g)),
+            );
         } catch (e) {
           this.stats.storeErrors++;
           throw e instanceof MnemeError ? e : new StoreError(store.description, "read", target.offset, e);

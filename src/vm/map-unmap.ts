@@ -19,6 +19,7 @@ import { hint as checkHint, type Hint, HintRanges, isKeptHint } from "./hints.js
 import type { Mapping } from "./mappings.js";
 import type { SpaceState } from "./space-state.js";
 import type { Store } from "./stores/store.js";
+import { clean } from "./writeback.js";
 
 export interface MapOptions {
   length: number;
@@ -174,7 +175,7 @@ export async function unmapRegion(s: SpaceState, v: number): Promise<void> {
       // persistent store, acknowledged, so it must reach the store). Drop it only when settled.
       do {
         await s.settle(key);
-        if (!anonymous) await s.pager.clean(key);
+        if (!anonymous) await clean(s.pager, key);
         await s.unrefWait(key);
       } while (s.unsettled(key, !anonymous));
       if (covered(key % KEY_STRIDE)) continue;

@@ -12,6 +12,7 @@
 import { KEY_STRIDE } from "./frames.js";
 import type { SpaceState } from "./space-state.js";
 import type { Store } from "./stores/store.js";
+import { clean } from "./writeback.js";
 
 /**
  * Writes dirty pages back and waits, then flushes every store written since its last flush
@@ -47,8 +48,8 @@ export async function syncRange(s: SpaceState, v?: number, length?: number): Pro
       // A page whose write another clean has in flight (the flusher's, dontneed's) reads as
       // clean, but its bytes are not in the store yet: clean() waits for that write (and writes
       // the page itself if it failed or the page was dirtied again).
-      if (pager.frames.dirtyEnd[f] === 0 && !pager.isCleaning(key)) return;
-      await pager.clean(key);
+      if (pager.frames.dirtyEnd[f] === 0 && !pager.cleaning.has(key)) return;
+      await clean(pager, key);
     } catch (e) {
       failure ??= e;
     }

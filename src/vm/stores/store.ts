@@ -66,6 +66,18 @@ export class StoreError extends MnemeError {
   }
 }
 
+/**
+ * Reads consecutive pages from `offset` into `views`: one readPages, or one readPage per page,
+ * started together. Settles once every call has: one that fails first must not let the frames go
+ * back to the page layer while the others still write into them (their bytes would land in
+ * whatever page the frame holds next).
+ */
+export async function readBatch(store: Store, offset: number, views: readonly Uint8Array[]): Promise<void> {
+  if (store.readPages) return store.readPages(offset, views);
+  const results = await Promise.allSettled(views.map((v, i) => store.readPage(offset + i * v.length, v)));
+  for (const r of results) if (r.status === "rejected") throw r.reason;
+}
+
 /** Zero-fills `into` from `from` on (a short read). */
 export function zeroTail(into: Uint8Array, from: number): void {
   if (from < into.length) fillBytes(into, 0, from);
