@@ -69,7 +69,8 @@ export function checkRedZone(
 export function allocDebug(s: Slabs, c: number, wait: boolean): number {
   const w = s.w;
   let slab = w[s.dw + c * CACHE_WORDS + C_PARTIAL];
-  if (slab === 0) slab = s.refill(c, wait);
+  const refilled = slab === 0;
+  if (refilled) slab = s.refill(c, wait);
   const g = s.owner[slab] >> 6;
   const h = slab * s.wpp;
   let wi = w[h + S_HINT];
@@ -77,7 +78,17 @@ export function allocDebug(s: Slabs, c: number, wait: boolean): number {
   const free = ~w[h + S_BITMAP + wi];
   const bit = 31 - Math.clz32(free & -free);
   const address = slab * s.ps + s.gData[g] + ((wi << 5) + bit) * s.stride[c];
-  if (!s.ctors[c]) checkPoison(s.mem, address, s.size[c], s.name(c));
+  if (!s.ctors[c]) {
+    try {
+      checkPoison(s.mem, address, s.size[c], s.name(c));
+    } catch (e) {
+      // A slab just taken off the empty list (refill put it on the partial list) goes back
+      // there, or the lists would hold a partial slab with no object in use. A new slab is
+      // freshly poisoned and cannot fail here.
+      if (refilled) s.emptied(c, slab);
+      throw e;
+    }
+  }
   w[h + S_HINT] = wi;
   w[h + S_BITMAP + wi] |= 1 << bit;
   const inuse = w[h + S_INUSE] + 1;
