@@ -13,12 +13,15 @@
  * frame with the bytes before the page is published (FaultTarget.fill). Read-ahead windows live
  * in the mapping (lastPage, window) and grow while faults stay sequential.
  */
-import { InvalidAddressError, InvalidArgumentError, MnemeError } from "../errors.js";
+import { constants } from "node:buffer";
+import { InvalidAddressError, InvalidArgumentError, MnemeError, OutOfMemoryError } from "../errors.js";
 import { copyBytes } from "../util/shared-bytes.js";
 import type { FaultTarget } from "./fault.js";
 import type { Mapping } from "./mappings.js";
 import type { SpaceState } from "./space-state.js";
 import { StoreError } from "./stores/store.js";
+
+const MAX_LENGTH = constants.MAX_LENGTH;
 
 /** Reads `length` bytes at `v` (into `into` when given, else a new array). */
 export async function readRange(
@@ -32,7 +35,7 @@ export async function readRange(
   if (into !== undefined && (!(into instanceof Uint8Array) || into.length < length)) {
     throw new InvalidArgumentError("into", into, `must be a Uint8Array of at least ${length} bytes`);
   }
-  const out = into ?? new Uint8Array(length);
+  const out = into ?? resultBuffer(length);
   await walk(s, m, v, length, false, (frame, inPage, pos, n) => {
     copyBytes(out, pos, frame.subarray(inPage, inPage + n));
   });
@@ -54,6 +57,25 @@ export async function writeRange(s: SpaceState, v: number, bytes: Uint8Array): P
   await walk(s, m, v, bytes.length, true, (frame, inPage, pos, n) => {
     copyBytes(frame, inPage, bytes.subarray(pos, pos + n));
   });
+}
+
+/**
+ * The array a read or peek returns. A mapping may be far larger than one Uint8Array can be
+ * (constants.MAX_LENGTH), or than the heap can give: a typed error instead of a RangeError.
+ */
+function resultBuffer(length: number): Uint8Array {
+  if (length > MAX_LENGTH) {
+    throw new InvalidArgumentError(
+      "length",
+      length,
+      `is more than one Uint8Array holds (${MAX_LENGTH} bytes): read in parts, or into a given array`,
+    );
+  }
+  try {
+    return new Uint8Array(length);
+  } catch {
+    throw new OutOfMemoryError(length, 0, 0, "exhausted", "the JavaScript heap cannot hold the result");
+  }
 }
 
 /**
@@ -139,7 +161,7 @@ export async function peekRange(s: SpaceState, v: number, length: number): Promi
   const m = s.range(v, length, false);
   const ps = s.pageSize;
   const pager = s.pager;
-  const out = new Uint8Array(length);
+  const out = resultBuffer(length);
   const base = s.baseKey(m);
   let tmp: Uint8Array | undefined;
   let pos = 0;
