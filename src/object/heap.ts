@@ -30,8 +30,9 @@ import { PageAllocator, type PageAllocatorOptions } from "../page/buddy.js";
 import { type WatermarkOptions, type Watermarks, watermarks } from "../page/watermarks.js";
 import { fillBytes } from "../util/shared-bytes.js";
 import { isPowerOfTwo } from "../util/validate.js";
+import { heapCheck } from "./check.js";
 import { defineCache, formatHeap } from "./format.js";
-import { type HeapStats, heapCheck, heapDebugInfo, heapStats } from "./inspect.js";
+import { type HeapStats, heapDebugInfo, heapStats } from "./inspect.js";
 import {
   C_AC_LIMIT,
   CACHE_WORDS,
