@@ -242,6 +242,21 @@ export async function startReplication(svc: Service, progress?: Progress): Promi
     for (const d of skipped)
       svc.events.emitEvent("recovery", `skipped damage in ${d.where} at ${d.offset}: ${d.why}`, { ...d });
   }
+  // With freeOnClose a block lives as long as the connection that made it, and every connection
+  // ended with the stop: blocks a clean close would have freed (a kill -9 left them in the log)
+  // go now, each logged as a FREE, instead of coming back with no connection to ever free them.
+  if (c.freeOnClose) {
+    const orphans = [...svc.caps.all()].filter((cap) => cap.kind === "anon");
+    for (const cap of orphans) await svc.release(cap);
+    if (orphans.length > 0)
+      svc.events.emitEvent(
+        "recovery",
+        `freed ${orphans.length} blocks of connections that ended (freeOnClose)`,
+        {
+          freed: orphans.length,
+        },
+      );
+  }
   svc.events.emitEvent("replication", `replicating to ${backend.target} (appendfsync ${c.appendfsync})`, {
     backend: backend.target,
     fsync: c.appendfsync,
