@@ -19,7 +19,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { resolve } from "node:path";
-import { MnemeError } from "../errors.js";
+import { InvalidArgumentError, MnemeError } from "../errors.js";
 import { ObserveServer } from "../observe/http.js";
 import { CommandTimings } from "../observe/timings.js";
 import { Mempool } from "../pool/mempool.js";
@@ -108,7 +108,18 @@ export class Service {
 
   constructor(config: Partial<ServiceConfig> = {}) {
     this.config = resolveConfig(config);
-    this.pool = Mempool.create(this.config.memory, { maxWorkers: Math.max(16, this.config.workers + 2) });
+    try {
+      this.pool = Mempool.create(this.config.memory, { maxWorkers: Math.max(16, this.config.workers + 2) });
+    } catch (e) {
+      // A pool too small for its own structures failed with the heap's words about a size the
+      // operator never gave ('invalid size 143648: exceeds the arena's 126976 usable bytes').
+      if (!(e instanceof MnemeError)) throw e;
+      throw new InvalidArgumentError(
+        "memory",
+        this.config.memory,
+        `too small for the pool and its own structures (${e.message})`,
+      );
+    }
     this.maps = new MapRegions(this.config.data, this.config.mapFrames, this.events, {
       dirtyLow: this.config.mapDirtyLow,
       dirtyHigh: this.config.mapDirtyHigh,

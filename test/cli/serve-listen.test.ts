@@ -69,6 +69,28 @@ describe("serve --host and --data must not be empty", () => {
   });
 });
 
+describe("serve --memory", () => {
+  it("a pool too small for its own structures names --memory, not a size the operator never gave", () => {
+    for (const size of ["64kb", "128kb", "192kb"]) {
+      expectOneLineError(
+        mneme([
+          "serve",
+          "--port",
+          "0",
+          "--no-http",
+          "--replicate",
+          "off",
+          "--memory",
+          size,
+          "--data",
+          tempDir(),
+        ]),
+        /^mneme: invalid memory \d+: too small for the pool and its own structures \(/,
+      );
+    }
+  });
+});
+
 describe("serve --requirepass", () => {
   it("an empty password (MNEME_REQUIREPASS=) is refused rather than locking out clients that send none", () => {
     expectOneLineError(
