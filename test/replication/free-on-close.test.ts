@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { spawnServer, tempDir } from "../service/helpers.js";
 import { kill9 } from "./crash-helpers.js";
 
-async function crashAndRestart(freeOnClose: boolean): Promise<{ block: unknown; region: unknown; info: string }> {
+async function crashAndRestart(freeOnClose: boolean): Promise<{ block: unknown; region: unknown }> {
   const data = tempDir();
   const args = ["--data", data, "--appendfsync", "always", ...(freeOnClose ? ["--free-on-close"] : [])];
   const first = await spawnServer(args);
@@ -28,8 +28,7 @@ async function crashAndRestart(freeOnClose: boolean): Promise<{ block: unknown; 
     await d.connect();
     const block = await d.call("READ", h, 0, 5).then(String, (e: Error) => e.message);
     const region = await d.call("READ", m, 100, 6).then(String, (e: Error) => e.message);
-    const info = String(await d.call("INFO", "mneme"));
-    return { block, region, info };
+    return { block, region };
   } finally {
     d.disconnect();
     await second.stop();
