@@ -8,7 +8,7 @@
  * never be evicted, and a fault that finds only such pages fails with OutOfMemoryError reason
  * "no-backing-store".
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { InvalidArgumentError, OutOfMemoryError } from "../../errors.js";
 import { fillBytes } from "../../util/shared-bytes.js";
 import { type Store, StoreError } from "./store.js";
@@ -25,10 +25,13 @@ export interface AnonymousStoreOptions {
 
 export const DEFAULT_SWAP_CAP = 2 ** 30;
 let swapCounter = 0;
+/** Swap files of the stores of this process that are not closed, by absolute path. */
+const swapsInUse = new Set<string>();
 
 export class AnonymousStore implements Store {
   readonly description: string;
   readonly swap: SwapFile | undefined;
+  private swapKey: string | undefined;
   private pageSize = 0;
 
   constructor(options: AnonymousStoreOptions = {}) {
@@ -50,6 +53,18 @@ export class AnonymousStore implements Store {
       this.description = "anonymous (no swap)";
     } else {
       const path = swap ?? join(dataDir, "swap", `anon-${process.pid}-${++swapCounter}.swap`);
+      // Two stores on one swap file would each truncate it when they open it and write their
+      // slots over each other's: the other's swapped pages would read back as zeros or as its.
+      const key = resolve(path);
+      if (swapsInUse.has(key)) {
+        throw new InvalidArgumentError(
+          "swap",
+          swap,
+          "is the swap file of another AnonymousStore (until it is closed)",
+        );
+      }
+      swapsInUse.add(key);
+      this.swapKey = key;
       this.swap = new SwapFile(path, swapCap);
       this.description = `anonymous (swap ${path})`;
     }
@@ -113,6 +128,7 @@ export class AnonymousStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.swapKey !== undefined) swapsInUse.delete(this.swapKey);
     try {
       await this.swap?.close();
     } catch (e) {
