@@ -62,7 +62,7 @@ describe("close() beside other calls", () => {
     const { space, stores } = await spaceWithDirtyMappings(5);
     await Promise.all([space.close(), space.close(), space.close()]);
     expect(space.stats()).toMatchObject({ mappings: 0, resident: 0, dirty: 0 });
-    stores.forEach((s, i) => expect(s.data.get(3 * PS)?.[0]).toBe(i + 1));
+    for (const [i, s] of stores.entries()) expect(s.data.get(3 * PS)?.[0]).toBe(i + 1);
     await space.close();
   });
 

@@ -277,6 +277,7 @@ describe("seeded interleavings of every command, odd page sizes and aliasing map
   const seeds = Number(process.env.MNEME_VM_SEEDS ?? 60);
   const first = Number(process.env.MNEME_VM_SEED ?? 1);
   it(`${seeds} seeds from ${first}: every byte read is the model's, nothing acknowledged is lost`, async () => {
-    for (let seed = first; seed < first + seeds; seed++) await run(seed, Number(process.env.MNEME_VM_STEPS ?? 40));
+    for (let seed = first; seed < first + seeds; seed++)
+      await run(seed, Number(process.env.MNEME_VM_STEPS ?? 40));
   }, 120_000);
 });
