@@ -4,7 +4,7 @@
  * range validation, the keys of a mapping's resident pages, and the "settled" test a dropper
  * (unmap, dontneed) must pass before it drops a page.
  *
- * Who writes what: the tree, store tables and mapEpoch change in map-unmap.ts only; pinRecords in
+ * Who writes what: the tree, store tables, ids and mapEpoch change in map-unmap.ts only; pinRecords in
  * pin.ts only; closed and deadError in AddressSpace (close, terminate). Everything here runs on
  * one thread; the awaits in between are where other calls interleave (fault.ts's contract).
  */
