@@ -495,6 +495,9 @@ export class PageAllocator {
 
   /** Unusable free space index at `order` (see PageStats.fragmentation). */
   fragmentation(order = this.maxOrder): number {
+    if (!(typeof order === "number" && Number.isInteger(order) && order >= 0 && order <= this.maxOrder)) {
+      throw new InvalidArgumentError("order", order, `must be an integer from 0 to ${this.maxOrder}`);
+    }
     this.drainHot();
     return fragmentationIndex(this, order);
   }

@@ -43,6 +43,8 @@ export const RECLAIM_CLUSTER = 32;
 export function watermarks(total: number, options: WatermarkOptions = {}): Watermarks {
   if (!Number.isSafeInteger(total) || total < 4)
     throw new InvalidArgumentError("frames", total, "must be an integer >= 4");
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError("options", options, "must be an object");
   const min = options.min ?? Math.max(2, Math.floor(total / 64));
   const gap = Math.max(1, Math.floor(min / 4), Math.min(RECLAIM_CLUSTER, Math.floor(total / 16)));
   const low = options.low ?? Math.max(min + 1, min + gap);
@@ -55,6 +57,7 @@ export function watermarks(total: number, options: WatermarkOptions = {}): Water
     if (!Number.isSafeInteger(v) || v < 0)
       throw new InvalidArgumentError(name, v, "must be a non-negative integer");
   }
+  if (min >= total) throw new InvalidArgumentError("min", min, `must be below the ${total} frames`);
   if (!(min < low)) throw new InvalidArgumentError("low", low, `must be above min (${min})`);
   if (!(low < high)) throw new InvalidArgumentError("high", high, `must be above low (${low})`);
   if (high > total) throw new InvalidArgumentError("high", high, `must be at most the ${total} frames`);
