@@ -533,6 +533,9 @@ export class Heap {
 
   private freeLarge(address: number, page: number): void {
     this.slabs.withLock(() => {
+      // Read again under the lock: in a pool another thread's free of the same block may have
+      // won since free() looked (a double free racing itself), and must be refused, not repeated.
+      if (this.owner[page] !== OWNER_LARGE) throw this.foreign(address);
       const n = this.pages.blockPages(page);
       const w = this.pages.w;
       w[this.rw + R_LARGE_COUNT]--;
