@@ -17,6 +17,7 @@
  */
 import { BLOCK_KINDS } from "../object/inspect.js";
 import { SEGMENT_SPAN } from "../pool/layout.js";
+import { EVENT_KINDS } from "../service/events.js";
 import type { Service, ServiceStats } from "../service/server.js";
 import { type IdentityUsage, identities } from "./identities.js";
 
@@ -50,17 +51,7 @@ export interface Snapshot {
 
 export function snapshot(svc: Service, intervalMs: number): Snapshot {
   const events: Record<string, number> = {};
-  for (const kind of [
-    "reclaim",
-    "throttle",
-    "oom",
-    "recovery",
-    "replication",
-    "checkpoint",
-    "client",
-  ] as const) {
-    events[kind] = svc.events.count(kind);
-  }
+  for (const kind of EVENT_KINDS) events[kind] = svc.events.count(kind);
   return {
     time: Date.now(),
     stats: svc.stats(),

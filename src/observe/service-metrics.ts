@@ -3,6 +3,8 @@
  * and the registry): requests and latencies per command, connections, reply buffers, identities
  * and quotas, events by kind, replication lag and batches.
  */
+
+import { EVENT_KINDS } from "../service/events.js";
 import type { Service, ServiceStats } from "../service/server.js";
 import { identities } from "./identities.js";
 import type { MetricType, Sample, Scrape } from "./metrics.js";
@@ -81,12 +83,7 @@ export function serviceFamilies(svc: Service, family: Define): void {
   one("mneme_quota_bytes", "Bytes one identity may hold", "gauge", () => svc.quotas.limits.bytes);
   one("mneme_quota_handles", "Handles one identity may hold", "gauge", () => svc.quotas.limits.handles);
   family("mneme_events_total", "Events by kind (reclaim, throttle, oom, recovery, ...)", "counter", () =>
-    (["reclaim", "throttle", "oom", "recovery", "replication", "checkpoint", "client"] as const).map(
-      (kind) => ({
-        labels: { kind },
-        value: svc.events.count(kind),
-      }),
-    ),
+    EVENT_KINDS.map((kind) => ({ labels: { kind }, value: svc.events.count(kind) })),
   );
 
   // replication

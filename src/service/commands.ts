@@ -139,11 +139,25 @@ export function dispatch(svc: Service, conn: Connection, args: Buffer[]): undefi
   timings.record(spec.slot!, performance.now() - t0);
 }
 
+/**
+ * Runs a command; its typed errors become the client's error reply. Anything else is a fault of
+ * the server (a bug), not of the request: it is answered as an error too and reported as an
+ * "error" event, rather than thrown out of the socket's data handler, which would end the process
+ * and every other client's session with it.
+ */
 function runCommand(spec: CommandSpec, svc: Service, conn: Connection, args: Buffer[]): undefined {
   try {
     spec.run(svc, conn, args);
   } catch (e) {
-    if (!(e instanceof MnemeError)) throw e;
-    conn.reply(error(`ERR ${e.message}`));
+    if (e instanceof MnemeError) {
+      conn.reply(error(`ERR ${e.message}`));
+      return;
+    }
+    const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    svc.events.emitEvent("error", `internal error in ${conn.lastCommand}: ${why}`, {
+      command: conn.lastCommand,
+      error: why,
+    });
+    conn.reply(error(`ERR internal error in '${conn.lastCommand}': ${why}`));
   }
 }

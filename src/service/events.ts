@@ -5,14 +5,20 @@
  */
 import { EventEmitter } from "node:events";
 
-export type ServiceEventKind =
-  | "reclaim"
-  | "throttle"
-  | "oom"
-  | "recovery"
-  | "replication"
-  | "checkpoint"
-  | "client";
+/** Every kind, in the order INFO, the metrics and the dashboard list them. */
+export const EVENT_KINDS = [
+  "reclaim",
+  "throttle",
+  "oom",
+  "recovery",
+  "replication",
+  "checkpoint",
+  "client",
+  "error",
+] as const;
+
+/** "error": a command failed by a fault of the server itself (a bug), not of its arguments. */
+export type ServiceEventKind = (typeof EVENT_KINDS)[number];
 
 export interface ServiceEvent {
   /** Milliseconds since the epoch. */
