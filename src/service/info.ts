@@ -99,6 +99,7 @@ function section(svc: Service, name: string): [string, string | number][] {
         ["total_commands_processed", svc.counters.commands],
         ["rejected_connections", svc.counters.rejected],
         ["protocol_errors", svc.counters.protocolErrors],
+        ["internal_errors", svc.events.count("error")],
       ];
     case "replication":
       return [["role", "master"], ["connected_slaves", 0], ...replicationLines(svc)];

@@ -40,6 +40,7 @@ describe("a fault inside a command", () => {
       expect(replies?.[2]).toEqual([null, "PONG"]);
       expect(svc.events.count("error")).toBe(1);
       expect(svc.events.recent().at(-1)?.message).toContain("internal error in echo");
+      expect(String(await b.call("INFO", "stats"))).toContain("internal_errors:1\r\n");
       expect(String(await b.call("READ", h, 0, 10))).toBe("still here");
       spec.run = echo;
       expect(String(await a.call("ECHO", "back"))).toBe("back");
