@@ -70,7 +70,13 @@ export {
 } from "./reclaim/reclaimer.js";
 export { startWriteback } from "./reclaim/writeback.js";
 export { heapZone, poolZone } from "./reclaim/zones.js";
-export { type Handle, MnemeClient, type MnemeClientOptions, MnemePipeline } from "./service/client.js";
+export {
+  type Handle,
+  MnemeClient,
+  type MnemeClientOptions,
+  type MnemeMapOptions,
+  MnemePipeline,
+} from "./service/client.js";
 export { DEFAULTS as SERVICE_DEFAULTS, type ServiceConfig } from "./service/config.js";
 export { Service } from "./service/server.js";
 export { copyBytes, fillBytes } from "./util/shared-bytes.js";

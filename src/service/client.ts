@@ -16,14 +16,14 @@ import type { Hint } from "../vm/hints.js";
 export type Handle = string;
 
 /** MAP's options: the backing store (anonymous memory, or a named file of this identity) and a hint. */
-export interface MapOptions {
+export interface MnemeMapOptions {
   store?: "anon" | "file";
   /** The file's name under the data directory (with store "file"). */
   name?: string;
   hint?: Hint;
 }
 
-function mapArgs(length: number, o: MapOptions): (string | number)[] {
+function mapArgs(length: number, o: MnemeMapOptions): (string | number)[] {
   const args: (string | number)[] = [length];
   if (o.store === "file") args.push("STORE", "file", o.name ?? "");
   else if (o.store === "anon") args.push("STORE", "anon");
@@ -45,7 +45,7 @@ export class MnemePipeline {
     this.ops.push(["ALLOC", args, (v) => String(v)]);
     return this;
   }
-  map(length: number, options: MapOptions = {}): this {
+  map(length: number, options: MnemeMapOptions = {}): this {
     this.ops.push(["MAP", mapArgs(length, options), (v) => String(v)]);
     return this;
   }
@@ -91,7 +91,7 @@ export class MnemeClient {
   }
 
   /** A pageable region (backed by the vm layer), usable with read, write, size and free. */
-  async map(length: number, options: MapOptions = {}): Promise<Handle> {
+  async map(length: number, options: MnemeMapOptions = {}): Promise<Handle> {
     return String(await this.redis.call("MAP", ...mapArgs(length, options)));
   }
 
