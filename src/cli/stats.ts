@@ -16,6 +16,7 @@ interface StatsOptions {
   host: string;
   port: string;
   requirepass?: string;
+  login?: string;
   timeout: string;
   json?: boolean;
 }
@@ -74,11 +75,13 @@ export async function fetchStats(
   p: number,
   password: string | undefined,
   timeoutMs: number,
+  username?: string,
 ): Promise<{ stats: Record<string, number>; info: InfoSections }> {
   const where = `${host}:${p}`;
   const redis = new Redis({
     host,
     port: p,
+    username,
     password,
     lazyConnect: true,
     connectTimeout: timeoutMs,
@@ -161,6 +164,14 @@ function report(where: string, stats: Record<string, number>, info: InfoSections
   return rows.map(([k, v]) => `${c.bold(k.padEnd(width))}  ${v}`).join("\n");
 }
 
+/** "name:password" (the form of serve's --user) as [name, password]. */
+function login(text: string): [string, string] {
+  const at = text.indexOf(":");
+  if (at <= 0 || at === text.length - 1)
+    throw new CommanderArgumentError(`--login: expected name:password, got ${JSON.stringify(text)}`);
+  return [text.slice(0, at), text.slice(at + 1)];
+}
+
 export function registerStats(program: Command): void {
   const cmd = program
     .command("stats")
@@ -168,16 +179,19 @@ export function registerStats(program: Command): void {
     .option("--host <addr>", "server address", DEFAULTS.host)
     .option("--port <n>", "server RESP port", String(DEFAULTS.port))
     .option("--requirepass <secret>", "password of the default user, when the server has one")
+    .option("--login <name:password>", "log in as this ACL user (one of the server's --user) instead")
     .option("--timeout <ms>", `give up after this long (1 to ${MAX_TIMEOUT_MS})`, "3000")
     .option("--json", "print one JSON object { server, stats, info }")
     .addHelpText(
       "after",
       "\nExamples:\n  mneme stats\n  mneme stats --port 7000 --json | jq .stats.free\n" +
-        "  MNEME_PORT=7000 MNEME_REQUIREPASS=s3cret mneme stats\n  mneme stats --config mneme.json",
+        "  MNEME_PORT=7000 MNEME_REQUIREPASS=s3cret mneme stats\n  mneme stats --login alice:pw1\n" +
+        "  mneme stats --config mneme.json",
     )
     .action(async (o: StatsOptions) => {
       const p = port(o.port);
-      const { stats, info } = await fetchStats(o.host, p, o.requirepass, millis(o.timeout));
+      const [user, password] = o.login === undefined ? [undefined, o.requirepass] : login(o.login);
+      const { stats, info } = await fetchStats(o.host, p, password, millis(o.timeout), user);
       const where = `${o.host}:${p}`;
       if (o.json) console.log(JSON.stringify({ server: where, stats, info }));
       else console.log(report(where, stats, info));

@@ -198,6 +198,24 @@ describe("mneme stats", () => {
     expect(r.stderr).toMatch(/^mneme: 127\.0\.0\.1:\d+: NOAUTH/);
   });
 
+  it("--login name:password: as an ACL user of the server; a wrong one is the server's refusal", async () => {
+    const acl = await spawnServer(["--requirepass", "s3cret", "--user", "alice:pw1"]);
+    try {
+      const ok = await mnemeAsync(["stats", "--json", "--port", String(acl.port), "--login", "alice:pw1"]);
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(JSON.parse(ok.stdout).server).toBe(`127.0.0.1:${acl.port}`);
+      const bad = await mnemeAsync(["stats", "--port", String(acl.port), "--login", "alice:nope"]);
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toMatch(/^mneme: 127\.0\.0\.1:\d+: WRONGPASS/);
+      const malformed = await mnemeAsync(["stats", "--port", String(acl.port), "--login", "alice"]);
+      expect(malformed.status).toBe(1);
+      expect(malformed.stderr.trim().split("\n")).toHaveLength(1);
+      expect(malformed.stderr).toContain("--login: expected name:password");
+    } finally {
+      await acl.stop();
+    }
+  });
+
   it("reads host, port and password from the same config file as serve", async () => {
     const config = join(tempDir(), "mneme.json");
     writeFileSync(config, JSON.stringify({ port: srv.port, requirepass: "s3cret", workers: 3 }));
