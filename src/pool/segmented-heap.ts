@@ -60,8 +60,8 @@ export class SegmentedHeap {
     return this.segments[0].heap.createCache(name, objectSize, options);
   }
 
-  vmalloc(bytes: number): number {
-    return this.segments[0].heap.vmalloc(bytes);
+  vmalloc(bytes: number, flags?: AllocFlags): number {
+    return this.segments[0].heap.vmalloc(bytes, flags);
   }
 
   vfree(vaddress: number): void {
