@@ -31,10 +31,11 @@
  * record, or a jump in seq (a missing segment), is damage in the middle: LogCorruptionError,
  * unless the operator asked to skip it.
  */
-import { mkdirSync, readdirSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { type FileHandle, open, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { LogCorruptionError } from "../errors.js";
+import { prepareDataDirectory } from "../service/data-dir.js";
 import type {
   BackendStats,
   LoadedCheckpoint,
@@ -120,7 +121,8 @@ export class FileBackend implements ReplicationBackend {
   }
 
   async open(): Promise<void> {
-    mkdirSync(this.dir, { recursive: true });
+    // Not mkdirSync's recursive mode: it never returns below /proc (see data-dir.ts).
+    prepareDataDirectory(this.dir, "replication directory");
     for (const f of readdirSync(this.dir)) if (f.endsWith(".tmp")) await unlink(join(this.dir, f));
   }
 

@@ -2,6 +2,7 @@
  * The file backend's writer: segments that fill up are fsynced and closed in the background while
  * the next one is written, and durable() covers them all.
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -83,5 +84,22 @@ describe("file backend rotation", () => {
     } finally {
       spy.mockRestore();
     }
+  });
+});
+
+describe("file backend directory", () => {
+  it("an unusable directory is a DataDirectoryError at open, never a hang (Node's recursive mkdir loops below /proc)", () => {
+    // In a child process: the old code spun in a synchronous loop, which no test timeout interrupts.
+    const script =
+      'import { FileBackend } from "./src/replication/file-backend.ts";\n' +
+      'new FileBackend("/proc/nonexistent/x", { segmentSize: 4096 }).open().then(\n' +
+      '  () => console.log("opened"), (e) => console.log(e.name, e.message));\n';
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      cwd: new URL("../../", import.meta.url).pathname,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(r.error, "the open did not return").toBeUndefined();
+    expect(r.stdout).toMatch(/^DataDirectoryError replication directory \/proc\/nonexistent\/x: /);
   });
 });
