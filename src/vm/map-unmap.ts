@@ -100,6 +100,15 @@ export function mapRegion(s: SpaceState, options: MapOptions): number {
     );
   }
   let storeId = s.storeIds.get(store);
+  const identity = typeof store.identity === "string" ? store.identity : undefined;
+  const same = identity === undefined ? undefined : s.byIdentity.get(identity);
+  if (same !== undefined && same !== store) {
+    throw new InvalidArgumentError(
+      "store",
+      store.description,
+      "shows the same bytes as another store object mapped here (map that object again: two would cache them apart)",
+    );
+  }
   if (storeId === undefined && !s.ids.available) {
     throw new OutOfMemoryError(
       length,
@@ -115,6 +124,7 @@ export function mapRegion(s: SpaceState, options: MapOptions): number {
     storeId = s.ids.take();
     s.storeIds.set(store, storeId);
     s.stores.set(storeId, store);
+    if (identity !== undefined) s.byIdentity.set(identity, store);
   }
   storeOwner.set(store, s);
   s.mapCount.set(storeId, (s.mapCount.get(storeId) ?? 0) + 1);
@@ -210,6 +220,7 @@ export async function unmapRegion(s: SpaceState, v: number): Promise<void> {
     storeOwner.delete(m.store);
     s.storeIds.delete(m.store);
     s.stores.delete(m.storeId);
+    if (typeof m.store.identity === "string") s.byIdentity.delete(m.store.identity);
     s.ids.release(m.storeId);
   } else s.mapCount.set(m.storeId, left);
 }

@@ -29,6 +29,8 @@ export class SpaceState {
   /** Mappings per store id: the store leaves the space with its last mapping. */
   readonly mapCount = new Map<number, number>();
   readonly ids = new StoreIds();
+  /** Mapped stores by Store.identity (one object per identity). */
+  readonly byIdentity = new Map<string, Store>();
   nextMappingId = 1;
   /** Counts map() calls (and mappings put back): unmap() looks coverage up again when it moves. */
   mapEpoch = 0;

@@ -7,6 +7,7 @@
  * constructor does no I/O; `close()` closes it and a later use reopens it.
  */
 import { type FileHandle, open } from "node:fs/promises";
+import { resolve } from "node:path";
 import { InvalidArgumentError } from "../../errors.js";
 import { type Store, StoreError, zeroTail } from "./store.js";
 
@@ -21,6 +22,7 @@ export class FileStore implements Store {
   readonly path: string;
   readonly description: string;
   readonly readOnly: boolean;
+  readonly identity: string;
   private readonly create: boolean;
   private handle: FileHandle | undefined;
   private opening: Promise<FileHandle> | undefined;
@@ -46,6 +48,7 @@ export class FileStore implements Store {
     this.create = create;
     this.readOnly = readOnly;
     this.description = `file ${path}`;
+    this.identity = `file:${resolve(path)}`;
   }
 
   private file(offset: number): Promise<FileHandle> {

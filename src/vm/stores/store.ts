@@ -33,6 +33,13 @@ export interface Store {
    * acknowledged writes could never be written back and sync, unmap and close would fail forever.
    */
   readonly readOnly?: boolean;
+  /**
+   * What the store's bytes are, when two store objects can show the same ones (a file's absolute
+   * path). An address space caches pages per store object, so it refuses to map a second object of
+   * an identity it maps through another: their caches would differ, and each write back the other's
+   * stale bytes. Map the one object as often as needed instead.
+   */
+  readonly identity?: string;
   /** Called by map() with the space's page size; may reject a size it cannot serve. */
   attach?(pageSize: number): void;
   readPage(offset: number, into: Uint8Array): Promise<void>;

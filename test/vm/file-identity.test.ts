@@ -1,0 +1,46 @@
+/**
+ * Two FileStore objects of one file mapped in one space had a page cache each: a write through
+ * one mapping was not seen through the other, and whichever wrote its page back last overwrote
+ * the other's bytes in the file (a real file mapped twice shows one set of bytes). A second
+ * object of a file the space maps through another is now refused at map(), changing nothing; the
+ * one object may be mapped as often as needed, and those mappings share their pages.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { AddressSpace, FileStore, InvalidArgumentError } from "../../src/index.js";
+import { tempDir } from "./helpers.js";
+
+const PS = 512;
+const tmp = tempDir();
+afterAll(() => tmp.remove());
+
+describe("one file, one store object per space", () => {
+  it("a second FileStore of a mapped file is refused; mappings of the one object agree", async () => {
+    const path = join(tmp.path, "f.bin");
+    const first = new FileStore(path);
+    const space = new AddressSpace({ frames: 4, pageSize: PS });
+    const a = space.map({ length: 3 * PS, store: first });
+    const before = JSON.stringify(space.stats());
+    expect(() => space.map({ length: PS, store: new FileStore(path) })).toThrow(InvalidArgumentError);
+    expect(() => space.map({ length: PS, store: new FileStore(join(tmp.path, ".", "f.bin")) })).toThrow(
+      InvalidArgumentError,
+    );
+    expect(JSON.stringify(space.stats())).toBe(before);
+    const b = space.map({ length: 2 * PS, store: first, offset: PS });
+    await space.write(a + PS + 7, new Uint8Array([1, 2, 3]));
+    expect([...(await space.read(b + 7, 3))]).toEqual([1, 2, 3]);
+    await space.write(b + 8, new Uint8Array([9]));
+    await space.sync();
+    expect([...(await readFile(path)).subarray(PS + 7, PS + 10)]).toEqual([1, 9, 3]);
+    // Once the file's mappings are gone, another object of it may be mapped.
+    await space.unmap(a);
+    await space.unmap(b);
+    const second = new FileStore(path);
+    const c = space.map({ length: 2 * PS, store: second });
+    expect([...(await space.read(c + PS + 7, 3))]).toEqual([1, 9, 3]);
+    await space.close();
+    await first.close();
+    await second.close();
+  });
+});
