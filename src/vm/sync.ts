@@ -39,8 +39,10 @@ export async function syncRange(s: SpaceState, v?: number, length?: number): Pro
   let failure: unknown;
   const jobs: Promise<void>[] = [];
   const run = async (key: number) => {
-    const store = s.stores.get(Math.floor(key / KEY_STRIDE))!;
-    if (typeof store.discard === "function") return;
+    // Unmapped since the keys were listed (another caller's unmap, during an earlier await):
+    // the unmap wrote its pages back itself.
+    const store = s.stores.get(Math.floor(key / KEY_STRIDE));
+    if (store === undefined || typeof store.discard === "function") return;
     try {
       await s.settle(key);
       const f = pager.index.get(key);
