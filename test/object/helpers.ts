@@ -84,3 +84,33 @@ export function takeAllPages(heap: Heap): number[] {
 export function freshHeapStats(options: HeapOptions): ReturnType<Heap["stats"]> {
   return new Heap(options).stats();
 }
+
+/**
+ * Fills `heap` with blocks of `sizes` (each until it runs out, `{ wait: false }`) that a
+ * registered shrinker, "hoard", gives all back when scanned; `asked` counts its scans.
+ */
+export function hoardEverything(heap: Heap, sizes = [4096, 64]): { hoard: number[]; asked: () => number } {
+  const hoard: number[] = [];
+  let asked = 0;
+  heap.registerShrinker({
+    name: "hoard",
+    count: () => hoard.length * 4096,
+    scan: () => {
+      asked++;
+      let n = 0;
+      for (const a of hoard.splice(0)) {
+        n += heap.usableSize(a);
+        heap.free(a);
+      }
+      return n;
+    },
+  });
+  for (const size of sizes) {
+    try {
+      for (;;) hoard.push(heap.malloc(size, { wait: false }));
+    } catch (e) {
+      expect(e).toBeInstanceOf(OutOfMemoryError);
+    }
+  }
+  return { hoard, asked: () => asked };
+}

@@ -6,34 +6,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { Heap, OutOfMemoryError } from "../../src/index.js";
-import { expectCleanFailure } from "./helpers.js";
+import { expectCleanFailure, hoardEverything } from "./helpers.js";
 
 /** A heap whose every free page a shrinker's hoard holds; `asked` counts its scans. */
 function fullHeap(): { heap: Heap; hoard: number[]; asked: () => number } {
   const heap = new Heap({ bytes: 2 << 20 });
-  const hoard: number[] = [];
-  let asked = 0;
-  heap.registerShrinker({
-    name: "hoard",
-    count: () => hoard.length * 4096,
-    scan: () => {
-      asked++;
-      let n = 0;
-      for (const a of hoard.splice(0)) {
-        n += heap.usableSize(a);
-        heap.free(a);
-      }
-      return n;
-    },
-  });
-  for (const size of [4096, 64]) {
-    try {
-      for (;;) hoard.push(heap.malloc(size, { wait: false }));
-    } catch (e) {
-      expect(e).toBeInstanceOf(OutOfMemoryError);
-    }
-  }
-  return { heap, hoard, asked: () => asked };
+  return { heap, ...hoardEverything(heap) };
 }
 
 describe("vmalloc under memory pressure", () => {
