@@ -316,8 +316,16 @@ export class Service {
     ];
   }
 
-  describeClients(): string {
-    return [...this.clients.values()].map((c) => `${c.describe()}\n`).join("");
+  /**
+   * CLIENT LIST for a connection of `identity`: every connection for the default user (the
+   * server's operator), only its own identity's for an ACL user, so that one tenant does not learn
+   * another's addresses, names and libraries.
+   */
+  describeClients(identity: string): string {
+    let out = "";
+    for (const c of this.clients.values())
+      if (identity === "default" || c.identity === identity) out += `${c.describe()}\n`;
+    return out;
   }
 
   private accept(socket: Socket): void {
