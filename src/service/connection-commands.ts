@@ -108,7 +108,8 @@ export function client(svc: Service, conn: Connection, args: Buffer[]): undefine
     return conn.reply(OK);
   }
   if (sub === "info" && args.length === 2) return conn.reply({ verbatim: `${conn.describe()}\n` });
-  if (sub === "list" && args.length === 2) return conn.reply({ verbatim: svc.describeClients(conn.identity) });
+  if (sub === "list" && args.length === 2)
+    return conn.reply({ verbatim: svc.describeClients(conn.identity) });
   if (sub === "no-evict" || sub === "no-touch") return conn.reply(OK);
   if (sub === "reply" && args.length === 3) {
     // Replies are always sent: an OK to OFF or SKIP would leave the client reading replies it
