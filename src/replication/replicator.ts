@@ -24,7 +24,7 @@
  * their contents are written as an image at the current seq (image.ts) and the backend drops the
  * log before it.
  */
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, MnemeError } from "../errors.js";
 import type { Capability } from "../service/capabilities.js";
 import type { Service } from "../service/server.js";
 import type { FsyncPolicy, ReplicationBackend } from "./backend.js";
@@ -56,6 +56,11 @@ export interface ReplicatorOptions {
    * ALLOC/FREE/MAP/WRITE are held until the backlog is down to 7/8 of it.
    */
   backlog: number;
+  /**
+   * Longest SYNC waits for worker jobs still copying into blocks it must log, ms (default 10 s).
+   * Past it SYNC fails rather than acknowledge bytes that are not in the log.
+   */
+  pinWaitMs?: number;
 }
 
 type Recovery = NonNullable<ReplicationStats["lastRecovery"]>;
@@ -209,14 +214,23 @@ export class Replicator {
   /** SYNC: cut the partial batch, wait until everything before is durable. */
   async sync(): Promise<void> {
     const targets = this.dirty.owners();
-    for (let i = 0; i < 10_000; i++) {
+    const end = Date.now() + (this.options.pinWaitMs ?? 10_000);
+    let pinned: Capability[];
+    for (;;) {
       this.cut(true);
-      if (!targets.some((c) => c.kind === "anon" && this.dirty.has(c))) break;
+      pinned = targets.filter((c) => c.kind === "anon" && this.dirty.has(c));
+      if (pinned.length === 0 || Date.now() >= end) break;
       // A worker job still copies into one of them: its pages are cut when it is done.
       await new Promise((r) => setTimeout(r, 1));
     }
     await this.mapCut;
     await this.makeDurable();
+    // Everything else is durable now; these blocks' last writes are not, so no acknowledgement.
+    if (pinned.length > 0)
+      throw new MnemeError(
+        "ESYNCPINNED",
+        `SYNC: ${pinned.length} block(s) still being written by a worker after ${this.options.pinWaitMs ?? 10_000} ms; their last writes are not durable yet, retry`,
+      );
   }
 
   /** `always`: the commands of this tick share one cut and one fsync. */
