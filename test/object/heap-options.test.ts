@@ -5,15 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Heap, InvalidArgumentError, PageAllocator } from "../../src/index.js";
-
-function error(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
+import { caught as error } from "../helpers/caught.js";
 
 describe("heap options", () => {
   it("an arena too small for the heap's root is refused as bytes, with the size it needs", () => {

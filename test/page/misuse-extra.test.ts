@@ -6,15 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { Heap, InvalidArgumentError, PageAllocator } from "../../src/index.js";
 import { watermarks } from "../../src/page/watermarks.js";
-
-function error(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
+import { caught as error } from "../helpers/caught.js";
 
 describe("page layer arguments", () => {
   it("fragmentation(order) refuses anything but an integer order from 0 to maxOrder, changing nothing", () => {

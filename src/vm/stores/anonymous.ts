@@ -11,7 +11,7 @@
 import { join, resolve } from "node:path";
 import { InvalidArgumentError, OutOfMemoryError } from "../../errors.js";
 import { fillBytes } from "../../util/shared-bytes.js";
-import { type Store, StoreError } from "./store.js";
+import { type Store, StoreError, samePageSize } from "./store.js";
 import { SwapFile } from "./swap.js";
 
 export interface AnonymousStoreOptions {
@@ -72,14 +72,7 @@ export class AnonymousStore implements Store {
 
   /** Swap slots are one page: the first map() fixes the page size, others must match it. */
   attach(pageSize: number): void {
-    if (this.pageSize !== 0 && this.pageSize !== pageSize) {
-      throw new InvalidArgumentError(
-        "pageSize",
-        pageSize,
-        `this store already serves ${this.pageSize}-byte pages`,
-      );
-    }
-    this.pageSize = pageSize;
+    this.pageSize = samePageSize(this.pageSize, pageSize);
   }
 
   async readPage(offset: number, into: Uint8Array): Promise<void> {

@@ -26,7 +26,7 @@
 import { Cluster, type ClusterNode, Redis, type RedisOptions } from "ioredis";
 import { InvalidArgumentError } from "../../errors.js";
 import { fillBytes } from "../../util/shared-bytes.js";
-import { type Store, StoreError, zeroTail } from "./store.js";
+import { type Store, StoreError, samePageSize, zeroTail } from "./store.js";
 
 export interface RedisStoreOptions {
   /** `redis://host:port/db` of a single server. */
@@ -122,14 +122,7 @@ export class RedisStore implements Store {
   }
 
   attach(pageSize: number): void {
-    if (this.pageSize !== 0 && this.pageSize !== pageSize) {
-      throw new InvalidArgumentError(
-        "pageSize",
-        pageSize,
-        `this store already serves ${this.pageSize}-byte pages`,
-      );
-    }
-    this.pageSize = pageSize;
+    this.pageSize = samePageSize(this.pageSize, pageSize);
   }
 
   /** Records the page size for the prefix, or checks the recorded one (once per store). */

@@ -22,7 +22,7 @@
  * - Calls for different pages may overlap; the address space never overlaps two calls for the
  *   same page.
  */
-import { MnemeError, type OutOfMemoryError } from "../../errors.js";
+import { InvalidArgumentError, MnemeError, type OutOfMemoryError } from "../../errors.js";
 import { fillBytes } from "../../util/shared-bytes.js";
 
 export interface Store {
@@ -88,4 +88,14 @@ export async function readBatch(store: Store, offset: number, views: readonly Ui
 /** Zero-fills `into` from `from` on (a short read). */
 export function zeroTail(into: Uint8Array, from: number): void {
   if (from < into.length) fillBytes(into, 0, from);
+}
+
+/**
+ * The page size a store that fixes one on its first map() serves from now on: `current` (0 until
+ * then) or `pageSize`; InvalidArgumentError for another size, nothing changed.
+ */
+export function samePageSize(current: number, pageSize: number): number {
+  if (current !== 0 && current !== pageSize)
+    throw new InvalidArgumentError("pageSize", pageSize, `this store already serves ${current}-byte pages`);
+  return pageSize;
 }
