@@ -18,7 +18,6 @@
 
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
-import { resolve } from "node:path";
 import { InvalidArgumentError, MnemeError } from "../errors.js";
 import { ObserveServer } from "../observe/http.js";
 import { CommandTimings } from "../observe/timings.js";
@@ -26,7 +25,6 @@ import { Mempool } from "../pool/mempool.js";
 import { type Progress, startReplication } from "../replication/recovery.js";
 import type { Replicator } from "../replication/replicator.js";
 import { type ReplicationStats, replicationOff } from "../replication/stats.js";
-import { parseTarget } from "../replication/target.js";
 import { type Capability, CapabilityTable } from "./capabilities.js";
 import { COMMAND_NAMES } from "./commands.js";
 import { resolveConfig, type ServiceConfig } from "./config.js";
@@ -151,11 +149,8 @@ export class Service {
   /** Starts the worker threads and listens; resolves with the port. */
   async listen(): Promise<number> {
     prepareDataDirectory(this.config.data);
-    const target =
-      this.config.replicate === null ? null : parseTarget(this.config.replicate, this.config.data);
-    if (target?.kind === "file" && resolve(target.dir) !== resolve(this.config.data))
-      prepareDataDirectory(target.dir, "replication directory");
-    // Replication: recover before the first client can see the pool.
+    // Replication (its file backend prepares its own directory): recover before the first client
+    // can see the pool.
     if (this.config.replicate !== null)
       this.replication = await startReplication(this, this.recoveryProgress);
     if (this.config.workers > 0) {
