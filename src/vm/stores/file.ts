@@ -11,6 +11,9 @@ import { resolve } from "node:path";
 import { InvalidArgumentError } from "../../errors.js";
 import { type Store, StoreError, zeroTail } from "./store.js";
 
+/** Most buffers one readv takes (Linux's IOV_MAX); a read-ahead batch may hold up to 1025. */
+const IOV_MAX = 1024;
+
 export interface FileStoreOptions {
   /** Create the file if it does not exist (default true). */
   create?: boolean;
@@ -96,20 +99,56 @@ export class FileStore implements Store {
   async readPages(offset: number, into: readonly Uint8Array[]): Promise<void> {
     if (into.length === 1) return this.readPage(offset, into[0]);
     const fh = this.handle ?? (await this.file(offset));
-    let got: number;
+    let got = 0;
+    let pos = offset;
     try {
-      got = (await fh.readv(into as Uint8Array[], offset)).bytesRead;
+      for (let i = 0; i < into.length; i += IOV_MAX) {
+        const part = into.slice(i, i + IOV_MAX) as Uint8Array[];
+        let want = 0;
+        for (const buf of part) want += buf.length;
+        const n = (await fh.readv(part, pos)).bytesRead;
+        got += n;
+        pos += n;
+        if (n < want) {
+          // Short is the end of the file only when a plain read finds nothing more there: libuv
+          // gives one readv at most IOV_MAX buffers and leaves the others unfilled.
+          got += await this.readRest(fh, into, got, pos);
+          break;
+        }
+      }
     } catch (e) {
       throw new StoreError(this.description, "read", offset, e);
     }
     this.reads++;
     this.bytesRead += got;
-    // A regular file's readv comes back short only at its end: the rest reads as zeros.
-    let pos = 0;
+    // The bytes past what the file holds read as zeros.
+    let at = 0;
     for (const buf of into) {
-      zeroTail(buf, Math.max(0, got - pos));
-      pos += buf.length;
+      zeroTail(buf, Math.max(0, got - at));
+      at += buf.length;
     }
+  }
+
+  /** Reads on from byte `done` of the batch (file position `pos`) to its end or the file's; returns the bytes read. */
+  private async readRest(
+    fh: FileHandle,
+    into: readonly Uint8Array[],
+    done: number,
+    pos: number,
+  ): Promise<number> {
+    let read = 0;
+    let at = 0;
+    for (const buf of into) {
+      const from = Math.max(0, done + read - at);
+      at += buf.length;
+      for (let o = from; o < buf.length; ) {
+        const { bytesRead } = await fh.read(buf, o, buf.length - o, pos + read);
+        if (bytesRead === 0) return read;
+        o += bytesRead;
+        read += bytesRead;
+      }
+    }
+    return read;
   }
 
   async writePage(offset: number, data: Uint8Array): Promise<void> {
