@@ -43,6 +43,14 @@ export interface RedisStoreOptions {
 
 type Client = Redis | Cluster;
 
+/** What follows the prefix in a page key: ":" and a byte offset. */
+const PAGE_SUFFIX = /^:\d+$/;
+
+/** `text` as a Redis glob pattern that matches only itself. */
+function globEscape(text: string): string {
+  return text.replace(/[\\*?[\]^-]/g, "\\$&");
+}
+
 export class RedisStore implements Store {
   readonly description: string;
   readonly prefix: string;
@@ -190,9 +198,18 @@ export class RedisStore implements Store {
       for (const node of nodes) {
         let cursor = "0";
         do {
-          const [next, keys] = await node.scan(cursor, "MATCH", `${this.prefix}:*`, "COUNT", 1000);
+          const [next, keys] = await node.scan(
+            cursor,
+            "MATCH",
+            `${globEscape(this.prefix)}:*`,
+            "COUNT",
+            1000,
+          );
           cursor = next;
           for (const k of keys) {
+            // "<prefix>:*" also matches the keys of a longer prefix (p:a's pages under p's),
+            // another store's: only this store's page keys and its record go.
+            if (k !== this.sizeKey && !PAGE_SUFFIX.test(k.slice(this.prefix.length))) continue;
             const n = await node.del(k);
             if (k !== this.sizeKey) deleted += n;
           }
