@@ -34,7 +34,7 @@
  * bytes so that `bytes` starts 8-aligned from the record's start: copies out of the shared pool
  * run word by word only when both sides are aligned (4x faster than bytewise on V8).
  */
-import { crc32 } from "node:zlib";
+import { crc32 } from "./crc32.js";
 
 export const HEADER = 20;
 export const PAGE_SIZE = 4096;
