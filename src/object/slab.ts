@@ -621,15 +621,35 @@ export class Slabs {
     for (let i = 0; i < 2 ** order; i++) this.owner[slab + i] = L.slabOwner(c, order, i);
     w[this.dw + c * CACHE_WORDS + C_SLABS]++;
     w[this.dw + c * CACHE_WORDS + C_PAGES] += 2 ** order;
+    const peak = w[this.rw + R_PEAK];
     this.account(2 ** order);
     if (this.debug[c] !== 0) paintSlab(this, c, g, address);
     if (this.acLimit[c] > 0) this.tagSlab(c, g, address);
     const ctor = this.ctors[c];
-    if (ctor) {
-      const first = address + this.gData[g];
-      for (let i = 0; i < this.gPerSlab[g]; i++) ctor(first + i * this.stride[c], this.mem);
-    }
+    if (ctor) this.construct(c, g, slab, ctor, peak);
     return slab;
+  }
+
+  /**
+   * Runs cache c's constructor on every object of its new slab (geometry g). The constructor is
+   * the caller's code and may throw: the slab, on no list yet, then goes back to the page layer
+   * and the footprint's peak is restored, so the failed alloc leaves the heap as it found it.
+   */
+  private construct(
+    c: number,
+    g: number,
+    slab: number,
+    ctor: (address: number, memory: Uint8Array) => void,
+    peak: number,
+  ): void {
+    const first = slab * this.ps + this.gData[g];
+    try {
+      for (let i = 0; i < this.gPerSlab[g]; i++) ctor(first + i * this.stride[c], this.mem);
+    } catch (e) {
+      this.release(c, slab);
+      this.w[this.rw + R_PEAK] = peak;
+      throw e;
+    }
   }
 
   /** Tags every object of a new slab free (see free()). */
