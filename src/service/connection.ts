@@ -275,6 +275,9 @@ export class Connection {
     const q = this.queue;
     while (this.head < q.length) {
       const args = q[this.head];
+      // A FREE behind READs/WRITEs of this batch waits for their job, so that it frees the block
+      // as it does inline (--workers 0): a later ALLOC of the pipeline gets the memory back.
+      if (this.job !== null && !this.job.empty && isFree(args[0])) break;
       if (!this.stream.fits(this.replyBound(args))) {
         this.stall();
         break;
@@ -349,4 +352,8 @@ export class Connection {
     if (!this.jobOut && !this.asyncOut) this.stream.detach();
     this.svc.closed(this);
   }
+}
+
+function isFree(name: Buffer): boolean {
+  return name.length === 4 && name.toString("latin1").toLowerCase() === "free";
 }

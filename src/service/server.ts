@@ -232,11 +232,11 @@ export class Service {
     if (cap.kind === "map") return this.releaseRegion(cap);
     this.caps.revoke(cap);
     this.replication?.logFree(cap);
+    // The identity no longer holds it, whether or not a worker still copies: refunded now, so
+    // its next ALLOC is not refused for a block it freed (as inline, --workers 0).
+    this.quotas.refund(cap.owner, cap.charged);
     if (cap.inflight > 0) cap.freeing = true;
-    else {
-      this.pool.heap.free(cap.address);
-      this.quotas.refund(cap.owner, cap.charged);
-    }
+    else this.pool.heap.free(cap.address);
     return Promise.resolve();
   }
 
@@ -278,10 +278,7 @@ export class Service {
   unpin(caps: Capability[]): void {
     for (const cap of caps) {
       cap.inflight--;
-      if (cap.inflight === 0 && cap.freeing) {
-        this.pool.heap.free(cap.address);
-        this.quotas.refund(cap.owner, cap.charged);
-      }
+      if (cap.inflight === 0 && cap.freeing) this.pool.heap.free(cap.address);
     }
   }
 
