@@ -35,6 +35,8 @@ export interface Settle {
 export class ShrinkerRegistry {
   private list: Shrinker[] = [];
   private readonly settle: Settle | null;
+  /** A shrink is under way (see shrink). */
+  private running = false;
 
   constructor(settle: Settle | null = null) {
     this.settle = settle;
@@ -66,17 +68,28 @@ export class ShrinkerRegistry {
     return n;
   }
 
-  /** Asks each shrinker in priority order until `bytes` have been freed. */
+  /**
+   * Asks each shrinker in priority order until `bytes` have been freed. A shrink asked for while
+   * one runs (a shrinker's own allocation that came up short) frees nothing: as Linux's
+   * PF_MEMALLOC, reclaim does not recurse into itself, so that allocation fails with its own
+   * OutOfMemoryError instead of asking the same shrinkers again until the stack overflows.
+   */
   shrink(bytes: number): ShrinkResult {
     const result: ShrinkResult = { target: bytes, freed: 0, asked: [] };
-    for (const s of this.list) {
-      if (result.freed >= bytes) break;
-      if (s.count() <= 0) continue;
-      result.asked.push(s.name);
-      result.freed += Math.max(0, s.scan(bytes - result.freed));
+    if (this.running) return result;
+    this.running = true;
+    try {
+      for (const s of this.list) {
+        if (result.freed >= bytes) break;
+        if (s.count() <= 0) continue;
+        result.asked.push(s.name);
+        result.freed += Math.max(0, s.scan(bytes - result.freed));
+      }
+      const settle = this.settle;
+      if (settle !== null && result.asked.some((name) => name !== settle.own)) settle.run(bytes);
+    } finally {
+      this.running = false;
     }
-    const settle = this.settle;
-    if (settle !== null && result.asked.some((name) => name !== settle.own)) settle.run(bytes);
     return result;
   }
 }
