@@ -34,6 +34,12 @@ export interface MapOptions {
 
 /** Which address space a store is mapped in (a store's frames belong to one space). */
 const storeOwner = new WeakMap<Store, SpaceState>();
+/**
+ * Which address space maps a store of each Store.identity: two spaces caching one file through
+ * two store objects would each write back their stale copy of the other's pages, as two objects
+ * in one space would (byIdentity).
+ */
+const identityOwner = new Map<string, SpaceState>();
 
 /** Maps `length` bytes of `store` from `offset`; returns the virtual address. */
 export function mapRegion(s: SpaceState, options: MapOptions): number {
@@ -89,6 +95,15 @@ export function mapRegion(s: SpaceState, options: MapOptions): number {
   if (owner !== undefined && owner !== s) {
     throw new InvalidArgumentError("store", store.description, "is mapped in another address space");
   }
+  const identity = typeof store.identity === "string" ? store.identity : undefined;
+  const identityHolder = identity === undefined ? undefined : identityOwner.get(identity);
+  if (identityHolder !== undefined && identityHolder !== s) {
+    throw new InvalidArgumentError(
+      "store",
+      store.description,
+      "shows the same bytes as a store mapped in another address space (each would cache them apart): unmap it there first",
+    );
+  }
   const start = s.tree.place(pages);
   if (start < 0) {
     throw new OutOfMemoryError(
@@ -100,7 +115,6 @@ export function mapRegion(s: SpaceState, options: MapOptions): number {
     );
   }
   let storeId = s.storeIds.get(store);
-  const identity = typeof store.identity === "string" ? store.identity : undefined;
   const same = identity === undefined ? undefined : s.byIdentity.get(identity);
   if (same !== undefined && same !== store) {
     throw new InvalidArgumentError(
@@ -124,7 +138,10 @@ export function mapRegion(s: SpaceState, options: MapOptions): number {
     storeId = s.ids.take();
     s.storeIds.set(store, storeId);
     s.stores.set(storeId, store);
-    if (identity !== undefined) s.byIdentity.set(identity, store);
+    if (identity !== undefined) {
+      s.byIdentity.set(identity, store);
+      identityOwner.set(identity, s);
+    }
   }
   storeOwner.set(store, s);
   s.mapCount.set(storeId, (s.mapCount.get(storeId) ?? 0) + 1);
@@ -220,7 +237,10 @@ export async function unmapRegion(s: SpaceState, v: number): Promise<void> {
     storeOwner.delete(m.store);
     s.storeIds.delete(m.store);
     s.stores.delete(m.storeId);
-    if (typeof m.store.identity === "string") s.byIdentity.delete(m.store.identity);
+    if (typeof m.store.identity === "string") {
+      s.byIdentity.delete(m.store.identity);
+      identityOwner.delete(m.store.identity);
+    }
     s.ids.release(m.storeId);
   } else s.mapCount.set(m.storeId, left);
 }
@@ -235,6 +255,9 @@ export function disownStores(s: SpaceState): Store[] {
   for (const id of s.mapCount.keys()) {
     const store = s.stores.get(id)!;
     if (storeOwner.get(store) === s) storeOwner.delete(store);
+    if (typeof store.identity === "string" && identityOwner.get(store.identity) === s) {
+      identityOwner.delete(store.identity);
+    }
     out.push(store);
   }
   return out;

@@ -3,7 +3,10 @@
  * one mapping was not seen through the other, and whichever wrote its page back last overwrote
  * the other's bytes in the file (a real file mapped twice shows one set of bytes). A second
  * object of a file the space maps through another is now refused at map(), changing nothing; the
- * one object may be mapped as often as needed, and those mappings share their pages.
+ * one object may be mapped as often as needed, and those mappings share their pages. The same
+ * holds across address spaces: a file mapped in one space (through any object) is refused in
+ * another until its mappings there are gone (unmap, close or terminate), or the second space's
+ * writes back of its stale copy of a page undid the first's.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -42,5 +45,38 @@ describe("one file, one store object per space", () => {
     await space.close();
     await first.close();
     await second.close();
+  });
+
+  it("a file mapped in one space is refused in another until it leaves the first", async () => {
+    const path = join(tmp.path, "g.bin");
+    const one = new AddressSpace({ frames: 4, pageSize: PS });
+    const two = new AddressSpace({ frames: 4, pageSize: PS });
+    const mine = new FileStore(path);
+    const theirs = new FileStore(path);
+    const a = one.map({ length: 2 * PS, store: mine });
+    await one.write(a, new Uint8Array([1, 1, 1, 1]));
+    await one.sync();
+    const before = JSON.stringify(two.stats());
+    expect(() => two.map({ length: 2 * PS, store: theirs })).toThrow(InvalidArgumentError);
+    expect(() => two.map({ length: PS, store: new FileStore(join(tmp.path, "x", "..", "g.bin")) })).toThrow(
+      /another address space/,
+    );
+    expect(JSON.stringify(two.stats())).toBe(before);
+    await one.unmap(a);
+    const b = two.map({ length: 2 * PS, store: theirs });
+    await two.write(b + 2, new Uint8Array([7]));
+    expect(() => one.map({ length: PS, store: mine })).toThrow(InvalidArgumentError);
+    await two.close();
+    expect([...(await readFile(path)).subarray(0, 4)]).toEqual([1, 1, 7, 1]);
+    // Gone from the second (close), it maps in the first again; terminate frees it too.
+    const c = one.map({ length: PS, store: mine });
+    expect([...(await one.read(c, 4))]).toEqual([1, 1, 7, 1]);
+    one.terminate(new Error("killed"));
+    const three = new AddressSpace({ frames: 2, pageSize: PS });
+    const d = three.map({ length: PS, store: theirs });
+    expect([...(await three.read(d, 4))]).toEqual([1, 1, 7, 1]);
+    await three.close();
+    await mine.close();
+    await theirs.close();
   });
 });

@@ -36,8 +36,9 @@ export interface Store {
   /**
    * What the store's bytes are, when two store objects can show the same ones (a file's absolute
    * path). An address space caches pages per store object, so it refuses to map a second object of
-   * an identity it maps through another: their caches would differ, and each write back the other's
-   * stale bytes. Map the one object as often as needed instead.
+   * an identity it maps through another, and an object of an identity another space maps: their
+   * caches would differ, and each write back the other's stale bytes. Map the one object as often as
+   * needed instead, in one space at a time.
    */
   readonly identity?: string;
   /** Called by map() with the space's page size; may reject a size it cannot serve. */
