@@ -38,6 +38,7 @@ import {
   CACHE_WORDS,
   FLAG_DEBUG,
   HEAP_MAGIC,
+  NAME_BYTES,
   OWNER_CACHED_END,
   OWNER_LARGE,
   OWNER_META,
@@ -320,6 +321,15 @@ export class Heap {
     return this.slabs.withLock(() => {
       if (typeof name !== "string" || name.length === 0)
         throw new InvalidArgumentError("name", name, "must be a non-empty string");
+      // The directory keeps names as NUL-padded UTF-8 (layout.ts NAME_BYTES): a name that would not
+      // read back exactly (cut short, or at a NUL, or a lone surrogate) is refused, not mangled.
+      if (utf8Length(name) > NAME_BYTES - 1 || name.includes("\0") || /\p{Cs}/u.test(name)) {
+        throw new InvalidArgumentError(
+          "name",
+          name,
+          `must be at most ${NAME_BYTES - 1} bytes of UTF-8, with no NUL and no lone surrogate`,
+        );
+      }
       if (typeof objectSize !== "number" || !Number.isSafeInteger(objectSize) || objectSize <= 0) {
         throw new InvalidArgumentError("objectSize", objectSize, "must be a positive integer");
       }
@@ -585,6 +595,10 @@ export class Heap {
 
 function classFor(size: number): number {
   return size <= SMALL_LIMIT ? SMALL_TABLE[(size + 7) >> 3] : MID_TABLE[(size + 127) >> 7];
+}
+
+function utf8Length(s: string): number {
+  return new TextEncoder().encode(s).length;
 }
 
 /** Largest power of two dividing `size`, at most 8: 117 -> 1, 120 -> 8, 12 -> 4. */
