@@ -15,6 +15,13 @@
  * appendfsync, replicas): that is the operator's choice, as with any Redis data.
  * A checkpoint is SET first; then the page keys and stream entries it covers are removed (XTRIM
  * MINID). A crash in between leaves extra entries that recovery skips (seq ≤ the checkpoint's).
+ *
+ * A Redis that goes away (a restart, a cut connection) is waited for, as a slow disk is: commands
+ * stay queued in order (no per-command retry limit, which dropped some and let later ones land
+ * after the hole) and go out once the connection is back; only a Redis still unreachable after
+ * RECONNECT_MS fails the backend for good. An XADD Redis applied but whose reply the cut lost is
+ * sent again on the new connection and refused as a duplicate id: it counts as acknowledged
+ * once the entry is found there with the same content.
  */
 import { Cluster, Redis } from "ioredis";
 import { LogCorruptionError, MnemeError } from "../errors.js";
@@ -33,6 +40,10 @@ import { describeTarget, type Target } from "./target.js";
 
 type Client = Redis | Cluster;
 const PAGE = 1000;
+/** How long an unreachable Redis is retried before the backend fails for good. */
+export const RECONNECT_MS = 10_000;
+/** Redis's refusal of an XADD at or below the stream's last id. */
+const DUPLICATE_ID = /equal or smaller than the target stream top item/;
 
 export class RedisBackend implements ReplicationBackend {
   readonly target: string;
@@ -46,17 +57,25 @@ export class RedisBackend implements ReplicationBackend {
   private acks = 0;
   private entries = 0;
   private logSinceCheckpoint = 0;
+  /** When the reconnection attempts under way began (0: connected). */
+  private unreachableSince = 0;
+  /** Duplicate-id XADDs being checked against the stream (see the header); durable() waits for them. */
+  private verifying: Promise<void> = Promise.resolve();
 
   constructor(t: Extract<Target, { kind: "redis" }>) {
     this.target = describeTarget(t);
     this.key = `mneme:{${t.name}}`;
     const options = {
       lazyConnect: true,
-      maxRetriesPerRequest: 3,
+      maxRetriesPerRequest: null,
       connectTimeout: 5000,
       username: t.username ?? undefined,
       password: t.password ?? undefined,
-      retryStrategy: (times: number) => (times > 10 ? null : Math.min(times * 100, 1000)),
+      retryStrategy: (times: number) => {
+        const now = Date.now();
+        if (times === 1) this.unreachableSince = now;
+        return now - this.unreachableSince > RECONNECT_MS ? null : Math.min(times * 100, 1000);
+      },
     };
     this.client = t.cluster
       ? new Cluster([{ host: t.host, port: t.port }], { lazyConnect: true, redisOptions: options })
@@ -169,7 +188,16 @@ export class RedisBackend implements ReplicationBackend {
       () => {
         this.acked += n;
       },
-      (e: Error) => this.fail(e),
+      (e: Error) => {
+        if (!DUPLICATE_ID.test(e.message)) return this.fail(e);
+        const check = this.verify(seq, record).then(
+          () => {
+            this.acked += n;
+          },
+          (why: Error) => this.fail(why),
+        );
+        this.verifying = this.verifying.then(() => check);
+      },
     );
     this.written += n;
     this.logSinceCheckpoint += record.length;
@@ -185,10 +213,13 @@ export class RedisBackend implements ReplicationBackend {
   }
 
   durable(): Promise<void> {
-    return this.last.then(() => {
-      if (this.failed) throw this.failed;
-      this.acks++;
-    });
+    // Replies come in order: once the last one is in, every duplicate-id check has begun.
+    return this.last
+      .then(() => this.verifying)
+      .then(() => {
+        if (this.failed) throw this.failed;
+        this.acks++;
+      });
   }
 
   /** Nothing to do: the checkpoint trims the stream by sequence number (MINID seq + 1). */
@@ -231,6 +262,24 @@ export class RedisBackend implements ReplicationBackend {
   async close(): Promise<void> {
     await this.durable().catch(() => {});
     this.client.disconnect();
+  }
+
+  /**
+   * An XADD of `seq` refused as a duplicate id: fine when the stream holds that very entry (sent
+   * again after a cut connection lost Redis's reply); anything else is an error.
+   */
+  private async verify(seq: number, record: Buffer): Promise<void> {
+    const rows = (await this.client.callBuffer("XRANGE", `${this.key}:log`, `${seq}-0`, `${seq}-0`)) as [
+      Buffer,
+      Buffer[],
+    ][];
+    const fields = rows[0]?.[1];
+    const same =
+      fields !== undefined &&
+      (record[4] === RecordType.BATCH
+        ? fields[0].toString() === "p" && fields[1].toString() === String(seq)
+        : fields[0].toString() === "r" && fields[1].equals(record));
+    if (!same) throw new Error(`the stream already holds another entry ${seq}-0`);
   }
 
   private fail(e: Error): void {
