@@ -83,8 +83,8 @@ export function formatHeap(pages: PageAllocator, options: HeapOptions): number {
     throw new InvalidArgumentError("vmallocAreas", vmCap, "must be an integer from 1 to 2^20");
   }
   const maxEmpty = options.maxEmptySlabs ?? 1;
-  if (!Number.isInteger(maxEmpty) || maxEmpty < 0) {
-    throw new InvalidArgumentError("maxEmptySlabs", maxEmpty, "must be a non-negative integer");
+  if (!(Number.isInteger(maxEmpty) || maxEmpty === Number.POSITIVE_INFINITY) || maxEmpty < 0) {
+    throw new InvalidArgumentError("maxEmptySlabs", maxEmpty, "must be a non-negative integer or Infinity");
   }
   const ownerOffset = SIZEOF_ROOT;
   const dirOffset = alignUp(ownerOffset + pages.pageCount * 4, 8);
@@ -116,7 +116,9 @@ export function formatHeap(pages: PageAllocator, options: HeapOptions): number {
   w[rw + R_VM_OFFSET] = base + vmOffset;
   w[rw + R_VM_CAPACITY] = vmCap;
   w[rw + R_RESERVE_OFFSET] = base + reserveOffset;
-  w[rw + R_MAX_EMPTY] = maxEmpty;
+  // An Int32 in the root: more than there are pages means "keep every empty slab", and must not
+  // wrap to a negative count that keeps none.
+  w[rw + R_MAX_EMPTY] = Math.min(maxEmpty, pages.pageCount);
   Reserve.format(w, base + reserveOffset, root + homeAt);
   const owner = new Int32Array(pages.arena.buffer, base + ownerOffset, pages.pageCount);
   owner.fill(OWNER_META, root, root + rootPages);

@@ -69,7 +69,10 @@ export interface HeapOptions extends PageAllocatorOptions {
   maxCaches?: number;
   /** vmalloc areas that can be live at once. Default: pages/64, at least 64. */
   vmallocAreas?: number;
-  /** Empty slabs a cache keeps for reuse before returning them to the page layer. Default 1. */
+  /**
+   * Empty slabs a cache keeps for reuse before returning them to the page layer (Infinity: all of
+   * them, until shrink()). Default 1.
+   */
   maxEmptySlabs?: number;
 }
 

@@ -52,4 +52,23 @@ describe("heap options", () => {
     expect(new Heap({ bytes: 1 << 20, debug: false }).debug).toBe(false);
     expect(new Heap({ bytes: 1 << 20 }).debug).toBe(false);
   });
+
+  it("maxEmptySlabs past what an Int32 holds, or Infinity, keeps every empty slab", () => {
+    // Regression (fixed): the count is an Int32 in the root, so 2^31 wrapped to a negative and
+    // 2^32 to 0 (keep none, the opposite of what was asked), and Infinity was refused.
+    for (const maxEmptySlabs of [2 ** 31, 2 ** 32, 1e15, Number.POSITIVE_INFINITY]) {
+      // Debug caches have no array cache: a freed object goes straight back to its slab.
+      const heap = new Heap({ bytes: 1 << 20, maxEmptySlabs, debug: true });
+      const cache = heap.createCache("kept", 2000);
+      const objects = Array.from({ length: 3 * cache.objectsPerSlab }, () => cache.alloc());
+      for (const a of objects) cache.free(a);
+      expect(cache.stats().emptySlabs, `maxEmptySlabs ${maxEmptySlabs}`).toBe(3);
+      heap.check();
+      expect(cache.shrink()).toBe(3 * cache.slabBytes);
+    }
+    for (const bad of [Number.NEGATIVE_INFINITY, Number.NaN, -1, 0.5]) {
+      const e = error(() => new Heap({ bytes: 1 << 20, maxEmptySlabs: bad }));
+      expect((e as InvalidArgumentError).argument, `maxEmptySlabs ${bad}`).toBe("maxEmptySlabs");
+    }
+  });
 });
