@@ -91,6 +91,11 @@ export class Reserve {
     }
   }
 
+  /** Whether the reserve holds a block of 2^order pages (take() would not borrow one). */
+  holds(order: ReserveOrder): boolean {
+    return this.w[this.base + (order === 0 ? COUNT0 : COUNT2)] > 0;
+  }
+
   /**
    * A metadata block of 2^order pages: from the reserve, or, if the reserve has none of that size
    * (the page layer was short at the last refill), borrowed now; 0 if neither can be had.
@@ -160,7 +165,8 @@ export class Reserve {
     return page;
   }
 
-  private giveBack(page: number, order: ReserveOrder): void {
+  /** Returns a block take() borrowed to the page layer (for a request that failed after it). */
+  giveBack(page: number, order: ReserveOrder): void {
     const n = 2 ** order;
     this.owner.fill(0, page, page + n);
     this.account(-n);

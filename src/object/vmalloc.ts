@@ -20,6 +20,7 @@ import { copyBytes } from "../util/shared-bytes.js";
 import {
   OWNER_META,
   OWNER_VMALLOC,
+  R_PEAK,
   R_VM_CAPACITY,
   R_VM_COUNT,
   R_VM_HINT,
@@ -92,11 +93,27 @@ export class Vmalloc {
     const fromReserve: ReserveOrder | -1 = tableNeed === 1 ? 0 : tableNeed <= 4 ? 2 : -1;
     if (n > this.pages.freePages)
       throw new OutOfMemoryError(bytes, this.pages.largestFree, this.pages.freeBytes);
+    // A failure after this point undoes what was taken, the footprint's peak included.
+    const peak = w[this.rw + R_PEAK];
     let table: number;
     let tablePages: number;
+    // A reserve that ran short (its refill found the page layer empty) lends a table it borrows
+    // now from the page layer: then the data pages must fit beside it, or the failed call would
+    // leave that page in the reserve.
+    let borrowed = false;
     if (fromReserve >= 0) {
-      table = this.reserve.take(fromReserve as ReserveOrder);
       tablePages = 2 ** fromReserve;
+      borrowed = !this.reserve.holds(fromReserve as ReserveOrder);
+      if (borrowed && n + tablePages > this.pages.freePages) {
+        throw new OutOfMemoryError(
+          bytes,
+          this.pages.largestFree,
+          this.pages.freeBytes,
+          "exhausted",
+          "vmalloc data pages and a page table",
+        );
+      }
+      table = this.reserve.take(fromReserve as ReserveOrder);
       if (table === 0) {
         throw new OutOfMemoryError(
           bytes,
@@ -119,7 +136,9 @@ export class Vmalloc {
     try {
       data = this.pages.allocBulk(n);
     } catch (e) {
-      this.putTable(table, tablePages, fromReserve);
+      if (borrowed) this.reserve.giveBack(table, fromReserve as ReserveOrder);
+      else this.putTable(table, tablePages, fromReserve);
+      w[this.rw + R_PEAK] = peak;
       throw e instanceof OutOfMemoryError
         ? new OutOfMemoryError(bytes, e.largestFree, e.free, e.reason, "vmalloc data pages")
         : e;
