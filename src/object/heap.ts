@@ -336,6 +336,8 @@ export class Heap {
       if (typeof objectSize !== "number" || !Number.isSafeInteger(objectSize) || objectSize <= 0) {
         throw new InvalidArgumentError("objectSize", objectSize, "must be a positive integer");
       }
+      if (options === null || typeof options !== "object")
+        throw new InvalidArgumentError("options", options, "must be an object ({ align?, ctor? })");
       const align = options.align ?? naturalAlign(objectSize);
       if (typeof align !== "number" || !isPowerOfTwo(align) || align > this.ps) {
         throw new InvalidArgumentError(

@@ -325,6 +325,14 @@ describe("createCache arguments", () => {
         heap.createCache("bad", 64, { ctor: ctor as unknown as () => void }),
       );
     }
+    // Regression (fixed): null options were a TypeError ('reading align'), a string was taken as
+    // no options at all.
+    for (const options of [null, "align", 64]) {
+      const e = expectCleanFailure(heap, InvalidArgumentError, () =>
+        heap.createCache("bad", 64, options as unknown as { align?: number }),
+      );
+      expect(e.argument).toBe("options");
+    }
   });
 
   it("refuses a cache when the directory is full", () => {
