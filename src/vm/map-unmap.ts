@@ -185,13 +185,15 @@ export async function unmapRegion(s: SpaceState, v: number): Promise<void> {
   // must stay (its writes are acknowledged). So coverage is looked up again after a mapping came.
   let others: Mapping[] = [];
   let seen = -1;
-  const covered = (page: number) => {
+  const current = () => {
     if (seen !== s.mapEpoch) {
       others = s.tree.ofStore(m.storeId);
       seen = s.mapEpoch;
     }
-    return others.some((o) => page >= o.offset / ps && page < o.offset / ps + o.pages);
+    return others;
   };
+  const covered = (page: number) =>
+    current().some((o) => page >= o.offset / ps && page < o.offset / ps + o.pages);
   const anonymous = typeof m.store.discard === "function";
   try {
     for (const key of s.keysOf(m, 0, m.pages)) {
@@ -210,14 +212,11 @@ export async function unmapRegion(s: SpaceState, v: number): Promise<void> {
       s.pager.drop(key);
     }
     if (anonymous) {
-      let run = -1;
-      for (let p = first; p <= first + m.pages; p++) {
-        const free = p < first + m.pages && !covered(p);
-        if (free && run < 0) run = p;
-        if (!free && run >= 0) {
-          await m.store.discard!(run * ps, (p - run) * ps);
-          run = -1;
-        }
+      // Run by run, not page by page: a sparse mapping may span 2^32 pages.
+      const end = first + m.pages;
+      for (let gap = uncovered(current(), ps, first, end); gap !== null; ) {
+        await m.store.discard!(gap[0] * ps, (gap[1] - gap[0]) * ps);
+        gap = uncovered(current(), ps, gap[1], end);
       }
     }
   } catch (e) {
@@ -243,6 +242,33 @@ export async function unmapRegion(s: SpaceState, v: number): Promise<void> {
     }
     s.ids.release(m.storeId);
   } else s.mapCount.set(m.storeId, left);
+}
+
+/** The first run of store pages in [from, end) that none of `others` covers, or null. */
+function uncovered(
+  others: readonly Mapping[],
+  ps: number,
+  from: number,
+  end: number,
+): [number, number] | null {
+  let a = from;
+  for (let moved = true; moved && a < end; ) {
+    moved = false;
+    for (const o of others) {
+      const lo = o.offset / ps;
+      if (a >= lo && a < lo + o.pages) {
+        a = lo + o.pages;
+        moved = true;
+      }
+    }
+  }
+  if (a >= end) return null;
+  let b = end;
+  for (const o of others) {
+    const lo = o.offset / ps;
+    if (lo > a && lo < b) b = lo;
+  }
+  return [a, b];
 }
 
 /**
