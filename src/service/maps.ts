@@ -49,6 +49,8 @@ export class MapRegions {
   private readonly files = new Map<string, { store: FileStore; regions: number }>();
   /** The file path of each file region, by its address. */
   private readonly fileOf = new Map<number, string>();
+  /** The identity and length of each file region, by its address (what SYNC of an identity writes). */
+  private readonly fileRegions = new Map<number, { owner: string; length: number }>();
   private flusher: Flusher | null = null;
   private reclaim: FrameReclaim | null = null;
   private readonly reclaimer = new Reclaimer();
@@ -96,6 +98,7 @@ export class MapRegions {
     file.regions++;
     this.files.set(path, file);
     this.fileOf.set(v, path);
+    this.fileRegions.set(v, { owner, length });
     this.stores.set(v, file.store);
     return v;
   }
@@ -114,7 +117,16 @@ export class MapRegions {
    * follows: a store whose close fails then is counted (closeErrors), not reported as a failed unmap.
    */
   async unmap(v: number): Promise<void> {
-    await this.need().unmap(v);
+    // Out of SYNC's list first: the vm layer takes the mapping out at once, and a range sync of
+    // it meanwhile would fail. Back in when the unmap is refused (the region stays mapped).
+    const region = this.fileRegions.get(v);
+    this.fileRegions.delete(v);
+    try {
+      await this.need().unmap(v);
+    } catch (e) {
+      if (region !== undefined) this.fileRegions.set(v, region);
+      throw e;
+    }
     const store = this.stores.get(v);
     this.stores.delete(v);
     const path = this.fileOf.get(v);
@@ -132,9 +144,17 @@ export class MapRegions {
     await this.need().sync(v, length);
   }
 
-  /** Writes every dirty page of every region to its store. */
-  async sync(): Promise<void> {
-    if (this.space !== null) await this.space.sync();
+  /**
+   * Writes the dirty pages of `owner`'s file regions to their files (anonymous regions have none
+   * to keep). Only its own: another identity's file failing is none of its business, and that
+   * identity's error is not to be told to others.
+   */
+  async syncOwner(owner: string): Promise<void> {
+    const space = this.space;
+    if (space === null) return;
+    const writes: Promise<void>[] = [];
+    for (const [v, r] of this.fileRegions) if (r.owner === owner) writes.push(space.sync(v, r.length));
+    await Promise.all(writes);
   }
 
   get count(): number {
@@ -184,6 +204,7 @@ export class MapRegions {
     this.stores.clear();
     this.files.clear();
     this.fileOf.clear();
+    this.fileRegions.clear();
   }
 
   /** The address space, with the flusher (dirty thresholds, throttling) and watermark reclaim. */

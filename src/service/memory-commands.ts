@@ -197,13 +197,13 @@ export function map(svc: Service, conn: Connection, args: Buffer[]): undefined {
 }
 
 /**
- * SYNC: the MAP regions' dirty pages go to their stores, and with replication the partial batch
- * is cut and everything logged before this command is durable before the reply.
+ * SYNC: the dirty pages of the identity's MAP regions go to their files, and with replication the
+ * partial batch is cut and everything logged before this command is durable before the reply.
  */
 export function syncCmd(svc: Service, conn: Connection): undefined {
   const rep = svc.replication;
   if (svc.maps.count === 0 && rep === null) return conn.reply(OK);
-  const maps = svc.maps.count > 0 ? svc.maps.sync() : Promise.resolve();
+  const maps = svc.maps.count > 0 ? svc.maps.syncOwner(conn.identity) : Promise.resolve();
   conn.defer(maps.then(() => rep?.sync()).then(() => OK));
 }
 
