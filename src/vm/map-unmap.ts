@@ -35,11 +35,24 @@ export interface MapOptions {
 /** Which address space a store is mapped in (a store's frames belong to one space). */
 const storeOwner = new WeakMap<Store, SpaceState>();
 /**
- * Which address space maps a store of each Store.identity: two spaces caching one file through
- * two store objects would each write back their stale copy of the other's pages, as two objects
- * in one space would (byIdentity).
+ * The address spaces mapping a store of each Store.identity. Two spaces caching one file through
+ * two store objects would each write back their stale copy of the other's pages (as two objects
+ * in one space would: byIdentity), and read stale bytes after the other's writes; so spaces may
+ * share an identity only while none of them maps it writable.
  */
-const identityOwner = new Map<string, SpaceState>();
+const identitySpaces = new Map<string, Set<SpaceState>>();
+
+/** Whether `s` maps (or is still unmapping) a writable mapping of a store of `identity`. */
+function mapsWritable(s: SpaceState, identity: string): boolean {
+  for (const m of [...s.tree.all(), ...s.unmapping])
+    if (m.writable && m.store.identity === identity) return true;
+  return false;
+}
+
+function leaveIdentity(s: SpaceState, identity: string): void {
+  const spaces = identitySpaces.get(identity);
+  if (spaces?.delete(s) && spaces.size === 0) identitySpaces.delete(identity);
+}
 
 /** Maps `length` bytes of `store` from `offset`; returns the virtual address. */
 export function mapRegion(s: SpaceState, options: MapOptions): number {
@@ -96,13 +109,14 @@ export function mapRegion(s: SpaceState, options: MapOptions): number {
     throw new InvalidArgumentError("store", store.description, "is mapped in another address space");
   }
   const identity = typeof store.identity === "string" ? store.identity : undefined;
-  const identityHolder = identity === undefined ? undefined : identityOwner.get(identity);
-  if (identityHolder !== undefined && identityHolder !== s) {
-    throw new InvalidArgumentError(
-      "store",
-      store.description,
-      "shows the same bytes as a store mapped in another address space (each would cache them apart): unmap it there first",
-    );
+  for (const t of identity === undefined ? [] : (identitySpaces.get(identity) ?? [])) {
+    if (t !== s && (writable || mapsWritable(t, identity!))) {
+      throw new InvalidArgumentError(
+        "store",
+        store.description,
+        "shows the same bytes as a store another address space maps, and one of them writable (each would cache them apart): unmap it there first",
+      );
+    }
   }
   const start = s.tree.place(pages);
   if (start < 0) {
@@ -140,7 +154,9 @@ export function mapRegion(s: SpaceState, options: MapOptions): number {
     s.stores.set(storeId, store);
     if (identity !== undefined) {
       s.byIdentity.set(identity, store);
-      identityOwner.set(identity, s);
+      const spaces = identitySpaces.get(identity);
+      if (spaces) spaces.add(s);
+      else identitySpaces.set(identity, new Set([s]));
     }
   }
   storeOwner.set(store, s);
@@ -238,7 +254,7 @@ export async function unmapRegion(s: SpaceState, v: number): Promise<void> {
     s.stores.delete(m.storeId);
     if (typeof m.store.identity === "string") {
       s.byIdentity.delete(m.store.identity);
-      identityOwner.delete(m.store.identity);
+      leaveIdentity(s, m.store.identity);
     }
     s.ids.release(m.storeId);
   } else s.mapCount.set(m.storeId, left);
@@ -281,9 +297,7 @@ export function disownStores(s: SpaceState): Store[] {
   for (const id of s.mapCount.keys()) {
     const store = s.stores.get(id)!;
     if (storeOwner.get(store) === s) storeOwner.delete(store);
-    if (typeof store.identity === "string" && identityOwner.get(store.identity) === s) {
-      identityOwner.delete(store.identity);
-    }
+    if (typeof store.identity === "string") leaveIdentity(s, store.identity);
     out.push(store);
   }
   return out;

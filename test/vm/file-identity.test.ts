@@ -6,9 +6,10 @@
  * one object may be mapped as often as needed, and those mappings share their pages. The same
  * holds across address spaces: a file mapped in one space (through any object) is refused in
  * another until its mappings there are gone (unmap, close or terminate), or the second space's
- * writes back of its stale copy of a page undid the first's.
+ * writes back of its stale copy of a page undid the first's; unless no space maps it writable,
+ * where each cache stays true to the file.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AddressSpace, FileStore, InvalidArgumentError } from "../../src/index.js";
@@ -76,6 +77,31 @@ describe("one file, one store object per space", () => {
     const d = three.map({ length: PS, store: theirs });
     expect([...(await three.read(d, 4))]).toEqual([1, 1, 7, 1]);
     await three.close();
+    await mine.close();
+    await theirs.close();
+  });
+
+  it("spaces may share a file while none maps it writable", async () => {
+    const path = join(tmp.path, "h.bin");
+    await writeFile(path, new Uint8Array([5, 6, 7]));
+    const one = new AddressSpace({ frames: 2, pageSize: PS });
+    const two = new AddressSpace({ frames: 2, pageSize: PS });
+    const mine = new FileStore(path);
+    const theirs = new FileStore(path, { readOnly: true });
+    const a = one.map({ length: PS, store: mine, writable: false });
+    const b = two.map({ length: PS, store: theirs });
+    expect([...(await one.read(a, 3))]).toEqual([5, 6, 7]);
+    expect([...(await two.read(b, 3))]).toEqual([5, 6, 7]);
+    // A writable mapping in either would let the other's cache go stale.
+    expect(() => one.map({ length: PS, store: mine })).toThrow(/another address space/);
+    await two.unmap(b);
+    const c = one.map({ length: PS, store: mine });
+    expect(() => two.map({ length: PS, store: theirs })).toThrow(InvalidArgumentError);
+    await one.write(c, new Uint8Array([1]));
+    await one.close();
+    const d = two.map({ length: PS, store: theirs });
+    expect([...(await two.read(d, 3))]).toEqual([1, 6, 7]);
+    await two.close();
     await mine.close();
     await theirs.close();
   });
