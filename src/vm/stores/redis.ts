@@ -53,6 +53,12 @@ function globEscape(text: string): string {
 
 export class RedisStore implements Store {
   readonly description: string;
+  /**
+   * The server, database and prefix (Store.identity): two stores of one server and prefix (two
+   * with the default prefix, say) name the same keys, so one address space must not cache them
+   * through both. Unknown for a cluster (its seed nodes do not name it).
+   */
+  readonly identity: string | undefined;
   readonly prefix: string;
   readonly client: Client;
   private readonly ownsClient: boolean;
@@ -108,6 +114,11 @@ export class RedisStore implements Store {
       this.client = new Redis(url, { ...defaults, ...redisOptions });
       this.ownsClient = true;
       this.description = `redis ${url.replace(/\/\/[^@]*@/, "//***@")} ${prefix}`;
+    }
+    if (this.client instanceof Cluster) this.identity = undefined;
+    else {
+      const o = this.client.options;
+      this.identity = `redis:${o.path ?? `${(o.host ?? "localhost").toLowerCase()}:${o.port ?? 6379}`}/${o.db ?? 0} ${prefix}`;
     }
     // Connection errors reach the operations they fail (as StoreError); without a listener
     // ioredis would also print each failed reconnect attempt as an unhandled error event.
