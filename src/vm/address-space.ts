@@ -21,7 +21,8 @@
  *
  * | option            | default       | unit   | meaning                                         |
  * |-------------------|---------------|--------|-------------------------------------------------|
- * | frames            | (required)    | frames | most pages resident at once, 1 .. 2^24           |
+ * | frames            | (required)    | frames | most pages resident at once, 1 .. 2^24; in the   |
+ * |                   |               |        | space's own page layer frames x pageSize < 4 GiB |
  * | pageSize          | 4096          | bytes  | power of two, 512 .. 65536 (the pages' if given) |
  * | policy            | DEFAULT_POLICY| name   | a registered policy (policyNames()) or instance  |
  * | pages             | a new one     | -      | the PageAllocator frames come from               |
@@ -203,7 +204,18 @@ export class AddressSpace {
     const want = frames * pageSize;
     let bytes = want + pageSize;
     for (;;) {
-      const pages = new PageAllocator({ bytes, pageSize });
+      let pages: PageAllocator;
+      try {
+        pages = new PageAllocator({ bytes, pageSize });
+      } catch (e) {
+        // The arena's words ("invalid bytes N") name an argument the caller never gave.
+        if (!(e instanceof InvalidArgumentError) || e.argument !== "bytes") throw e;
+        throw new InvalidArgumentError(
+          "frames",
+          frames,
+          `of ${pageSize} bytes need an arena of more than 4 GiB (addresses are below 2^32): fewer frames or smaller pages`,
+        );
+      }
       if (pages.capacity >= want) return pages;
       bytes += want - pages.capacity;
     }
