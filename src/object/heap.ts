@@ -236,6 +236,9 @@ export class Heap {
       const o = this.owner[Math.floor(address / this.ps)];
       if (o > 0) {
         if (size <= old) return address;
+        // The move ends in free(address), which in debug mode reports an overflow: report it
+        // before the new block is taken, or the failed call would leave that block allocated.
+        this.slabs.checkOverflow(address, o);
       } else if (
         size > this.maxClass &&
         this.admitGrowth(old, size, flags) &&

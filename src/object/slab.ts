@@ -46,7 +46,7 @@
 import type { Lock } from "../arena/mutex.js";
 import { OutOfMemoryError } from "../errors.js";
 import type { PageAllocator } from "../page/buddy.js";
-import { allocDebug, freeDebug, paintSlab } from "./debug.js";
+import { allocDebug, checkRedZone, freeDebug, paintSlab } from "./debug.js";
 import { LargeRunCache } from "./large-runs.js";
 import * as L from "./layout.js";
 import { slabOrder } from "./size-classes.js";
@@ -395,6 +395,15 @@ export class Slabs {
     if (idx * this.stride[c] !== off || idx < 0 || idx >= this.gPerSlab[g]) throw notObject(this, address, c);
     checkNotFree(this, c, address, slab, idx);
     return c;
+  }
+
+  /**
+   * In debug mode, the overflow report free() would give for the live object at `address` (owner
+   * entry `o` > 0), for a caller that must know before it commits to freeing it (realloc).
+   */
+  checkOverflow(address: number, o: number): void {
+    const c = L.ownerCache(o);
+    if (this.debug[c] !== 0) checkRedZone(this.mem, address, this.size[c], this.stride[c], this.name(c));
   }
 
   /** Cache index of a page whose owner-map entry is `o` (> 0). */

@@ -92,6 +92,26 @@ describe("debug mode", () => {
     heap.check();
   });
 
+  it("reports an overflow on a realloc that moves the object, leaving the heap as it was", () => {
+    // Regression (fixed): realloc took the new block, copied, then free() of the old one threw the
+    // report: the failed call left the new block allocated (objects and footprint up by one).
+    const heap = new Heap({ bytes: 1 << 20, pageSize: PS, debug: true });
+    const cache = heap.createCache("moving", 48);
+    const a = heap.malloc(100);
+    const b = cache.alloc();
+    heap.memory[a + heap.usableSize(a)] ^= 0xff;
+    heap.memory[b + 48] ^= 0xff;
+    for (const [victim, name] of [
+      [a, `kmalloc-${slot(100)}`],
+      [b, "moving"],
+    ] as const) {
+      for (const size of [1000, 20_000]) {
+        const e = expectCleanFailure(heap, HeapCorruptionError, () => heap.realloc(victim, size));
+        expect(e).toMatchObject({ kind: "overflow", cache: name, address: victim });
+      }
+    }
+  });
+
   it("lets calloc, realloc and large allocations work as usual", () => {
     const heap = new Heap({ bytes: 1 << 20, pageSize: PS, debug: true });
     const a = heap.calloc(10, 10);
