@@ -108,7 +108,7 @@ function checkSlab(heap: Heap, c: number, slab: number, list: number, prev: numb
   if (list === LIST_FULL && inuse !== per) fail(`full slab ${slab} of ${name} holds ${inuse}`);
   if (list === LIST_EMPTY && inuse !== 0) fail(`empty slab ${slab} of ${name} holds ${inuse}`);
   const n = 2 ** order;
-  if (heap.pages.sizeOf(slab * ps) !== n * ps) fail(`slab ${slab} of ${name} is not a ${n}-page block`);
+  if (heap.pages.allocationPages(slab) !== n) fail(`slab ${slab} of ${name} is not a ${n}-page block`);
   for (let p = slab; p < slab + n; p++) {
     if (heap.owner[p] !== slabOwner(c, order, p - slab))
       fail(`page ${p} of slab ${slab} has owner ${heap.owner[p]}`);
@@ -206,7 +206,9 @@ export function heapCheck(heap: Heap): void {
     if (o > 0) ownedSlab++;
     else if (o === OWNER_LARGE) {
       largeCount++;
-      largePages += heap.pages.sizeOf(p * ps) / ps;
+      const n = heap.pages.allocationPages(p);
+      if (n === 0) fail(`large allocation at page ${p} is not allocated in the page layer`);
+      largePages += n;
     } else if (o === OWNER_META) meta++;
     else if (o === OWNER_VMALLOC) vmPages++;
     else if (o <= OWNER_CACHED_END) cachedRuns++;
@@ -227,7 +229,7 @@ export function heapCheck(heap: Heap): void {
     if (!heap.reserve.isHome(a.table)) tables += a.tablePages;
     for (let i = 0; i < a.pages; i++) {
       const page = heap.vm.pageOf(a.vaddress, i);
-      if (heap.owner[page] !== OWNER_VMALLOC || heap.pages.sizeOf(page * ps) !== ps) {
+      if (heap.owner[page] !== OWNER_VMALLOC || heap.pages.allocationPages(page) !== 1) {
         fail(`vmalloc area ${a.vaddress} page ${i} maps page ${page} which is not its own`);
       }
     }
