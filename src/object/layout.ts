@@ -23,7 +23,7 @@
  * | 10   | VM_OFFSET       | byte offset of the vmalloc area directory                      |
  * | 11   | VM_CAPACITY     | vmalloc areas the directory holds                              |
  * | 12   | VM_COUNT        | live vmalloc areas                                             |
- * | 13   | VM_HINT         | directory slot where the search for a free one starts          |
+ * | 13   | VM_HINT         | slot after the last one taken: the next search starts there    |
  * | 14   | RESERVE_OFFSET  | byte offset of the metadata reserve                            |
  * | 15   | LARGE_COUNT     | live large allocations                                         |
  * | 16   | LARGE_PAGES     | pages held by live large allocations                           |

@@ -181,7 +181,9 @@ export class Vmalloc {
     w[d + V_PAGES] = 0;
     w[d + V_BYTES] = 0;
     w[this.rw + R_VM_COUNT]--;
-    if (slot < w[this.rw + R_VM_HINT]) w[this.rw + R_VM_HINT] = slot;
+    // The hint stays where it is: slots are taken round robin, so a freed area's address is not
+    // handed out again while other slots are free, and a stale vread/vwrite/vfree of it is
+    // refused instead of reaching the area that took its slot.
     this.reserve.refill();
   }
 
