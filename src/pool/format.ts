@@ -9,7 +9,7 @@
  * (layout.ts has the fields; the owner map is one byte per page, on its own pair of cache lines.)
  */
 import { ROOT_POOL } from "../arena/layout.js";
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, MnemeError } from "../errors.js";
 import { Heap, type HeapOptions } from "../object/heap.js";
 import { AC_MAX_LIMIT, acSlotWords, R_MAX_CACHES } from "../object/layout.js";
 import { alignTo, PAIR_BYTES } from "../page/layout.js";
@@ -31,6 +31,21 @@ export interface SegmentOptions extends Omit<HeapOptions, "bytes" | "shared" | "
   workerCachePages?: number;
   /** Objects each worker's array cache of one size class may hold. Default 64, less in small segments. */
   workerCacheObjects?: number;
+}
+
+/**
+ * A segment of `bytes` cannot hold its own structures (page and object layers, worker slots and
+ * regions, owner map) for `maxWorkers` workers. Mempool.create grows a pool's last segment past
+ * it, and reports it for a pool or segment size the caller chose too small.
+ */
+export class SegmentTooSmallError extends InvalidArgumentError {
+  /** The reason, without the argument: Mempool.create names the size the caller chose. */
+  readonly why: string;
+  constructor(bytes: number, maxWorkers: number, needs: number) {
+    const why = `too small for a pool segment of ${maxWorkers} worker slots (its own structures need more than ${needs} bytes)`;
+    super("bytes", bytes, why);
+    this.why = why;
+  }
 }
 
 /** Formats `bytes` of shared memory as segment `index` of `count`; returns its heap. */
@@ -88,7 +103,14 @@ export function formatSegment(bytes: number, options: SegmentOptions, index: num
   // The owner map on a pair too: a run of 128 pages (a worker's hot-stack refill) owns one.
   const ownersAt = alignTo((slotsWords + regionWords * maxWorkers) * 4, PAIR_BYTES);
   const rootBytes = ownersAt + pages.pageCount;
-  const rootAddress = pages.alloc(rootBytes);
+  let rootAddress: number;
+  try {
+    rootAddress = pages.alloc(rootBytes);
+  } catch (e) {
+    if (!(e instanceof MnemeError)) throw e;
+    // What the page and object layers took, plus the pool's own root: a lower bound to report.
+    throw new SegmentTooSmallError(bytes, maxWorkers, bytes - pages.stats().free + rootBytes);
+  }
   const root = rootAddress / pages.pageSize;
   fillBytes(pages.memory, 0, rootAddress, rootAddress + pages.sizeOf(rootAddress));
   const w = pages.w;

@@ -36,6 +36,7 @@ import {
 import type { Heap } from "../object/heap.js";
 import { type BlockMap, heapBlocks } from "../object/inspect.js";
 import { positiveInteger } from "../util/validate.js";
+import { SegmentTooSmallError } from "./format.js";
 import * as P from "./layout.js";
 import { type MempoolStats, poolDebugInfo, poolStats } from "./report.js";
 import { Segment, type SegmentOptions } from "./segment.js";
@@ -94,11 +95,36 @@ export class Mempool {
     const segments: Segment[] = [];
     for (let i = 0; i < count; i++) {
       const size = i === count - 1 ? bytes - segmentBytes * (count - 1) : segmentBytes;
-      segments.push(Segment.create(Math.max(size, 64 * 1024), options, i, count));
+      segments.push(Mempool.segment(Math.max(size, 64 * 1024), options, i, count, segmentBytes, bytes));
     }
     const pool = new Mempool(segments);
     pool.join();
     return pool;
+  }
+
+  /**
+   * Segment `index` of `size` bytes. A last segment of a few pages (a pool just past a multiple
+   * of segmentBytes) grows until it holds its own structures, up to segmentBytes; a size the caller
+   * chose too small (the pool's bytes, or segmentBytes) is an InvalidArgumentError naming it.
+   */
+  private static segment(
+    size: number,
+    options: SegmentOptions,
+    index: number,
+    count: number,
+    cap: number,
+    total: number,
+  ): Segment {
+    for (let bytes = size; ; bytes = Math.min(cap, bytes * 2)) {
+      try {
+        return Segment.create(bytes, options, index, count);
+      } catch (e) {
+        if (!(e instanceof SegmentTooSmallError)) throw e;
+        if (count > 1 && bytes < cap && index === count - 1) continue;
+        const [name, value] = count > 1 ? ["segmentBytes", cap] : ["bytes", total];
+        throw new InvalidArgumentError(name, value, e.why);
+      }
+    }
   }
 
   /** Attaches, in a worker, the pool whose handle was passed to it. */

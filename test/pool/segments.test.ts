@@ -47,3 +47,40 @@ describe("multi-segment pools", () => {
     expect(() => Mempool.create(4 << 20, { segmentBytes: 0 })).toThrow(InvalidArgumentError);
   });
 });
+
+describe("pool and segment sizes", () => {
+  it("a pool just past a multiple of segmentBytes works: its last segment of a few pages grows to hold its own structures", () => {
+    for (const extra of [1, PS, 3 * PS, 40_000]) {
+      const pool = Mempool.create((3 << 20) + extra, { segmentBytes: 1 << 20 });
+      expect(pool.segments.length).toBe(4);
+      expect(pool.stats().total).toBeGreaterThanOrEqual((3 << 20) + extra - PS);
+      const blocks = fillPool(pool, PS);
+      expect(new Set(blocks.map((a) => Math.floor(a / 2 ** 32)))).toEqual(new Set([0, 1, 2, 3]));
+      for (const a of blocks) pool.free(a);
+      pool.check();
+      pool.close();
+    }
+  });
+
+  it("a pool or a segment size too small for the pool's own structures is an InvalidArgumentError naming it", () => {
+    const bad = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return e as InvalidArgumentError;
+      }
+      throw new Error("no error");
+    };
+    const small = bad(() => Mempool.create(100));
+    expect(small).toBeInstanceOf(InvalidArgumentError);
+    expect(small.argument).toBe("bytes");
+    expect(small.value).toBe(100);
+    expect(small.message).toMatch(/too small for a pool segment of 16 worker slots/);
+    const seg = bad(() => Mempool.create(1 << 20, { segmentBytes: 64 * 1024, maxWorkers: 4 }));
+    expect(seg).toBeInstanceOf(InvalidArgumentError);
+    expect(seg.argument).toBe("segmentBytes");
+    // The same sizes with room for the structures are fine.
+    Mempool.create(256 * 1024).close();
+    Mempool.create(1 << 20, { segmentBytes: 128 * 1024, maxWorkers: 4 }).close();
+  });
+});
