@@ -326,9 +326,15 @@ export class Segment {
    * OWNER_PARKED already); and the free pages, parked blocks included. One pass over the page
    * states, O(pages), each page looked at once: a worker's fast path that allocates or frees a
    * page or parks a block meanwhile moves it from one side to the other, never onto both, so the
-   * charged pages never exceed the pages in use. The largest free block (the page layer's
-   * largestFree: a buddy block, else one hot page) comes from the same walk. Under the segment's
-   * lock (stats()) the buddy lists hold still as well.
+   * charged pages never exceed the pages in use. Under the segment's lock (stats()) the buddy
+   * lists hold still as well.
+   *
+   * `largestPages` is the longest run of consecutive free pages, free as `freePages` counts it
+   * (buddy blocks, hot pages, parked blocks): pool.alloc takes a run across adjacent free buddy
+   * blocks (page/runs.ts takeRun), so the largest buddy block alone under-reports what it can
+   * get. It is what alloc can get when the pages cached for other workers are not in the way (a
+   * thread's own hot pages and parked blocks, and every remote-free list, go back before alloc
+   * gives up); the same figure for every thread.
    */
   census(): { freePages: number; largestPages: number; blocks: Int32Array; pages: Int32Array } {
     const blocks = new Int32Array(this.maxSlots + 1);
@@ -337,29 +343,40 @@ export class Segment {
     const owners = this.owners;
     let freePages = 0;
     let largestPages = 0;
+    let span = 0;
+    const extend = (n: number) => {
+      span += n;
+      if (span > largestPages) largestPages = span;
+    };
     for (let p = this.pages.firstPage; p < pageCount; ) {
       const st = state[p];
       if (st >= S_FREE_BASE && st < S_USED) {
         const n = 2 ** (st - S_FREE_BASE);
         freePages += n;
-        largestPages = Math.max(largestPages, n);
+        extend(n);
         p += n;
         continue;
       }
       if (st === S_HOT) {
         freePages++;
-        largestPages = Math.max(largestPages, 1);
+        extend(1);
       }
       if (st !== S_SINGLE && st !== S_USED) {
+        if (st !== S_HOT) span = 0;
         p++;
         continue;
       }
       const n = st === S_SINGLE ? 1 : Math.max(1, run[p]);
       const o = owners[p];
-      if (this.blocks.holds(o, p)) freePages += n;
-      else if (o !== 0 && o <= this.maxSlots) {
-        blocks[o]++;
-        pages[o] += n;
+      if (this.blocks.holds(o, p)) {
+        freePages += n;
+        extend(n);
+      } else {
+        span = 0;
+        if (o !== 0 && o <= this.maxSlots) {
+          blocks[o]++;
+          pages[o] += n;
+        }
       }
       p += n;
     }

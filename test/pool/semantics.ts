@@ -220,6 +220,30 @@ export function semanticsSuite(label: string, bytes: number, options?: MempoolOp
       pool.check();
     });
 
+    it("contiguous is the largest block alloc returns: that size succeeds, one page more fails", () => {
+      const pool = Mempool.create(bytes, options);
+      const exact = (when: string) => {
+        const { contiguous } = pool.stats();
+        expect(contiguous, when).toBeGreaterThan(0);
+        const a = pool.alloc(contiguous);
+        pool.free(a);
+        expect(() => pool.alloc(contiguous + PS), `${when}: alloc(contiguous + one page)`).toThrow(
+          OutOfPoolMemoryError,
+        );
+      };
+      exact("fresh");
+      // Holes between live blocks, pages on this thread's hot stack and blocks on its block cache.
+      const blocks = Array.from({ length: 24 }, (_, i) => pool.alloc(((i % 5) + 1) * PS));
+      for (let i = 0; i < blocks.length; i += 2) pool.free(blocks[i]);
+      exact("fragmented");
+      const big = pool.alloc(Math.floor(pool.stats().contiguous / 2 / PS) * PS);
+      exact("half taken");
+      pool.free(big);
+      for (let i = 1; i < blocks.length; i += 2) pool.free(blocks[i]);
+      exact("all freed");
+      pool.check();
+    });
+
     it("throws OutOfPoolMemoryError when no contiguous space is left, and recovers when freed", () => {
       const pool = Mempool.create(bytes, options);
       const fresh = pool.stats();
