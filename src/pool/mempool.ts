@@ -35,7 +35,7 @@ import {
 } from "../errors.js";
 import type { Heap } from "../object/heap.js";
 import { type BlockMap, heapBlocks } from "../object/inspect.js";
-import { positiveInteger } from "../util/validate.js";
+import { nonNegativeInteger, positiveInteger } from "../util/validate.js";
 import { SegmentTooSmallError } from "./format.js";
 import * as P from "./layout.js";
 import { type MempoolStats, poolDebugInfo, poolStats } from "./report.js";
@@ -86,6 +86,8 @@ export class Mempool {
   /** Creates a pool of `bytes` (rounded up to whole pages) in this thread; it claims the first slot. */
   static create(bytes: number, options: MempoolOptions = {}): Mempool {
     positiveInteger("bytes", bytes);
+    if (options === null || typeof options !== "object")
+      throw new InvalidArgumentError("options", options, "must be an object");
     const segmentBytes = options.segmentBytes ?? P.DEFAULT_SEGMENT_BYTES;
     positiveInteger("segmentBytes", segmentBytes);
     if (segmentBytes > 2 ** 31)
@@ -380,6 +382,8 @@ export class Mempool {
    * slots are recovered and its cached memory returns to the pool.
    */
   watch(worker: Worker): void {
+    if (typeof worker?.threadId !== "number" || typeof worker.once !== "function")
+      throw new InvalidArgumentError("worker", worker, "not a Worker (node:worker_threads)");
     const id = worker.threadId;
     worker.once("exit", () => this.reapThread(id));
   }
@@ -390,6 +394,7 @@ export class Mempool {
    * reclaim/pool-consumer.ts). Without it, watch() heard the exit first and reaped without them.
    */
   freeOwnedWhenReaped(threadId: number): void {
+    nonNegativeInteger("threadId", threadId);
     this.freeOwnedOnReap.add(threadId);
   }
 
@@ -399,6 +404,7 @@ export class Mempool {
    * OOM killer's kill of a worker, reclaim/pool-consumer.ts).
    */
   reapThread(threadId: number, freeOwned = false): number {
+    nonNegativeInteger("threadId", threadId);
     const marked = this.freeOwnedOnReap.delete(threadId);
     freeOwned ||= marked;
     let n = 0;

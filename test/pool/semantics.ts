@@ -403,5 +403,37 @@ export function semanticsSuite(label: string, bytes: number, options?: MempoolOp
         );
       }
     });
+
+    it("options, workers and thread ids", () => {
+      const pool = Mempool.create(bytes, options);
+      for (const o of [null, 42, "big"])
+        expectCleanFailure(
+          pool,
+          InvalidArgumentError,
+          () => Mempool.create(bytes, o as never),
+          `create(options ${o})`,
+        );
+      for (const w of [null, undefined, 7, {}, { threadId: 3 }])
+        expectCleanFailure(
+          pool,
+          InvalidArgumentError,
+          () => pool.watch(w as never),
+          `watch(${JSON.stringify(w)})`,
+        );
+      for (const id of ["1", -1, 1.5, Number.NaN, null]) {
+        expectCleanFailure(
+          pool,
+          InvalidArgumentError,
+          () => pool.reapThread(id as never),
+          `reapThread(${id})`,
+        );
+        expectCleanFailure(
+          pool,
+          InvalidArgumentError,
+          () => pool.freeOwnedWhenReaped(id as never),
+          `freeOwnedWhenReaped(${id})`,
+        );
+      }
+    });
   });
 }
