@@ -75,6 +75,10 @@ export class ShrinkerRegistry {
    * OutOfMemoryError instead of asking the same shrinkers again until the stack overflows.
    */
   shrink(bytes: number): ShrinkResult {
+    // A shrinker's scan gets what is left of the target: never NaN or a string to do sums with.
+    if (typeof bytes !== "number" || Number.isNaN(bytes) || bytes < 0) {
+      throw new InvalidArgumentError("bytes", bytes, "must be a non-negative number (Infinity: all)");
+    }
     const result: ShrinkResult = { target: bytes, freed: 0, asked: [] };
     if (this.running) return result;
     this.running = true;

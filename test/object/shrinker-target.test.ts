@@ -1,0 +1,31 @@
+/**
+ * The target of a reclaim (heap.reclaim, heap.shrinkers.shrink): each shrinker's scan gets what is
+ * left of it, so it must be a number a shrinker can do sums with.
+ */
+import { describe, expect, it } from "vitest";
+import { Heap, InvalidArgumentError } from "../../src/index.js";
+
+describe("a reclaim target", () => {
+  it("that is not a non-negative number is refused before any shrinker runs", () => {
+    // Regression (fixed): heap.reclaim(NaN) asked every shrinker to scan NaN bytes, and "10" was
+    // coerced to 10 on the way (NaN - 0, "10" - 0).
+    const heap = new Heap({ bytes: 1 << 20 });
+    const asked: unknown[] = [];
+    heap.registerShrinker({
+      name: "recording",
+      count: () => 100,
+      scan: (bytes) => {
+        asked.push(bytes);
+        return 0;
+      },
+    });
+    for (const bytes of [Number.NaN, -1, "10", undefined, 10n]) {
+      expect(() => heap.reclaim(bytes as number), String(bytes)).toThrow(InvalidArgumentError);
+      expect(() => heap.shrinkers.shrink(bytes as number), String(bytes)).toThrow(InvalidArgumentError);
+    }
+    expect(asked).toEqual([]);
+    expect(heap.reclaim(0)).toBe(false);
+    heap.reclaim(Number.POSITIVE_INFINITY);
+    expect(asked).toEqual([Number.POSITIVE_INFINITY]);
+  });
+});
