@@ -101,7 +101,10 @@ export function registerServe(program: Command): void {
       "commands parsed but not yet run, per connection",
       String(DEFAULTS.maxPipeline),
     )
-    .option("--quota-bytes <size>", "bytes one identity may hold (default: the pool size)")
+    .option(
+      "--quota-bytes <size>",
+      "bytes one identity may hold, its ALLOC blocks and MAP regions (whole pages) together (default: no limit)",
+    )
     .option("--quota-handles <n>", "handles one identity may hold", String(DEFAULTS.quotaHandles))
     // the MAP page cache (reclaim: dirty thresholds, flusher, watermarks)
     .option("--map-frames <n>", "4 KiB frames for all MAP regions together", String(DEFAULTS.mapFrames))

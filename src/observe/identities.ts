@@ -3,15 +3,17 @@
  * figures the quotas charge), its limits and its connections now. Read by /metrics and the
  * dashboard's clients panel.
  */
+import { heldBytes } from "../service/quotas.js";
 import type { Service } from "../service/server.js";
 
 export interface IdentityUsage {
   identity: string;
-  /** Allocator-charged bytes of its blocks (MAP regions charge nothing). */
+  /** Bytes of its blocks (allocator-charged) and MAP regions (whole pages), as its quota counts them. */
   bytes: number;
   handles: number;
   /** Connections authenticated as it now. */
   connections: number;
+  /** 0 = no limit. */
   quotaBytes: number;
   quotaHandles: number;
 }
@@ -35,7 +37,7 @@ export function identities(svc: Service): IdentityUsage[] {
   };
   for (const cap of svc.caps.all()) {
     const u = of(cap.owner);
-    u.bytes += cap.charged;
+    u.bytes += heldBytes(cap);
     u.handles++;
   }
   for (const conn of svc.clients.values()) of(conn.identity).connections++;

@@ -80,7 +80,12 @@ export function serviceFamilies(svc: Service, family: Define): void {
   family("mneme_identity_handles", "Handles each identity holds", "gauge", () =>
     identities(svc).map((u) => ({ labels: { identity: u.identity }, value: u.handles })),
   );
-  one("mneme_quota_bytes", "Bytes one identity may hold", "gauge", () => svc.quotas.limits.bytes);
+  one(
+    "mneme_quota_bytes",
+    "Bytes one identity may hold (0: no limit)",
+    "gauge",
+    () => svc.quotas.limits.bytes,
+  );
   one("mneme_quota_handles", "Handles one identity may hold", "gauge", () => svc.quotas.limits.handles);
   family("mneme_events_total", "Events by kind (reclaim, throttle, oom, recovery, ...)", "counter", () =>
     EVENT_KINDS.map((kind) => ({ labels: { kind }, value: svc.events.count(kind) })),

@@ -19,7 +19,7 @@
  * | maxInline       | 64 KiB         | bytes   | longest inline command / header line                       |
  * | maxPipeline     | 100000         | cmds    | commands parsed but not yet run, per connection            |
  * | maxClients      | 10000          | conns   | connections at once; more get "max number of clients"      |
- * | quotaBytes      | = memory       | bytes   | bytes one identity may hold                                |
+ * | quotaBytes      | 0 (no limit)   | bytes   | bytes one identity may hold: blocks, MAP regions in pages  |
  * | quotaHandles    | 1048576        | handles | handles one identity may hold                              |
  * | mapFrames       | 1024           | frames  | resident pages (4 KiB) for all MAP regions together         |
  * | mapDirtyLow     | 0.3            | ratio   | MAP page cache: background writeback above this            |
@@ -121,7 +121,6 @@ export const DEFAULTS: ServiceConfig = {
 /** Defaults filled in and every field validated. */
 export function resolveConfig(partial: Partial<ServiceConfig>): ServiceConfig {
   const c: ServiceConfig = { ...DEFAULTS, ...partial };
-  if (!c.quotaBytes) c.quotaBytes = c.memory;
   const int = (name: keyof ServiceConfig, min: number, max = Number.MAX_SAFE_INTEGER) => {
     const v = c[name];
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) {
@@ -147,7 +146,7 @@ export function resolveConfig(partial: Partial<ServiceConfig>): ServiceConfig {
   int("maxInline", 64);
   int("maxPipeline", 1);
   int("maxClients", 1);
-  int("quotaBytes", 1);
+  int("quotaBytes", 0);
   int("quotaHandles", 1);
   int("mapFrames", 4, 1 << 24);
   for (const name of ["mapDirtyLow", "mapDirtyHigh"] as const) {

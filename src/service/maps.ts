@@ -29,6 +29,9 @@ import type { ServiceEvents } from "./events.js";
 
 const NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
+/** The page size of the MAP regions' address space (a region's quota bytes are whole pages). */
+export const MAP_PAGE_SIZE = 4096;
+
 /** The page cache's tunables (the service's map* options); unset ones take the layer's defaults. */
 export interface MapTuning {
   dirtyLow?: number;
@@ -209,7 +212,7 @@ export class MapRegions {
 
   /** The address space, with the flusher (dirty thresholds, throttling) and watermark reclaim. */
   private start(): AddressSpace {
-    const space = new AddressSpace({ frames: this.frames });
+    const space = new AddressSpace({ frames: this.frames, pageSize: MAP_PAGE_SIZE });
     const t = this.tuning;
     this.flusher = startWriteback(space, {
       lowRatio: t.dirtyLow,

@@ -11,6 +11,7 @@ import { HINTS, type Hint } from "../vm/hints.js";
 import type { Capability } from "./capabilities.js";
 import { BAD_HANDLE, lower, NOT_INTEGER, OUT_OF_RANGE, parseCount } from "./commands.js";
 import type { Connection } from "./connection.js";
+import { regionBytes } from "./quotas.js";
 import { error, OK } from "./resp.js";
 import type { Service } from "./server.js";
 
@@ -178,7 +179,8 @@ export function map(svc: Service, conn: Connection, args: Buffer[]): undefined {
       if (hint === undefined) return conn.reply(error(`ERR HINT must be one of ${HINTS.join(", ")}`));
     }
   }
-  const refused = svc.quotas.refuse(conn.identity, 0);
+  const bytes = regionBytes(length);
+  const refused = svc.quotas.refuse(conn.identity, bytes);
   if (refused !== null) return conn.reply(error(refused));
   let v: number;
   try {
@@ -187,8 +189,8 @@ export function map(svc: Service, conn: Connection, args: Buffer[]): undefined {
     if (e instanceof MnemeError) return conn.reply(error(`ERR ${e.message}`));
     throw e;
   }
-  svc.quotas.charge(conn.identity, 0);
-  const cap = svc.caps.grant(v, length, 0, conn.identity, "map", conn.id);
+  svc.quotas.charge(conn.identity, bytes);
+  const cap = svc.caps.grant(v, length, bytes, conn.identity, "map", conn.id);
   const rep = svc.replication;
   rep?.logMap(cap, { store: kind, name: name ?? "", hint: hint ?? "", written: new Set() });
   const wait = rep?.hold();

@@ -32,7 +32,7 @@ import { Connection } from "./connection.js";
 import { prepareDataDirectory } from "./data-dir.js";
 import { ServiceEvents } from "./events.js";
 import { MapRegions } from "./maps.js";
-import { Quotas } from "./quotas.js";
+import { heldBytes, Quotas } from "./quotas.js";
 import { ReplyBuffers } from "./reply-buffers.js";
 import type { Reply } from "./resp.js";
 import { WorkerPool } from "./workers.js";
@@ -151,8 +151,11 @@ export class Service {
     prepareDataDirectory(this.config.data);
     // Replication (its file backend prepares its own directory): recover before the first client
     // can see the pool.
-    if (this.config.replicate !== null)
+    if (this.config.replicate !== null) {
       this.replication = await startReplication(this, this.recoveryProgress);
+      // Recovery charges the regions it maps no bytes: each identity is charged what it holds.
+      this.quotas.recount(this.caps.all());
+    }
     if (this.config.workers > 0) {
       this.workers = new WorkerPool(this.config.workers, this.pool, this.replyBuffers);
       await this.workers.ready();
@@ -234,7 +237,7 @@ export class Service {
     this.replication?.logFree(cap);
     // The identity no longer holds it, whether or not a worker still copies: refunded now, so
     // its next ALLOC is not refused for a block it freed (as inline, --workers 0).
-    this.quotas.refund(cap.owner, cap.charged);
+    this.quotas.refund(cap.owner, heldBytes(cap));
     if (cap.inflight > 0) cap.freeing = true;
     else this.pool.heap.free(cap.address);
     return Promise.resolve();
@@ -265,7 +268,7 @@ export class Service {
     }
     this.caps.revoke(cap);
     this.replication?.logFree(cap);
-    this.quotas.refund(cap.owner, cap.charged);
+    this.quotas.refund(cap.owner, heldBytes(cap));
     // A writeback failing now (a WRITE that was already under way when the FREE came dirtied a
     // page again, and the store broke meanwhile) leaves the region mapped without a handle until
     // close; the FREE stands.

@@ -112,7 +112,9 @@ function renderStats(s) {
         esc(u.identity),
         u.connections,
         `${u.handles} / ${fmt.format(u.quotaHandles)}`,
-        `${bytes(u.bytes)} / ${bytes(u.quotaBytes)}<span class="bar"><span style="width:${share}%"></span></span>`,
+        u.quotaBytes > 0
+          ? `${bytes(u.bytes)} / ${bytes(u.quotaBytes)}<span class="bar"><span style="width:${share}%"></span></span>`
+          : `${bytes(u.bytes)} / no limit`,
       ];
     }),
   );

@@ -197,8 +197,8 @@ describe("quotas of bytes and handles, per identity", () => {
       const b = String(await bob.call("ALLOC", 64 * 1024));
       expect(await bob.call("FREE", b)).toBe("OK");
       expect(await alice.call("FREE", big)).toBe("OK");
-      // Handles: 4, a MAP being one of them (with no bytes).
-      const hs = [String(await alice.call("MAP", 1 << 20))];
+      // Handles: 4, a MAP being one of them.
+      const hs = [String(await alice.call("MAP", 4096))];
       for (let i = 0; i < 3; i++) hs.push(String(await alice.call("ALLOC", 1)));
       await expect(alice.call("ALLOC", 1)).rejects.toThrow(
         "ERR quota exceeded: identity 'alice' holds 4 handles, the limit is 4",
@@ -211,6 +211,31 @@ describe("quotas of bytes and handles, per identity", () => {
     } finally {
       alice.disconnect();
       bob.disconnect();
+    }
+  });
+
+  it("a MAP region counts its length in whole pages: exactly the quota fits, a byte more does not", async () => {
+    const alice = await open("alice", "pw1");
+    try {
+      const bytes = async () => {
+        const flat = (await alice.call("STATS")) as (string | number)[];
+        return Number(flat[flat.indexOf("identity_bytes") + 1]);
+      };
+      await expect(alice.call("MAP", 64 * 1024 + 1)).rejects.toThrow(
+        "ERR quota exceeded: identity 'alice' holds 0 bytes, 69632 more would pass the limit of 65536",
+      );
+      // 15 pages and a byte: 16 pages, the whole quota.
+      const region = String(await alice.call("MAP", 60 * 1024 + 1));
+      expect(await bytes()).toBe(64 * 1024);
+      await expect(alice.call("ALLOC", 1)).rejects.toThrow(/holds 65536 bytes, 1 more would pass/);
+      await expect(alice.call("MAP", 1, "STORE", "file", "more")).rejects.toThrow(/holds 65536 bytes/);
+      expect(await bytes()).toBe(64 * 1024);
+      expect(await alice.call("FREE", region)).toBe("OK");
+      expect(await bytes()).toBe(0);
+      const block = String(await alice.call("ALLOC", 64 * 1024));
+      expect(await alice.call("FREE", block)).toBe("OK");
+    } finally {
+      alice.disconnect();
     }
   });
 });
