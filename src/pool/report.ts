@@ -120,7 +120,7 @@ export function poolDebugInfo(segments: readonly Segment[], heap: { debugInfo():
       lines.push(
         `  segment ${s.index} slot ${slot} (thread ${s.threadOf(slot)}, ${who}): ${blocks.length} block(s)` +
           (parked ? `, ${parked} free page(s) parked for it` : "") +
-          (blocks.length ? `: ${blocks.slice(0, 32).join(", ")}${blocks.length > 32 ? ", …" : ""}` : ""),
+          (blocks.length ? `: ${blocks.join(", ")}` : ""),
       );
     }
   }

@@ -200,6 +200,20 @@ export function semanticsSuite(label: string, bytes: number, options?: MempoolOp
       expect(pool.stats().workers[0]).toMatchObject({ allocations: 0, bytes: 0 });
     });
 
+    it("debugInfo() lists every block with its size, however many a worker holds", () => {
+      const pool = Mempool.create(bytes, options);
+      const blocks = Array.from({ length: 100 }, (_, i) => pool.alloc(((i % 3) + 1) * PS));
+      // One line per segment the thread has blocks in: "… (thread 0, alive): N block(s): a (s), …".
+      const listed = pool
+        .debugInfo()
+        .split("\n")
+        .filter((l) => l.includes("(thread 0, alive)") && l.includes("block(s): "))
+        .flatMap((l) => l.slice(l.indexOf("block(s): ") + 10).split(", "));
+      const expected = blocks.map((a, i) => `${a} (${((i % 3) + 1) * 4} KiB)`);
+      expect(listed.sort()).toEqual(expected.sort());
+      for (const a of blocks) pool.free(a);
+    });
+
     it("counts single pages exactly, whichever path (hot stack or lock) allocated and freed them", () => {
       const pool = Mempool.create(bytes, options);
       const free0 = pool.stats().free;
