@@ -438,6 +438,9 @@ export class Heap {
   }
 
   private shrinkSlabs(bytes: number): number {
+    // Caches another Heap object on this arena created since this one last looked have no
+    // constants here yet (array-cache words among them): load them before walking every cache.
+    this.slabs.load();
     let freed = this.slabs.runs.release();
     for (let c = 0; c < this.slabs.cacheCount && freed < bytes; c++) freed += this.slabs.shrinkCache(c);
     return freed;

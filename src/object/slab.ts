@@ -446,6 +446,7 @@ export class Slabs {
 
   /** Bytes held in empty slabs of all caches, on array caches and in cached large runs. */
   emptyBytes(): number {
+    this.load();
     return emptyBytes(this);
   }
 
