@@ -39,7 +39,14 @@ export function copyBytes(dst: Uint8Array, at: number, src: Uint8Array): void {
     dst.set(src, at);
     return;
   }
-  for (let done = 0; done < n; done += STAGE_BYTES) {
+  // dst.set copes with overlapping ranges of one buffer; a copy in stages must take them from the
+  // end when the destination lies after the source, or a stage would read bytes that an earlier
+  // one has already overwritten (memmove's rule).
+  const chunks = Math.ceil(n / STAGE_BYTES);
+  const to = dst.byteOffset + at;
+  const backwards = src.buffer === dst.buffer && to > src.byteOffset && to < src.byteOffset + n;
+  for (let i = 0; i < chunks; i++) {
+    const done = (backwards ? chunks - 1 - i : i) * STAGE_BYTES;
     const k = Math.min(STAGE_BYTES, n - done);
     const s = (src.byteOffset + done) & 7;
     const d = (dst.byteOffset + at + done) & 7;

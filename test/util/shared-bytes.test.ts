@@ -64,6 +64,22 @@ describe("copyBytes", () => {
     copyBytes(b, 5003, b.subarray(1, 4097));
     expect(Buffer.compare(Buffer.from(b), want)).toBe(0);
   });
+
+  it("copies overlapping ranges of one shared buffer as set does, past one stage (64 KiB) too", () => {
+    // Regression (fixed): a misaligned copy goes through the stage 64 KiB at a time, front to back,
+    // so with the destination a few bytes after the source each stage after the first read bytes
+    // the one before had already overwritten.
+    for (const n of [300, 70_000, 200_000]) {
+      for (const shift of [-65_537, -9, 3, 9, 65_537]) {
+        const b = buffer(true, 600_000);
+        const want = Buffer.from(b);
+        const from = 200_000;
+        want.copy(want, from + shift, from, from + n);
+        copyBytes(b, from + shift, b.subarray(from, from + n));
+        expect(Buffer.compare(Buffer.from(b), want), `${n} bytes moved by ${shift}`).toBe(0);
+      }
+    }
+  });
 });
 
 describe("fillBytes", () => {
