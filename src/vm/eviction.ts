@@ -67,9 +67,13 @@ export async function obtainFrame(p: Pager, incoming: number, freshAtStart: bool
   const fr = p.frames;
   let fresh = freshAtStart;
   let refusal: OutOfMemoryError | undefined;
+  // The page layer's refusal of a fresh frame (shared with other spaces, or a pool): when nothing
+  // here can be evicted either, that is why the fault fails, not that every frame is pinned.
+  let layer: OutOfMemoryError | undefined;
   try {
     for (;;) {
       if (p.killed !== null) throw p.killed;
+      layer = undefined;
       if (fr.hasFree) {
         const f = fr.take();
         if (!fresh) fr.release(f);
@@ -80,12 +84,13 @@ export async function obtainFrame(p: Pager, incoming: number, freshAtStart: bool
           } catch (e) {
             // The page layer is out of pages (shared with others): reuse one of ours instead.
             fr.release(f);
+            if (e instanceof OutOfMemoryError) layer = layerRefusal(p, e);
             if (!(e instanceof OutOfMemoryError) || p.index.size === 0) {
               if (busyFrames(p) > 0) {
                 await p.changed();
                 continue;
               }
-              throw e;
+              throw e instanceof OutOfMemoryError ? layerRefusal(p, e) : e;
             }
           }
       }
@@ -106,7 +111,7 @@ export async function obtainFrame(p: Pager, incoming: number, freshAtStart: bool
           }
           throw atMin(p);
         }
-        throw refusal ?? storeRefusal(p) ?? allPinned(p);
+        throw layer ?? refusal ?? storeRefusal(p) ?? allPinned(p);
       }
       const f = p.index.get(v)!;
       // Detach synchronously (invariant 2).
@@ -255,6 +260,22 @@ function atMin(p: Pager): OutOfMemoryError {
     0,
     "watermark",
     "free frames are at the min watermark (the reserve for critical allocations) and reclaim freed none",
+  );
+}
+
+/**
+ * The page layer (or pool) had no page for a free frame slot and none of this space's pages could
+ * be evicted: its error, with this space's share of the figures.
+ */
+function layerRefusal(p: Pager, e: OutOfMemoryError): OutOfMemoryError {
+  const fr = p.frames;
+  const Kind = e.constructor as typeof OutOfMemoryError;
+  return new Kind(
+    e.requested,
+    e.largestFree,
+    e.free,
+    e.reason,
+    `the page layer frames come from has no page left, and this space uses ${fr.used} of its ${fr.limit} frames (${p.pinnedCount()} pages pinned), none of them evictable now`,
   );
 }
 
