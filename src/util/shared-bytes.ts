@@ -68,8 +68,12 @@ const MIN_WORD_FILL = 64;
  */
 export function fillBytes(view: Uint8Array, value: number, from = 0, to = view?.length): void {
   if (!(view instanceof Uint8Array)) throw new InvalidArgumentError("view", view, "must be a Uint8Array");
+  // Anything but whole indices inside the view (fractions, negatives counted from the end) is
+  // left to fill's own conversions.
   if (
     !(from >= 0 && to <= view.length && to - from >= MIN_WORD_FILL) ||
+    !Number.isInteger(from) ||
+    !Number.isInteger(to) ||
     !(view.buffer instanceof SharedArrayBuffer)
   ) {
     view.fill(value, from, to);

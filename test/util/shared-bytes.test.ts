@@ -104,6 +104,26 @@ describe("fillBytes", () => {
     );
   });
 
+  it("converts fractional indices as fill does", () => {
+    // Regression (fixed): on a shared buffer the word fill took a fractional start or end as it
+    // came, so bytes at either end of the range differed from fill's (which truncates first).
+    const cases: Array<[number, number, number, number]> = [
+      // [view offset, from, to, value]
+      [15, 248.7065, 318, 0],
+      [11, 56.7357, 169, 256],
+      [13, 24.5867, 89.5198, 255],
+      [11, 8.5008, 185.3596, -1],
+      [10, 27.9556, 138.5652, 0x4b],
+    ];
+    for (const [off, from, to, value] of cases) {
+      const view = buffer(true, off + 400).subarray(off);
+      const want = buffer(false, off + 400).subarray(off);
+      want.fill(value, from, to);
+      fillBytes(view, value, from, to);
+      expect(Buffer.compare(Buffer.from(view), Buffer.from(want)), `${from}..${to} at +${off}`).toBe(0);
+    }
+  });
+
   it("refuses anything but a Uint8Array with InvalidArgumentError", () => {
     for (const bad of [null, [0, 0, 0], new Int32Array(4)])
       expect(() => fillBytes(bad as unknown as Uint8Array, 0)).toThrow(InvalidArgumentError);
