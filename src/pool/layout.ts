@@ -31,7 +31,9 @@
  * | 64.. | SLOTS         | SLOT_WORDS per slot, slot 1 first                            |
  *
  * Slot (Int32 words, SLOT_WORDS = 64 so that slots and the two halves of a slot sit on pairs of
- * cache lines of their own, page/layout.ts PAIR_BYTES): STATE (FREE, ALIVE, DEAD), THREAD (threadId of the worker), words 2-3 unused,
+ * cache lines of their own, page/layout.ts PAIR_BYTES): STATE (FREE, CLAIMING, ALIVE, DEAD),
+ * THREAD (threadId of the worker; written while CLAIMING, so a slot seen ALIVE names its own
+ * thread, never the one that held it before), words 2-3 unused,
  * PARKED (pages on its block cache, plain stores by its thread), INFLIGHT_CUR and INFLIGHT_NEXT
  * (the remote-free list being drained under the lock, for recovery: block-cache.ts). From word 32,
  * the half other workers write: words 32-33 unused, REMOTE_HEAD (the remote-free list: page of its
@@ -89,6 +91,7 @@ export const OWNER_PARKED = 255;
 export const SLOT_FREE = 0;
 export const SLOT_ALIVE = 1;
 export const SLOT_DEAD = 2;
+export const SLOT_CLAIMING = 3;
 
 export const REGION_HOT = 4;
 

@@ -410,7 +410,8 @@ export class Mempool {
     let n = 0;
     for (const s of this.segments) {
       for (let slot = 1; slot <= s.maxSlots; slot++) {
-        if (slot === s.slot || s.threadOf(slot) !== threadId || s.state(slot) !== P.SLOT_ALIVE) continue;
+        // STATE before THREAD: a slot seen ALIVE names its own thread (Segment.claim).
+        if (slot === s.slot || s.state(slot) !== P.SLOT_ALIVE || s.threadOf(slot) !== threadId) continue;
         s.markDead(slot);
         if (s.recover(slot, freeOwned)) n++;
       }

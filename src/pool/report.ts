@@ -35,6 +35,15 @@ export interface MempoolStats {
   recoveries: number;
 }
 
+/** A slot's STATE as reported (a slot being claimed is its new worker's already). */
+function stateName(state: number): WorkerFigures["state"] {
+  return state === P.SLOT_ALIVE || state === P.SLOT_CLAIMING
+    ? "alive"
+    : state === P.SLOT_DEAD
+      ? "dead"
+      : "gone";
+}
+
 /** The figures of a pool made of `segments` (Mempool.stats). */
 export function poolStats(segments: readonly Segment[]): MempoolStats {
   let total = 0;
@@ -66,7 +75,7 @@ export function poolStats(segments: readonly Segment[]): MempoolStats {
       const f = workers.get(threadId) ?? {
         slot,
         threadId,
-        state: state === P.SLOT_ALIVE ? "alive" : state === P.SLOT_DEAD ? "dead" : "gone",
+        state: stateName(state),
         allocations: 0,
         bytes: 0,
         cachedPages: 0,
@@ -115,7 +124,7 @@ export function poolDebugInfo(segments: readonly Segment[], heap: { debugInfo():
       const state = s.state(slot);
       const blocks = byOwner.get(slot) ?? [];
       if (state === P.SLOT_FREE && blocks.length === 0) continue;
-      const who = state === P.SLOT_ALIVE ? "alive" : state === P.SLOT_DEAD ? "dead" : "gone";
+      const who = stateName(state);
       const parked = s.blocks.parkedPages(slot);
       lines.push(
         `  segment ${s.index} slot ${slot} (thread ${s.threadOf(slot)}, ${who}): ${blocks.length} block(s)` +

@@ -7,8 +7,9 @@
  *   vmalloc bookkeeping, the reserve, the allocation-owner map, slot recovery.
  * - Without it: a slot's region (its hot-page stack and array caches) is written only by the
  *   thread bound to that slot — until the slot is marked DEAD, after which only recovery (under
- *   the lock) touches it. Slot STATE changes by Atomics.compareExchange (FREE -> ALIVE to claim)
- *   and Atomics.store (ALIVE -> DEAD by whoever learns of the death, DEAD -> FREE by recovery).
+ *   the lock) touches it. Slot STATE changes by Atomics.compareExchange (FREE -> CLAIMING to claim,
+ *   then a store of ALIVE once THREAD is written; ALIVE -> DEAD by whoever learns of the death)
+ *   and Atomics.store (DEAD -> FREE by recovery).
  * - The page state map and slab bitmaps are read without the lock by the fast paths, for the
  *   caller's own blocks only; their bytes and bits are written by single stores.
  */
@@ -147,9 +148,12 @@ export class Segment {
       for (let s = 1; s <= this.maxSlots; s++) {
         const sw = this.slotWord(s);
         if (pass === 0 && charged[s] !== 0) continue;
-        if (Atomics.compareExchange(this.w, sw + P.SL_STATE, P.SLOT_FREE, P.SLOT_ALIVE) === P.SLOT_FREE) {
+        // ALIVE only once THREAD names this thread: a late reapThread of the slot's previous
+        // thread must not take it for that thread's (Mempool.reapThread reads STATE first).
+        if (Atomics.compareExchange(this.w, sw + P.SL_STATE, P.SLOT_FREE, P.SLOT_CLAIMING) === P.SLOT_FREE) {
           Atomics.store(this.w, sw + P.SL_THREAD, threadId);
           Atomics.add(this.w, this.rw + P.P_ALIVE, 1);
+          Atomics.store(this.w, sw + P.SL_STATE, P.SLOT_ALIVE);
           return s;
         }
       }
