@@ -125,7 +125,14 @@ export class Vmalloc {
       }
     } else {
       if (n + tableNeed > this.pages.freePages) {
-        throw new OutOfMemoryError(bytes, this.pages.largestFree, this.pages.freeBytes);
+        // Not "fragmented" although the free bytes cover the request's: its table needs pages too.
+        throw new OutOfMemoryError(
+          bytes,
+          this.pages.largestFree,
+          this.pages.freeBytes,
+          "exhausted",
+          `${n} data pages and a ${tableNeed}-page table`,
+        );
       }
       table = this.pages.alloc(tableNeed * this.ps) / this.ps;
       tablePages = tableNeed;

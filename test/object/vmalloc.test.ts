@@ -228,6 +228,16 @@ describe("vfree", () => {
     }
   });
 
+  it("an area whose data fits the free pages but not its table too is 'exhausted', not 'fragmented'", () => {
+    // Regression (fixed): the error said "fragmented" (the free bytes cover the request), which
+    // sends a caller looking for contiguity that vmalloc never needs.
+    const heap = new Heap({ bytes: 2 << 20, pageSize: 512 });
+    const free = heap.stats().free;
+    const e = expectCleanFailure(heap, OutOfMemoryError, () => heap.vmalloc(free, { wait: false }));
+    expect(e.reason).toBe("exhausted");
+    expect(e.message).toMatch(/data pages and a \d+-page table/);
+  });
+
   it("leaves the page layer exactly as it was before the vmalloc (same free blocks)", () => {
     // Regression (fixed): vmalloc takes its page table from the reserve and refills the reserve with
     // another page; vfree then frees the table instead of the refill page, so the reserve ends up
