@@ -137,6 +137,8 @@ export class PageAllocator {
 
   constructor(options: PageAllocatorOptions | { arena: Arena }) {
     if (options !== null && typeof options === "object" && "arena" in options) {
+      if (!(options.arena instanceof Arena))
+        throw new InvalidArgumentError("arena", options.arena, "must be an Arena (Arena.attach(buffer))");
       this.arena = options.arena;
     } else {
       this.arena = PageAllocator.format(options as PageAllocatorOptions);

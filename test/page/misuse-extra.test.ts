@@ -1,14 +1,26 @@
 /**
  * Arguments the page layer took without a word: fragmentation(order) with an order that is not
  * one (NaN for 1.5, 0 for -1, 1 for 99), watermark options that are not an object (taken as the
- * defaults), and a min at or above the frames (reported as a bad "high").
+ * defaults), a min at or above the frames (reported as a bad "high"), and an `arena` option that
+ * is not an Arena (a TypeError from the constructor).
  */
 import { describe, expect, it } from "vitest";
-import { Heap, InvalidArgumentError, PageAllocator } from "../../src/index.js";
+import { Arena, Heap, InvalidArgumentError, PageAllocator } from "../../src/index.js";
 import { watermarks } from "../../src/page/watermarks.js";
 import { caught as error } from "../helpers/caught.js";
 
 describe("page layer arguments", () => {
+  it("new PageAllocator({ arena }) refuses anything but an Arena", () => {
+    // Regression (fixed): a TypeError ('reading pageSize', 'reading 3') from the constructor.
+    for (const arena of [5, {}, null, undefined, "arena", new PageAllocator({ bytes: 1 << 16 }).memory]) {
+      const e = error(() => new PageAllocator({ arena } as unknown as { arena: Arena }));
+      expect(e, `arena ${String(arena)}`).toBeInstanceOf(InvalidArgumentError);
+      expect((e as InvalidArgumentError).argument).toBe("arena");
+    }
+    const pages = new PageAllocator({ bytes: 1 << 16 });
+    expect(new PageAllocator({ arena: Arena.attach(pages.memory.buffer) }).stats()).toEqual(pages.stats());
+  });
+
   it("fragmentation(order) refuses anything but an integer order from 0 to maxOrder, changing nothing", () => {
     const pages = new PageAllocator({ bytes: 1 << 20, maxOrder: 6 });
     const held = [pages.alloc(4096), pages.alloc(3 * 4096)];
