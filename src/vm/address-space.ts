@@ -85,6 +85,13 @@ export interface AddressSpaceOptions {
 
 const MAX_FRAMES = 2 ** 24;
 
+/**
+ * Policy instances given to a space: each tracks the page keys of one space, and two spaces' keys
+ * are the same numbers (store ids start at 1 in each), so a shared instance would name one
+ * space's pages as the other's victims.
+ */
+const policiesInUse = new WeakSet<ReplacementPolicy>();
+
 /** A number of pages for the reclaim calls: a non-negative integer, or Infinity for all. */
 function checkCount(argument: string, value: unknown): void {
   if (
@@ -168,8 +175,12 @@ export class AddressSpace {
       if (typeof p.victim !== "function" || typeof p.insert !== "function" || typeof p.hit !== "function") {
         throw new InvalidArgumentError("policy", policy, "must be a policy name or a ReplacementPolicy");
       }
-      if (p.capacity !== frames || p.size !== 0) {
-        throw new InvalidArgumentError("policy", p.name, `must be a fresh policy with capacity ${frames}`);
+      if (p.capacity !== frames || p.size !== 0 || policiesInUse.has(policy)) {
+        throw new InvalidArgumentError(
+          "policy",
+          p.name,
+          `must be a fresh policy with capacity ${frames}, given to no other address space`,
+        );
       }
     }
     this.pageSize = pageSize;
@@ -177,6 +188,8 @@ export class AddressSpace {
     this.policy = policy;
     this.pool = pool ?? null;
     this.pages = pool ? null : (given ?? AddressSpace.allocatorFor(frames, pageSize));
+    // Only now: a constructor that failed (allocatorFor) leaves the policy free for another try.
+    policiesInUse.add(policy);
     const frameSource: FrameSource = source ?? pageSource(this.pages as PageAllocator);
     const stores = new Map<number, Store>();
     this.pager = new Pager(

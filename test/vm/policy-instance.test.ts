@@ -1,0 +1,27 @@
+/**
+ * A ReplacementPolicy instance tracks the page keys of one address space. Two spaces given the
+ * same instance (both fresh, so both constructors accepted it) fed it keys that are the same
+ * numbers in each (store ids start at 1 per space): the policy held 4 pages for 2 resident in
+ * either space, check() failed, and a victim it named could be the other space's page, absent
+ * here. The second space is now refused.
+ */
+import { describe, expect, it } from "vitest";
+import { AddressSpace, InvalidArgumentError, LruPolicy } from "../../src/index.js";
+import { MemoryStore } from "./helpers.js";
+
+const PS = 4096;
+
+describe("a policy instance belongs to one space", () => {
+  it("a second space given the same instance is refused", async () => {
+    const policy = new LruPolicy(2);
+    const a = new AddressSpace({ frames: 2, policy });
+    expect(() => new AddressSpace({ frames: 2, policy })).toThrow(InvalidArgumentError);
+    expect(() => new AddressSpace({ frames: 2, policy })).toThrow(/no other address space/);
+    const v = a.map({ length: 8 * PS, store: new MemoryStore() });
+    for (let p = 0; p < 8; p++) await a.write(v + p * PS, new Uint8Array([p + 1]));
+    for (let p = 0; p < 8; p++) expect(await a.read(v + p * PS, 1)).toEqual(new Uint8Array([p + 1]));
+    a.check();
+    expect(policy.size).toBe(2);
+    await a.close();
+  });
+});
