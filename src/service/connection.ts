@@ -357,7 +357,10 @@ export class Connection {
     if (args !== undefined && !this.stream.fits(this.replyBound(args))) return false;
     this.stalled = false;
     this.drain();
-    return true;
+    // Stalled again on a later command (a second READ as large as the first): it waits on. Done,
+    // the reply buffers would drop its registration, which stall() found still there, and nothing
+    // would ever wake it again (two pipelined READs of --max-bulk hung the connection).
+    return !this.stalled;
   }
 
   private onClose(): void {

@@ -106,3 +106,29 @@ describe("replies larger than the free reply buffers", () => {
     expect(s.replyBuffers.stats().replyBuffersInUse).toBe(0);
   });
 });
+
+describe("READs larger than a connection's share of the reply buffers", () => {
+  it("pipelined one after another: each waits for the one before to be sent, none waits forever", async () => {
+    // 8 slots of 1 KiB, a share of 4: a READ of 4 KiB needs 5, so it runs only once the
+    // connection holds none. The second one used to stall for good after the first was sent.
+    const [s, c] = await open({});
+    const h = String(await c.call("ALLOC", 4096));
+    const want = Buffer.alloc(4096, 0x61);
+    await c.callBuffer("WRITE", h, 0, want);
+    const p = c.pipeline();
+    for (let i = 0; i < 3; i++) p.callBuffer("READ", h, 0, 4096);
+    p.call("PING");
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("the pipeline got no replies in 30 s")), 30_000);
+    });
+    const out = (await Promise.race([p.exec(), hung]).finally(() => clearTimeout(timer))) ?? [];
+    expect(out.map(([e, v]) => e ?? (Buffer.isBuffer(v) ? v.equals(want) : v))).toEqual([
+      true,
+      true,
+      true,
+      "PONG",
+    ]);
+    expect(s.replyBuffers.stats().replyBuffersInUse).toBe(0);
+  });
+});
