@@ -49,13 +49,13 @@ import {
   CHECKPOINT_MAGIC,
   checkpointProblem,
   FILE_HEADER,
+  FILE_VERSION,
   replaySegments,
   SEGMENT_MAGIC,
 } from "./segment-reader.js";
 
 export { checkpointProblem, FILE_HEADER };
 
-const VERSION = 1;
 const SEGMENT = /^log-(\d{16})\.seg$/;
 const CHECKPOINT = /^checkpoint-(\d{16})\.ckp$/;
 /** iovecs per writev (Linux IOV_MAX is 1024). */
@@ -73,7 +73,7 @@ export interface FileBackendOptions {
 export function fileHeader(magic: string): Buffer {
   const b = Buffer.alloc(FILE_HEADER);
   b.write(magic, 0, "latin1");
-  b.writeUInt32LE(VERSION, 8);
+  b.writeUInt32LE(FILE_VERSION, 8);
   return b;
 }
 

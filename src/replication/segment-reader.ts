@@ -14,6 +14,17 @@ import { check, decode, type LogEntry, RecordType, resync } from "./format.js";
 export const FILE_HEADER = 16;
 export const SEGMENT_MAGIC = "MNEMESEG";
 export const CHECKPOINT_MAGIC = "MNEMECKP";
+export const FILE_VERSION = 1;
+
+/** Whether `buf` starts with a whole file header of `magic`: magic, version 1, reserved 0. */
+function goodHeader(buf: Buffer, magic: string): boolean {
+  return (
+    buf.length >= FILE_HEADER &&
+    buf.toString("latin1", 0, 8) === magic &&
+    buf.readUInt32LE(8) === FILE_VERSION &&
+    buf.readUInt32LE(12) === 0
+  );
+}
 
 export async function replaySegments(
   dir: string,
@@ -37,7 +48,7 @@ export async function replaySegments(
     const buf = await readFile(where);
     const last = i === segs.length - 1;
     let at = FILE_HEADER;
-    if (buf.length < FILE_HEADER || buf.toString("latin1", 0, 8) !== SEGMENT_MAGIC) {
+    if (!goodHeader(buf, SEGMENT_MAGIC)) {
       if (last && buf.length < FILE_HEADER) {
         // Created, crashed before its header was complete: nothing was in it.
         if (!options.readOnly) await truncate(where, 0);
@@ -115,8 +126,7 @@ function continuation(buf: Uint8Array, at: number, expected: number): number {
 /** Why a checkpoint file is not a complete image (null when it is). */
 export function checkpointProblem(bytes: Uint8Array, seq: number): { offset: number; why: string } | null {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  if (b.length < FILE_HEADER || b.toString("latin1", 0, 8) !== CHECKPOINT_MAGIC)
-    return { offset: 0, why: "not a mneme checkpoint (bad header)" };
+  if (!goodHeader(b, CHECKPOINT_MAGIC)) return { offset: 0, why: "not a mneme checkpoint (bad header)" };
   let at = FILE_HEADER;
   let count = 0;
   while (at < b.length) {

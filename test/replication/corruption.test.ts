@@ -192,6 +192,29 @@ describe("damaged logs", () => {
     expect((inspect(dir).json.badCheckpoints as unknown[]).length).toBe(1);
   });
 
+  it("a flipped byte anywhere in a file header (magic, version, reserved) is damage, in a segment and in a checkpoint", async () => {
+    const { dir } = await makeLog({ checkpointSize: 4096 });
+    const ckp = join(dir, readdirSync(dir).find((f) => f.endsWith(".ckp"))!);
+    const seg = join(dir, segments(dir).at(-1)!);
+    for (const file of [seg, ckp]) {
+      const whole = readFileSync(file);
+      for (let at = 0; at < FILE_HEADER; at++) {
+        flip(file, at);
+        const outcome = await start(dir).then(
+          async (svc) => {
+            await svc.close();
+            return "started";
+          },
+          (e: unknown) => e,
+        );
+        expect(outcome, `${file} header byte ${at}`).toBeInstanceOf(LogCorruptionError);
+        writeFileSync(file, whole);
+      }
+    }
+    const svc = await start(dir);
+    await svc.close();
+  });
+
   it("a damaged checkpoint with recoverSkipCorrupt: skipped, reported, left behind; new records go on from its seq", async () => {
     // The checkpoint is the last thing written: no record follows it.
     const { dir, handles } = await makeLog();
