@@ -118,6 +118,20 @@ export class Arena {
         "header geometry does not match the buffer",
       );
     }
+    // The rest of the header says where the page layer's structures are: out of place, they
+    // would be read from (and written to) wherever the words point.
+    const headerPages = words[H_HEADER_PAGES];
+    const metaOffset = words[H_META_OFFSET];
+    const metaEnd = metaOffset + words[H_META_BYTES];
+    if (
+      pageSize < MIN_PAGE_SIZE ||
+      pageSize > MAX_PAGE_SIZE ||
+      !(headerPages >= 1 && headerPages < pageCount) ||
+      metaOffset < SIZEOF_HEADER ||
+      !(metaEnd >= metaOffset && metaEnd <= headerPages * pageSize)
+    ) {
+      throw new InvalidArgumentError("buffer", "header", "corrupt arena header (page counts or offsets)");
+    }
     return new Arena(buffer);
   }
 

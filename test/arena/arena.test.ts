@@ -243,6 +243,31 @@ describe("attaching something that is not an arena", () => {
     new DataView(pageSize).setInt32(8, 3000, true);
     thrown(InvalidArgumentError, () => PageAllocator.attach(pageSize));
   });
+
+  it("rejects a header whose page counts or offsets are out of place", () => {
+    // Regression (fixed): only the magic, the version and the geometry were checked, so a bad
+    // HEADER_PAGES gave an allocator of -133160960 usable bytes, and bad metadata offsets had
+    // it read its maps from wherever they pointed.
+    const pages = new PageAllocator({ bytes: 64 * 4096 });
+    const headerPages = headerWord(pages.arena.buffer, 4);
+    const metaBytes = headerWord(pages.arena.buffer, 7);
+    const bad: Array<[number, number]> = [
+      [4, 0], // HEADER_PAGES
+      [4, 64],
+      [4, headerPages ^ 0x7fff],
+      [6, 0], // META_OFFSET: inside the header words
+      [6, headerPages * 4096], // past the header pages
+      [7, -1], // META_BYTES
+      [7, metaBytes + headerPages * 4096],
+    ];
+    for (const [word, value] of bad) {
+      const copy = pages.arena.buffer.slice(0) as ArrayBuffer;
+      new DataView(copy).setInt32(word * 4, value, true);
+      const e = thrown(InvalidArgumentError, () => PageAllocator.attach(copy));
+      expect(e.message).toMatch(/corrupt arena header/);
+    }
+    expect(PageAllocator.attach(pages.arena.buffer.slice(0)).stats()).toEqual(pages.stats());
+  });
 });
 
 describe("address 0", () => {
