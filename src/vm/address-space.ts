@@ -207,7 +207,9 @@ export class AddressSpace {
       this.pager,
       new MappingTree(pageSize),
       stores,
-      raInitial,
+      // The first window too: it was the given initial one, past a cap of frames / 4 (4 pages
+      // read ahead with 8 frames and max 2).
+      Math.min(raInitial, Math.floor(frames / 4)),
       Math.min(raMax, Math.floor(frames / 4)),
     );
   }
