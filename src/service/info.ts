@@ -51,6 +51,8 @@ function section(svc: Service, name: string): [string, string | number][] {
     case "clients":
       return [
         ["connected_clients", svc.clientCount],
+        // No command blocks; redis-cli --stat shows a missing field as -9223372036854775808.
+        ["blocked_clients", 0],
         ["maxclients", c.maxClients],
         ["rejected_connections", svc.counters.rejected],
       ];
@@ -72,6 +74,8 @@ function section(svc: Service, name: string): [string, string | number][] {
         ["loading", 0],
         ["async_loading", 0],
         ["rdb_changes_since_last_save", 0],
+        ["rdb_bgsave_in_progress", 0],
+        ["aof_rewrite_in_progress", 0],
         ["aof_enabled", r.enabled ? 1 : 0],
         ["mneme_appendfsync", c.appendfsync],
         ["mneme_checkpoint_size", c.checkpointSize],

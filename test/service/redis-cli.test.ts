@@ -3,10 +3,10 @@
  * user, RESP3 (-3), binary data from stdin (-x), --pipe (which checks ECHO's bytes), and the
  * error exit of a refused command. Skipped loudly without redis-cli, a failure under CI=true.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireProgram, type ServerProcess, spawnServer } from "./helpers.js";
+import { hasProgram, requireProgram, type ServerProcess, spawnServer } from "./helpers.js";
 
 const haveCli = requireProgram("redis-cli", "redis-tools");
 const run = promisify(execFile);
@@ -70,4 +70,34 @@ describe.skipIf(!haveCli)("redis-cli against mneme serve", () => {
     expect("code" in out && out.code).toBe(1);
     expect(out.stdout).toMatch(/errors: 10, replies: 501/);
   });
+
+  it.skipIf(!hasProgram("stdbuf"))(
+    "--stat: every column a number (INFO has the fields it reads)",
+    async () => {
+      // stdbuf: redis-cli --stat never ends and writes through stdio, which holds a pipe's lines.
+      const child = spawn(
+        "stdbuf",
+        ["-oL", "redis-cli", "-p", String(server.port), "--no-auth-warning"].concat([
+          "-a",
+          "s3cret",
+          "--stat",
+          "-i",
+          "0.1",
+        ]),
+      );
+      let out = "";
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (d) => {
+          out += d;
+          if (out.split("\n").length > 4) resolve();
+        });
+        child.once("error", reject);
+        child.once("exit", () => resolve());
+      });
+      child.kill();
+      const row = out.split("\n")[2];
+      // keys, mem, clients, blocked (a missing blocked_clients read as -9223372036854775808), requests, connections
+      expect(row).toMatch(/^0\s+[\d.]+[KMG]?\s+\d+\s+0\s+\d+ \(\+\d+\)\s+\d+\s*$/);
+    },
+  );
 });
