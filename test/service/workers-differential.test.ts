@@ -84,7 +84,7 @@ describe("--workers 0 and --workers 1 answer alike", () => {
   const servers: ServerProcess[] = [];
   const wires: Wire[] = [];
   beforeAll(async () => {
-    const args = [...COMMON, "--max-bulk", "16kb", "--quota-handles", "40", ...USERS];
+    const args = [...COMMON, "--max-bulk", "16kb", "--quota-handles", "8", ...USERS];
     servers.push(
       ...(await Promise.all([
         spawnServer(["--workers", "0", ...args]),
@@ -105,12 +105,12 @@ describe("--workers 0 and --workers 1 answer alike", () => {
   it("a FREE pipelined after a READ or WRITE of its block gives the quota and the memory to the next ALLOC", async () => {
     for (const workers of [0, 1]) {
       const wire = await open(workers);
-      // 24 MiB of the 32 MiB pool and the 40th handle: the ALLOC after the FREE needs both back.
+      // 24 MiB of the 32 MiB pool and the 8th handle: the ALLOC after the FREE needs both back.
       const big = String(24 * 1024 * 1024);
-      let out = await wire.send(Buffer.concat(Array.from({ length: 39 }, () => frame("ALLOC", "1"))), 39);
+      let out = await wire.send(Buffer.concat(Array.from({ length: 7 }, () => frame("ALLOC", "1"))), 7);
       out = await wire.send(frame("ALLOC", big), 1);
-      expect(out).toBe("<H39>");
-      const h = wire.handles[39];
+      expect(out).toBe("<H7>");
+      const h = wire.handles[7];
       out = await wire.send(
         Buffer.concat([
           frame("WRITE", h, "0", "ab"),
@@ -120,7 +120,7 @@ describe("--workers 0 and --workers 1 answer alike", () => {
         ]),
         4,
       );
-      expect(out, `workers ${workers}`).toBe(":2\r\n$2\r\nab\r\n+OK\r\n<H40>");
+      expect(out, `workers ${workers}`).toBe(":2\r\n$2\r\nab\r\n+OK\r\n<H8>");
     }
   });
 
