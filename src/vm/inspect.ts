@@ -20,6 +20,9 @@ export interface VmStats extends PagerStats {
   frames: number;
   pageSize: number;
   policy: string;
+  /** Read-ahead windows in pages, as in force: the options capped at frames / 4. */
+  readaheadInitial: number;
+  readaheadMax: number;
   resident: number;
   dirty: number;
   pinned: number;
@@ -39,6 +42,8 @@ export function vmStats(s: SpaceState, policy: ReplacementPolicy): VmStats {
     frames: s.frameLimit,
     pageSize: s.pageSize,
     policy: policy.name,
+    readaheadInitial: s.raInitial,
+    readaheadMax: s.raMax,
     resident: p.index.size,
     dirty: p.dirty,
     pinned: p.pinnedCount(),

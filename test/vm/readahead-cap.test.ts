@@ -2,7 +2,8 @@
  * Read-ahead takes at most a quarter of the frames: the largest window is readahead.max, capped at
  * frames / 4. The first window was readahead.initial uncapped, so with 8 frames and the default
  * initial window of 4 the first sequential fault read 4 pages ahead, twice the largest window,
- * evicting pages to make room for guesses. Now the first window is capped alike.
+ * evicting pages to make room for guesses. Now the first window is capped alike, and stats()
+ * reports both windows as in force (DESIGN.md principle 5: every tunable is reported).
  */
 import { describe, expect, it } from "vitest";
 import { AddressSpace } from "../../src/index.js";
@@ -24,6 +25,19 @@ describe("the read-ahead cap", () => {
       }
       expect(last).toBeGreaterThan(0);
       await space.close();
+    }
+  });
+
+  it("stats() reports the windows in force", () => {
+    const cases: Array<[number, { initial?: number; max?: number } | undefined, number, number]> = [
+      [8, undefined, 2, 2],
+      [400, undefined, 4, 32],
+      [1000, { initial: 8, max: 64 }, 8, 64],
+      [3, undefined, 0, 0],
+    ];
+    for (const [frames, readahead, initial, max] of cases) {
+      const s = new AddressSpace({ frames, readahead }).stats();
+      expect(s).toMatchObject({ readaheadInitial: initial, readaheadMax: max });
     }
   });
 });
