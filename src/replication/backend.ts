@@ -93,6 +93,11 @@ export interface ReplicationBackend {
    * (a client library's queue) never call it.
    */
   recycle?: (record: Buffer) => void;
+  /**
+   * Set by the replicator: writes a checkpoint now. A backend whose storage lost records it had
+   * acknowledged (a Redis restarted without its data) calls it, and holds durable() until done.
+   */
+  rebuild?: () => Promise<void>;
   /** Resolves when every record appended before this call is durable; rejects on a storage error. */
   durable(): Promise<void>;
   /** Bytes appended but not yet handed to storage (the backlog the replicator bounds). */

@@ -22,6 +22,12 @@
  * RECONNECT_MS fails the backend for good. An XADD Redis applied but whose reply the cut lost is
  * sent again on the new connection and refused as a duplicate id: it counts as acknowledged
  * once the entry is found there with the same content.
+ *
+ * A Redis that came back without what it had acknowledged (restarted without persistence, or
+ * from an older snapshot) is found out once the connection is back: the newest checkpoint or the
+ * last acknowledged entry is gone. The replicator then writes a checkpoint at once (`rebuild`),
+ * and durable() (so SYNC) waits for that check and that checkpoint: the log in Redis is whole
+ * again before anything is acknowledged as durable.
  */
 import { Cluster, Redis } from "ioredis";
 import { LogCorruptionError, MnemeError } from "../errors.js";
@@ -61,6 +67,14 @@ export class RedisBackend implements ReplicationBackend {
   private unreachableSince = 0;
   /** Duplicate-id XADDs being checked against the stream (see the header); durable() waits for them. */
   private verifying: Promise<void> = Promise.resolve();
+  /** Seq of the newest checkpoint in Redis (0: none), and of the last record Redis acknowledged. */
+  private baseSeq = 0;
+  private ackedSeq = 0;
+  /** After a lost connection: whether Redis still holds the log (see the header); durable() waits for it. */
+  private whole: Promise<void> = Promise.resolve();
+  private wholeDone: (() => void) | null = null;
+  /** Set by the replicator: writes a checkpoint at once, once Redis lost part of the log. */
+  rebuild?: () => Promise<void>;
 
   constructor(t: Extract<Target, { kind: "redis" }>) {
     this.target = describeTarget(t);
@@ -81,6 +95,15 @@ export class RedisBackend implements ReplicationBackend {
       ? new Cluster([{ host: t.host, port: t.port }], { lazyConnect: true, redisOptions: options })
       : new Redis({ host: t.host, port: t.port, ...options });
     this.client.on("error", () => {});
+    this.client.on("close", () => {
+      if (this.wholeDone !== null) return;
+      this.whole = new Promise((resolve) => {
+        this.wholeDone = resolve;
+      });
+    });
+    this.client.on("ready", () => this.checkWhole());
+    // Given up for good: the commands fail, and so does durable(); nothing is left to check.
+    this.client.on("end", () => this.doneChecking());
   }
 
   async open(): Promise<void> {
@@ -100,7 +123,10 @@ export class RedisBackend implements ReplicationBackend {
     const seq = v.length >= 8 ? Number(v.readBigUInt64LE(0)) : -1;
     const img = v.subarray(8);
     const why = seq < 0 ? { offset: 0, why: "shorter than its seq" } : checkpointProblem(img, seq);
-    if (why === null) return { seq, bytes: img.subarray(FILE_HEADER), where };
+    if (why === null) {
+      this.baseSeq = seq;
+      return { seq, bytes: img.subarray(FILE_HEADER), where };
+    }
     if (skipped === undefined) throw new LogCorruptionError(where, why.offset, why.why);
     skipped.push({ where, ...why, seq: Math.max(0, seq) });
     return null;
@@ -172,7 +198,9 @@ export class RedisBackend implements ReplicationBackend {
     return report;
   }
 
-  async startAppending(): Promise<void> {}
+  async startAppending(lastSeq: number): Promise<void> {
+    this.ackedSeq = lastSeq;
+  }
 
   append(seq: number, record: Buffer): void {
     const c = this.client;
@@ -187,6 +215,7 @@ export class RedisBackend implements ReplicationBackend {
     this.last = p.then(
       () => {
         this.acked += n;
+        this.ackedSeq = seq;
       },
       (e: Error) => {
         if (!DUPLICATE_ID.test(e.message)) return this.fail(e);
@@ -216,6 +245,7 @@ export class RedisBackend implements ReplicationBackend {
     // Replies come in order: once the last one is in, every duplicate-id check has begun.
     return this.last
       .then(() => this.verifying)
+      .then(() => this.whole)
       .then(() => {
         if (this.failed) throw this.failed;
         this.acks++;
@@ -230,6 +260,7 @@ export class RedisBackend implements ReplicationBackend {
     const head = Buffer.alloc(8);
     head.writeBigUInt64LE(BigInt(seq));
     await this.client.set(`${this.key}:checkpoint`, Buffer.concat([head, fileHeader("MNEMECKP"), ...image]));
+    this.baseSeq = seq;
     const log = `${this.key}:log`;
     let start = "-";
     for (;;) {
@@ -280,6 +311,37 @@ export class RedisBackend implements ReplicationBackend {
         ? fields[0].toString() === "p" && fields[1].toString() === String(seq)
         : fields[0].toString() === "r" && fields[1].equals(record));
     if (!same) throw new Error(`the stream already holds another entry ${seq}-0`);
+  }
+
+  /** On a connection made again after a lost one: rebuilds the log if Redis lost part of it. */
+  private checkWhole(): void {
+    if (this.wholeDone === null) return;
+    this.lost()
+      .then((lost) => (lost ? this.rebuild?.() : undefined))
+      .catch((e: Error) => this.fail(e))
+      .finally(() => this.doneChecking());
+  }
+
+  private doneChecking(): void {
+    this.wholeDone?.();
+    this.wholeDone = null;
+  }
+
+  /**
+   * Whether Redis lost what it had acknowledged: its snapshot or append-only file keeps a prefix
+   * of what it applied, so the newest checkpoint and the last acknowledged entry tell.
+   */
+  private async lost(): Promise<boolean> {
+    const base = this.baseSeq;
+    const acked = this.ackedSeq;
+    if (base > 0) {
+      const head = (await this.client.getrangeBuffer(`${this.key}:checkpoint`, 0, 7)) as Buffer;
+      if (head.length < 8 || Number(head.readBigUInt64LE(0)) < base) return true;
+    }
+    if (acked <= base) return false;
+    const id = `${acked}-0`;
+    const rows = (await this.client.call("XRANGE", `${this.key}:log`, id, id)) as unknown[];
+    return rows.length === 0;
   }
 
   private fail(e: Error): void {

@@ -111,6 +111,11 @@ export class Replicator {
     const buffers = new BatchBuffers(options.batch);
     this.buffers = buffers;
     backend.recycle = (b) => buffers.recycle(b);
+    // Storage that lost records it had acknowledged gets a whole image at once (redis-backend.ts).
+    backend.rebuild = async () => {
+      await this.checkpointing?.catch(() => {});
+      await this.checkpoint();
+    };
     if (options.fsync === "everysec") {
       this.everysec = setInterval(() => this.makeDurable().catch(() => {}), 1000);
       this.everysec.unref();

@@ -8,6 +8,9 @@
  * |                                                      | goes on with no hole; a restart recovers  |
  * | a cut connection lost the reply of an applied XADD   | the XADD sent again is refused as a       |
  * |                                                      | duplicate id, found in the stream, acked  |
+ * | Redis restarted without its data (no persistence)    | found out on reconnection: a checkpoint   |
+ * |                                                      | at once, SYNC waits for it; a restart     |
+ * |                                                      | recovers every block                      |
  *
  * Before the fix the backend gave up each queued command after 3 reconnection attempts and then
  * failed for good: every later SYNC answered "replication failed" though Redis was back, and the
@@ -174,6 +177,43 @@ describe.skipIf(!redisInstalled())("the Redis backend through an outage of its R
       await again.close();
       direct.disconnect();
       await p.close();
+      await redis.stop();
+    }
+  }, 60_000);
+
+  it("Redis restarted without its data: the log is rebuilt by a checkpoint before SYNC replies, and a restart recovers every block", async () => {
+    const port = await freePort();
+    let redis: RedisServer = await startRedisOn(port);
+    const target = `redis://127.0.0.1:${port}/amnesia`;
+    const svc = await startService({ replicate: target, replicationBatch: 2 });
+    const c = new Redis({ port: svc.port });
+    const handles: string[] = [];
+    const write = async (i: number) => {
+      const h = String(await c.call("ALLOC", 3000));
+      await c.call("WRITE", h, 0, fill(i));
+      handles.push(h);
+    };
+    try {
+      for (let i = 0; i < 5; i++) await write(i);
+      expect(await c.call("SYNC")).toBe("OK");
+      await redis.stop();
+      redis = await startRedisOn(port);
+      for (let i = 5; i < 8; i++) await write(i);
+      expect(await c.call("SYNC")).toBe("OK");
+      expect(svc.stats().replication.checkpoints).toBe(1);
+    } finally {
+      c.disconnect();
+      await svc.close();
+    }
+    const again = await startService({ replicate: target });
+    const c2 = new Redis({ port: again.port });
+    try {
+      expect(again.stats().replication.lastRecovery!.allocations).toBe(8);
+      for (const [i, h] of handles.entries())
+        expect(await c2.callBuffer("READ", h, 0, 3000)).toEqual(fill(i));
+    } finally {
+      c2.disconnect();
+      await again.close();
       await redis.stop();
     }
   }, 60_000);
