@@ -12,11 +12,35 @@
  * address space then looks for another victim.
  */
 import { type FileHandle, mkdir, open, rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { OutOfMemoryError } from "../../errors.js";
 import { oneAtATime } from "../../util/one-at-a-time.js";
 import { fillBytes } from "../../util/shared-bytes.js";
 import { StoreError } from "./store.js";
+
+/**
+ * Makes directory `dir` (absolute) and its missing parents. Not mkdir's recursive mode: below a
+ * pseudo-filesystem that refuses new entries with ENOENT (/proc/self/x/y) it loops forever in a
+ * thread of libuv's pool, and the fault that needed the swap file never returns. Here each level
+ * is tried at most twice, so every path ends in a directory or an error.
+ */
+async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return; // a file there fails the open with ENOTDIR
+    const parent = dirname(dir);
+    if (code !== "ENOENT" || parent === dir) throw e;
+  }
+  await makeDirectory(dirname(dir));
+  try {
+    await mkdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+}
 
 export class SwapFile {
   readonly path: string;
@@ -57,7 +81,7 @@ export class SwapFile {
     if (this.handle) return Promise.resolve(this.handle);
     this.opening ??= (async () => {
       try {
-        await mkdir(dirname(this.path), { recursive: true });
+        await makeDirectory(dirname(resolve(this.path)));
         this.handle = await open(this.path, "w+");
         return this.handle;
       } catch (e) {
