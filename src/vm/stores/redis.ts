@@ -144,10 +144,15 @@ export class RedisStore implements Store {
     this.pageSize = samePageSize(this.pageSize, pageSize);
   }
 
-  /** Records the page size for the prefix, or checks the recorded one (once per store). */
+  /**
+   * Records the page size for the prefix, or checks the recorded one (once per store). First the
+   * database: ioredis only reports a failed SELECT of the URL's database (index out of range) as
+   * an error event and goes on in database 0, where the pages would land among other stores' keys.
+   */
   private checkSize(): Promise<void> {
     this.sizing ??= (async () => {
       const c = this.connected();
+      if (this.ownsClient && c instanceof Redis && (c.options.db ?? 0) !== 0) await c.select(c.options.db!);
       const want = String(this.pageSize);
       await c.set(this.sizeKey, want, "NX");
       const got = await c.get(this.sizeKey);
