@@ -271,7 +271,11 @@ export class AddressSpace {
     return readRange(this.s, v, length, into);
   }
 
-  /** Writes `bytes` at `v`. */
+  /**
+   * Writes `bytes` at `v`. A write that fails partway (a store failing a fault or a victim's
+   * writeback, no frame to be had) has written the pages before the failing one, as write(2)
+   * may; its arguments are checked before any byte moves.
+   */
   write(v: number, bytes: Uint8Array): Promise<void> {
     return writeRange(this.s, v, bytes);
   }
