@@ -40,7 +40,35 @@ const storeOwner = new WeakMap<Store, SpaceState>();
  * in one space would: byIdentity), and read stale bytes after the other's writes; so spaces may
  * share an identity only while none of them maps it writable.
  */
-const identitySpaces = new Map<string, Set<SpaceState>>();
+const identitySpaces = new Map<string, Set<WeakRef<SpaceState>>>();
+/**
+ * Each space's one WeakRef in identitySpaces: a space dropped without close() must not be kept
+ * alive (arena and all) by the registry; once collected, it maps nothing.
+ */
+const selfRefs = new WeakMap<SpaceState, WeakRef<SpaceState>>();
+
+function refOf(s: SpaceState): WeakRef<SpaceState> {
+  let r = selfRefs.get(s);
+  if (r === undefined) {
+    r = new WeakRef(s);
+    selfRefs.set(s, r);
+  }
+  return r;
+}
+
+/** The live spaces mapping a store of `identity`. */
+function spacesOf(identity: string): SpaceState[] {
+  const refs = identitySpaces.get(identity);
+  if (refs === undefined) return [];
+  const out: SpaceState[] = [];
+  for (const r of refs) {
+    const t = r.deref();
+    if (t === undefined) refs.delete(r);
+    else out.push(t);
+  }
+  if (refs.size === 0) identitySpaces.delete(identity);
+  return out;
+}
 
 /** Whether `s` maps (or is still unmapping) a writable mapping of a store of `identity`. */
 function mapsWritable(s: SpaceState, identity: string): boolean {
@@ -50,8 +78,8 @@ function mapsWritable(s: SpaceState, identity: string): boolean {
 }
 
 function leaveIdentity(s: SpaceState, identity: string): void {
-  const spaces = identitySpaces.get(identity);
-  if (spaces?.delete(s) && spaces.size === 0) identitySpaces.delete(identity);
+  const refs = identitySpaces.get(identity);
+  if (refs?.delete(refOf(s)) && refs.size === 0) identitySpaces.delete(identity);
 }
 
 /** Maps `length` bytes of `store` from `offset`; returns the virtual address. */
@@ -109,7 +137,7 @@ export function mapRegion(s: SpaceState, options: MapOptions): number {
     throw new InvalidArgumentError("store", store.description, "is mapped in another address space");
   }
   const identity = typeof store.identity === "string" ? store.identity : undefined;
-  for (const t of identity === undefined ? [] : (identitySpaces.get(identity) ?? [])) {
+  for (const t of identity === undefined ? [] : spacesOf(identity)) {
     if (t !== s && (writable || mapsWritable(t, identity!))) {
       throw new InvalidArgumentError(
         "store",
@@ -154,9 +182,9 @@ export function mapRegion(s: SpaceState, options: MapOptions): number {
     s.stores.set(storeId, store);
     if (identity !== undefined) {
       s.byIdentity.set(identity, store);
-      const spaces = identitySpaces.get(identity);
-      if (spaces) spaces.add(s);
-      else identitySpaces.set(identity, new Set([s]));
+      const refs = identitySpaces.get(identity);
+      if (refs) refs.add(refOf(s));
+      else identitySpaces.set(identity, new Set([refOf(s)]));
     }
   }
   storeOwner.set(store, s);

@@ -11,6 +11,8 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { afterAll, describe, expect, it } from "vitest";
 import { AddressSpace, FileStore, InvalidArgumentError } from "../../src/index.js";
 import { tempDir } from "./helpers.js";
@@ -104,5 +106,29 @@ describe("one file, one store object per space", () => {
     await two.close();
     await mine.close();
     await theirs.close();
+  });
+
+  it("a space dropped without close() is not kept alive by the registry, nor keeps the file", async () => {
+    const path = join(tmp.path, "i.bin");
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    let dropped: WeakRef<AddressSpace> | undefined;
+    (() => {
+      const forgotten = new AddressSpace({ frames: 2, pageSize: PS });
+      forgotten.map({ length: PS, store: new FileStore(path) });
+      dropped = new WeakRef(forgotten);
+    })();
+    const later = new AddressSpace({ frames: 2, pageSize: PS });
+    const store = new FileStore(path);
+    // A WeakRef's target lives to the end of the job that made it: collect from a later one.
+    for (let round = 0; round < 50 && dropped?.deref() !== undefined; round++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    expect(dropped?.deref(), "the dropped space was collected").toBeUndefined();
+    const v = later.map({ length: PS, store });
+    await later.write(v, new Uint8Array([3]));
+    await later.close();
+    await store.close();
   });
 });
