@@ -103,7 +103,7 @@ export function registerServe(program: Command): void {
     )
     .option(
       "--quota-bytes <size>",
-      "bytes one identity may hold, its ALLOC blocks and MAP regions (whole pages) together (default: no limit)",
+      "bytes one identity may hold, its ALLOC blocks and MAP regions (whole pages) together (0, the default: no limit)",
     )
     .option("--quota-handles <n>", "handles one identity may hold", String(DEFAULTS.quotaHandles))
     // the MAP page cache (reclaim: dirty thresholds, flusher, watermarks)
@@ -170,7 +170,9 @@ export function registerServe(program: Command): void {
         maxBulk: bytes("maxBulk", o.maxBulk),
         maxClients: int("maxClients", o.maxClients),
         maxPipeline: int("maxPipeline", o.maxPipeline),
-        quotaBytes: o.quotaBytes ? bytes("quotaBytes", o.quotaBytes) : 0,
+        // 0 is no limit, as INFO and /metrics show it (a size must be positive otherwise).
+        quotaBytes:
+          o.quotaBytes === undefined || o.quotaBytes === "0" ? 0 : bytes("quotaBytes", o.quotaBytes),
         quotaHandles: int("quotaHandles", o.quotaHandles),
         mapFrames: int("mapFrames", o.mapFrames),
         mapDirtyLow: ratio("mapDirtyLow", o.mapDirtyLow),
