@@ -251,6 +251,7 @@ export class Replicator {
     const b = this.backend.stats();
     return {
       enabled: true,
+      failure: this.backend.failure()?.message ?? null,
       backend: this.backend.target,
       fsync: this.options.fsync,
       batchSize: this.options.batch,

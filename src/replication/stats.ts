@@ -5,6 +5,8 @@
 export interface ReplicationStats {
   /** Whether a backend is configured. */
   enabled: boolean;
+  /** Why storage failed for good (every later SYNC and held reply gets it), or null while it works. */
+  failure: string | null;
   /** "off", "file:<dir>" or "redis://host:port". */
   backend: string;
   /** fsync policy: "always" | "batch" | "everysec". */
@@ -67,6 +69,7 @@ export interface ReplicationStats {
 export function replicationOff(batchSize: number): ReplicationStats {
   return {
     enabled: false,
+    failure: null,
     backend: "off",
     fsync: "batch",
     batchSize,

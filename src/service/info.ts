@@ -77,6 +77,8 @@ function section(svc: Service, name: string): [string, string | number][] {
         ["rdb_bgsave_in_progress", 0],
         ["aof_rewrite_in_progress", 0],
         ["aof_enabled", r.enabled ? 1 : 0],
+        // What monitoring that knows Redis looks at: storage that failed for good says err.
+        ["aof_last_write_status", r.failure === null ? "ok" : "err"],
         ["mneme_appendfsync", c.appendfsync],
         ["mneme_checkpoint_size", c.checkpointSize],
         ["mneme_segment_size", c.segmentSize],
@@ -175,7 +177,8 @@ function replicationLines(svc: Service): [string, string | number][] {
   const r = svc.stats().replication;
   return [
     ["mneme_replicate", r.enabled ? r.backend : "none"],
-    ["mneme_replication_active", r.enabled ? 1 : 0],
+    ["mneme_replication_active", r.enabled && r.failure === null ? 1 : 0],
+    ["mneme_replication_error", r.failure ?? ""],
     ["mneme_replication_batch", c.replicationBatch],
     ["mneme_replication_delay_ms", c.replicationDelay],
     ["mneme_replication_backlog_limit", c.replicationBacklog],

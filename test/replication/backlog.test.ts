@@ -69,6 +69,9 @@ describe("the replication backlog", () => {
     const c = new Redis({ port: svc.port });
     try {
       const h = String(await c.call("ALLOC", 1 << 20));
+      const info = async () => String(await c.call("INFO", "everything"));
+      expect(await info()).toMatch(/mneme_replication_active:1\r\nmneme_replication_error:\r\n/);
+      expect(await info()).toContain("aof_last_write_status:ok");
       await own.stop();
       const settled = await Promise.all(
         Array.from({ length: 64 }, (_, i) =>
@@ -82,6 +85,11 @@ describe("the replication backlog", () => {
       expect(failed.length, "replies past the backlog").toBeGreaterThan(0);
       for (const m of failed) expect(m).toMatch(/replication failed/i);
       await expect(c.call("SYNC")).rejects.toThrow(/replication failed/i);
+      // Monitoring sees it too: INFO and /metrics no longer say the replication is active.
+      const after = await info();
+      expect(after).toMatch(/mneme_replication_active:0\r\nmneme_replication_error:\S.*\r\n/);
+      expect(after).toContain("aof_last_write_status:err");
+      expect(svc.stats().replication.failure).toMatch(/\S/);
     } finally {
       c.disconnect();
       await svc.close();
