@@ -98,8 +98,11 @@ export function serviceFamilies(svc: Service, family: Define): void {
       value: s.stats.replication.enabled ? 1 : 0,
     },
   ]);
-  one("mneme_replication_failed", "1 once storage failed for good (SYNC fails from then on), else 0", "gauge", (s) =>
-    s.stats.replication.failure === null ? 0 : 1,
+  one(
+    "mneme_replication_failed",
+    "1 once storage failed for good (SYNC fails from then on), else 0",
+    "gauge",
+    (s) => (s.stats.replication.failure === null ? 0 : 1),
   );
   const rep: [keyof ServiceStats["replication"], MetricType, string][] = [
     ["batchSize", "gauge", "Pages per batch record (the replicationBatch tunable)"],
