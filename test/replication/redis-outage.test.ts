@@ -17,67 +17,17 @@
  * duplicate XADD failed it the same way.
  */
 import { mkdtempSync } from "node:fs";
-import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
+import { proxy } from "../helpers/net.js";
 import { freePort, type RedisServer, redisInstalled, startRedis, startRedisOn } from "../helpers/redis.js";
 import { startService } from "../service/helpers.js";
 
 /** Present or skipped loudly (and a failure under CI=true) as in every Redis test. */
 const probe = await startRedis();
 afterAll(() => probe?.stop());
-
-interface Proxy {
-  port: number;
-  /** Connections accepted so far (the backend's first one and its reconnection attempts). */
-  accepted: () => number;
-  /** From now on the replies of Redis are dropped (the commands still reach it). */
-  silence: () => void;
-  /** Cuts every open connection; later ones are forwarded both ways again. */
-  cut: () => void;
-  close: () => Promise<void>;
-}
-
-/** A loopback TCP proxy to `port`: a connection to it is one to Redis, or closed if Redis is down. */
-async function proxy(port: number): Promise<Proxy> {
-  const open = new Set<Socket>();
-  let accepted = 0;
-  let silent = false;
-  const server: Server = createServer((inbound) => {
-    accepted++;
-    const outbound = connect(port, "127.0.0.1");
-    for (const s of [inbound, outbound]) {
-      open.add(s);
-      s.on("close", () => open.delete(s));
-      s.on("error", () => {});
-    }
-    inbound.pipe(outbound);
-    outbound.on("data", (d) => {
-      if (!silent) inbound.write(d);
-    });
-    inbound.on("close", () => outbound.destroy());
-    outbound.on("close", () => inbound.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  return {
-    port: (server.address() as { port: number }).port,
-    accepted: () => accepted,
-    silence: () => {
-      silent = true;
-    },
-    cut: () => {
-      for (const s of open) s.destroy();
-      silent = false;
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of open) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
 
 async function until(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 30_000;

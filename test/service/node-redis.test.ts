@@ -7,9 +7,9 @@
  * a real dropped connection.
  */
 import { readFileSync } from "node:fs";
-import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { createClient, RESP_TYPES } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { proxy } from "../helpers/net.js";
 import { type ServerProcess, spawnServer } from "./helpers.js";
 
 const HANDLE = /^[0-9a-f]+\.[0-9a-f]{32}$/;
@@ -25,30 +25,6 @@ const binary = Buffer.concat([
 ]);
 
 type Client = ReturnType<typeof createClient>;
-
-/** A loopback TCP proxy to `port` whose open connections the test can cut. */
-async function proxy(port: number): Promise<{ port: number; cut: () => void; close: () => Promise<void> }> {
-  const open = new Set<Socket>();
-  const server: Server = createServer((inbound) => {
-    const outbound = tcpConnect(port, "127.0.0.1");
-    for (const s of [inbound, outbound]) {
-      open.add(s);
-      s.on("close", () => open.delete(s));
-      s.on("error", () => {});
-    }
-    inbound.pipe(outbound).pipe(inbound);
-    inbound.on("close", () => outbound.destroy());
-    outbound.on("close", () => inbound.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  return {
-    port: (server.address() as { port: number }).port,
-    cut: () => {
-      for (const s of open) s.destroy();
-    },
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
 
 // READ and WRITE copies run on the I/O thread (--workers 0) or in worker threads (--workers 2).
 for (const workers of [0, 2])
