@@ -100,8 +100,12 @@ export async function fetchStats(
     redis.disconnect();
     const err = (lastError ?? e) as NodeJS.ErrnoException;
     // The server answered but refused (NOAUTH, WRONGPASS): say what it said.
-    if (err.code === undefined && !/connect|timeout|closed/i.test(err.message))
-      throw new Error(`${where}: ${err.message}`);
+    if (err.code === undefined && !/connect|timeout|closed/i.test(err.message)) {
+      const hint = /^(NOAUTH|WRONGPASS)/.test(err.message)
+        ? ` (the server wants a password: --requirepass SECRET, or --login NAME:PASSWORD for an ACL user)`
+        : "";
+      throw new Error(`${where}: ${err.message}${hint}`);
+    }
     throw new Error(`cannot reach a mneme server at ${where} (${err.message}); is \`mneme serve\` running?`);
   }
   try {

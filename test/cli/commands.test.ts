@@ -196,6 +196,7 @@ describe("mneme stats", () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/^mneme: 127\.0\.0\.1:\d+: NOAUTH/);
+    expect(r.stderr).toContain("the server wants a password: --requirepass SECRET, or --login NAME:PASSWORD");
   });
 
   it("--login name:password: as an ACL user of the server; a wrong one is the server's refusal", async () => {
@@ -206,7 +207,7 @@ describe("mneme stats", () => {
       expect(JSON.parse(ok.stdout).server).toBe(`127.0.0.1:${acl.port}`);
       const bad = await mnemeAsync(["stats", "--port", String(acl.port), "--login", "alice:nope"]);
       expect(bad.status).toBe(1);
-      expect(bad.stderr).toMatch(/^mneme: 127\.0\.0\.1:\d+: WRONGPASS/);
+      expect(bad.stderr).toMatch(/^mneme: 127\.0\.0\.1:\d+: WRONGPASS.*--login NAME:PASSWORD/);
       const malformed = await mnemeAsync(["stats", "--port", String(acl.port), "--login", "alice"]);
       expect(malformed.status).toBe(1);
       expect(malformed.stderr.trim().split("\n")).toHaveLength(1);
