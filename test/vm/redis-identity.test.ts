@@ -1,6 +1,6 @@
 /**
- * Two RedisStore objects of one server, database and prefix name the same keys (two stores left
- * at the default prefix, say, for two regions). Mapped in one space they had a page cache each: a
+ * Two RedisStore objects of one server, database and prefix name the same keys (two stores given
+ * one prefix for two regions, say). Mapped in one space they had a page cache each: a
  * page written through one region showed up in the other once evicted and read back, and the
  * last write back of a page undid the other's. Such a store now has a Store.identity, and map()
  * refuses the second object as it refuses a second FileStore of a mapped file. map() does no I/O,
@@ -14,12 +14,12 @@ const PS = 4096;
 describe("RedisStore identity", () => {
   it("a second store of the same server, database and prefix is refused; others map", async () => {
     const stores = [
-      new RedisStore({ url: "redis://127.0.0.1:1" }),
-      new RedisStore({ url: "redis://127.0.0.1:1/0" }),
+      new RedisStore({ url: "redis://127.0.0.1:1", prefix: "q" }),
+      new RedisStore({ url: "redis://127.0.0.1:1/0", prefix: "q" }),
       new RedisStore({ url: "redis://user:secret@LOCALHOST:1", prefix: "p" }),
       new RedisStore({ url: "redis://localhost:1/0", prefix: "p" }),
       new RedisStore({ url: "redis://127.0.0.1:1", prefix: "other" }),
-      new RedisStore({ url: "redis://127.0.0.1:1/3" }),
+      new RedisStore({ url: "redis://127.0.0.1:1/3", prefix: "q" }),
     ];
     const space = new AddressSpace({ frames: 2 });
     space.map({ length: PS, store: stores[0] });

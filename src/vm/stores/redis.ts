@@ -18,11 +18,17 @@
  * of another page size fails its first read or write with StoreError, and a store object refuses
  * a second page size at map() (attach). clear() removes the record with the pages.
  *
+ * Without a `prefix` a store takes a prefix of its own (`mneme:anon:<16 hex digits>`), like
+ * anonymous memory: two stores made with just `{ url }` never share keys, a fresh store reads
+ * zeros whatever earlier runs left on the server, and close() deletes its keys (nobody else can
+ * name them). Give a `prefix` to keep pages past close() or share them with a later store.
+ *
  * An outage is not the end of the store. Once its reconnect attempts run out, ioredis ends the
  * connection for good and fails every later command at once; the store's own client is then
  * connected again by the next operation, so a server that comes back (restarted, failed over)
  * serves the dirty pages that waited for it. Only close() ends the store.
  */
+import { randomBytes } from "node:crypto";
 import { Cluster, type ClusterNode, Redis, type RedisOptions } from "ioredis";
 import { InvalidArgumentError } from "../../errors.js";
 import { fillBytes } from "../../util/shared-bytes.js";
@@ -35,7 +41,10 @@ export interface RedisStoreOptions {
   cluster?: ClusterNode[];
   /** An existing client (Redis or Cluster); the store does not close it. */
   client?: Redis | Cluster;
-  /** Key prefix (default "mneme:page"); one store per prefix. */
+  /**
+   * Key prefix: the pages outlive the store and a later store of the same prefix reads them. By
+   * default a prefix of the store's own, whose keys close() deletes.
+   */
   prefix?: string;
   /** Passed to ioredis (merged over the store's defaults). */
   redisOptions?: RedisOptions;
@@ -54,15 +63,18 @@ function globEscape(text: string): string {
 export class RedisStore implements Store {
   readonly description: string;
   /**
-   * The server, database and prefix (Store.identity): two stores of one server and prefix (two
-   * with the default prefix, say) name the same keys, so one address space must not cache them
-   * through both. Unknown for a cluster (its seed nodes do not name it).
+   * The server, database and prefix (Store.identity): two stores given one server and prefix name
+   * the same keys, so one address space must not cache them through both. Unknown for a cluster
+   * (its seed nodes do not name it).
    */
   readonly identity: string | undefined;
   readonly prefix: string;
   readonly client: Client;
   private readonly ownsClient: boolean;
   private closed = false;
+  /** The prefix is the store's own (none given): close() deletes its keys. */
+  private readonly temporary: boolean;
+  private cleared = false;
   /** The page size of the mappings (attach), and whether the prefix's record agrees with it. */
   private pageSize = 0;
   private sized = false;
@@ -74,7 +86,9 @@ export class RedisStore implements Store {
     if (options === null || typeof options !== "object") {
       throw new InvalidArgumentError("options", options, "must be an object with url, cluster or client");
     }
-    const { url, cluster, client, prefix = "mneme:page", redisOptions = {} } = options;
+    const { url, cluster, client, redisOptions = {} } = options;
+    this.temporary = options.prefix === undefined;
+    const prefix = options.prefix ?? `mneme:anon:${randomBytes(8).toString("hex")}`;
     const given = [url, cluster, client].filter((x) => x !== undefined).length;
     if (given !== 1)
       throw new InvalidArgumentError("options", "{...}", "give exactly one of url, cluster, client");
@@ -239,6 +253,11 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.temporary && !this.cleared && (this.writes > 0 || this.sized)) {
+      this.cleared = true;
+      // Best effort: a server that is gone keeps the keys (a later FLUSHDB or expiry is the operator's).
+      await this.clear().catch(() => {});
+    }
     if (!this.ownsClient) return;
     this.closed = true;
     try {
