@@ -75,14 +75,10 @@ export class Reclaimer extends EventEmitter {
 
   /** Adds an address space: its clean pages as a shrinker, the space itself as an OOM consumer. */
   addSpace(space: AddressSpace, options: SpaceOptions): () => void {
+    if (typeof options?.name !== "string" || options.name === "")
+      throw new InvalidArgumentError("name", options?.name, "must be a non-empty string");
     const ps = space.pageSize;
-    const unshrink = this.shrinkers.register({
-      name: `page-cache:${options.name}`,
-      priority: options.priority ?? 50,
-      // An estimate, as Linux's count_objects: O(1) on every reclaim pass; scan says what it freed.
-      count: () => Math.max(0, space.cachedPages() - space.dirtyPages()) * ps,
-      scan: (bytes) => space.shrink(Math.ceil(bytes / ps)) * ps,
-    });
+    let unshrink = (): void => {};
     const consumer: Consumer = {
       name: options.name,
       oomScoreAdj: options.oomScoreAdj ?? 0,
@@ -92,7 +88,21 @@ export class Reclaimer extends EventEmitter {
         space.terminate(new ConsumerKilledError(options.name, reason));
       },
     };
+    // The consumer first, the shrinker after: a bad oomScoreAdj or priority is refused with
+    // neither left registered (a stray page-cache shrinker would reclaim a space nobody added).
     const unregister = this.oom.register(consumer);
+    try {
+      unshrink = this.shrinkers.register({
+        name: `page-cache:${options.name}`,
+        priority: options.priority ?? 50,
+        // An estimate, as Linux's count_objects: O(1) on every reclaim pass; scan says what it freed.
+        count: () => Math.max(0, space.cachedPages() - space.dirtyPages()) * ps,
+        scan: (bytes) => space.shrink(Math.ceil(bytes / ps)) * ps,
+      });
+    } catch (e) {
+      unregister();
+      throw e;
+    }
     return () => {
       unshrink();
       unregister();

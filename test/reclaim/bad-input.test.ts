@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import {
+  AddressSpace,
+  AnonymousStore,
+  InvalidArgumentError,
+  Reclaimer,
+  startReclaim,
+} from "../../src/index.js";
+
+/** A space holding one page: as a registered consumer, the OOM killer could choose it. */
+async function holding(): Promise<AddressSpace> {
+  const space = new AddressSpace({ frames: 64 });
+  const v = space.map({ length: 4096, store: new AnonymousStore({ swap: false }) });
+  await space.write(v, new Uint8Array([1]));
+  return space;
+}
+
+describe("the reclaim layer refuses bad input and changes nothing", () => {
+  it("addSpace with a bad oomScoreAdj, priority or name registers neither shrinker nor consumer", async () => {
+    const reclaimer = new Reclaimer();
+    const space = await holding();
+    for (const options of [
+      { name: "x", oomScoreAdj: 5000 },
+      { name: "x", oomScoreAdj: 0.5 },
+      { name: "x", priority: Number.NaN },
+      { name: "" },
+    ]) {
+      expect(() => reclaimer.addSpace(space, options)).toThrow(InvalidArgumentError);
+      expect(reclaimer.stats().shrinkers).toEqual([]);
+      expect(reclaimer.oom.select()).toBeNull();
+    }
+    // The space can still join properly afterwards, once.
+    reclaimer.addSpace(space, { name: "x" });
+    expect(reclaimer.stats().shrinkers).toEqual(["page-cache:x"]);
+    expect(reclaimer.oom.select()?.name).toBe("x");
+    await space.close();
+  });
+
+  it("startReclaim with a bad oomScoreAdj installs nothing", async () => {
+    const reclaimer = new Reclaimer();
+    const space = await holding();
+    expect(() => startReclaim(space, { reclaimer, name: "y", oomScoreAdj: -1001 })).toThrow(
+      InvalidArgumentError,
+    );
+    expect(reclaimer.stats().shrinkers).toEqual([]);
+    expect(reclaimer.oom.select()).toBeNull();
+    await space.close();
+  });
+});
