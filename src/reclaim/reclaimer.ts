@@ -123,9 +123,12 @@ export class Reclaimer extends EventEmitter {
       result.rounds++;
       this.counters.rounds++;
       const r = this.shrinkers.shrink(bytes - result.freed);
-      result.freed += r.freed;
-      this.emit("round", { round: result.rounds, freed: r.freed, asked: r.asked });
-      if (r.freed > 0) {
+      // A shrinker whose scan returns no number (undefined, NaN) made the sum NaN, which ended
+      // reclaim at once with NaN freed, in the counters for good: such a round freed nothing known.
+      const freed = Number.isFinite(r.freed) && r.freed > 0 ? r.freed : 0;
+      result.freed += freed;
+      this.emit("round", { round: result.rounds, freed, asked: r.asked });
+      if (freed > 0) {
         idle = 0;
         continue;
       }

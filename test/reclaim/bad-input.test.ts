@@ -47,3 +47,26 @@ describe("the reclaim layer refuses bad input and changes nothing", () => {
     await space.close();
   });
 });
+
+describe("shrinkers that misreport", () => {
+  it("a scan that returns no number frees nothing known: reclaim goes on to the OOM killer, counters stay numbers", async () => {
+    const reclaimer = new Reclaimer({ maxRounds: 2 });
+    reclaimer.registerShrinker({
+      name: "silent",
+      count: () => 1 << 20,
+      scan: () => undefined as unknown as number,
+    });
+    let killed = 0;
+    reclaimer.registerConsumer({
+      name: "c",
+      oomScoreAdj: 0,
+      footprint: () => 4096,
+      kill: () => void killed++,
+    });
+    const r = await reclaimer.reclaim(8192);
+    expect(r.freed).toBe(0);
+    expect(r.killed?.victim).toBe("c");
+    expect(killed).toBe(1);
+    expect(reclaimer.stats().freed).toBe(0);
+  });
+});
