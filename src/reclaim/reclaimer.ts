@@ -165,6 +165,8 @@ export class Reclaimer extends EventEmitter {
    * false: the caller has a fallback of its own (evicting its own pages), so no OOM kill.
    */
   async beforeAllocate(zone: FrameZone, frames: number, critical = false, mayKill = true): Promise<boolean> {
+    if (!Number.isSafeInteger(frames) || frames < 1)
+      throw new InvalidArgumentError("frames", frames, "must be a positive integer");
     const free = zone.free();
     if (critical) return free >= frames;
     if (free - frames > zone.marks.min) return true;

@@ -70,3 +70,24 @@ describe("shrinkers that misreport", () => {
     expect(reclaimer.stats().freed).toBe(0);
   });
 });
+
+describe("beforeAllocate", () => {
+  it("refuses a frame count that is not a positive integer, reclaiming nothing", async () => {
+    const reclaimer = new Reclaimer();
+    let scans = 0;
+    reclaimer.registerShrinker({
+      name: "s",
+      count: () => 1 << 20,
+      scan: (b) => {
+        scans++;
+        return b;
+      },
+    });
+    const zone = { free: () => 3, marks: { total: 64, min: 2, low: 4, high: 6 }, pageSize: 4096 };
+    for (const frames of [-5, 0, 1.5, Number.NaN, "1" as unknown as number]) {
+      await expect(reclaimer.beforeAllocate(zone, frames)).rejects.toThrow(InvalidArgumentError);
+    }
+    expect(scans).toBe(0);
+    expect(reclaimer.stats().reclaims).toBe(0);
+  });
+});
