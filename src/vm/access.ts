@@ -152,7 +152,15 @@ function afterUse(s: SpaceState, m: Mapping, page: number, key: number): void {
   m.lastPage = page;
   const h = m.hints.at(page);
   if (h === "readOnce") s.pager.front.add(key);
-  else if (h === "sequential" && page > 0 && s.pager.index.has(key - 1)) s.pager.front.add(key - 1);
+  // Drop-behind stays inside the sequential range: the page before an advise()d range is the
+  // caller's to hint (a hot header before a scanned body, say), not the scan's.
+  else if (
+    h === "sequential" &&
+    page > 0 &&
+    m.hints.at(page - 1) === "sequential" &&
+    s.pager.index.has(key - 1)
+  )
+    s.pager.front.add(key - 1);
 }
 
 /** Reads like read() but touches no recency and installs nothing: absent pages come from the store. */
