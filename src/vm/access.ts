@@ -137,6 +137,10 @@ export function faultTarget(s: SpaceState, m: Mapping, page: number, overwrite: 
     if (h === "sequential" || sequential) {
       m.window = m.window === 0 ? s.raInitial : Math.min(m.window * 2, s.raMax);
       ra = Math.min(m.window, m.pages - page - 1);
+      // A range advise()d random gets no read-ahead, also not from its neighbour's faults.
+      for (let i = 1; i <= ra; i++) {
+        if (m.hints.at(page + i) === "random") ra = i - 1;
+      }
     } else m.window = 0;
   }
   return {

@@ -28,4 +28,19 @@ describe("hints on a range of a mapping", () => {
       space.check();
     });
   }
+
+  it("random on pages 10..40: read-ahead of the sequential faults before it stops at page 10", async () => {
+    const space = new AddressSpace({ frames: 32, policy: "lru" });
+    const v = space.map({ length: 40 * PS, store: new MemoryStore() });
+    await space.advise(v + 10 * PS, 30 * PS, "random");
+    await readPages(space, v, 0, 10);
+    const before = space.stats();
+    expect(before.readahead).toBeGreaterThan(0); // the normal pages did read ahead
+    expect(before.resident).toBe(10);
+    await readPages(space, v, 10, 20);
+    const after = space.stats();
+    expect(after.faults - before.faults).toBe(10);
+    expect(after.readahead).toBe(before.readahead);
+    space.check();
+  });
 });
