@@ -118,8 +118,27 @@ export function unknownCommand(args: Buffer[]): string {
   return `ERR unknown command '${args[0].toString("latin1").slice(0, 128)}', with args beginning with: ${rest}`;
 }
 
-/** Commands whose first argument is a subcommand (CLIENT INFO shows them as "client|info"). */
-const CONTAINERS = new Set(["client", "config", "command"]);
+/**
+ * Commands whose first argument is a subcommand (CLIENT INFO shows them as "client|info"), with
+ * each subcommand's arity as Redis 7 has it: dispatch answers an unknown subcommand and a wrong
+ * number of words with Redis 7's texts ("unknown subcommand 'X'. Try CLIENT HELP.", "wrong number
+ * of arguments for 'client|setname' command"), before the handler runs.
+ */
+const SUBCOMMANDS: Record<string, Record<string, number>> = {
+  client: {
+    setname: 3,
+    getname: 2,
+    id: 2,
+    setinfo: 4,
+    info: 2,
+    list: -2,
+    "no-evict": 3,
+    "no-touch": 3,
+    reply: 3,
+  },
+  config: { get: -3 },
+  command: { count: 2, docs: -2, info: -2, list: -2 },
+};
 
 /** Runs one command for a connection (auth, arity and dispatch). */
 export function dispatch(svc: Service, conn: Connection, args: Buffer[]): undefined {
@@ -129,8 +148,22 @@ export function dispatch(svc: Service, conn: Connection, args: Buffer[]): undefi
   if (spec.arity > 0 ? args.length !== spec.arity : args.length < -spec.arity) {
     return conn.reply(error(`ERR wrong number of arguments for '${name}' command`));
   }
+  const subs = SUBCOMMANDS[name];
+  let full = name;
+  if (subs !== undefined && args.length > 1) {
+    const sub = lower(args[1]);
+    const arity = Object.hasOwn(subs, sub) ? subs[sub] : undefined;
+    if (arity === undefined) {
+      const given = args[1].toString("latin1").slice(0, 128);
+      return conn.reply(error(`ERR unknown subcommand '${given}'. Try ${name.toUpperCase()} HELP.`));
+    }
+    full = `${name}|${sub}`;
+    if (arity > 0 ? args.length !== arity : args.length < -arity) {
+      return conn.reply(error(`ERR wrong number of arguments for '${full}' command`));
+    }
+  }
   if (!conn.authed && !spec.noauth) return conn.reply(error("NOAUTH Authentication required."));
-  conn.lastCommand = CONTAINERS.has(name) && args.length > 1 ? `${name}|${lower(args[1])}` : name;
+  conn.lastCommand = full;
   // Requests and (sampled) service time per command for /metrics, only while it is on (observe/timings.ts).
   const timings = svc.timings;
   if (timings === null || !timings.begin(spec.slot!)) return runCommand(spec, svc, conn, args);

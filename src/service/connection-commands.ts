@@ -84,17 +84,18 @@ export function hello(svc: Service, conn: Connection, args: Buffer[]): undefined
   });
 }
 
+/** CLIENT; dispatch has checked the subcommand and its number of words (commands.ts). */
 export function client(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const sub = lower(args[1]);
-  if (sub === "setname" && args.length === 3) {
+  if (sub === "setname") {
     const name = args[2].toString();
     if (!validName(name)) return conn.reply(error(BAD_NAME));
     conn.name = name;
     return conn.reply(OK);
   }
-  if (sub === "getname" && args.length === 2) return conn.reply(conn.name || null);
-  if (sub === "id" && args.length === 2) return conn.reply(conn.id);
-  if (sub === "setinfo" && args.length === 4) {
+  if (sub === "getname") return conn.reply(conn.name || null);
+  if (sub === "id") return conn.reply(conn.id);
+  if (sub === "setinfo") {
     const attr = lower(args[2]);
     if (attr !== "lib-name" && attr !== "lib-ver") {
       return conn.reply(error(`ERR Unrecognized option '${args[2].toString()}'`));
@@ -107,34 +108,53 @@ export function client(svc: Service, conn: Connection, args: Buffer[]): undefine
     conn.libInfo[attr] = value;
     return conn.reply(OK);
   }
-  if (sub === "info" && args.length === 2) return conn.reply({ verbatim: `${conn.describe()}\n` });
-  if (sub === "list" && args.length === 2)
-    return conn.reply({ verbatim: svc.describeClients(conn.identity) });
-  if (sub === "no-evict" || sub === "no-touch") return conn.reply(OK);
-  if (sub === "reply" && args.length === 3) {
-    // Replies are always sent: an OK to OFF or SKIP would leave the client reading replies it
-    // was told would not come (its pipeline out of step), so those are refused.
+  if (sub === "info") return conn.reply({ verbatim: `${conn.describe()}\n` });
+  if (sub === "list") return clientList(svc, conn, args);
+  if (sub === "no-evict" || sub === "no-touch") {
     const mode = lower(args[2]);
-    if (mode === "on") return conn.reply(OK);
-    if (mode === "off" || mode === "skip")
-      return conn.reply(
-        error(`ERR CLIENT REPLY ${mode.toUpperCase()} is not supported: every command is answered`),
-      );
-    return conn.reply(error("ERR syntax error"));
+    return conn.reply(mode === "on" || mode === "off" ? OK : error("ERR syntax error"));
   }
-  conn.reply(
-    error(
-      `ERR unknown subcommand or wrong number of arguments for '${args[1].toString()}'. Try CLIENT HELP.`,
-    ),
-  );
+  // CLIENT REPLY: replies are always sent. An OK to OFF or SKIP would leave the client reading
+  // replies it was told would not come (its pipeline out of step), so those are refused.
+  const mode = lower(args[2]);
+  if (mode === "on") return conn.reply(OK);
+  if (mode === "off" || mode === "skip")
+    return conn.reply(
+      error(`ERR CLIENT REPLY ${mode.toUpperCase()} is not supported: every command is answered`),
+    );
+  conn.reply(error("ERR syntax error"));
+}
+
+/**
+ * CLIENT LIST [TYPE type] [ID id ...], as Redis 7: every connection here is of type normal, so
+ * TYPE master|replica|pubsub lists none.
+ */
+function clientList(svc: Service, conn: Connection, args: Buffer[]): undefined {
+  const all = svc.describeClients(conn.identity);
+  if (args.length === 2) return conn.reply({ verbatim: all });
+  const opt = lower(args[2]);
+  if (opt === "type" && args.length === 4) {
+    const type = lower(args[3]);
+    if (type === "normal") return conn.reply({ verbatim: all });
+    if (type === "master" || type === "replica" || type === "slave" || type === "pubsub")
+      return conn.reply({ verbatim: "" });
+    return conn.reply(error(`ERR Unknown client type '${args[3].toString()}'`));
+  }
+  if (opt === "id" && args.length > 3) {
+    const ids = new Set<string>();
+    for (const a of args.slice(3)) {
+      const id = parseCount(a);
+      if (id <= 0) return conn.reply(error("ERR Invalid client ID"));
+      ids.add(`id=${id} `);
+    }
+    const lines = all.split("\n").filter((l) => ids.has(l.slice(0, l.indexOf(" ") + 1)));
+    return conn.reply({ verbatim: lines.map((l) => `${l}\n`).join("") });
+  }
+  conn.reply(error("ERR syntax error"));
 }
 
 export function config(svc: Service, conn: Connection, args: Buffer[]): undefined {
-  const sub = lower(args[1]);
-  if (sub !== "get") {
-    return conn.reply(error(`ERR unknown subcommand '${args[1].toString()}'. Try CONFIG HELP.`));
-  }
-  if (args.length < 3) return conn.reply(error("ERR wrong number of arguments for 'config|get' command"));
+  // CONFIG GET is its one subcommand (commands.ts checks that and its number of words).
   const all = svc.configValues();
   const out: [string, Reply][] = [];
   for (const p of args.slice(2)) {
@@ -159,6 +179,7 @@ export function info(svc: Service, conn: Connection, args: Buffer[]): undefined 
   conn.reply({ verbatim: infoText(svc, sections) });
 }
 
+/** COMMAND; dispatch has checked the subcommand and its number of words (commands.ts). */
 export function command(_svc: Service, conn: Connection, args: Buffer[]): undefined {
   const entry = (name: string): Reply => {
     const spec = COMMANDS[name];
@@ -168,15 +189,19 @@ export function command(_svc: Service, conn: Connection, args: Buffer[]): undefi
   const sub = lower(args[1]);
   if (sub === "count") return conn.reply(Object.keys(COMMANDS).length);
   if (sub === "docs") return conn.reply(conn.proto === 3 ? { map: [] } : []);
+  // COMMAND INFO without names is the whole table, as in Redis 7.
+  if (sub === "info" && args.length === 2) return conn.reply(Object.keys(COMMANDS).map(entry));
   if (sub === "info") {
     return conn.reply(args.slice(2).map((a) => (COMMANDS[lower(a)] ? entry(lower(a)) : null)));
   }
-  if (sub === "list") return conn.reply(Object.keys(COMMANDS));
-  conn.reply(error(`ERR unknown subcommand '${args[1].toString()}'. Try COMMAND HELP.`));
+  conn.reply(Object.keys(COMMANDS));
 }
 
 export function select(_svc: Service, conn: Connection, args: Buffer[]): undefined {
   const db = parseCount(args[1]);
+  // A negative index is a number, just not a database (Redis's text for it).
+  if (db < 0 && /^-\d+$/.test(args[1].toString("latin1")))
+    return conn.reply(error("ERR DB index is out of range"));
   if (db < 0) return conn.reply(error(NOT_INTEGER));
   conn.reply(db === 0 ? OK : error("ERR DB index is out of range"));
 }

@@ -139,7 +139,7 @@ describe("COMMAND, CLIENT, CONFIG GET, SELECT, ECHO", () => {
           "\\+OK\\r\\n\\$9\\r\\ngood-name\\r\\n\\+OK\\r\\n" +
           "-ERR Unrecognized option 'lib-colour'\\r\\n" +
           "\\+OK\\r\\n\\$-1\\r\\n" +
-          "-ERR unknown subcommand or wrong number of arguments for 'KILL'\\. Try CLIENT HELP\\.\\r\\n" +
+          "-ERR unknown subcommand 'KILL'\\. Try CLIENT HELP\\.\\r\\n" +
           ":\\d+\\r\\n\\+PONG\\r\\n$",
       ),
     );
@@ -210,9 +210,7 @@ describe("COMMAND, CLIENT, CONFIG GET, SELECT, ECHO", () => {
     );
     expect(Buffer.from(got.text, "latin1")).toEqual(
       Buffer.concat([
-        Buffer.from(
-          "+OK\r\n-ERR DB index is out of range\r\n-ERR value is not an integer or out of range\r\n$256\r\n",
-        ),
+        Buffer.from("+OK\r\n-ERR DB index is out of range\r\n-ERR DB index is out of range\r\n$256\r\n"),
         bytes,
         Buffer.from("\r\n$0\r\n\r\n"),
       ]),
