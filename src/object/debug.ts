@@ -6,7 +6,7 @@
  */
 import { CorruptionError } from "../errors.js";
 import { fillBytes } from "../util/shared-bytes.js";
-import { C_PARTIAL, CACHE_WORDS, LIST_FULL, S_BITMAP, S_HINT, S_INUSE } from "./layout.js";
+import { C_FLAGS, C_PARTIAL, CACHE_WORDS, CF_CTOR, LIST_FULL, S_BITMAP, S_HINT, S_INUSE } from "./layout.js";
 import type { Slabs } from "./slab.js";
 
 export const POISON = 0x6b;
@@ -78,7 +78,7 @@ export function allocDebug(s: Slabs, c: number, wait: boolean): number {
   const free = ~w[h + S_BITMAP + wi];
   const bit = 31 - Math.clz32(free & -free);
   const address = slab * s.ps + s.gData[g] + ((wi << 5) + bit) * s.stride[c];
-  if (!s.ctors[c]) {
+  if ((w[s.dw + c * CACHE_WORDS + C_FLAGS] & CF_CTOR) === 0) {
     try {
       checkPoison(s.mem, address, s.size[c], s.name(c));
     } catch (e) {
@@ -100,7 +100,8 @@ export function allocDebug(s: Slabs, c: number, wait: boolean): number {
 /** Before a debug cache's object goes back to its bitmap: its red zone checked, its bytes poisoned. */
 export function freeDebug(s: Slabs, c: number, address: number): void {
   checkRedZone(s.mem, address, s.size[c], s.stride[c], s.name(c));
-  if (!s.ctors[c]) poison(s.mem, address, s.size[c]);
+  // The directory's flag, not s.ctors: a thread other than the cache's creator may free its objects.
+  if ((s.w[s.dw + c * CACHE_WORDS + C_FLAGS] & CF_CTOR) === 0) poison(s.mem, address, s.size[c]);
 }
 
 /** A new slab of a debug cache: every object poisoned, every red zone painted. */

@@ -36,6 +36,7 @@ import { type HeapStats, heapDebugInfo, heapStats } from "./inspect.js";
 import {
   C_AC_LIMIT,
   CACHE_WORDS,
+  CF_CTOR,
   FLAG_DEBUG,
   HEAP_MAGIC,
   NAME_BYTES,
@@ -360,7 +361,8 @@ export class Heap {
           `exceeds ${maxObject}, the largest slab object`,
         );
       }
-      const c = defineCache(this.pages, this.rw, name, objectSize, align, 0, this.debug);
+      const flags = options.ctor ? CF_CTOR : 0;
+      const c = defineCache(this.pages, this.rw, name, objectSize, align, flags, this.debug);
       // Constructed objects must stay constructed between uses: the array cache's free tag would
       // overwrite their first bytes, so a cache with a constructor goes to its slabs directly.
       if (options.ctor)

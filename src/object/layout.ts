@@ -141,7 +141,8 @@ export function ownerSlab(page: number, owner: number): number {
  * | 9    | EMPTY         | first slab with no used object                                  |
  * | 10   | SLABS         | slabs the cache holds                                           |
  * | 11   | EMPTY_COUNT   | slabs on the EMPTY list                                         |
- * | 12   | FLAGS         | bit 0 live, bit 1 kmalloc class, bit 2 debug, bit 3 internal    |
+ * | 12   | FLAGS         | bit 0 live, bit 1 kmalloc class, bit 2 debug, bit 3 internal,   |
+ * |      |               | bit 4 constructed (made with a ctor: free objects keep its work)|
  * | 13   | INUSE         | objects in use (kept off the hot path: updated per slab move)   |
  * | 14   | MAX_ORDER     | order the cache's slabs grow to as it grows (slab.ts slabOrder) |
  * | 15   | PAGES         | pages in the cache's slabs                                      |
@@ -218,6 +219,11 @@ export const MIN_AC_OBJECT = 4;
 export const CF_LIVE = 1;
 export const CF_KMALLOC = 2;
 export const CF_DEBUG = 4;
+/**
+ * The cache has a constructor. Its function lives only in the creating thread (Slabs.ctors), so
+ * another thread freeing one of its objects learns from this bit not to poison it.
+ */
+export const CF_CTOR = 16;
 
 /**
  * Slab header, at the start of every slab (Int32 words); the bitmap follows it directly, one bit
