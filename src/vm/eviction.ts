@@ -111,7 +111,8 @@ export async function obtainFrame(p: Pager, incoming: number, freshAtStart: bool
           }
           throw atMin(p);
         }
-        throw layer ?? refusal ?? storeRefusal(p) ?? allPinned(p);
+        const stored = refusal ?? storeRefusal(p);
+        throw layer ?? (stored && withFigures(p, stored)) ?? allPinned(p);
       }
       const f = p.index.get(v)!;
       // Detach synchronously (invariant 2).
@@ -276,6 +277,29 @@ function layerRefusal(p: Pager, e: OutOfMemoryError): OutOfMemoryError {
     e.free,
     e.reason,
     `the page layer frames come from has no page left, and this space uses ${fr.used} of its ${fr.limit} frames (${p.pinnedCount()} pages pinned), none of them evictable now`,
+  );
+}
+
+/**
+ * A store's refusal (no swap, swap cap) as the fault's failure: the store's own words say why a
+ * page could not go, this space's figures say why no other page could go instead.
+ */
+function withFigures(p: Pager, e: OutOfMemoryError): OutOfMemoryError {
+  const fr = p.frames;
+  let refused = 0;
+  let pinned = 0;
+  for (const [key, f] of p.index) {
+    if (fr.pins[f] > 0) pinned++;
+    else if (fr.dirtyEnd[f] !== 0 && p.refusal(key)) refused++;
+  }
+  const own = e.message.slice(e.message.indexOf(`(${e.reason})`) + e.reason.length + 2).replace(/^: /, "");
+  const Kind = e.constructor as typeof OutOfMemoryError;
+  return new Kind(
+    e.requested,
+    e.largestFree,
+    e.free,
+    e.reason,
+    `${own}; ${fr.used} of ${fr.limit} frames in use: ${refused} hold dirty pages their store cannot take now and ${pinned} hold pinned pages, none can be evicted`,
   );
 }
 
