@@ -4,12 +4,15 @@
  * OOM killer takes the consumer with the highest badness, as a last resort.
  *
  *     reclaim(bytes) ── round: shrinkers by priority (slab empties, clean page cache, user caches)
+ *                    ├─ nothing freed: write back the spaces' dirty pages, and round again
  *                    └─ no progress for `maxRounds` rounds ── OomKiller.kill() ── 'oom' event
  *
  * Address spaces join with addSpace(): their clean pages become a shrinker ("page-cache", in the
- * policy's eviction order; dirty pages are never dropped by reclaim) and the space becomes an OOM
+ * policy's eviction order; dirty pages are never dropped by reclaim, but those a store can take
+ * are written back first, so that the next round can drop them) and the space becomes an OOM
  * consumer whose kill drops its pages without writeback and makes it throw ConsumerKilledError.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { EventEmitter } from "node:events";
 import { InvalidArgumentError } from "../errors.js";
 import { type Shrinker, ShrinkerRegistry } from "../object/shrinker.js";
@@ -47,11 +50,16 @@ export interface SpaceOptions {
   priority?: number;
 }
 
+/** Set inside reclaim's own writeback (see Reclaimer.launder). */
+const laundering = new AsyncLocalStorage<boolean>();
+
 export class Reclaimer extends EventEmitter {
   readonly shrinkers: ShrinkerRegistry;
   readonly oom: OomKiller;
   readonly maxRounds: number;
-  private counters = { reclaims: 0, rounds: 0, freed: 0, errors: 0 };
+  private counters = { reclaims: 0, rounds: 0, freed: 0, errors: 0, laundered: 0 };
+  /** The added spaces' writeback: dirty pages written become clean pages a round can drop. */
+  private readonly launderers = new Set<(bytes: number) => Promise<number>>();
 
   constructor(options: ReclaimerOptions = {}) {
     super();
@@ -92,13 +100,19 @@ export class Reclaimer extends EventEmitter {
     // neither left registered (a stray page-cache shrinker would reclaim a space nobody added).
     const unregister = this.oom.register(consumer);
     try {
-      unshrink = this.shrinkers.register({
+      const unregisterShrinker = this.shrinkers.register({
         name: `page-cache:${options.name}`,
         priority: options.priority ?? 50,
         // An estimate, as Linux's count_objects: O(1) on every reclaim pass; scan says what it freed.
         count: () => Math.max(0, space.cachedPages() - space.dirtyPages()) * ps,
         scan: (bytes) => space.shrink(Math.ceil(bytes / ps)) * ps,
       });
+      const launder = async (bytes: number) => (await space.writeback(Math.ceil(bytes / ps))) * ps;
+      this.launderers.add(launder);
+      unshrink = () => {
+        unregisterShrinker();
+        this.launderers.delete(launder);
+      };
     } catch (e) {
       unregister();
       throw e;
@@ -132,6 +146,9 @@ export class Reclaimer extends EventEmitter {
         idle = 0;
         continue;
       }
+      // Dirty pages a store can take are not stuck (Linux's pageout): written back, the next
+      // round drops them. Killing a space for pages its file could hold lost its data for nothing.
+      if ((await this.launder(bytes - result.freed)) > 0) continue;
       if (++idle < this.maxRounds) continue;
       if (result.killed !== null || !mayKill) break;
       result.killed = await this.oom.kill(reason);
@@ -140,6 +157,30 @@ export class Reclaimer extends EventEmitter {
     }
     this.counters.freed += result.freed;
     return result;
+  }
+
+  /** Writes back up to `bytes` of the added spaces' dirty pages, oldest first in each; returns the bytes written. */
+  private async launder(bytes: number): Promise<number> {
+    // A reclaim started by that writeback itself (a store that allocates to write) must not write
+    // back again: as Linux's PF_MEMALLOC, it would recurse through the same stores without end.
+    if (laundering.getStore() === true) return 0;
+    return laundering.run(true, () => this.launderAll(bytes));
+  }
+
+  private async launderAll(bytes: number): Promise<number> {
+    let written = 0;
+    for (const launder of [...this.launderers]) {
+      if (written >= bytes) break;
+      try {
+        written += await launder(bytes - written);
+      } catch {
+        // A store that fails its writes keeps its pages dirty: they are stuck, like anonymous
+        // pages without swap, and the round counts as making no progress.
+        this.counters.errors++;
+      }
+    }
+    this.counters.laundered += written;
+    return written;
   }
 
   /**
@@ -203,12 +244,17 @@ export class Reclaimer extends EventEmitter {
     };
   }
 
-  /** `errors`: background passes (startBackground) that failed; `maxRounds`: the tunable. */
+  /**
+   * `errors`: background passes (startBackground) and writebacks by reclaim that failed;
+   * `laundered`: bytes of dirty pages reclaim wrote back so that it could drop them;
+   * `maxRounds`: the tunable.
+   */
   stats(): {
     reclaims: number;
     rounds: number;
     freed: number;
     errors: number;
+    laundered: number;
     kills: number;
     shrinkers: string[];
     maxRounds: number;
