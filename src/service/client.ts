@@ -12,6 +12,9 @@
  */
 import { Redis, type RedisOptions } from "ioredis";
 import type { Hint } from "../vm/hints.js";
+import { checkCount, checkData, checkHandle, request, serviceError } from "./client-errors.js";
+
+export { ServiceError } from "./client-errors.js";
 
 export type Handle = string;
 
@@ -24,7 +27,7 @@ export interface MnemeMapOptions {
 }
 
 function mapArgs(length: number, o: MnemeMapOptions): (string | number)[] {
-  const args: (string | number)[] = [length];
+  const args: (string | number)[] = [checkCount("length", length)];
   if (o.store === "file") args.push("STORE", "file", o.name ?? "");
   else if (o.store === "anon") args.push("STORE", "anon");
   if (o.hint !== undefined) args.push("HINT", o.hint);
@@ -36,13 +39,20 @@ export interface MnemeClientOptions extends RedisOptions {}
 /** Stats as the server reports them (STATS), every figure a number. */
 export type ServiceStats = Record<string, number>;
 
-/** Queues commands and sends them in one round trip. */
+function allocArgs(size: number, align?: number): (string | number)[] {
+  checkCount("size", size);
+  return align === undefined ? [size] : [size, "ALIGN", checkCount("align", align)];
+}
+
+/**
+ * Queues commands and sends them in one round trip. Arguments are checked as each is queued
+ * (InvalidArgumentError, nothing queued).
+ */
 export class MnemePipeline {
   private readonly ops: [string, (string | Buffer | number)[], (v: unknown) => unknown][] = [];
 
   alloc(size: number, align?: number): this {
-    const args: (string | number)[] = align === undefined ? [size] : [size, "ALIGN", align];
-    this.ops.push(["ALLOC", args, (v) => String(v)]);
+    this.ops.push(["ALLOC", allocArgs(size, align), (v) => String(v)]);
     return this;
   }
   map(length: number, options: MnemeMapOptions = {}): this {
@@ -50,19 +60,27 @@ export class MnemePipeline {
     return this;
   }
   free(handle: Handle): this {
-    this.ops.push(["FREE", [handle], () => undefined]);
+    this.ops.push(["FREE", [checkHandle(handle)], () => undefined]);
     return this;
   }
   write(handle: Handle, offset: number, data: Uint8Array): this {
-    this.ops.push(["WRITE", [handle, offset, toBuffer(data)], (v) => Number(v)]);
+    this.ops.push([
+      "WRITE",
+      [checkHandle(handle), checkCount("offset", offset), checkData(data)],
+      (v) => Number(v),
+    ]);
     return this;
   }
   read(handle: Handle, offset: number, length: number): this {
-    this.ops.push(["READ", [handle, offset, length], (v) => toBytes(v)]);
+    this.ops.push([
+      "READ",
+      [checkHandle(handle), checkCount("offset", offset), checkCount("length", length)],
+      (v) => toBytes(v),
+    ]);
     return this;
   }
   size(handle: Handle): this {
-    this.ops.push(["SIZE", [handle], (v) => Number(v)]);
+    this.ops.push(["SIZE", [checkHandle(handle)], (v) => Number(v)]);
     return this;
   }
 
@@ -70,14 +88,18 @@ export class MnemePipeline {
   async run(redis: Redis): Promise<unknown[]> {
     const p = redis.pipeline();
     for (const [cmd, args] of this.ops) p.callBuffer(cmd, ...args);
-    const results = (await p.exec()) ?? [];
+    const results = (await request(() => p.exec())) ?? [];
     return results.map(([err, v], i) => {
-      if (err) throw err;
+      if (err) throw serviceError(err);
       return this.ops[i][2](v);
     });
   }
 }
 
+/**
+ * Every method checks its arguments first (InvalidArgumentError, nothing sent); what the server
+ * refuses rejects with a ServiceError (client-errors.ts has its codes).
+ */
 export class MnemeClient {
   readonly redis: Redis;
 
@@ -86,40 +108,49 @@ export class MnemeClient {
   }
 
   async alloc(size: number, align?: number): Promise<Handle> {
-    const args: (string | number)[] = align === undefined ? [size] : [size, "ALIGN", align];
-    return String(await this.redis.call("ALLOC", ...args));
+    const args = allocArgs(size, align);
+    return String(await request(() => this.redis.call("ALLOC", ...args)));
   }
 
   /** A pageable region (backed by the vm layer), usable with read, write, size and free. */
   async map(length: number, options: MnemeMapOptions = {}): Promise<Handle> {
-    return String(await this.redis.call("MAP", ...mapArgs(length, options)));
+    const args = mapArgs(length, options);
+    return String(await request(() => this.redis.call("MAP", ...args)));
   }
 
   async free(handle: Handle): Promise<void> {
-    await this.redis.call("FREE", handle);
+    checkHandle(handle);
+    await request(() => this.redis.call("FREE", handle));
   }
 
   async write(handle: Handle, offset: number, data: Uint8Array): Promise<number> {
-    return Number(await this.redis.callBuffer("WRITE", handle, offset, toBuffer(data)));
+    const bytes = checkData(data);
+    checkHandle(handle);
+    checkCount("offset", offset);
+    return Number(await request(() => this.redis.callBuffer("WRITE", handle, offset, bytes)));
   }
 
   async read(handle: Handle, offset: number, length: number): Promise<Uint8Array> {
-    return toBytes(await this.redis.callBuffer("READ", handle, offset, length));
+    checkHandle(handle);
+    checkCount("offset", offset);
+    checkCount("length", length);
+    return toBytes(await request(() => this.redis.callBuffer("READ", handle, offset, length)));
   }
 
   async size(handle: Handle): Promise<number> {
-    return Number(await this.redis.call("SIZE", handle));
+    checkHandle(handle);
+    return Number(await request(() => this.redis.call("SIZE", handle)));
   }
 
   async stats(): Promise<ServiceStats> {
-    const flat = (await this.redis.call("STATS")) as (string | number)[];
+    const flat = (await request(() => this.redis.call("STATS"))) as (string | number)[];
     const out: ServiceStats = {};
     for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = Number(flat[i + 1]);
     return out;
   }
 
   async sync(): Promise<void> {
-    await this.redis.call("SYNC");
+    await request(() => this.redis.call("SYNC"));
   }
 
   /** Runs the queued commands in one round trip; results in order (a failed one rejects). */
@@ -132,10 +163,6 @@ export class MnemeClient {
   async close(): Promise<void> {
     await this.redis.quit();
   }
-}
-
-function toBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 function toBytes(v: unknown): Uint8Array {
