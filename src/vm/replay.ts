@@ -61,14 +61,20 @@ export async function readTrace(path: string): Promise<Trace> {
 
 /**
  * Parses trace text: one non-negative decimal page number per line, blanks and tabs around it;
- * blank lines are skipped.
+ * blank lines are skipped. Numbers of any length are exact: up to 15 significant digits they are
+ * keyed as numbers, longer ones (64-bit keys and addresses, past 2^53) by their digits, since two
+ * of them may round to the same double.
  */
 export function parseTrace(data: Uint8Array, name = "trace"): Trace {
   let refs = new Int32Array(Math.max(1024, data.length >> 3));
   let count = 0;
   const ids = new Map<number, number>();
+  const longIds = new Map<string, number>();
   let value = 0;
   let digits = 0;
+  /** Digits from the first non-zero one on, and where they start. */
+  let significant = 0;
+  let first = 0;
   let line = 1;
   // A blank after the number's digits ends it: "12 34" is two numbers on a line, not page 1234.
   let ended = false;
@@ -76,14 +82,26 @@ export function parseTrace(data: Uint8Array, name = "trace"): Trace {
     const c = i < data.length ? data[i] : 10;
     if (c >= 48 && c <= 57) {
       if (ended) throw new TraceError(name, `line ${line}: more than one page number`);
-      value = value * 10 + (c - 48);
-      if (++digits > 15) throw new TraceError(name, `line ${line}: page number too long`);
+      digits++;
+      if (significant === 0 && c !== 48) first = i;
+      if (significant > 0 || c !== 48) significant++;
+      if (significant <= 15) value = value * 10 + (c - 48);
     } else if (c === 10 || c === 13) {
       if (digits > 0) {
-        let id = ids.get(value);
-        if (id === undefined) {
-          id = ids.size;
-          ids.set(value, id);
+        let id: number | undefined;
+        if (significant <= 15) {
+          id = ids.get(value);
+          if (id === undefined) {
+            id = ids.size + longIds.size;
+            ids.set(value, id);
+          }
+        } else {
+          const key = Buffer.from(data.buffer, data.byteOffset + first, significant).toString("latin1");
+          id = longIds.get(key);
+          if (id === undefined) {
+            id = ids.size + longIds.size;
+            longIds.set(key, id);
+          }
         }
         if (count === refs.length) {
           const grown = new Int32Array(refs.length * 2);
@@ -95,6 +113,7 @@ export function parseTrace(data: Uint8Array, name = "trace"): Trace {
       if (c === 10) line++;
       value = 0;
       digits = 0;
+      significant = 0;
       ended = false;
     } else if (c === 32 || c === 9) {
       if (digits > 0) ended = true;
@@ -105,7 +124,7 @@ export function parseTrace(data: Uint8Array, name = "trace"): Trace {
       );
     }
   }
-  return { refs: refs.subarray(0, count), distinct: ids.size };
+  return { refs: refs.subarray(0, count), distinct: ids.size + longIds.size };
 }
 
 export interface ReplayOptions {
