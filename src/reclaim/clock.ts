@@ -33,9 +33,12 @@ export class ManualClock implements Clock {
     this.t = start;
   }
 
-  now(): number {
-    return this.t;
-  }
+  /**
+   * Bound, so that it can be handed over on its own (`new AddressSpace({ now: clock.now })`, as
+   * the docs write it): a method read off the clock lost `this`, dirty ages became NaN and no page
+   * ever expired.
+   */
+  readonly now = (): number => this.t;
 
   setTimeout(fn: () => void, ms: number): unknown {
     const timer = { at: this.t + Math.max(0, ms), fn, id: this.nextId++ };
