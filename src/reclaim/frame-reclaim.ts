@@ -61,12 +61,19 @@ export interface FrameReclaim {
   stop(): void;
 }
 
+/** Spaces with watermark reclaim on: a space has one frame gate, so one startReclaim at a time. */
+const gated = new WeakSet<AddressSpace>();
+
 export function startReclaim(space: AddressSpace, options: FrameReclaimOptions): FrameReclaim {
   const { reclaimer } = options ?? {};
   if (!(reclaimer instanceof Reclaimer))
     throw new InvalidArgumentError("reclaimer", reclaimer, "must be a Reclaimer");
   if (typeof options.name !== "string" || options.name === "")
     throw new InvalidArgumentError("name", options.name, "must be a non-empty string");
+  // A second one replaced the first's gate and registered the space twice (two shrinkers, two
+  // consumers with the same pages); stopping the first then removed the second's gate silently.
+  if (gated.has(space))
+    throw new InvalidArgumentError("space", options.name, "already has watermark reclaim (stop it first)");
   const interval = options.interval ?? 100;
   if (!Number.isSafeInteger(interval) || interval < 1)
     throw new InvalidArgumentError("interval", interval, "must be a positive integer of ms");
@@ -102,6 +109,7 @@ export function startReclaim(space: AddressSpace, options: FrameReclaimOptions):
     oomScoreAdj: options.oomScoreAdj,
     priority: options.priority,
   });
+  gated.add(space);
   space.frameGate = () => {
     const free = zone.free();
     if (free < zone.marks.low) wake();
@@ -139,6 +147,7 @@ export function startReclaim(space: AddressSpace, options: FrameReclaimOptions):
     stopped = true;
     if (timer !== null) clock.clearTimeout(timer);
     space.frameGate = null;
+    gated.delete(space);
     detach();
   };
   space.onClose(stop);

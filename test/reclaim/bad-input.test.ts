@@ -91,3 +91,20 @@ describe("beforeAllocate", () => {
     expect(reclaimer.stats().reclaims).toBe(0);
   });
 });
+
+describe("startReclaim twice on one space", () => {
+  it("refuses the second while the first runs, changing nothing; after stop() a new one may start", async () => {
+    const space = await holding();
+    const first = new Reclaimer();
+    const second = new Reclaimer();
+    const fr = startReclaim(space, { reclaimer: first, name: "one" });
+    expect(() => startReclaim(space, { reclaimer: second, name: "two" })).toThrow(InvalidArgumentError);
+    expect(() => startReclaim(space, { reclaimer: first, name: "again" })).toThrow(InvalidArgumentError);
+    expect(first.stats().shrinkers).toEqual(["page-cache:one"]);
+    expect(second.stats().shrinkers).toEqual([]);
+    fr.stop();
+    startReclaim(space, { reclaimer: second, name: "two" });
+    expect(second.stats().shrinkers).toEqual(["page-cache:two"]);
+    await space.close();
+  });
+});
