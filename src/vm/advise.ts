@@ -3,7 +3,8 @@
  *
  *     kept hints (normal, sequential, random, readOnce)  recorded for pages [from, to); the
  *                                                        mapping's read-ahead window restarts
- *     willneed   prefetch: read the absent pages in now, in read-ahead batches, at most `frames`
+ *     willneed   prefetch: read the absent pages in now, in read-ahead batches, at most as many
+ *                as there are frames not pinned
  *     dontneed   per resident page: settle, write back if dirty, wait for refs, drop; refused
  *                (EBUSY) while any page of the range is pinned
  */
@@ -32,7 +33,16 @@ export async function adviseRange(s: SpaceState, v: number, length: number, hint
 export async function prefetch(s: SpaceState, m: Mapping, from: number, to: number): Promise<void> {
   const ps = s.pageSize;
   const base = s.baseKey(m);
-  const end = Math.min(to, from + s.frameLimit);
+  // Pinned frames cannot take prefetched pages: reading more than the others hold would evict
+  // the range's first pages for its last ones, the reads wasted and the first reads faulting.
+  // The range's own pinned pages are resident already and cost nothing more.
+  const pager = s.pager;
+  let room = Math.max(1, s.frameLimit - pager.pinnedCount());
+  let end = from;
+  for (; end < to && room > 0; end++) {
+    const f = pager.index.get(base + end);
+    if (f === undefined || pager.frames.pins[f] === 0) room--;
+  }
   for (let page = from; page < end; page++) {
     // unmap() drops the pages it has settled; reading one back in afterwards would leave a
     // frame holding bytes of a mapping that no longer exists.
