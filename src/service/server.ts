@@ -37,6 +37,11 @@ import { ReplyBuffers } from "./reply-buffers.js";
 import type { Reply } from "./resp.js";
 import { WorkerPool } from "./workers.js";
 
+/** How long a refused connection (past --max-clients) may stay open for its peer to read the error. */
+const REJECT_GRACE_MS = 5000;
+/** Refused connections that may be open at once, telling their peers why. */
+const REJECT_BURST = 1024;
+
 export interface Counters {
   connections: number;
   rejected: number;
@@ -161,7 +166,10 @@ export class Service {
       await this.workers.ready();
     }
     const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
-    server.maxConnections = this.config.maxClients + 64;
+    // Past this, Node closes new sockets without a word; below it, those past --max-clients are
+    // told why (accept()). The margin is for a burst of them, each open until its peer has read
+    // the error (Redis tells every one).
+    server.maxConnections = this.config.maxClients + REJECT_BURST;
     this.server = server;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -333,6 +341,11 @@ export class Service {
     if (this.clients.size >= this.config.maxClients) {
       this.counters.rejected++;
       socket.on("error", () => {});
+      // Its input is read and dropped, so that the peer's close ends the socket: unread, the
+      // socket stayed open for good, and past REJECT_BURST of them every new connection was cut
+      // without a word. A peer that does not close is cut after a grace period.
+      socket.resume();
+      socket.setTimeout(REJECT_GRACE_MS, () => socket.destroy());
       socket.end("-ERR max number of clients reached\r\n");
       return;
     }
