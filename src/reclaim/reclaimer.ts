@@ -73,8 +73,32 @@ export class Reclaimer extends EventEmitter {
     this.oom.on("oom", (e: OomEvent) => this.emit("oom", e));
   }
 
+  /**
+   * Adds a shrinker. One that throws (from count or scan) is passed over for that round, counted
+   * in `errors` and reported by a `shrinker-error` event: a thrown error used to abort the whole
+   * reclaim, so the shrinkers after it and the OOM killer never ran while a broken cache was
+   * registered.
+   */
   registerShrinker(shrinker: Shrinker): () => void {
-    return this.shrinkers.register(shrinker);
+    if (!shrinker || typeof shrinker.count !== "function" || typeof shrinker.scan !== "function")
+      return this.shrinkers.register(shrinker);
+    const guard =
+      <A extends unknown[]>(fn: (...args: A) => number) =>
+      (...args: A): number => {
+        try {
+          return fn.apply(shrinker, args);
+        } catch (error) {
+          this.counters.errors++;
+          this.emit("shrinker-error", { shrinker: shrinker.name, error });
+          return 0;
+        }
+      };
+    return this.shrinkers.register({
+      name: shrinker.name,
+      priority: shrinker.priority,
+      count: guard(shrinker.count),
+      scan: guard(shrinker.scan),
+    });
   }
 
   registerConsumer(consumer: Consumer): () => void {
@@ -245,7 +269,8 @@ export class Reclaimer extends EventEmitter {
   }
 
   /**
-   * `errors`: background passes (startBackground) and writebacks by reclaim that failed;
+   * `errors`: background passes (startBackground), writebacks by reclaim and calls of
+   * registerShrinker's shrinkers that failed;
    * `laundered`: bytes of dirty pages reclaim wrote back so that it could drop them;
    * `maxRounds`: the tunable.
    */

@@ -108,3 +108,38 @@ describe("startReclaim twice on one space", () => {
     await space.close();
   });
 });
+
+describe("a shrinker that throws", () => {
+  it("is passed over and reported: the shrinkers after it still run, and so does the OOM killer", async () => {
+    const reclaimer = new Reclaimer({ maxRounds: 2 });
+    const reported: string[] = [];
+    reclaimer.on("shrinker-error", (e: { shrinker: string }) => reported.push(e.shrinker));
+    reclaimer.registerShrinker({
+      name: "broken",
+      priority: 1,
+      count: () => 1 << 20,
+      scan: () => {
+        throw new Error("cache is broken");
+      },
+    });
+    let left = 4096;
+    reclaimer.registerShrinker({
+      name: "good",
+      priority: 2,
+      count: () => left,
+      scan: (bytes) => {
+        const n = Math.min(bytes, left);
+        left -= n;
+        return n;
+      },
+    });
+    const r = await reclaimer.reclaim(4096);
+    expect(r.freed).toBe(4096);
+    expect(reported).toEqual(["broken"]);
+    reclaimer.registerConsumer({ name: "c", oomScoreAdj: 0, footprint: () => 4096, kill: () => {} });
+    // Nothing left to free but the broken cache: reclaim ends in the OOM killer, not in its error.
+    const r2 = await reclaimer.reclaim(4096);
+    expect(r2.killed?.victim).toBe("c");
+    expect(reclaimer.stats().errors).toBeGreaterThanOrEqual(2);
+  });
+});
