@@ -61,7 +61,7 @@ export async function readTrace(path: string): Promise<Trace> {
 
 /**
  * Parses trace text: one non-negative decimal page number per line, blanks and tabs around it;
- * blank lines are skipped. Numbers of any length are exact: up to 15 significant digits they are
+ * blank lines are skipped, CRLF and a UTF-8 byte order mark are fine. Numbers of any length are exact: up to 15 significant digits they are
  * keyed as numbers, longer ones (64-bit keys and addresses, past 2^53) by their digits, since two
  * of them may round to the same double.
  */
@@ -78,7 +78,9 @@ export function parseTrace(data: Uint8Array, name = "trace"): Trace {
   let line = 1;
   // A blank after the number's digits ends it: "12 34" is two numbers on a line, not page 1234.
   let ended = false;
-  for (let i = 0; i <= data.length; i++) {
+  // A UTF-8 byte order mark (Windows editors, PowerShell's Out-File) is not part of line 1.
+  const bom = data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf ? 3 : 0;
+  for (let i = bom; i <= data.length; i++) {
     const c = i < data.length ? data[i] : 10;
     if (c >= 48 && c <= 57) {
       if (ended) throw new TraceError(name, `line ${line}: more than one page number`);
