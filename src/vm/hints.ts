@@ -6,7 +6,8 @@
  * | normal     | kept   | read-ahead only once faults look sequential (fault at p after p - 1)    |
  * | sequential | kept   | read-ahead from the first fault, window doubling up to `readahead.max`; |
  * |            |        | drop-behind: the page before the one touched goes to the eviction front |
- * | random     | kept   | no read-ahead at all                                                    |
+ * |            |        | (if that page is hinted sequential too)                                 |
+ * | random     | kept   | no read-ahead at all, also none into it from a neighbour's faults       |
  * | readOnce   | kept   | a page goes to the eviction front right after each use                  |
  * | willneed   | action | read the range in now (at most `frames` pages), counted as prefetch     |
  * | dontneed   | action | write dirty pages of the range back, then drop them from memory        |
