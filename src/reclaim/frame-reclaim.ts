@@ -17,7 +17,7 @@
  * through the space's page-cache shrinker, then the other shrinkers by priority.
  */
 
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, MnemeError } from "../errors.js";
 import { type WatermarkOptions, watermarks } from "../page/watermarks.js";
 import type { AddressSpace } from "../vm/address-space.js";
 import { type Clock, systemClock } from "./clock.js";
@@ -72,6 +72,7 @@ export function startReclaim(space: AddressSpace, options: FrameReclaimOptions):
     throw new InvalidArgumentError("name", options.name, "must be a non-empty string");
   // A second one replaced the first's gate and registered the space twice (two shrinkers, two
   // consumers with the same pages); stopping the first then removed the second's gate silently.
+  if (space.closed) throw new MnemeError("ECLOSED", "the address space is closed");
   if (gated.has(space))
     throw new InvalidArgumentError("space", options.name, "already has watermark reclaim (stop it first)");
   const interval = options.interval ?? 100;

@@ -11,8 +11,9 @@ import { Flusher, type FlusherOptions } from "./flusher.js";
 
 export function startWriteback(space: AddressSpace, options: FlusherOptions = {}): Flusher {
   const flusher = new Flusher(space, { ...options, clock: options.clock ?? systemClock });
-  space.writeGate = () => flusher.throttle();
+  // First: on a closed space it throws before anything is installed.
   space.onClose(() => flusher.stop());
+  space.writeGate = () => flusher.throttle();
   flusher.start();
   return flusher;
 }

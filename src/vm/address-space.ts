@@ -372,8 +372,18 @@ export class AddressSpace {
     for (const fn of this.closeHooks.splice(0)) fn();
   }
 
-  /** Runs `fn` when the space closes (the reclaim layer stops its flusher this way). */
+  /** Whether close() or terminate() has ended the space. */
+  get closed(): boolean {
+    return this.s.closed;
+  }
+
+  /**
+   * Runs `fn` when the space closes (the reclaim layer stops its flusher this way). On a space
+   * that is closed already it throws as every call does (ECLOSED, or terminate()'s error): the
+   * hook would never run, and what it was to stop would run forever.
+   */
   onClose(fn: () => void): void {
+    this.s.open();
     this.closeHooks.push(fn);
   }
 
