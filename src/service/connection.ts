@@ -149,6 +149,16 @@ export class Connection {
     this.svc.replyBuffers.wait(more);
   }
 
+  /**
+   * The server stops: nothing more is read as a command; those already received are answered,
+   * then the connection closes (afterBatch), no reply cut in half.
+   */
+  shutdown(): void {
+    if (this.gone || this.closing) return;
+    this.closing = true;
+    if (!this.busy()) this.afterBatch();
+  }
+
   closeAfterReply(): void {
     this.closing = true;
     this.quitting = true;
@@ -340,6 +350,9 @@ export class Connection {
       if (message !== null && this.stream.fits(message.length + 3)) this.stream.ascii(`-${message}\r\n`);
       this.stream.flush();
       this.socket.end();
+      // What the client still sends is read and dropped (onData): left unread, it made the close
+      // a reset, which can discard replies the client had not read yet.
+      this.socket.resume();
       return;
     }
     this.stream.flush();

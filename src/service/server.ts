@@ -39,6 +39,8 @@ import { WorkerPool } from "./workers.js";
 
 /** How long a refused connection (past --max-clients) may stay open for its peer to read the error. */
 const REJECT_GRACE_MS = 5000;
+/** How long connections may take to answer what they received when the server stops. */
+const SHUTDOWN_GRACE_MS = 5000;
 /** Refused connections that may be open at once, telling their peers why. */
 const REJECT_BURST = 1024;
 
@@ -206,12 +208,34 @@ export class Service {
     const observer = this.observer;
     this.observer = null;
     if (observer) await observer.close();
-    for (const s of [...this.sockets]) s.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    const stopped = server ? new Promise<void>((resolve) => server.close(() => resolve())) : null;
+    await this.closeConnections();
+    if (stopped) await stopped;
     if (this.workers) await this.workers.close();
     this.workers = null;
     await this.replication?.close();
     await this.maps.close();
+  }
+
+  /**
+   * Every connection answers what it has received and closes (Connection.shutdown); those still
+   * open after SHUTDOWN_GRACE_MS (a client that does not read its replies) are cut.
+   */
+  private async closeConnections(): Promise<void> {
+    const open = [...this.sockets].filter((s) => !s.destroyed);
+    const connections = new Set([...this.clients.values()].map((c) => c.socket));
+    for (const s of open) if (!connections.has(s)) s.destroy();
+    for (const c of [...this.clients.values()]) c.shutdown();
+    const closed = Promise.all(
+      open.map((s) => (s.destroyed ? null : new Promise((r) => s.once("close", r)))),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise((r) => {
+      timer = setTimeout(r, SHUTDOWN_GRACE_MS);
+    });
+    await Promise.race([closed, grace]);
+    clearTimeout(timer);
+    for (const s of this.sockets) s.destroy();
   }
 
   /**
