@@ -77,6 +77,7 @@ export {
   type MnemeMapOptions,
   MnemePipeline,
 } from "./service/client.js";
+export { ServiceError } from "./service/client-errors.js";
 export { DEFAULTS as SERVICE_DEFAULTS, type ServiceConfig } from "./service/config.js";
 export { Service } from "./service/server.js";
 export { copyBytes, fillBytes } from "./util/shared-bytes.js";

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError, MnemeError } from "../../src/errors.js";
-import { MnemeClient, ServiceError } from "../../src/service/client.js";
+import { MnemeClient, ServiceError } from "../../src/index.js";
 import { type ServerProcess, spawnServer } from "./helpers.js";
 
 let server: ServerProcess;
