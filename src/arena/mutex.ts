@@ -92,6 +92,33 @@ export class Mutex implements Lock {
     }
   }
 
+  /**
+   * Takes the lock if it is free, held by this slot, or held by a slot known dead (stolen and
+   * repaired as in lock()); returns false instead of waiting for a live holder.
+   */
+  tryLock(): boolean {
+    const w = this.w;
+    const at = this.at;
+    const me = this.slot;
+    const owner = Atomics.load(w, at + OWNER);
+    if (owner === me) {
+      w[at + DEPTH]++;
+      return true;
+    }
+    if (owner !== 0 && !this.isDead(owner)) return false;
+    if (Atomics.compareExchange(w, at + OWNER, owner, me) !== owner) return false;
+    w[at + DEPTH] = 1;
+    if (owner !== 0) {
+      try {
+        this.onSteal(owner);
+      } catch (e) {
+        this.unlock();
+        throw e;
+      }
+    }
+    return true;
+  }
+
   unlock(): void {
     const w = this.w;
     const at = this.at;

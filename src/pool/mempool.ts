@@ -385,7 +385,29 @@ export class Mempool {
     if (typeof worker?.threadId !== "number" || typeof worker.once !== "function")
       throw new InvalidArgumentError("worker", worker, "not a Worker (node:worker_threads)");
     const id = worker.threadId;
-    worker.once("exit", () => this.reapThread(id));
+    worker.once("exit", () => this.reapWatched(id, this.freeOwnedOnReap.delete(id)));
+  }
+
+  /**
+   * watch()'s recovery, which must not wait for a segment lock: the lock may be held by another
+   * worker terminated at the same time, whose death this thread learns only from its own exit
+   * event, which cannot arrive while this thread sleeps in the lock (a deadlock, seen when several
+   * busy workers were terminated at once). So every slot of the thread is marked dead first, then
+   * recovered where the lock can be had now, and the rest is retried from the event loop.
+   */
+  private reapWatched(threadId: number, freeOwned: boolean): void {
+    let pending = false;
+    for (const s of this.segments) {
+      for (let slot = 1; slot <= s.maxSlots; slot++) {
+        // STATE before THREAD, as in reapThread.
+        const state = s.state(slot);
+        if (slot === s.slot || (state !== P.SLOT_ALIVE && state !== P.SLOT_DEAD)) continue;
+        if (s.threadOf(slot) !== threadId) continue;
+        if (state === P.SLOT_ALIVE) s.markDead(slot);
+        if (s.state(slot) === P.SLOT_DEAD && !s.recover(slot, freeOwned, false)) pending = true;
+      }
+    }
+    if (pending) setTimeout(() => this.reapWatched(threadId, freeOwned), 10).unref();
   }
 
   /**

@@ -205,10 +205,15 @@ export class Segment {
       this.mutex?.wakeAll();
   }
 
-  /** Recovers a dead slot if its lock is free or stealable; returns true once done. */
-  recover(slot: number, freeOwned = false): boolean {
+  /**
+   * Recovers a dead slot; returns true once done. With `wait` false it gives up (false) rather
+   * than wait for a live holder of the lock.
+   */
+  recover(slot: number, freeOwned = false, wait = true): boolean {
     if (this.state(slot) !== P.SLOT_DEAD || !this.mutex) return false;
-    this.mutex.lock();
+    if (!wait) {
+      if (!this.mutex.tryLock()) return false;
+    } else this.mutex.lock();
     try {
       if (this.state(slot) === P.SLOT_DEAD) this.recoverLocked(slot, freeOwned);
       return true;
