@@ -87,7 +87,10 @@ export class ShrinkerRegistry {
         if (result.freed >= bytes) break;
         if (s.count() <= 0) continue;
         result.asked.push(s.name);
-        result.freed += Math.max(0, s.scan(bytes - result.freed));
+        // A scan that answers no finite count (undefined, NaN, Infinity) freed nothing it can show:
+        // summed, it made the round's total NaN, and every later target with it.
+        const got = s.scan(bytes - result.freed);
+        if (typeof got === "number" && Number.isFinite(got) && got > 0) result.freed += got;
       }
       const settle = this.settle;
       if (settle !== null && result.asked.some((name) => name !== settle.own)) settle.run(bytes);

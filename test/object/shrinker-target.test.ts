@@ -28,4 +28,30 @@ describe("a reclaim target", () => {
     heap.reclaim(Number.POSITIVE_INFINITY);
     expect(asked).toEqual([Number.POSITIVE_INFINITY]);
   });
+
+  it("a scan that answers no finite count counts as freeing nothing; the shrinkers after it still run", () => {
+    // Regression (fixed): undefined or NaN from one scan made the round's freed NaN, so the
+    // target was never met by the sum and the result said NaN.
+    const heap = new Heap({ bytes: 1 << 20 });
+    const asked: string[] = [];
+    for (const [name, answer] of [
+      ["undefined", undefined],
+      ["nan", Number.NaN],
+      ["infinite", Number.POSITIVE_INFINITY],
+      ["string", "4096"],
+      ["honest", 4096],
+    ] as const)
+      heap.registerShrinker({
+        name,
+        count: () => 1,
+        scan: () => {
+          asked.push(name);
+          return answer as number;
+        },
+      });
+    const r = heap.shrinkers.shrink(8192);
+    expect(r.freed).toBe(4096);
+    expect(asked).toEqual(["undefined", "nan", "infinite", "string", "honest"]);
+    expect(heap.shrinkers.shrink(4096).freed).toBe(4096);
+  });
 });
