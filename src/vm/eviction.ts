@@ -270,14 +270,16 @@ function atMin(p: Pager): OutOfMemoryError {
  */
 function layerRefusal(p: Pager, e: OutOfMemoryError): OutOfMemoryError {
   const fr = p.frames;
-  const Kind = e.constructor as typeof OutOfMemoryError;
-  return new Kind(
-    e.requested,
-    e.largestFree,
-    e.free,
-    e.reason,
+  return restated(
+    e,
     `the page layer frames come from has no page left, and this space uses ${fr.used} of its ${fr.limit} frames (${p.pinnedCount()} pages pinned), none of them evictable now`,
   );
+}
+
+/** `e` (same class, request, figures and reason) with `message` as its explanation. */
+function restated(e: OutOfMemoryError, message: string): OutOfMemoryError {
+  const Kind = e.constructor as typeof OutOfMemoryError;
+  return new Kind(e.requested, e.largestFree, e.free, e.reason, message);
 }
 
 /**
@@ -293,12 +295,8 @@ function withFigures(p: Pager, e: OutOfMemoryError): OutOfMemoryError {
     else if (fr.dirtyEnd[f] !== 0 && p.refusal(key)) refused++;
   }
   const own = e.message.slice(e.message.indexOf(`(${e.reason})`) + e.reason.length + 2).replace(/^: /, "");
-  const Kind = e.constructor as typeof OutOfMemoryError;
-  return new Kind(
-    e.requested,
-    e.largestFree,
-    e.free,
-    e.reason,
+  return restated(
+    e,
     `${own}; ${fr.used} of ${fr.limit} frames in use: ${refused} hold dirty pages their store cannot take now and ${pinned} hold pinned pages, none can be evicted`,
   );
 }
