@@ -383,6 +383,7 @@ export class AddressSpace {
    * hook would never run, and what it was to stop would run forever.
    */
   onClose(fn: () => void): void {
+    if (typeof fn !== "function") throw new InvalidArgumentError("fn", fn, "must be a function");
     this.s.open();
     this.closeHooks.push(fn);
   }

@@ -152,6 +152,7 @@ describe("GET /metrics", () => {
     expect(sample(text, "mneme_events_total", { kind: "reclaim" })).toBe(2);
     expect(sample(text, "mneme_events_total", { kind: "throttle" })).toBe(0);
     expect(sample(text, "mneme_replication_info", { backend: "off" })).toBe(0);
+    expect(sample(text, "mneme_replication_failed")).toBe(0);
     expect(sample(text, "mneme_replication_batch_size")).toBe(32);
     expect(sample(text, "mneme_replication_lag_records")).toBe(0);
     expect(sample(text, "mneme_quota_handles")).toBe(77);

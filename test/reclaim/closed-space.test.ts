@@ -5,7 +5,14 @@
  * went on for the life of the process.
  */
 import { describe, expect, it } from "vitest";
-import { AddressSpace, MnemeError, Reclaimer, startReclaim, startWriteback } from "../../src/index.js";
+import {
+  AddressSpace,
+  InvalidArgumentError,
+  MnemeError,
+  Reclaimer,
+  startReclaim,
+  startWriteback,
+} from "../../src/index.js";
 import { caught } from "../helpers/caught.js";
 
 async function ended(how: "close" | "terminate"): Promise<AddressSpace> {
@@ -38,6 +45,10 @@ describe("reclaim on an ended address space", () => {
     const flusher = startWriteback(space, { interval: 10 });
     const fr = startReclaim(space, { reclaimer: new Reclaimer(), name: "live" });
     expect(flusher.stats().running).toBe(true);
+    // A hook that is not a function is refused at once, not a TypeError at close().
+    for (const bad of [null, undefined, "stop", 1]) {
+      expect(() => space.onClose(bad as never)).toThrow(InvalidArgumentError);
+    }
     await space.close();
     expect(flusher.stats().running).toBe(false);
     fr.stop();
