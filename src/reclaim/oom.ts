@@ -5,6 +5,10 @@
  * half of it away, and -1000 means never; a consumer holding nothing is never chosen. Killing drops the victim's mappings and frees its
  * frames; the `oom` event names the victim and the reason; using a killed consumer afterwards
  * throws ConsumerKilledError. Dirty data of consumers that were not killed is never dropped.
+ *
+ * A victim whose kill() throws (or rejects) freed nothing we can count on: its `oom` event is
+ * still emitted, with the error, and the next victim is chosen in the same call. The failed one
+ * stays unregistered, so a consumer that cannot be killed is not chosen again and again.
  */
 import { EventEmitter } from "node:events";
 import { InvalidArgumentError, MnemeError } from "../errors.js";
@@ -33,12 +37,16 @@ export interface OomEvent {
   reason: string;
   badness: number;
   footprint: number;
+  /** Set when the victim's kill() failed: its message (the victim may hold its memory still). */
+  error?: string;
 }
 
 export class OomKiller extends EventEmitter {
   private readonly consumers = new Set<Consumer>();
   private killing: Promise<OomEvent | null> | null = null;
   kills = 0;
+  /** Kills whose kill() threw or rejected (each also emitted as an `oom` event with `error`). */
+  failedKills = 0;
 
   register(consumer: Consumer): () => void {
     checkAdj(consumer.oomScoreAdj);
@@ -84,20 +92,30 @@ export class OomKiller extends EventEmitter {
   }
 
   private async killWorst(reason: string): Promise<OomEvent | null> {
-    const victim = this.select();
-    if (!victim) return null;
-    const total = [...this.consumers].reduce((n, c) => n + Math.max(0, c.footprint()), 0);
-    const event: OomEvent = {
-      victim: victim.name,
-      reason,
-      badness: this.badness(victim, total),
-      footprint: victim.footprint(),
-    };
-    this.consumers.delete(victim);
-    await victim.kill(reason);
-    this.kills++;
-    this.emit("oom", event);
-    return event;
+    for (;;) {
+      const victim = this.select();
+      if (!victim) return null;
+      const total = [...this.consumers].reduce((n, c) => n + Math.max(0, c.footprint()), 0);
+      const event: OomEvent = {
+        victim: victim.name,
+        reason,
+        badness: this.badness(victim, total),
+        footprint: victim.footprint(),
+      };
+      this.consumers.delete(victim);
+      try {
+        await victim.kill(reason);
+      } catch (error) {
+        // Without this, a kill() that threw emitted nothing and failed the reclaim that asked:
+        // nobody heard of the attempt, and no other consumer was chosen although one could be.
+        this.failedKills++;
+        this.emit("oom", { ...event, error: error instanceof Error ? error.message : String(error) });
+        continue;
+      }
+      this.kills++;
+      this.emit("oom", event);
+      return event;
+    }
   }
 }
 

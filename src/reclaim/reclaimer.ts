@@ -272,6 +272,7 @@ export class Reclaimer extends EventEmitter {
    * `errors`: background passes (startBackground), writebacks by reclaim and calls of
    * registerShrinker's shrinkers that failed;
    * `laundered`: bytes of dirty pages reclaim wrote back so that it could drop them;
+   * `kills` / `failedKills`: OOM kills done, and victims whose kill() threw (oom.ts);
    * `maxRounds`: the tunable.
    */
   stats(): {
@@ -281,12 +282,14 @@ export class Reclaimer extends EventEmitter {
     errors: number;
     laundered: number;
     kills: number;
+    failedKills: number;
     shrinkers: string[];
     maxRounds: number;
   } {
     return {
       ...this.counters,
       kills: this.oom.kills,
+      failedKills: this.oom.failedKills,
       shrinkers: this.shrinkers.names,
       maxRounds: this.maxRounds,
     };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../../src/index.js";
 import { type Consumer, ConsumerKilledError, type OomEvent, OomKiller } from "../../src/reclaim/oom.js";
+import { Reclaimer } from "../../src/reclaim/reclaimer.js";
 
 function consumer(
   name: string,
@@ -50,6 +51,62 @@ describe("the OOM killer", () => {
     expect(oom.select()).toBeNull();
     expect(await oom.kill("test")).toBeNull();
     expect(big.killed).toBeNull();
+  });
+
+  it("a victim whose kill() throws is still reported, with the error, and the next one is killed", async () => {
+    const oom = new OomKiller();
+    const broken: Consumer = {
+      name: "broken",
+      oomScoreAdj: 0,
+      footprint: () => 900,
+      kill: async () => {
+        throw new Error("terminate failed");
+      },
+    };
+    const b = consumer("b", 300);
+    const c = consumer("c", 100);
+    for (const x of [broken, b, c]) oom.register(x);
+    const events: OomEvent[] = [];
+    oom.on("oom", (e) => events.push(e));
+    const e = await oom.kill("reclaim made no progress");
+    expect(e).toMatchObject({ victim: "b", footprint: 300 });
+    expect(e?.error).toBeUndefined();
+    expect(events).toEqual([
+      expect.objectContaining({ victim: "broken", footprint: 900, error: "terminate failed" }),
+      expect.objectContaining({ victim: "b" }),
+    ]);
+    expect(b.killed).toBe("reclaim made no progress");
+    expect(c.killed).toBeNull();
+    expect(oom.kills).toBe(1);
+    expect(oom.failedKills).toBe(1);
+    // The broken consumer is not chosen again: the next kill goes to c, then nobody is left.
+    expect((await oom.kill("again"))?.victim).toBe("c");
+    expect(await oom.kill("again")).toBeNull();
+    expect(events).toHaveLength(3);
+  });
+
+  it("a reclaim whose only victim's kill() throws ends without a kill instead of failing", async () => {
+    const reclaimer = new Reclaimer({ maxRounds: 2 });
+    let kills = 0;
+    reclaimer.registerConsumer({
+      name: "stuck",
+      oomScoreAdj: 0,
+      footprint: () => 4096,
+      kill: () => {
+        kills++;
+        throw new Error("cannot die");
+      },
+    });
+    const events: OomEvent[] = [];
+    reclaimer.on("oom", (e) => events.push(e));
+    const r = await reclaimer.reclaim(4096);
+    expect(r).toMatchObject({ freed: 0, killed: null });
+    expect(kills).toBe(1);
+    expect(events).toEqual([expect.objectContaining({ victim: "stuck", error: "cannot die" })]);
+    expect(reclaimer.stats()).toMatchObject({ kills: 0, failedKills: 1 });
+    // Asked again, it does not try the same consumer forever.
+    expect((await reclaimer.reclaim(4096)).killed).toBeNull();
+    expect(kills).toBe(1);
   });
 
   it("validates oomScoreAdj", () => {
