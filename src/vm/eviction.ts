@@ -115,12 +115,13 @@ export async function obtainFrame(p: Pager, incoming: number, freshAtStart: bool
         throw layer ?? (stored && withFigures(p, stored)) ?? allPinned(p);
       }
       const f = p.index.get(v)!;
-      // Detach synchronously (invariant 2).
+      // Detach synchronously (invariant 2). The policy learns of the eviction only once it has
+      // happened: a dirty victim whose writeback fails stays as it was there (see reinstate).
       p.index.delete(v);
-      p.front.delete(v);
-      p.policy.evict(v);
+      const hinted = p.front.delete(v);
       fr.state[f] = BUSY;
       if (fr.dirtyEnd[f] === 0) {
+        p.policy.evict(v);
         p.stats.evictions++;
         fr.key[f] = -1;
         fr.flags[f] = 0;
@@ -131,6 +132,7 @@ export async function obtainFrame(p: Pager, incoming: number, freshAtStart: bool
       p.busy++;
       try {
         await writeBack(p, v, f);
+        p.policy.evict(v);
         p.stats.evictions++;
         p.dirty--;
         fr.dirtyEnd[f] = 0;
@@ -138,7 +140,7 @@ export async function obtainFrame(p: Pager, incoming: number, freshAtStart: bool
         fr.flags[f] = 0;
         return f;
       } catch (e) {
-        reinstate(p, v, f);
+        reinstate(p, v, f, hinted);
         if (p.killed !== null) throw p.killed;
         if (e instanceof OutOfMemoryError) {
           // No room in the store (swap cap, no swap): keep the page, try another victim.
@@ -159,16 +161,23 @@ export async function obtainFrame(p: Pager, incoming: number, freshAtStart: bool
   }
 }
 
-/** Puts a detached victim back, resident and in the policy, as it was (dropped if killed meanwhile). */
-function reinstate(p: Pager, v: number, f: number): void {
+/**
+ * Puts a victim whose writeback failed back, resident and on the eviction front if it was there
+ * (dropped if killed meanwhile). The policy still holds it: evict() was never called, since
+ * telling the policy "evicted" and then insert() again would have made the failure a reference
+ * (ARC, LIRS and S3-FIFO take a key coming back from their ghosts as reused and promote it,
+ * plain LRU moves it to the most recent end), so the page the policy had chosen would be kept.
+ */
+function reinstate(p: Pager, v: number, f: number, hinted: boolean): void {
   if (p.killed !== null) {
+    p.policy.forget(v);
     if (p.frames.dirtyEnd[f] !== 0) p.dirty--;
     p.releaseFrame(f);
     return;
   }
   p.frames.state[f] = RESIDENT;
   p.index.set(v, f);
-  p.policy.insert(v);
+  if (hinted) p.front.add(v);
 }
 
 /** Frames in I/O (being filled or written out): they will change state by themselves. */

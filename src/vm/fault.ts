@@ -23,8 +23,10 @@
  * is atomic. The invariants that make the awaits safe:
  * 1. A page is in exactly one of: absent, pending (read or writeback in flight, its promise in
  *    `pending`), resident (in `index`). Accessors of a pending page wait and retry.
- * 2. Victim choice, detaching the victim (index, policy) and claiming its frame happen in one
- *    synchronous step; from then on the frame is BUSY and nobody else can pick it.
+ * 2. Victim choice, detaching the victim (index) and claiming its frame happen in one
+ *    synchronous step; from then on the frame is BUSY and nobody else can pick it. The policy is
+ *    told (evict) once the frame is free: at once for a clean victim, after its writeback for a
+ *    dirty one (meanwhile the policy still holds it, and `evictable` vetoes it).
  * 3. A frame handed to a caller carries a transient ref (refs[f]) until the caller's synchronous
  *    copy is done, because resuming after an await may let other continuations run first; refs
  *    and pins both veto eviction.
@@ -32,7 +34,8 @@
  *    change (`changed()`); when nothing is evictable and nothing will change, it fails at once:
  *    OutOfMemoryError "all-pinned" (or "no-backing-store"/"quota" when only un-writable dirty
  *    pages remain). It never hangs.
- * 5. A writeback that fails puts the victim back as it was (resident, dirty, in the policy).
+ * 5. A writeback that fails puts the victim back as it was (resident, dirty, its place in the
+ *    policy and on the eviction front unchanged).
  *
  * Eviction (choosing a victim, writing it back, the shrinker) is eviction.ts; keeping pages clean
  * (sync, dontneed, the flusher) is writeback.ts. Both work on the Pager's state below.

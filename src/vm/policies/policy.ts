@@ -13,10 +13,12 @@
  *                     insert(key)
  *
  * `victim` only chooses (it may advance a clock hand or move keys between its own queues, which
- * is the algorithm, but the returned key stays resident until `evict`). Between `victim` and
- * `evict` nothing else may be called; the address space keeps that window synchronous. If writing
- * the victim back fails, the caller puts it back with `insert`. `forget` drops a key completely
- * (resident or ghost): unmap, `dontneed`, an evicted page that must not leave history.
+ * is the algorithm, but the returned key stays resident until `evict`). The address space calls
+ * `evict` once the victim's frame is free: at once for a clean victim, after writing it back for a
+ * dirty one, and meanwhile other keys may be referenced, inserted and chosen (its `evictable` vetoes
+ * the victim in writeback). If that writeback fails, `evict` is never called: the victim stays as
+ * it was. `forget` drops a key completely (resident or ghost): unmap, `dontneed`, an evicted page
+ * that must not leave history.
  *
  * `evictable(key)` lets the address space veto pinned or busy pages; a policy skips them and
  * returns NO_VICTIM (-1) when every resident key is vetoed.
