@@ -77,20 +77,35 @@ export class Reclaimer extends EventEmitter {
    * Adds a shrinker. One that throws (from count or scan) is passed over for that round, counted
    * in `errors` and reported by a `shrinker-error` event: a thrown error used to abort the whole
    * reclaim, so the shrinkers after it and the OOM killer never ran while a broken cache was
-   * registered.
+   * registered. Shrinkers are synchronous (the heap's allocations run them): one that returns a
+   * promise counts as freeing nothing and is reported the same way, as is the promise's rejection.
    */
   registerShrinker(shrinker: Shrinker): () => void {
     if (!shrinker || typeof shrinker.count !== "function" || typeof shrinker.scan !== "function")
       return this.shrinkers.register(shrinker);
+    const failed = (error: unknown): number => {
+      this.counters.errors++;
+      this.emit("shrinker-error", { shrinker: shrinker.name, error });
+      return 0;
+    };
     const guard =
       <A extends unknown[]>(fn: (...args: A) => number) =>
       (...args: A): number => {
         try {
-          return fn.apply(shrinker, args);
+          const got: unknown = fn.apply(shrinker, args);
+          if (typeof (got as PromiseLike<unknown> | null)?.then !== "function") return got as number;
+          // An async shrinker's rejection was unhandled (it ends a Node process), and a promise is
+          // no count of bytes: what it frees arrives after the round has judged its progress.
+          (got as PromiseLike<unknown>).then(undefined, failed);
+          return failed(
+            new InvalidArgumentError(
+              "shrinker",
+              shrinker.name,
+              `${fn.name || "count/scan"} returned a promise: shrinkers must answer synchronously`,
+            ),
+          );
         } catch (error) {
-          this.counters.errors++;
-          this.emit("shrinker-error", { shrinker: shrinker.name, error });
-          return 0;
+          return failed(error);
         }
       };
     return this.shrinkers.register({

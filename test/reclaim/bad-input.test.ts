@@ -143,3 +143,38 @@ describe("a shrinker that throws", () => {
     expect(reclaimer.stats().errors).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe("an async shrinker", () => {
+  it("is reported as an error, its rejection too, instead of an unhandled rejection; reclaim goes on", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const reclaimer = new Reclaimer({ maxRounds: 1 });
+      const reported: unknown[] = [];
+      reclaimer.on("shrinker-error", (e: { error: unknown }) => reported.push(e.error));
+      reclaimer.registerShrinker({
+        name: "async",
+        count: () => 4096,
+        scan: (async () => {
+          throw new Error("evicting failed");
+        }) as never,
+      });
+      reclaimer.registerConsumer({ name: "c", oomScoreAdj: 0, footprint: () => 4096, kill: () => {} });
+      const r = await reclaimer.reclaim(4096);
+      expect(r.freed).toBe(0);
+      expect(r.killed?.victim).toBe("c");
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+      // Every call: the promise is refused, then its rejection arrives.
+      const misuse = reported.filter((e) => e instanceof InvalidArgumentError);
+      const rejected = reported.filter((e) => (e as Error).message === "evicting failed");
+      expect(misuse.length).toBeGreaterThan(0);
+      expect(rejected).toHaveLength(misuse.length);
+      expect(reported).toHaveLength(2 * misuse.length);
+      expect(reclaimer.stats().errors).toBe(reported.length);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+});
