@@ -239,6 +239,8 @@ export function batchEntrySize(handle: string, length: number): number {
 export class BatchBuilder {
   private readonly w: Writer;
   private count = 0;
+  private lastHandle = "";
+  private lastAt = 0;
   /** `into`: a spare buffer of at least `HEADER + 4 + payloadBytes` bytes to build in (reuse). */
   constructor(payloadBytes: number, into?: Buffer) {
     const n = HEADER + 4 + payloadBytes;
@@ -246,13 +248,39 @@ export class BatchBuilder {
     this.w.at += 4;
   }
   add(handle: string, page: number, at: number, bytes: Uint8Array): void {
-    this.w.str(handle);
-    this.w.u32(page);
-    this.w.u32(at);
-    this.w.u32(bytes.length);
-    while ((this.w.at & 7) !== 0) this.w.u8(0);
+    this.entry(handle, page, at, bytes.length);
     this.w.buf.set(bytes, this.w.at);
     this.w.at += bytes.length;
+  }
+  /** As add, with the bytes [from, from + length) of `memory` (a pool's buffer). */
+  addFrom(
+    handle: string,
+    page: number,
+    at: number,
+    memory: ArrayBufferLike,
+    from: number,
+    length: number,
+  ): void {
+    this.entry(handle, page, at, length);
+    this.w.buf.set(new Uint8Array(memory, from, length), this.w.at);
+    this.w.at += length;
+  }
+  private entry(handle: string, page: number, at: number, length: number): void {
+    const w = this.w;
+    // Pages of one block come in a row: their handle's bytes are copied from the entry before
+    // (a builtin copy) instead of encoded again (a call into C++ per entry).
+    if (handle === this.lastHandle) {
+      w.buf.copyWithin(w.at, this.lastAt, this.lastAt + 2 + handle.length);
+      w.at += 2 + handle.length;
+    } else {
+      this.lastHandle = handle;
+      this.lastAt = w.at;
+      w.str(handle);
+    }
+    w.u32(page);
+    w.u32(at);
+    w.u32(length);
+    while ((w.at & 7) !== 0) w.buf[w.at++] = 0;
     this.count++;
   }
   finish(seq: number): Buffer {

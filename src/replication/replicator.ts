@@ -366,11 +366,21 @@ export class Replicator {
     for (const [cap, , x] of pages) bytes += batchEntrySize(cap.handle, extentHi(x) - extentLo(x) + 16);
     const b = new BatchBuilder(bytes, this.buffers.take(bytes));
     const pool = this.svc.pool;
+    // A block's pages come in a row: one pool lookup per block, not per page.
+    let block: Capability | null = null;
+    let memory: ArrayBufferLike = new ArrayBuffer(0);
+    let base = 0;
     for (const [cap, p, x] of pages) {
+      if (cap !== block) {
+        const view = pool.view(cap.address, cap.size);
+        block = cap;
+        memory = view.buffer;
+        base = view.byteOffset;
+      }
       // Widened to 8-byte bounds (the extra bytes are current contents too): word-sized copies.
       const lo = extentLo(x) & ~7;
       const hi = Math.min((extentHi(x) + 7) & ~7, pageLength(cap.size, p));
-      b.add(cap.handle, p, lo, pool.view(cap.address + p * PAGE_SIZE + lo, hi - lo));
+      b.addFrom(cap.handle, p, lo, memory, base + p * PAGE_SIZE + lo, hi - lo);
     }
     this.emitBatch(b, pages.length);
   }

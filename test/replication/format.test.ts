@@ -15,6 +15,36 @@ import {
 } from "../../src/replication/format.js";
 
 describe("record format", () => {
+  it("a batch of entries copied from shared memory, handles repeated and alternating, decodes entry by entry", () => {
+    const memory = new SharedArrayBuffer(4 * 4096);
+    const bytes = new Uint8Array(memory);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + 3) & 0xff;
+    const entries: [string, number, number, number, number][] = [
+      ["1000.aa", 0, 8, 0 + 8, 4088],
+      ["1000.aa", 1, 0, 4096, 4096],
+      ["1000.aa", 2, 16, 8192 + 16, 8],
+      ["2000.bbbb", 0, 0, 12288, 100],
+      ["1000.aa", 3, 24, 12288 + 24, 1],
+    ];
+    const b = new BatchBuilder(entries.reduce((a, [h, , , , n]) => a + batchEntrySize(h, n), 0));
+    for (const [h, p, at, from, n] of entries) b.addFrom(h, p, at, memory, from, n);
+    const seen: { handle: string; page: number; at: number; bytes: number[] }[] = [];
+    const res = walk(b.finish(9), 0, (e) => {
+      if (e.record.type !== RecordType.BATCH) throw new Error("not a batch");
+      for (const p of e.record.pages)
+        seen.push({ handle: p.handle, page: p.page, at: p.at, bytes: [...p.bytes] });
+    });
+    expect(res.bad).toBeNull();
+    expect(seen).toEqual(
+      entries.map(([handle, page, at, from, n]) => ({
+        handle,
+        page,
+        at,
+        bytes: [...bytes.subarray(from, from + n)],
+      })),
+    );
+  });
+
   it("every record type round-trips with its seq", () => {
     const page = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
     const b = new BatchBuilder(batchEntrySize("h1", 300) + batchEntrySize("h2", 1));
