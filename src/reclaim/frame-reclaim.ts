@@ -21,7 +21,7 @@ import { InvalidArgumentError, MnemeError } from "../errors.js";
 import { type WatermarkOptions, watermarks } from "../page/watermarks.js";
 import type { AddressSpace } from "../vm/address-space.js";
 import { type Clock, systemClock } from "./clock.js";
-import { type FrameZone, Reclaimer } from "./reclaimer.js";
+import { checkZone, type FrameZone, Reclaimer } from "./reclaimer.js";
 
 export interface FrameReclaimOptions {
   reclaimer: Reclaimer;
@@ -70,14 +70,26 @@ export function startReclaim(space: AddressSpace, options: FrameReclaimOptions):
     throw new InvalidArgumentError("reclaimer", reclaimer, "must be a Reclaimer");
   if (typeof options.name !== "string" || options.name === "")
     throw new InvalidArgumentError("name", options.name, "must be a non-empty string");
+  if (typeof (space as Partial<AddressSpace> | null)?.onClose !== "function")
+    throw new InvalidArgumentError("space", space, "must be an AddressSpace");
+  if (space.closed) throw new MnemeError("ECLOSED", "the address space is closed");
   // A second one replaced the first's gate and registered the space twice (two shrinkers, two
   // consumers with the same pages); stopping the first then removed the second's gate silently.
-  if (space.closed) throw new MnemeError("ECLOSED", "the address space is closed");
   if (gated.has(space))
     throw new InvalidArgumentError("space", options.name, "already has watermark reclaim (stop it first)");
   const interval = options.interval ?? 100;
   if (!Number.isSafeInteger(interval) || interval < 1)
     throw new InvalidArgumentError("interval", interval, "must be a positive integer of ms");
+  if (options.zone !== undefined) {
+    checkZone(options.zone);
+    // Silently ignored before: a given zone comes with its own watermarks.
+    if (options.marks !== undefined)
+      throw new InvalidArgumentError(
+        "marks",
+        options.marks,
+        "go with the space's own frames, not a given zone",
+      );
+  }
   const zone: FrameZone = options.zone ?? {
     free: () => space.freeFrames(),
     marks: watermarks(space.stats().frames, options.marks),

@@ -262,6 +262,13 @@ export class Reclaimer extends EventEmitter {
 
   /** Runs balance() every `interval` ms on `clock` until the returned stop function is called. */
   startBackground(zone: FrameZone, clock: Clock, interval = 100): () => void {
+    // Checked here, not at the first tick: a zone without free() failed every timed pass into the
+    // errors counter, and an interval of 0 spun (a ManualClock's advance() never returned).
+    checkZone(zone);
+    if (typeof clock?.setTimeout !== "function" || typeof clock.clearTimeout !== "function")
+      throw new InvalidArgumentError("clock", clock, "must be a Clock (setTimeout, clearTimeout)");
+    if (!Number.isSafeInteger(interval) || interval < 1)
+      throw new InvalidArgumentError("interval", interval, "must be a positive integer of ms");
     let timer: unknown = null;
     let stopped = false;
     const tick = () => {
@@ -309,4 +316,22 @@ export class Reclaimer extends EventEmitter {
       maxRounds: this.maxRounds,
     };
   }
+}
+
+/** Throws InvalidArgumentError unless `zone` is a FrameZone: free(), ordered marks, a page size. */
+export function checkZone(zone: FrameZone): void {
+  if (typeof zone?.free !== "function")
+    throw new InvalidArgumentError("zone", zone, "must have free() (a FrameZone: heapZone, poolZone)");
+  const m = zone.marks;
+  const ordered =
+    Number.isSafeInteger(m?.min) &&
+    Number.isSafeInteger(m.low) &&
+    Number.isSafeInteger(m.high) &&
+    m.min >= 0 &&
+    m.min < m.low &&
+    m.low < m.high;
+  if (!ordered)
+    throw new InvalidArgumentError("zone.marks", m, "must be integers with 0 <= min < low < high");
+  if (!Number.isSafeInteger(zone.pageSize) || zone.pageSize < 1)
+    throw new InvalidArgumentError("zone.pageSize", zone.pageSize, "must be a positive integer");
 }
