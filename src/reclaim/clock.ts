@@ -2,6 +2,8 @@
  * Time for the reclaim layer, injectable so that tests are deterministic and fast (STYLE.md 12).
  * `systemClock` is the real one; `ManualClock` only moves when told to, firing due timers in order.
  */
+import { InvalidArgumentError } from "../errors.js";
+
 export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
@@ -30,6 +32,8 @@ export class ManualClock implements Clock {
   private nextId = 1;
 
   constructor(start = 0) {
+    if (!Number.isFinite(start))
+      throw new InvalidArgumentError("start", start, "must be a finite number of ms");
     this.t = start;
   }
 
@@ -41,7 +45,8 @@ export class ManualClock implements Clock {
   readonly now = (): number => this.t;
 
   setTimeout(fn: () => void, ms: number): unknown {
-    const timer = { at: this.t + Math.max(0, ms), fn, id: this.nextId++ };
+    // As Node's setTimeout, a delay that is no number (NaN) fires at the next turn, not at time NaN.
+    const timer = { at: this.t + (Number.isNaN(ms) ? 0 : Math.max(0, ms)), fn, id: this.nextId++ };
     this.timers.push(timer);
     return timer.id;
   }
@@ -52,6 +57,9 @@ export class ManualClock implements Clock {
 
   /** Moves time forward by `ms`, running every timer that falls due, in order. */
   async advance(ms: number): Promise<void> {
+    // Time going back (or to NaN) broke every age the clock dated: dirty pages never expired.
+    if (typeof ms !== "number" || !(ms >= 0) || ms === Number.POSITIVE_INFINITY)
+      throw new InvalidArgumentError("ms", ms, "must be a finite number of ms, 0 or more");
     const end = this.t + ms;
     for (;;) {
       this.timers.sort((a, b) => a.at - b.at || a.id - b.id);

@@ -2,7 +2,13 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { AddressSpace, FileStore, ManualClock, startWriteback } from "../../src/index.js";
+import {
+  AddressSpace,
+  FileStore,
+  InvalidArgumentError,
+  ManualClock,
+  startWriteback,
+} from "../../src/index.js";
 
 const PS = 4096;
 
@@ -13,6 +19,29 @@ describe("ManualClock", () => {
     expect(now()).toBe(1_000);
     await clock.advance(250);
     expect(now()).toBe(1_250);
+  });
+
+  it("never goes back or to NaN: a bad advance() or start is refused, time and timers unchanged", async () => {
+    const clock = new ManualClock(1_000);
+    let fired = 0;
+    clock.setTimeout(() => fired++, 100);
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, "5"]) {
+      await expect(clock.advance(bad as number)).rejects.toThrow(InvalidArgumentError);
+    }
+    expect(clock.now()).toBe(1_000);
+    expect(fired).toBe(0);
+    await clock.advance(0);
+    expect(fired).toBe(0);
+    await clock.advance(100);
+    expect(fired).toBe(1);
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new ManualClock(bad)).toThrow(InvalidArgumentError);
+    }
+    // A delay that is no number fires at the next advance, as Node's setTimeout does, at a real time.
+    clock.setTimeout(() => fired++, Number.NaN);
+    await clock.advance(0);
+    expect(fired).toBe(2);
+    expect(clock.now()).toBe(1_100);
   });
 
   it("with now handed over that way, the flusher writes pages past their expiry age", async () => {
