@@ -257,8 +257,9 @@ export class AddressSpace {
   }
 
   /**
-   * Removes the mapping that starts at `v`. Dirty pages of persistent stores are written back; the
-   * pages of an anonymous store that no other mapping covers are discarded with their swap slots.
+   * Removes the mapping that starts at `v`. Dirty pages of persistent stores are written back (and
+   * the store flushed with its last mapping, if written since its last flush); the pages of an
+   * anonymous store that no other mapping covers are discarded with their swap slots.
    */
   unmap(v: number): Promise<void> {
     return unmapRegion(this.s, v);
@@ -431,8 +432,9 @@ export class AddressSpace {
   }
 
   /**
-   * Writes everything back, unmaps every mapping (those mapped while it runs too) and closes the
-   * space; the stores stay open (they are the caller's). Calls made while a close runs share it.
+   * Writes everything back and flushes it, unmaps every mapping (those mapped while it runs too)
+   * and closes the space; the stores stay open (they are the caller's). Calls made while a close
+   * runs share it. A close that fails leaves the space open, its close hooks not run.
    */
   close(): Promise<void> {
     if (this.s.closed) return Promise.resolve();
@@ -443,17 +445,18 @@ export class AddressSpace {
   }
 
   private async closeOnce(): Promise<void> {
-    // Refused before the hooks run: a close refused for pins leaves the space as it was (the
-    // reclaim layer's flusher and watermarks still on).
     if (this.s.pinRecords.size > 0) {
       throw new InvalidAddressError(0, `${this.s.pinRecords.size} pins are held (see debugInfo())`, "EBUSY");
     }
-    for (const fn of this.closeHooks.splice(0)) fn();
     await this.sync();
     for (let all = this.s.tree.all(); all.length > 0; all = this.s.tree.all()) {
       // One the caller unmapped meanwhile is gone already.
       for (const m of all) if (this.s.tree.at(m.start) === m) await this.unmap(m.start);
     }
+    // The hooks only once nothing can fail: a close refused (pins) or failing (a store refusing
+    // the dirty pages) leaves a space that stays open, and its flusher and watermarks must stay on
+    // (hooks run once: a later close that succeeds could not run them again).
+    for (const fn of this.closeHooks.splice(0)) fn();
     this.s.closed = true;
   }
 }

@@ -6,7 +6,8 @@
  *             register the store (id, owner, count) ─> insert ─> willneed: prefetch in background
  *     unmap:  refuse if pinned ─> out of the tree (calls in flight stop at their next page)
  *             ─> per resident page no other mapping of the store covers: settle, write back
- *                (persistent stores), drop ─> anonymous: discard the uncovered store ranges
+ *                (persistent stores), drop ─> the store's last mapping: flush it if written
+ *                since its last flush ─> anonymous: discard the uncovered store ranges
  *             ─> on failure the mapping goes back, consistent
  *
  * A store belongs to one address space at a time (`storeOwner`): its pages are keyed by the
@@ -19,7 +20,7 @@ import { hint as checkHint, type Hint, HintRanges, isKeptHint } from "./hints.js
 import type { Mapping } from "./mappings.js";
 import type { SpaceState } from "./space-state.js";
 import type { Store } from "./stores/store.js";
-import { clean } from "./writeback.js";
+import { clean, flushStore } from "./writeback.js";
 
 export interface MapOptions {
   length: number;
@@ -254,6 +255,13 @@ export async function unmapRegion(s: SpaceState, v: number): Promise<void> {
       if (covered(key % KEY_STRIDE)) continue;
       s.refusePinnedPage(key);
       s.pager.drop(key);
+    }
+    if (!anonymous && s.mapCount.get(m.storeId) === 1 && s.pager.unflushed.has(m.store)) {
+      // The store leaves the space with this mapping, and what was written to it (here or by
+      // evictions, the flusher, dontneed) would be durable only from a sync() that flushes it:
+      // flushed now, since the caller may close the store next (a FileStore closes its file
+      // without fsync).
+      await flushStore(s.pager, m.store);
     }
     if (anonymous) {
       // Run by run, not page by page: a sparse mapping may span 2^32 pages.

@@ -12,7 +12,7 @@
 import { KEY_STRIDE } from "./frames.js";
 import type { SpaceState } from "./space-state.js";
 import type { Store } from "./stores/store.js";
-import { clean } from "./writeback.js";
+import { clean, flushStore } from "./writeback.js";
 
 /**
  * Writes dirty pages back and waits, then flushes every store written since its last flush
@@ -62,13 +62,11 @@ export async function syncRange(s: SpaceState, v?: number, length?: number): Pro
   }
   await Promise.all(jobs);
   const unflushed = pager.unflushed;
-  // Taken from the set before the flush: a write ending meanwhile puts its store back.
   for (const st of only ? [only] : [...unflushed]) {
-    if (!unflushed.delete(st)) continue;
+    if (!unflushed.has(st)) continue;
     try {
-      await st.flush?.();
+      await flushStore(pager, st);
     } catch (e) {
-      unflushed.add(st);
       failure ??= e;
     }
   }

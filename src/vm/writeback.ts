@@ -43,6 +43,21 @@ function wrote(p: Pager, store: Store): void {
 }
 
 /**
+ * Flushes persistent `store` (sync, and unmap of its last mapping), taking it from `unflushed`
+ * before the flush (a write ending meanwhile puts it back); on failure it stays there, and the
+ * error is a StoreError.
+ */
+export async function flushStore(p: Pager, store: Store): Promise<void> {
+  p.unflushed.delete(store);
+  try {
+    await store.flush?.();
+  } catch (e) {
+    p.unflushed.add(store);
+    throw e instanceof MnemeError ? e : new StoreError(store.description, "flush", 0, e);
+  }
+}
+
+/**
  * Writes resident dirty page `key` back and keeps it resident and clean. Resolves true when this
  * call wrote the page, false when it found it gone or clean (another clean wrote it).
  */

@@ -13,7 +13,7 @@
  *   one `readv`). `discard` marks stores whose contents live only while mapped (anonymous memory):
  *   unmapping discards instead of writing back, and `sync` skips them. `flush` makes writes
  *   durable (fsync); `sync()` calls it for every store written since its last flush (by sync,
- *   evictions, the flusher or dontneed).
+ *   evictions, the flusher or dontneed), and so does `unmap()` of a store's last mapping.
  * - Failures reject with any error; the address space wraps foreign ones in StoreError and leaves
  *   no half-installed page. An OutOfMemoryError (a full swap file) is passed through as is.
  * - A call settles only when it is done with its buffers: the frames of a failed read go back to
