@@ -9,7 +9,7 @@ import { InvalidArgumentError } from "../errors.js";
 import type { PageAllocator } from "../page/buddy.js";
 import { fillBytes } from "../util/shared-bytes.js";
 import { isPowerOfTwo } from "../util/validate.js";
-import { RED_ZONE_BYTES } from "./debug.js";
+import { debugStride } from "./debug.js";
 import type { HeapOptions } from "./heap.js";
 import {
   AC_MAX_LIMIT,
@@ -143,7 +143,7 @@ export function formatHeap(pages: PageAllocator, options: HeapOptions): number {
 
 /** Whether at least two objects of `size` at `align` fit in a slab of this heap. */
 function fitsInSlab(pages: PageAllocator, size: number, align: number, debug: boolean): boolean {
-  const stride = alignUp(size + (debug ? RED_ZONE_BYTES : 0), align);
+  const stride = debug ? debugStride(size, align) : alignUp(size, align);
   try {
     slabGeometry(stride, align, pages.pageSize, pages.maxOrder);
     return true;
@@ -171,7 +171,7 @@ export function defineCache(
       `the cache directory is full (${w[rw + R_MAX_CACHES]} caches)`,
     );
   }
-  const stride = alignUp(size + (debug ? RED_ZONE_BYTES : 0), align);
+  const stride = debug ? debugStride(size, align) : alignUp(size, align);
   // A named cache may hold one object per slab (the caller asked for it); kmalloc needs two.
   const g = slabGeometry(stride, align, pages.pageSize, pages.maxOrder, flags & CF_KMALLOC ? 2 : 1);
   const cd = (w[rw + R_DIR_OFFSET] >> 2) + c * CACHE_WORDS;

@@ -122,8 +122,10 @@ export function census(heap: Heap): Census[] {
     const bytes = ps * 2 ** ownerOrder(owner[p]);
     r.pages += bytes / ps;
     r.capacity += s.gPerSlab[g];
-    r.header += s.gData[g];
-    r.tail += bytes - s.gData[g] - s.gPerSlab[g] * s.stride[ownerCache(owner[p])];
+    // Objects start their slots' left red zone (debug mode) after the first slot.
+    const slots = s.gData[g] - s.redLeft[ownerCache(owner[p])];
+    r.header += slots;
+    r.tail += bytes - slots - s.gPerSlab[g] * s.stride[ownerCache(owner[p])];
   }
   return out;
 }

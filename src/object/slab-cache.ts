@@ -34,7 +34,7 @@ export class SlabCache {
     return this.heap.slabs.perSlab[this.id];
   }
 
-  /** Bytes from one object's start to the next (size, alignment and debug red zone). */
+  /** Bytes from one object's start to the next (size, alignment and, in debug mode, both red zones). */
   get stride(): number {
     return this.heap.slabs.stride[this.id];
   }

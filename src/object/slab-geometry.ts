@@ -5,8 +5,11 @@
  *
  * A cache's slabs may be of several orders (size-classes.ts slabOrder); a *geometry* is a cache
  * and an order (index cache * ORDERS + order, layout.ts ownerGeometry) and fixes the objects per
- * slab, the first object's offset and the bitmap's words.
+ * slab, the first object's offset and the bitmap's words. In debug mode the first object starts
+ * its slot's left red zone (debug.ts) after the slots' start: gData is the first object's offset,
+ * the directory's DATA_OFFSET the first slot's.
  */
+import { redLeft } from "./debug.js";
 import * as L from "./layout.js";
 import { fitObjects } from "./size-classes.js";
 import type { Slabs } from "./slab.js";
@@ -44,6 +47,7 @@ export function loadCaches(s: Slabs): void {
     s.bitmapWords[c] = w[cd + L.C_BITMAP_WORDS];
     s.inv[c] = 1 / w[cd + L.C_STRIDE];
     s.debug[c] = w[cd + L.C_FLAGS] & L.CF_DEBUG ? 1 : 0;
+    s.redLeft[c] = s.debug[c] !== 0 ? redLeft(w[cd + L.C_ALIGN]) : 0;
     const region = s.acBase >= 0;
     const detached = s.acBase === DETACHED;
     const own = detached ? s.zeroWord : region ? s.acBase + c * s.acSlotWords : cd + L.C_AC_AVAIL;
@@ -68,7 +72,7 @@ export function loadCaches(s: Slabs): void {
         data = fit.dataOffset;
       }
       s.gPerSlab[g] = per;
-      s.gData[g] = data;
+      s.gData[g] = per > 0 ? data + s.redLeft[c] : 0;
       s.gWords[g] = Math.ceil(per / 32);
       const b = g * INFO_WORDS;
       s.info[b + I_STRIDE] = s.stride[c];

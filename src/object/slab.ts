@@ -127,6 +127,8 @@ export class Slabs {
   readonly gWords: Int32Array;
   readonly inv: Float64Array;
   readonly debug: Uint8Array;
+  /** Bytes of a debug object's left red zone, before it in its slot (debug.ts); 0 without debug. */
+  readonly redLeft: Int32Array;
   /** word index of each cache's array-cache counters, and Float64 index of its entries */
   readonly acWord: Int32Array;
   readonly acEntry: Int32Array;
@@ -190,6 +192,7 @@ export class Slabs {
     this.gWords = new Int32Array(maxCaches * ORDERS);
     this.inv = new Float64Array(maxCaches);
     this.debug = new Uint8Array(maxCaches);
+    this.redLeft = new Int32Array(maxCaches);
     this.acWord = new Int32Array(maxCaches);
     this.acEntry = new Int32Array(maxCaches);
     this.acLimit = new Int32Array(maxCaches);
@@ -403,7 +406,8 @@ export class Slabs {
    */
   checkOverflow(address: number, o: number): void {
     const c = L.ownerCache(o);
-    if (this.debug[c] !== 0) checkRedZone(this.mem, address, this.size[c], this.stride[c], this.name(c));
+    if (this.debug[c] !== 0)
+      checkRedZone(this.mem, address, this.size[c], this.stride[c], this.redLeft[c], this.name(c));
   }
 
   /** Cache index of a page whose owner-map entry is `o` (> 0). */
