@@ -187,8 +187,11 @@ export class ObserveServer {
       "hello",
       JSON.stringify({ intervalMs: this.intervalMs, events: this.svc.events.recent() }),
     );
-    this.lastMap = JSON.stringify(arenaMap(this.svc));
-    this.send(res, "map", this.lastMap);
+    const map = JSON.stringify(arenaMap(this.svc));
+    // lastMap is what the open dashboards were sent: taking the newcomer's as theirs kept a change
+    // made since the last check from them (the next check found nothing new).
+    if (this.streams.size === 0) this.lastMap = map;
+    this.send(res, "map", map);
     this.send(res, "stats", JSON.stringify(snapshot(this.svc, this.intervalMs)));
     this.streams.add(res);
     req.on("close", () => {
