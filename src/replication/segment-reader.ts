@@ -1,11 +1,12 @@
 /**
  * Reading the file backend's log back (recovery, inspect): segments in order, each record
- * checked (format.ts). A bad record in the last segment with no good record after it is a torn
- * tail from a crash during an append: cut at its offset (unless read-only) and reported. Any other
+ * checked (format.ts). A bad record in the last segment holding records, with no good record
+ * after it, is a torn tail from a crash during an append: cut at its offset (unless read-only) and
+ * reported. Segments a checkpoint covers are not read. Any other
  * bad record, or a jump in seq (a missing segment), is damage in the middle: LogCorruptionError,
  * unless the caller skips it (recoverSkipCorrupt) or only looks (inspect).
  */
-import { readFile, stat, truncate } from "node:fs/promises";
+import { readFile, stat, truncate, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { LogCorruptionError } from "../errors.js";
 import type { Damage, ReplayOptions, ReplayReport } from "./backend.js";
@@ -28,13 +29,23 @@ function goodHeader(buf: Buffer, magic: string): boolean {
 
 export async function replaySegments(
   dir: string,
-  segs: readonly { name: string }[],
+  all: readonly { name: string; first: number }[],
   afterSeq: number,
   visit: (e: LogEntry) => void | Promise<void>,
   options: ReplayOptions,
 ): Promise<ReplayReport> {
+  // A segment ends where the next one's name begins: those left behind by a crash while a
+  // checkpoint deleted them hold only records it covers, and are not read (damage in them,
+  // a tail torn by a power loss before their fsync, loses nothing).
+  let from = 0;
+  while (from + 1 < all.length && all[from + 1].first <= afterSeq + 1) from++;
+  const segs = all.slice(from);
   const sizes = await Promise.all(segs.map((s) => stat(join(dir, s.name)).then((x) => x.size)));
   const total = sizes.reduce((a, b) => a + b, 0);
+  // Segments after the last one holding records hold nothing: a power loss after a rotation can
+  // leave the new segment empty (or its header incomplete) and the closed one's tail torn, since
+  // its fsync ran in the background. Those are the tail of the log, not damage in its middle.
+  const lastFull = sizes.findLastIndex((n) => n > FILE_HEADER);
   const report: ReplayReport = { records: 0, bytes: 0, truncated: null, skipped: [], lastSeq: afterSeq };
   let expected = afterSeq + 1;
   let resynced = false;
@@ -43,16 +54,26 @@ export async function replaySegments(
     if (options.skipCorrupt || options.readOnly) report.skipped.push(d);
     else throw new LogCorruptionError(d.where, d.offset, d.why);
   };
-  for (let i = 0; i < segs.length; i++) {
+  /** Cuts the log at `offset` of segment `i`; the empty segments after it go. */
+  const torn = async (i: number, offset: number, why: string) => {
+    const where = join(dir, segs[i].name);
+    report.truncated = { where, offset, why };
+    if (options.readOnly) return;
+    // An empty segment is removed, not kept at 0 bytes: new records start at the cut, in a
+    // segment named for it, and one named for a later seq would sort after theirs as damage.
+    if (offset === 0) await unlink(where);
+    else await truncate(where, offset);
+    for (const s of segs.slice(i + 1)) await unlink(join(dir, s.name));
+  };
+  for (let i = 0; i < segs.length && report.truncated === null; i++) {
     const where = join(dir, segs[i].name);
     const buf = await readFile(where);
-    const last = i === segs.length - 1;
+    const last = i >= lastFull;
     let at = FILE_HEADER;
     if (!goodHeader(buf, SEGMENT_MAGIC)) {
-      if (last && buf.length < FILE_HEADER) {
-        // Created, crashed before its header was complete: nothing was in it.
-        if (!options.readOnly) await truncate(where, 0);
-        report.truncated = { where, offset: 0, why: "segment header incomplete" };
+      if (i > lastFull) {
+        // Created, crashed before its header was durable: nothing was in it.
+        await torn(i, 0, "segment header incomplete");
       } else {
         damage({ where, offset: 0, why: "not a mneme log segment (bad header)" });
         // Its records show as a gap in seq after it: the same damage, not reported twice.
@@ -66,8 +87,7 @@ export async function replaySegments(
       if (!c.ok) {
         const next = continuation(buf, at, expected);
         if (next < 0 && last) {
-          if (!options.readOnly) await truncate(where, at);
-          report.truncated = { where, offset: at, why: c.why };
+          await torn(i, at, c.why);
           break;
         }
         damage({ where, offset: at, why: c.why });
