@@ -152,7 +152,12 @@ export function faultTarget(s: SpaceState, m: Mapping, page: number, overwrite: 
   };
 }
 
-function afterUse(s: SpaceState, m: Mapping, page: number, key: number): void {
+/**
+ * The kept hint's after-use action for `page` of `m` (readOnce, drop-behind), and the read-ahead
+ * state a following fault reads (lastPage): every use of a page through the access paths, gather's
+ * included.
+ */
+export function afterUse(s: SpaceState, m: Mapping, page: number, key: number): void {
   m.lastPage = page;
   const h = m.hints.at(page);
   if (h === "readOnce") s.pager.front.add(key);

@@ -6,8 +6,8 @@
  *                                  ranges overlap with dst above src (memmove semantics); one
  *                                  frame is enough, since no chunk holds two at once
  *     gather(v, n, handle, pos)    each page's frame is written straight to the FileHandle while
- *                                  a transient ref keeps it resident (zero copy); a write of no
- *                                  bytes fails with EIO
+ *                                  a transient ref keeps it resident (zero copy), with read-ahead
+ *                                  and hints as read() has them; a write of no bytes fails with EIO
  *     scatter(v, n, handle, pos)   file bytes through a bounce buffer into write(), so a short
  *                                  read at EOF never leaves a page half filled
  *
@@ -15,7 +15,7 @@
  * ContainerAccess (copyRange, gatherRange and scatterRange trust them).
  */
 import { InvalidArgumentError, MnemeError } from "../errors.js";
-import { faultTarget, readRange, writeRange } from "./access.js";
+import { afterUse, faultTarget, readRange, writeRange } from "./access.js";
 import type { SpaceState } from "./space-state.js";
 
 /** The part of `fs.promises.FileHandle` that gather/scatter use. */
@@ -183,11 +183,17 @@ function containerAccess(s: SpaceState): ContainerAccess {
       const m = s.range(v, 1, false);
       const ps = s.pageSize;
       const page = Math.floor((v - m.start) / ps);
-      const f = await s.pager.acquire(s.baseKey(m) + page, faultTarget(s, m, page, false));
+      const key = s.baseKey(m) + page;
+      const f = await s.pager.acquire(key, faultTarget(s, m, page, false));
       return {
         view: s.pager.view(f),
         inPage: v - m.start - page * ps,
-        release: () => s.pager.unref(f),
+        release: () => {
+          s.pager.unref(f);
+          // As read() does: a gather is a sequential scan (read-ahead for the next page), and a
+          // readOnce or sequential range must not push the caller's other pages out.
+          if (!m.removed) afterUse(s, m, page, key);
+        },
       };
     },
   };
