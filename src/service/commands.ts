@@ -8,7 +8,8 @@
  */
 import { MnemeError } from "../errors.js";
 import type { Connection } from "./connection.js";
-import { auth, client, command, config, hello, info, select } from "./connection-commands.js";
+import { auth, client, config, hello, info, select } from "./connection-commands.js";
+import { command } from "./introspection.js";
 import { alloc, free, map, read, sizeCmd, stats, syncCmd, write } from "./memory-commands.js";
 import { error, OK, simple } from "./resp.js";
 import type { Service } from "./server.js";
@@ -18,6 +19,8 @@ export interface CommandSpec {
   /** Allowed before authentication (AUTH, HELLO, QUIT). */
   readonly noauth?: boolean;
   readonly flags: readonly string[];
+  /** ACL categories as COMMAND INFO shows them ("@read", "@fast", ...); Redis's for its own commands. */
+  readonly acl: readonly string[];
   readonly run: (svc: Service, conn: Connection, args: Buffer[]) => undefined;
   /** Position in COMMAND_NAMES (set once below): per-command figures are arrays indexed by it. */
   slot?: number;
@@ -51,41 +54,46 @@ export function lower(b: Buffer): string {
   return b.toString("latin1").toLowerCase();
 }
 
+const CONNECTION_FAST = ["@fast", "@connection"];
+const CONNECTION_SLOW = ["@slow", "@connection"];
+
 /**
  * Keyed by the lower-case name a client sends, so the table has no prototype: a command named
  * "constructor" or "__proto__" must be unknown, not Object's member (whose missing `run` threw
  * out of dispatch and ended the server).
  */
 export const COMMANDS: Record<string, CommandSpec> = Object.assign(Object.create(null), {
-  alloc: { arity: -2, flags: ["write", "denyoom"], run: alloc },
-  free: { arity: 2, flags: ["write"], run: free },
-  write: { arity: 4, flags: ["write"], run: write },
-  read: { arity: 4, flags: ["readonly"], run: read },
-  size: { arity: 2, flags: ["readonly", "fast"], run: sizeCmd },
-  map: { arity: -2, flags: ["write", "denyoom"], run: map },
-  stats: { arity: 1, flags: ["readonly"], run: stats },
-  sync: { arity: 1, flags: ["admin"], run: syncCmd },
+  alloc: { arity: -2, flags: ["write", "denyoom"], acl: ["@write", "@slow"], run: alloc },
+  free: { arity: 2, flags: ["write"], acl: ["@write", "@slow"], run: free },
+  write: { arity: 4, flags: ["write"], acl: ["@write", "@slow"], run: write },
+  read: { arity: 4, flags: ["readonly"], acl: ["@read", "@slow"], run: read },
+  size: { arity: 2, flags: ["readonly", "fast"], acl: ["@read", "@fast"], run: sizeCmd },
+  map: { arity: -2, flags: ["write", "denyoom"], acl: ["@write", "@slow"], run: map },
+  stats: { arity: 1, flags: ["readonly"], acl: ["@read", "@slow"], run: stats },
+  sync: { arity: 1, flags: ["admin"], acl: ["@admin", "@slow", "@dangerous"], run: syncCmd },
   ping: {
     arity: -1,
     flags: ["fast"],
+    acl: CONNECTION_FAST,
     run: (_s, c, a) => {
       if (a.length > 2) return c.reply(error("ERR wrong number of arguments for 'ping' command"));
       if (a.length === 2) c.reply(a[1]);
       else c.stream.ascii("+PONG\r\n");
     },
   },
-  echo: { arity: 2, flags: ["fast"], run: (_s, c, a) => c.reply(a[1]) },
-  hello: { arity: -1, noauth: true, flags: ["noauth", "fast"], run: hello },
-  auth: { arity: -2, noauth: true, flags: ["noauth", "fast"], run: auth },
-  select: { arity: 2, flags: ["fast"], run: select },
-  client: { arity: -2, flags: ["admin"], run: client },
-  config: { arity: -2, flags: ["admin"], run: config },
-  info: { arity: -1, flags: ["admin"], run: info },
-  command: { arity: -1, flags: ["loading", "stale"], run: command },
+  echo: { arity: 2, flags: ["fast"], acl: CONNECTION_FAST, run: (_s, c, a) => c.reply(a[1]) },
+  hello: { arity: -1, noauth: true, flags: ["noauth", "fast"], acl: CONNECTION_FAST, run: hello },
+  auth: { arity: -2, noauth: true, flags: ["noauth", "fast"], acl: CONNECTION_FAST, run: auth },
+  select: { arity: 2, flags: ["fast"], acl: CONNECTION_FAST, run: select },
+  client: { arity: -2, flags: ["admin"], acl: ["@slow"], run: client },
+  config: { arity: -2, flags: ["admin"], acl: ["@slow"], run: config },
+  info: { arity: -1, flags: ["admin"], acl: ["@slow", "@dangerous"], run: info },
+  command: { arity: -1, flags: ["loading", "stale"], acl: CONNECTION_SLOW, run: command },
   quit: {
     arity: -1,
     noauth: true,
     flags: ["fast"],
+    acl: CONNECTION_FAST,
     run: (_s, c) => {
       c.reply(OK);
       c.closeAfterReply();
@@ -95,6 +103,7 @@ export const COMMANDS: Record<string, CommandSpec> = Object.assign(Object.create
     arity: 1,
     noauth: true,
     flags: ["fast"],
+    acl: CONNECTION_FAST,
     run: (_s, c) => {
       c.reset();
       c.reply(simple("RESET"));
@@ -118,26 +127,57 @@ export function unknownCommand(args: Buffer[]): string {
   return `ERR unknown command '${args[0].toString("latin1").slice(0, 128)}', with args beginning with: ${rest}`;
 }
 
+/** A subcommand: its arity (the command's name and the subcommand's included), flags and ACL categories. */
+export interface SubcommandSpec {
+  readonly arity: number;
+  readonly flags: readonly string[];
+  readonly acl: readonly string[];
+}
+
+const CONN_SUB = { flags: ["noscript", "loading", "stale"], acl: CONNECTION_SLOW };
+const CONN_ADMIN_SUB = {
+  flags: ["admin", "noscript", "loading", "stale"],
+  acl: ["@admin", "@slow", "@dangerous", "@connection"],
+};
+const INTROSPECTION_SUB = { flags: ["loading", "stale"], acl: CONNECTION_SLOW };
+
 /**
  * Commands whose first argument is a subcommand (CLIENT INFO shows them as "client|info"), with
- * each subcommand's arity as Redis 7 has it: dispatch answers an unknown subcommand and a wrong
- * number of words with Redis 7's texts ("unknown subcommand 'X'. Try CLIENT HELP.", "wrong number
- * of arguments for 'client|setname' command"), before the handler runs.
+ * each subcommand's arity, flags and categories as Redis 7 has them: dispatch answers an unknown
+ * subcommand and a wrong number of words with Redis 7's texts ("unknown subcommand 'X'. Try
+ * CLIENT HELP.", "wrong number of arguments for 'client|setname' command"), before the handler
+ * runs. HELP is there for each, since those texts send the user to it.
  */
-const SUBCOMMANDS: Record<string, Record<string, number>> = {
+export const SUBCOMMANDS: Record<string, Record<string, SubcommandSpec>> = {
   client: {
-    setname: 3,
-    getname: 2,
-    id: 2,
-    setinfo: 4,
-    info: 2,
-    list: -2,
-    "no-evict": 3,
-    "no-touch": 3,
-    reply: 3,
+    setname: { arity: 3, ...CONN_SUB },
+    getname: { arity: 2, ...CONN_SUB },
+    id: { arity: 2, ...CONN_SUB },
+    setinfo: { arity: 4, ...CONN_SUB },
+    info: { arity: 2, ...CONN_SUB },
+    list: { arity: -2, ...CONN_ADMIN_SUB },
+    "no-evict": { arity: 3, ...CONN_ADMIN_SUB },
+    "no-touch": { arity: 3, ...CONN_SUB },
+    reply: { arity: 3, ...CONN_SUB },
+    help: { arity: 2, flags: ["loading", "stale"], acl: CONNECTION_SLOW },
   },
-  config: { get: -3 },
-  command: { count: 2, docs: -2, info: -2, list: -2 },
+  config: {
+    get: {
+      arity: -3,
+      flags: ["admin", "noscript", "loading", "stale"],
+      acl: ["@admin", "@slow", "@dangerous"],
+    },
+    help: { arity: 2, flags: ["loading", "stale"], acl: ["@slow"] },
+  },
+  command: {
+    count: { arity: 2, ...INTROSPECTION_SUB },
+    docs: { arity: -2, ...INTROSPECTION_SUB },
+    info: { arity: -2, ...INTROSPECTION_SUB },
+    list: { arity: -2, ...INTROSPECTION_SUB },
+    getkeys: { arity: -4, ...INTROSPECTION_SUB },
+    getkeysandflags: { arity: -4, ...INTROSPECTION_SUB },
+    help: { arity: 2, ...INTROSPECTION_SUB },
+  },
 };
 
 /** Runs one command for a connection (auth, arity and dispatch). */
@@ -152,7 +192,7 @@ export function dispatch(svc: Service, conn: Connection, args: Buffer[]): undefi
   let full = name;
   if (subs !== undefined && args.length > 1) {
     const sub = lower(args[1]);
-    const arity = Object.hasOwn(subs, sub) ? subs[sub] : undefined;
+    const arity = Object.hasOwn(subs, sub) ? subs[sub].arity : undefined;
     if (arity === undefined) {
       const given = args[1].toString("latin1").slice(0, 128);
       return conn.reply(error(`ERR unknown subcommand '${given}'. Try ${name.toUpperCase()} HELP.`));

@@ -1,12 +1,14 @@
 /**
  * The connection commands Redis clients and tools send: AUTH, HELLO (RESP3), CLIENT, CONFIG GET,
- * INFO, COMMAND, SELECT (answers are what redis-cli, redis-benchmark, ioredis and node-redis
+ * INFO, SELECT (COMMAND is in introspection.ts) (answers are what redis-cli, redis-benchmark, ioredis and node-redis
  * expect, error texts are Redis's).
  */
-import { COMMANDS, lower, NOT_INTEGER, parseCount } from "./commands.js";
+import { lower, NOT_INTEGER, parseCount } from "./commands.js";
 import type { Connection } from "./connection.js";
+import { globMatch } from "./glob.js";
 import { infoText } from "./info.js";
-import { error, OK, type Reply, simple } from "./resp.js";
+import { CLIENT_HELP, CONFIG_HELP, help } from "./introspection.js";
+import { error, OK, type Reply } from "./resp.js";
 import type { Service } from "./server.js";
 
 const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -40,7 +42,10 @@ export function hello(svc: Service, conn: Connection, args: Buffer[]): undefined
   let i = 1;
   if (args.length > 1) {
     const v = parseCount(args[1]);
-    if (v < 0) return conn.reply(error("ERR Protocol version is not an integer or out of range"));
+    // A number that is no version (HELLO -1, HELLO 4) is NOPROTO, as Redis answers; ioredis reads
+    // that word to fall back to RESP2.
+    if (v < 0 && !/^-?\d{1,18}$/.test(args[1].toString("latin1")))
+      return conn.reply(error("ERR Protocol version is not an integer or out of range"));
     if (v !== 2 && v !== 3) return conn.reply(error("NOPROTO unsupported protocol version"));
     proto = v;
     i = 2;
@@ -94,6 +99,7 @@ export function client(svc: Service, conn: Connection, args: Buffer[]): undefine
     return conn.reply(OK);
   }
   if (sub === "getname") return conn.reply(conn.name || null);
+  if (sub === "help") return conn.reply(help("CLIENT", CLIENT_HELP));
   if (sub === "id") return conn.reply(conn.id);
   if (sub === "setinfo") {
     const attr = lower(args[2]);
@@ -154,47 +160,20 @@ function clientList(svc: Service, conn: Connection, args: Buffer[]): undefined {
 }
 
 export function config(svc: Service, conn: Connection, args: Buffer[]): undefined {
-  // CONFIG GET is its one subcommand (commands.ts checks that and its number of words).
+  // CONFIG GET and HELP are its subcommands (commands.ts checks that and their number of words).
+  if (lower(args[1]) === "help") return conn.reply(help("CONFIG", CONFIG_HELP));
   const all = svc.configValues();
   const out: [string, Reply][] = [];
   for (const p of args.slice(2)) {
-    const re = globToRegExp(p.toString().toLowerCase());
-    for (const [k, v] of all) if (re.test(k) && !out.some(([o]) => o === k)) out.push([k, v]);
+    const pattern = p.toString();
+    for (const [k, v] of all) if (globMatch(pattern, k) && !out.some(([o]) => o === k)) out.push([k, v]);
   }
   conn.reply(conn.proto === 3 ? { map: out } : out.flat());
-}
-
-function globToRegExp(glob: string): RegExp {
-  let re = "";
-  for (const ch of glob) {
-    if (ch === "*") re += ".*";
-    else if (ch === "?") re += ".";
-    else re += ch.replace(/[\\^$.|+()[\]{}]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`);
 }
 
 export function info(svc: Service, conn: Connection, args: Buffer[]): undefined {
   const sections = args.slice(1).map((a) => a.toString().toLowerCase());
   conn.reply({ verbatim: infoText(svc, sections) });
-}
-
-/** COMMAND; dispatch has checked the subcommand and its number of words (commands.ts). */
-export function command(_svc: Service, conn: Connection, args: Buffer[]): undefined {
-  const entry = (name: string): Reply => {
-    const spec = COMMANDS[name];
-    return [name, spec.arity, spec.flags.map((f) => simple(f)), 0, 0, 0, [], [], [], []];
-  };
-  if (args.length === 1) return conn.reply(Object.keys(COMMANDS).map(entry));
-  const sub = lower(args[1]);
-  if (sub === "count") return conn.reply(Object.keys(COMMANDS).length);
-  if (sub === "docs") return conn.reply(conn.proto === 3 ? { map: [] } : []);
-  // COMMAND INFO without names is the whole table, as in Redis 7.
-  if (sub === "info" && args.length === 2) return conn.reply(Object.keys(COMMANDS).map(entry));
-  if (sub === "info") {
-    return conn.reply(args.slice(2).map((a) => (COMMANDS[lower(a)] ? entry(lower(a)) : null)));
-  }
-  conn.reply(Object.keys(COMMANDS));
 }
 
 export function select(_svc: Service, conn: Connection, args: Buffer[]): undefined {

@@ -270,6 +270,7 @@ export type Reply =
   | { readonly simple: string }
   | { readonly error: string }
   | { readonly map: readonly (readonly [string, Reply])[] }
+  | { readonly set: readonly Reply[] }
   | { readonly verbatim: string };
 
 export const OK: Reply = { simple: "OK" };
@@ -307,6 +308,9 @@ function encodeInto(v: Reply, proto: 2 | 3, out: (string | Uint8Array)[]): void 
       encodeInto(k, proto, out);
       encodeInto(e, proto, out);
     }
+  } else if ("set" in v) {
+    out.push(`${proto === 3 ? "~" : "*"}${v.set.length}\r\n`);
+    for (const e of v.set) encodeInto(e, proto, out);
   } else if ("verbatim" in v) {
     if (proto === 3) {
       const b = Buffer.from(v.verbatim, "utf8");

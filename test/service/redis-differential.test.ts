@@ -74,6 +74,32 @@ describe.skipIf(!redis)("connection commands, byte for byte as redis-server", ()
     expect(got.mneme).toBe(got.redis);
   });
 
+  it("COMMAND LIST FILTERBY's errors and empty answers, GETKEYS, HELP's wrong arity, HELLO of a number that is no version", async () => {
+    const got = await both([
+      ["COMMAND", "LIST", "foo"],
+      ["COMMAND", "LIST", "FILTERBY", "PATTERN"],
+      ["COMMAND", "LIST", "FILTERBY", "BOGUS", "x"],
+      ["COMMAND", "LIST", "FILTERBY", "PATTERN", "x", "y"],
+      ["COMMAND", "LIST", "FILTERBY", "PATTERN", "nosuch*"],
+      ["COMMAND", "LIST", "FILTERBY", "MODULE", "x"],
+      ["COMMAND", "LIST", "FILTERBY", "ACLCAT", "nosuch"],
+      ["COMMAND", "LIST", "FILTERBY", "PATTERN", "pin?"],
+      ["COMMAND", "GETKEYS", "ping"],
+      ["COMMAND", "GETKEYS", "ping", "x"],
+      ["COMMAND", "GETKEYS", "nosuch", "x"],
+      ["COMMAND", "GETKEYSANDFLAGS", "echo", "x"],
+      ["COMMAND", "GETKEYS", "client", "bogus"],
+      ["COMMAND", "GETKEYS", "client", "list"],
+      ["COMMAND", "HELP", "x"],
+      ["CLIENT", "HELP", "x"],
+      ["CONFIG", "HELP", "x"],
+      ["HELLO", "-1"],
+      ["HELLO", "0"],
+      ["HELLO", "99999999999"],
+    ]);
+    expect(got.mneme).toBe(got.redis);
+  });
+
   it("PING, ECHO, AUTH without a password set, SELECT, unknown commands, RESET", async () => {
     const got = await both([
       ["PING", "hello"],
