@@ -34,7 +34,7 @@
 import { readdirSync } from "node:fs";
 import { type FileHandle, open, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { LogCorruptionError } from "../errors.js";
+import { LogCorruptionError, MnemeError } from "../errors.js";
 import { prepareDataDirectory } from "../service/data-dir.js";
 import type {
   BackendStats,
@@ -268,8 +268,14 @@ export class FileBackend implements ReplicationBackend {
   private stopped(e: Error | null): void {
     this.running = false;
     if (e !== null) {
-      this.failed = e;
-      for (const w of this.waiters.splice(0)) w.reject(e);
+      // Typed, and naming the log: a bare "ENOSPC: no space left on device, write" in a client's
+      // reply or INFO does not say which disk filled up, nor that it was the replication log's.
+      const failed =
+        e instanceof MnemeError
+          ? e
+          : new MnemeError("EREPLICATION", `replication log ${this.dir} failed: ${e.message}`);
+      this.failed = failed;
+      for (const w of this.waiters.splice(0)) w.reject(failed);
     }
     this.idleResolve?.();
   }

@@ -3,13 +3,16 @@
  * the next one is written, and durable() covers them all.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { FileBackend } from "../../src/replication/file-backend.js";
+import { MnemeError } from "../../src/errors.js";
+import { FileBackend, segmentName } from "../../src/replication/file-backend.js";
 import { encodeFree, RecordType } from "../../src/replication/format.js";
+import { startService } from "../service/helpers.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -83,6 +86,53 @@ describe("file backend rotation", () => {
       await b.close();
     } finally {
       spy.mockRestore();
+    }
+  });
+});
+
+describe("a full disk", () => {
+  // A segment that is /dev/full: every write to it fails with ENOSPC, as on a disk that filled up.
+  it("fails durable() with a typed error naming the log, not a bare ENOSPC", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mneme-fb-"));
+    dirs.push(dir);
+    const b = new FileBackend(dir, { segmentSize: 1 << 20 });
+    await b.open();
+    await b.startAppending(0);
+    symlinkSync("/dev/full", join(dir, segmentName(1)));
+    b.append(1, encodeFree(1, RecordType.FREE, "h1"));
+    const err = await b.durable().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(MnemeError);
+    expect((err as MnemeError).code).toBe("EREPLICATION");
+    expect((err as MnemeError).message).toMatch(new RegExp(`replication log ${dir} failed: ENOSPC`));
+    expect(b.failure()).toBe(err);
+    await expect(b.durable()).rejects.toBe(err);
+    await b.close();
+  });
+
+  it("under always, a client's WRITE and SYNC are answered with that error, and INFO says it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mneme-fb-"));
+    dirs.push(dir);
+    const svc = await startService({ replicate: `file:${dir}`, appendfsync: "always", segmentSize: 4096 });
+    const r = new Redis({ port: svc.port });
+    try {
+      const h = String(await r.call("ALLOC", 3000));
+      const seq = svc.stats().replication.seq;
+      // The next rotation, whatever seq it comes at within the next few records, hits the full disk.
+      for (let k = 1; k <= 8; k++) symlinkSync("/dev/full", join(dir, segmentName(seq + k)));
+      let refused: Error | null = null;
+      for (let i = 0; i < 8 && refused === null; i++)
+        await r.call("WRITE", h, 0, Buffer.alloc(3000, i + 1)).catch((e: Error) => {
+          refused = e;
+        });
+      expect(String(refused)).toMatch(/replication log .* failed: ENOSPC/);
+      await expect(r.call("SYNC")).rejects.toThrow(/replication log .* failed: ENOSPC/);
+      expect(svc.stats().replication.failure).toMatch(/^replication log .* failed: ENOSPC/);
+    } finally {
+      r.disconnect();
+      await svc.close().catch(() => {});
     }
   });
 });
