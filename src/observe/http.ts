@@ -166,8 +166,17 @@ export class ObserveServer {
 
   private subscribe(req: IncomingMessage, res: ServerResponse): void {
     if (this.streams.size >= this.maxStreams) {
+      const why = `too many event streams open (${this.maxStreams})`;
+      // An EventSource (the dashboard) treats any status but 200 as final: a 503 left the page
+      // saying "reconnecting…" for good. A stream that ends at once, with a retry delay, has it
+      // try again in a second, until a stream leaves; other clients get the 503.
+      if (req.headers.accept?.includes("text/event-stream") === true) {
+        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+        res.end(`retry: 1000\n: ${why}\n\n`);
+        return;
+      }
       res.writeHead(503, { "content-type": "text/plain", "retry-after": "1" });
-      res.end(`too many event streams open (${this.maxStreams})\n`);
+      res.end(`${why}\n`);
       return;
     }
     res.writeHead(200, {

@@ -128,13 +128,22 @@ describe("the HTTP side with misbehaving clients", () => {
     reader.close();
   });
 
-  it("at most maxStreams event streams: one more is a 503 until one leaves", async () => {
+  it("at most maxStreams event streams: one more is a 503 (an EventSource: a retry) until one leaves", async () => {
     o = await observed({ maxStreams: 3 });
     const subs = await Promise.all(Array.from({ length: 3 }, () => subscribe(`${o?.base}/events`)));
     const refused = await fetch(`${o.base}/events`);
     expect(refused.status).toBe(503);
     expect(await refused.text()).toMatch(/too many event streams open \(3\)/);
     expect((await fetch(`${o.base}/api/stats`)).status).toBe(200);
+    // An EventSource takes a 503 as final: it is sent a stream that ends at once, with a retry delay.
+    const es = await raw(
+      o.port,
+      "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n",
+    );
+    expect(es.text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(es.text).toContain("retry: 1000\n");
+    expect(es.text).not.toContain("event: hello");
+    expect(es.closed).toBe(true);
     subs[0].close();
     let status = 503;
     for (let i = 0; i < 50 && status === 503; i++) {
