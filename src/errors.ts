@@ -84,10 +84,33 @@ export class CorruptionError extends MnemeError {
   }
 }
 
+/** Characters of a value a message quotes: a message must stay readable whatever was passed. */
+const DESCRIBE_CHARS = 200;
+
+/**
+ * A value as a message quotes it. Bounded: String() of a typed array (heap.memory passed where a
+ * buffer belongs) spells out every byte, hundreds of MB for a large arena (RangeError 'Invalid
+ * string length' instead of the typed error), and String() of an object without a prototype
+ * throws a TypeError.
+ */
 function describe(value: unknown): string {
   if (typeof value === "number") return Number.isInteger(value) ? `${value}` : String(value);
-  if (typeof value === "string") return JSON.stringify(value);
-  return String(value);
+  if (typeof value === "string") {
+    return value.length > DESCRIBE_CHARS
+      ? `${JSON.stringify(value.slice(0, DESCRIBE_CHARS))}… (${value.length} characters)`
+      : JSON.stringify(value);
+  }
+  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${value.byteLength} bytes)`;
+  if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer)
+    return `${value.constructor.name}(${value.byteLength} bytes)`;
+  if (Array.isArray(value) && value.length > 16) return `Array(${value.length})`;
+  let s: string;
+  try {
+    s = String(value);
+  } catch {
+    s = Object.prototype.toString.call(value);
+  }
+  return s.length > DESCRIBE_CHARS ? `${s.slice(0, DESCRIBE_CHARS)}…` : s;
 }
 
 /** A pool handle used after close(): its slot may already be another thread's. */
