@@ -215,9 +215,13 @@ export class FileBackend implements ReplicationBackend {
     try {
       await writeAll(fh, [fileHeader(CHECKPOINT_MAGIC), ...image]);
       await fh.datasync();
-    } finally {
-      await fh.close();
+    } catch (e) {
+      // On a full disk, a half-written image left until the next start holds space the log needs.
+      await fh.close().catch(() => {});
+      await unlinkQuiet(tmp);
+      throw e;
     }
+    await fh.close();
     await this.pause();
     await rename(tmp, join(this.dir, checkpointName(seq)));
     await syncDir(this.dir);

@@ -3,14 +3,14 @@
  * the next one is written, and durable() covers them all.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MnemeError } from "../../src/errors.js";
-import { FileBackend, segmentName } from "../../src/replication/file-backend.js";
+import { checkpointName, FileBackend, segmentName } from "../../src/replication/file-backend.js";
 import { encodeFree, RecordType } from "../../src/replication/format.js";
 import { startService } from "../service/helpers.js";
 
@@ -109,6 +109,21 @@ describe("a full disk", () => {
     expect((err as MnemeError).message).toMatch(new RegExp(`replication log ${dir} failed: ENOSPC`));
     expect(b.failure()).toBe(err);
     await expect(b.durable()).rejects.toBe(err);
+    await b.close();
+  });
+
+  it("a checkpoint that cannot be written leaves no half-written image behind", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mneme-fb-"));
+    dirs.push(dir);
+    const b = new FileBackend(dir, { segmentSize: 1 << 20 });
+    await b.open();
+    await b.startAppending(0);
+    b.append(1, encodeFree(1, RecordType.FREE, "h1"));
+    await b.durable();
+    symlinkSync("/dev/full", join(dir, `${checkpointName(1)}.tmp`));
+    b.beginCheckpoint(1);
+    await expect(b.checkpoint(1, [Buffer.alloc(8192)])).rejects.toThrow(/ENOSPC/);
+    expect(readdirSync(dir).sort()).toEqual([segmentName(1)]);
     await b.close();
   });
 
