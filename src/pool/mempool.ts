@@ -379,7 +379,8 @@ export class Mempool {
 
   /**
    * Watches a worker (in the thread that created it): when it exits, for whatever reason, its
-   * slots are recovered and its cached memory returns to the pool.
+   * slots are recovered and its cached memory returns to the pool, also once this handle is
+   * closed (the recovery then attaches for the time it takes).
    */
   watch(worker: Worker): void {
     if (typeof worker?.threadId !== "number" || typeof worker.once !== "function")
@@ -396,6 +397,27 @@ export class Mempool {
    * recovered where the lock can be had now, and the rest is retried from the event loop.
    */
   private reapWatched(threadId: number, freeOwned: boolean): void {
+    if (this.reapPass(threadId, freeOwned))
+      setTimeout(() => this.reapWatched(threadId, freeOwned), 10).unref();
+  }
+
+  /** One pass of reapWatched; true if a slot is left to recover. */
+  private reapPass(threadId: number, freeOwned: boolean): boolean {
+    if (this.closed) {
+      // No slot to lock with: a handle of its own for the pass (none free: the next pass tries again).
+      let own: Mempool;
+      try {
+        own = Mempool.attach(this.handle);
+      } catch (e) {
+        if (e instanceof OutOfPoolMemoryError) return true;
+        throw e;
+      }
+      try {
+        return own.reapPass(threadId, freeOwned);
+      } finally {
+        own.close();
+      }
+    }
     let pending = false;
     for (const s of this.segments) {
       for (let slot = 1; slot <= s.maxSlots; slot++) {
@@ -407,7 +429,7 @@ export class Mempool {
         if (s.state(slot) === P.SLOT_DEAD && !s.recover(slot, freeOwned, false)) pending = true;
       }
     }
-    if (pending) setTimeout(() => this.reapWatched(threadId, freeOwned), 10).unref();
+    return pending;
   }
 
   /**
@@ -423,10 +445,20 @@ export class Mempool {
   /**
    * Recovers the slots of a thread known to be gone (what watch() does on exit). With `freeOwned`
    * its pool.alloc blocks are freed as well: only for a worker whose blocks nobody else uses (the
-   * OOM killer's kill of a worker, reclaim/pool-consumer.ts).
+   * OOM killer's kill of a worker, reclaim/pool-consumer.ts). On a closed handle it attaches for
+   * the time of the call (OutOfPoolMemoryError, nothing changed, when no slot is free).
    */
   reapThread(threadId: number, freeOwned = false): number {
     nonNegativeInteger("threadId", threadId);
+    if (this.closed) {
+      // Recovery needs a slot to take the locks with: a handle of its own for the call.
+      const own = Mempool.attach(this.handle);
+      try {
+        return own.reapThread(threadId, this.freeOwnedOnReap.delete(threadId) || freeOwned);
+      } finally {
+        own.close();
+      }
+    }
     const marked = this.freeOwnedOnReap.delete(threadId);
     freeOwned ||= marked;
     let n = 0;
