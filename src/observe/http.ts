@@ -18,7 +18,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, MnemeError } from "../errors.js";
 import type { ServiceEvent } from "../service/events.js";
 import type { Service } from "../service/server.js";
 import { arenaMap, snapshot } from "./feed.js";
@@ -58,6 +58,8 @@ export class ObserveServer {
   readonly maxBufferedBytes: number;
   readonly maxStreams: number;
   private server: Server | null = null;
+  /** A listen() under way (this.server is set once it is bound). */
+  private listening = false;
   private readonly files = new Map<string, { body: Buffer; type: string }>();
   private readonly streams = new Set<ServerResponse>();
   private timer: NodeJS.Timeout | null = null;
@@ -97,6 +99,19 @@ export class ObserveServer {
 
   /** Listens; resolves with the port (0 picks a free one). */
   async listen(host: string, port: number): Promise<number> {
+    // A second listen() left the first server open for good (close() closed only the second) and
+    // subscribed to the event log twice, so every dashboard got each event twice.
+    if (this.server !== null || this.listening)
+      throw new MnemeError("EBUSY", "the HTTP side is listening already (close() it first)");
+    this.listening = true;
+    try {
+      return await this.bind(host, port);
+    } finally {
+      this.listening = false;
+    }
+  }
+
+  private async bind(host: string, port: number): Promise<number> {
     const server = createServer((req, res) => {
       this.handle(req, res).catch((e: unknown) => {
         if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });

@@ -6,7 +6,7 @@
 import { connect, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "../../src/errors.js";
+import { InvalidArgumentError, MnemeError } from "../../src/errors.js";
 import { ObserveServer } from "../../src/observe/http.js";
 import type { Service } from "../../src/service/server.js";
 import { raw, startService } from "../service/helpers.js";
@@ -218,5 +218,31 @@ describe("the HTTP side with misbehaving clients", () => {
     await expect(fetch(`${obs.base}/metrics`)).rejects.toThrow();
     for (const s of subs) s.close();
     await obs.svc.close();
+  });
+
+  it("a second listen() is refused (EBUSY): the first server stays the one, each event is sent once", async () => {
+    o = await observed({ intervalMs: 50 });
+    const e = await o.http.listen("127.0.0.1", 0).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(MnemeError);
+    expect((e as MnemeError).code).toBe("EBUSY");
+    expect(
+      await Promise.all([o.http.listen("127.0.0.1", 0), o.http.listen("127.0.0.1", 0)]).catch((err) => err),
+    ).toBeInstanceOf(MnemeError);
+    const sub = await subscribe(`${o.base}/events`);
+    await sub.next((m) => m.event === "stats");
+    o.svc.events.emitEvent("client", "just once");
+    o.svc.events.emitEvent("client", "and a marker after it");
+    await sub.next((m) => m.data.includes("and a marker after it"), 5000);
+    expect(sub.seen.filter((m) => m.data.includes("just once"))).toHaveLength(1);
+    sub.close();
+    // close() closes the one server there is: nothing is left listening.
+    await o.http.close();
+    await expect(fetch(`${o.base}/metrics`)).rejects.toThrow();
+    // And it may listen again after close().
+    const port = await o.http.listen("127.0.0.1", 0);
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
   });
 });
