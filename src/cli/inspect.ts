@@ -6,7 +6,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, LogCorruptionError } from "../errors.js";
 import type { Damage } from "../replication/backend.js";
 import { FileBackend } from "../replication/file-backend.js";
 import { check, decode, type Record_, RecordType, TYPE_NAMES } from "../replication/format.js";
@@ -56,8 +56,9 @@ export async function inspectDir(dir: string): Promise<InspectReport> {
       checkpoint = { name: c.name, seq: c.seq, bytes: statSync(join(dir, c.name)).size, records };
       break;
     } catch (e) {
-      const err = e as { offset?: number; message: string };
-      badCheckpoints.push({ where: join(dir, c.name), offset: err.offset ?? 0, why: err.message });
+      // Damage is reported; a file that cannot be read is an error naming it (exit 1).
+      if (!(e instanceof LogCorruptionError)) throw e;
+      badCheckpoints.push({ where: e.file, offset: e.offset, why: e.why });
     }
   }
   if (segments.length === 0 && checkpoint === null && badCheckpoints.length === 0)
@@ -111,7 +112,8 @@ export function formatInspect(r: InspectReport): string {
       ? "checkpoint: none"
       : `checkpoint: ${r.checkpoint.name} at record ${r.checkpoint.seq} (${r.checkpoint.bytes} bytes, ${r.checkpoint.records} records)`,
   );
-  for (const d of r.badCheckpoints) lines.push(`  DAMAGED checkpoint ${d.where}: ${d.why}`);
+  for (const d of r.badCheckpoints)
+    lines.push(`  DAMAGED checkpoint ${d.where} at offset ${d.offset}: ${d.why}`);
   const byType = Object.entries(r.records)
     .map(([k, v]) => `${k} ${v}`)
     .join(", ");

@@ -32,7 +32,7 @@
  * unless the operator asked to skip it.
  */
 import { readdirSync } from "node:fs";
-import { type FileHandle, open, readFile, rename, unlink } from "node:fs/promises";
+import { type FileHandle, open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { LogCorruptionError, MnemeError } from "../errors.js";
 import { prepareDataDirectory } from "../service/data-dir.js";
@@ -50,6 +50,7 @@ import {
   checkpointProblem,
   FILE_HEADER,
   FILE_VERSION,
+  readLogFile,
   replaySegments,
   SEGMENT_MAGIC,
 } from "./segment-reader.js";
@@ -160,7 +161,7 @@ export class FileBackend implements ReplicationBackend {
     const where = join(this.dir, name);
     if (m === null) throw new LogCorruptionError(where, 0, "not a checkpoint file name");
     const seq = Number(m[1]);
-    const bytes = await readFile(where);
+    const bytes = await readLogFile(where);
     const why = checkpointProblem(bytes, seq);
     if (why !== null) throw new LogCorruptionError(where, why.offset, why.why);
     return { seq, bytes: bytes.subarray(FILE_HEADER), where };

@@ -8,7 +8,7 @@
  */
 import { readFile, stat, truncate, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { LogCorruptionError } from "../errors.js";
+import { LogCorruptionError, MnemeError } from "../errors.js";
 import type { Damage, ReplayOptions, ReplayReport } from "./backend.js";
 import { check, decode, type LogEntry, RecordType, resync } from "./format.js";
 
@@ -67,7 +67,7 @@ export async function replaySegments(
   };
   for (let i = 0; i < segs.length && report.truncated === null; i++) {
     const where = join(dir, segs[i].name);
-    const buf = await readFile(where);
+    const buf = await readLogFile(where);
     const last = i >= lastFull;
     let at = FILE_HEADER;
     if (!goodHeader(buf, SEGMENT_MAGIC)) {
@@ -127,6 +127,19 @@ export async function replaySegments(
     options.progress?.(done, total);
   }
   return report;
+}
+
+/**
+ * A segment or checkpoint file's bytes. A file that cannot be read (EIO, EISDIR) is named in the
+ * error, which Node's read errors do not do; it is never taken for damage, which
+ * recoverSkipCorrupt would skip and the checkpoint after it delete.
+ */
+export async function readLogFile(where: string): Promise<Buffer> {
+  try {
+    return await readFile(where);
+  } catch (e) {
+    throw new MnemeError("EREPLICATION", `cannot read ${where}: ${(e as Error).message}`);
+  }
 }
 
 /**
