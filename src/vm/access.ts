@@ -153,6 +153,16 @@ export function faultTarget(s: SpaceState, m: Mapping, page: number, overwrite: 
 }
 
 /**
+ * What acquire() of `page` of `m` needs, for a caller that does not look up the index first (pin,
+ * gather): faultTarget only for a page that is not resident, since faultTarget grows the read-ahead
+ * window and a hit must not (read() asks it on faults only).
+ */
+export function acquireTarget(s: SpaceState, m: Mapping, page: number): FaultTarget {
+  if (!s.pager.index.has(s.baseKey(m) + page)) return faultTarget(s, m, page, false);
+  return { store: m.store, offset: m.offset + page * s.pageSize, mapping: m };
+}
+
+/**
  * The kept hint's after-use action for `page` of `m` (readOnce, drop-behind), and the read-ahead
  * state a following fault reads (lastPage): every use of a page through the access paths, gather's
  * included.

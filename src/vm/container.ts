@@ -15,7 +15,7 @@
  * ContainerAccess (copyRange, gatherRange and scatterRange trust them).
  */
 import { InvalidArgumentError, MnemeError } from "../errors.js";
-import { afterUse, faultTarget, readRange, writeRange } from "./access.js";
+import { acquireTarget, afterUse, readRange, writeRange } from "./access.js";
 import type { SpaceState } from "./space-state.js";
 
 /** The part of `fs.promises.FileHandle` that gather/scatter use. */
@@ -184,7 +184,7 @@ function containerAccess(s: SpaceState): ContainerAccess {
       const ps = s.pageSize;
       const page = Math.floor((v - m.start) / ps);
       const key = s.baseKey(m) + page;
-      const f = await s.pager.acquire(key, faultTarget(s, m, page, false));
+      const f = await s.pager.acquire(key, acquireTarget(s, m, page));
       return {
         view: s.pager.view(f),
         inPage: v - m.start - page * ps,

@@ -12,7 +12,7 @@
  * Pins end with terminate(): release() then does nothing (the frames may be another space's).
  */
 import { DoubleFreeError, InvalidAddressError, InvalidArgumentError } from "../errors.js";
-import { faultTarget } from "./access.js";
+import { acquireTarget, afterUse } from "./access.js";
 import type { SpaceState } from "./space-state.js";
 
 /** A pinned range: its pages stay resident until release(). */
@@ -74,10 +74,13 @@ export async function pinRange(
   s.pinRecords.set(id, { id, owner, address: v, length, frames });
   try {
     for (let page = firstPage; page <= lastPage; page++) {
-      const f = await pager.acquire(base + page, faultTarget(s, m, page, false));
+      const f = await pager.acquire(base + page, acquireTarget(s, m, page));
       fr.pins[f]++;
       pager.unref(f);
       frames.push(f);
+      // As read() does: the next page's fault reads ahead (a pin of n pages was n faults, each its
+      // own store round trip), and the kept hint acts (a readOnce page goes first once unpinned).
+      afterUse(s, m, page, base + page);
     }
   } catch (e) {
     // A kill released the frames, pins and all.
