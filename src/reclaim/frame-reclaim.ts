@@ -46,7 +46,10 @@ export interface FrameReclaimStats {
   high: number;
   /** ms between background checks (the tunable). */
   interval: number;
-  /** Direct reclaims (a fault waited) and background ones, with the frames each kind freed. */
+  /**
+   * Direct reclaims (a fault waited) and background ones, with the frames each kind's shrinkers
+   * freed (an OOM kill's frames are not reclaimed ones: see the reclaimer's kills).
+   */
   direct: number;
   directFreed: number;
   background: number;
@@ -103,12 +106,13 @@ export function startReclaim(space: AddressSpace, options: FrameReclaimOptions):
   const wake = (): void => {
     if (background !== null || stopped || zone.free() >= zone.marks.low) return;
     counters.background++;
-    const before = zone.free();
+    // What the shrinkers freed, not the change in free frames: faults taking frames meanwhile hid
+    // some of it, and a direct reclaim running alongside had the same frames counted twice.
     background = reclaimer
       .balance(zone)
       .then(
-        () => {
-          counters.backgroundFreed += Math.max(0, zone.free() - before);
+        (freed) => {
+          counters.backgroundFreed += freed;
         },
         () => {},
       )
@@ -131,11 +135,11 @@ export function startReclaim(space: AddressSpace, options: FrameReclaimOptions):
       counters.direct++;
       // A space with pages of its own can evict one itself: no OOM kill on its behalf.
       direct = reclaimer
-        .beforeAllocate(zone, 1, false, space.cachedPages() === 0)
+        .directReclaim(zone, 1, false, space.cachedPages() === 0)
         .then(
-          (ok) => {
-            counters.directFreed += Math.max(0, zone.free() - free);
-            return ok;
+          (r) => {
+            counters.directFreed += r.freed;
+            return r.ok;
           },
           () => true,
         )

@@ -245,19 +245,29 @@ export class Reclaimer extends EventEmitter {
    * false: the caller has a fallback of its own (evicting its own pages), so no OOM kill.
    */
   async beforeAllocate(zone: FrameZone, frames: number, critical = false, mayKill = true): Promise<boolean> {
+    return (await this.directReclaim(zone, frames, critical, mayKill)).ok;
+  }
+
+  /** beforeAllocate(), also saying how many frames (of zone.pageSize) the shrinkers freed for it. */
+  async directReclaim(
+    zone: FrameZone,
+    frames: number,
+    critical = false,
+    mayKill = true,
+  ): Promise<{ ok: boolean; freed: number }> {
     if (!Number.isSafeInteger(frames) || frames < 1)
       throw new InvalidArgumentError("frames", frames, "must be a positive integer");
     const free = zone.free();
-    if (critical) return free >= frames;
-    if (free - frames > zone.marks.min) return true;
+    if (critical) return { ok: free >= frames, freed: 0 };
+    if (free - frames > zone.marks.min) return { ok: true, freed: 0 };
     // A cluster at a time, up to high: one direct reclaim serves the faults that follow it.
-    await this.reclaim(
+    const r = await this.reclaim(
       Math.max(zone.marks.min + frames - free + 1, Math.min(RECLAIM_CLUSTER, zone.marks.high - free)) *
         zone.pageSize,
       "direct reclaim made no progress",
       mayKill,
     );
-    return zone.free() - frames > zone.marks.min;
+    return { ok: zone.free() - frames > zone.marks.min, freed: Math.floor(r.freed / zone.pageSize) };
   }
 
   /** Runs balance() every `interval` ms on `clock` until the returned stop function is called. */

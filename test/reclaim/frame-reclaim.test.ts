@@ -154,10 +154,10 @@ describe("watermark reclaim in the fault path", () => {
 /** A reclaimer whose direct reclaim gives its verdict only once `late` resolves (a slow shrinker). */
 class LateReclaimer extends Reclaimer {
   late: Promise<unknown> = Promise.resolve();
-  override async beforeAllocate(zone: FrameZone, frames: number, critical = false, mayKill = true) {
-    const ok = await super.beforeAllocate(zone, frames, critical, mayKill);
+  override async directReclaim(zone: FrameZone, frames: number, critical = false, mayKill = true) {
+    const r = await super.directReclaim(zone, frames, critical, mayKill);
     await this.late;
-    return ok;
+    return r;
   }
 }
 
