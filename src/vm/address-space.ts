@@ -92,6 +92,9 @@ const MAX_FRAMES = 2 ** 24;
  */
 const policiesInUse = new WeakSet<ReplacementPolicy>();
 
+/** The methods of a ReplacementPolicy (policies/policy.ts), all used by the pager and stats(). */
+const POLICY_METHODS = ["has", "hit", "insert", "victim", "evict", "forget", "stats", "check"] as const;
+
 /** A number of pages for the reclaim calls: a non-negative integer, or Infinity for all. */
 function checkCount(argument: string, value: unknown): void {
   if (
@@ -172,8 +175,15 @@ export class AddressSpace {
     } else {
       policy = options.policy;
       const p = (policy ?? {}) as Partial<ReplacementPolicy>;
-      if (typeof p.victim !== "function" || typeof p.insert !== "function" || typeof p.hit !== "function") {
-        throw new InvalidArgumentError("policy", policy, "must be a policy name or a ReplacementPolicy");
+      // Every method: one missing was a TypeError at its first use, in the middle of an eviction
+      // or an unmap that had changed half of its state (forget, evict), or in every stats().
+      const missing = POLICY_METHODS.filter((name) => typeof p[name] !== "function");
+      if (missing.length > 0) {
+        throw new InvalidArgumentError(
+          "policy",
+          policy,
+          `must be a policy name or a ReplacementPolicy (missing ${missing.join(", ")})`,
+        );
       }
       if (p.capacity !== frames || p.size !== 0 || policiesInUse.has(policy)) {
         throw new InvalidArgumentError(

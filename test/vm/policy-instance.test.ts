@@ -25,3 +25,37 @@ describe("a policy instance belongs to one space", () => {
     await a.close();
   });
 });
+
+describe("a policy instance must have every method of ReplacementPolicy", () => {
+  it("one without forget is refused at construction, naming it (unmap failed with a TypeError halfway)", async () => {
+    const lru = new LruPolicy(2);
+    // A custom policy that wraps LRU and forgot to implement forget().
+    const partial = {
+      name: "partial",
+      capacity: 2,
+      get size() {
+        return lru.size;
+      },
+      has: (k: number) => lru.has(k),
+      hit: (k: number) => lru.hit(k),
+      insert: (k: number) => lru.insert(k),
+      victim: (k: number, e?: (key: number) => boolean) => lru.victim(k, e),
+      evict: (k: number) => lru.evict(k),
+      stats: () => lru.stats(),
+      check: () => lru.check(),
+    };
+    expect(() => new AddressSpace({ frames: 2, policy: partial as unknown as LruPolicy })).toThrow(
+      /missing forget/,
+    );
+    expect(() => new AddressSpace({ frames: 2, policy: partial as unknown as LruPolicy })).toThrow(
+      InvalidArgumentError,
+    );
+    // Nothing was taken: the complete policy it wraps is still free for a space.
+    const space = new AddressSpace({ frames: 2, policy: lru });
+    const v = space.map({ length: PS, store: new MemoryStore() });
+    await space.write(v, new Uint8Array([1]));
+    await space.unmap(v);
+    space.check();
+    await space.close();
+  });
+});
