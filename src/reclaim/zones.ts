@@ -9,16 +9,27 @@
  */
 import { InvalidArgumentError } from "../errors.js";
 import type { Heap } from "../object/heap.js";
-import { type WatermarkOptions, watermarks } from "../page/watermarks.js";
+import { type WatermarkOptions, type Watermarks, watermarks } from "../page/watermarks.js";
 import type { Mempool } from "../pool/mempool.js";
 import type { FrameZone } from "./reclaimer.js";
 
-/** The heap's free pages against its watermarks (set with heap.setWatermarks first). */
+/**
+ * The heap's free pages against its watermarks (set with heap.setWatermarks first). The marks are
+ * the heap's current ones: a zone that kept those of its creation went on reclaiming to the old
+ * `high` after setWatermarks() changed them, and after setWatermarks(null) (no watermarks: every
+ * page is for everyone) its marks are all 0, so background reclaim has nothing to do.
+ */
 export function heapZone(heap: Heap): FrameZone {
-  const marks = heap.watermarks;
-  if (marks === null)
+  if (heap.watermarks === null)
     throw new InvalidArgumentError("heap", "heap", "has no watermarks (heap.setWatermarks)");
-  return { free: () => heap.pages.freePages, marks, pageSize: heap.pages.pageSize };
+  const none: Watermarks = { total: heap.watermarks.total, min: 0, low: 0, high: 0 };
+  return {
+    free: () => heap.pages.freePages,
+    get marks() {
+      return heap.watermarks ?? none;
+    },
+    pageSize: heap.pages.pageSize,
+  };
 }
 
 /** The pool's free pages against watermarks derived from its size (or given). */

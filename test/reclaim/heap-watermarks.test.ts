@@ -136,6 +136,33 @@ describe("heap watermarks", () => {
     stop();
   });
 
+  it("background reclaim follows setWatermarks() made after heapZone(); none after setWatermarks(null)", async () => {
+    const heap = new Heap({ bytes: 1 << 20 });
+    heap.setWatermarks({ min: 16, low: 40, high: 64 });
+    const cache = userCache(heap, 30);
+    const zone = heapZone(heap);
+    const clock = new ManualClock();
+    const stop = new Reclaimer({ shrinkers: heap.shrinkers }).startBackground(zone, clock, 100);
+    try {
+      // Raised: background reclaim works to the new high, not to the 64 pages of the zone's creation.
+      const m = heap.setWatermarks({ min: 16, low: 100, high: 140 })!;
+      expect(zone.marks).toEqual(m);
+      await clock.advance(100);
+      expect(heap.pages.freePages).toBeGreaterThanOrEqual(140);
+      // Removed: nothing to keep free, so the next passes leave the cache alone.
+      for (let i = 0; i < 40; i++) cache.blocks.push(heap.malloc(2 * PS));
+      heap.setWatermarks(null);
+      const held = cache.blocks.length;
+      const asked = cache.asked;
+      await clock.advance(500);
+      expect(cache.blocks.length).toBe(held);
+      expect(cache.asked).toBe(asked);
+    } finally {
+      stop();
+    }
+    heap.check();
+  });
+
   it("without watermarks every page is for everyone; bad watermarks are refused", () => {
     const heap = new Heap({ bytes: 1 << 20 });
     expect(heap.watermarks).toBeNull();
