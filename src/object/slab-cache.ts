@@ -64,7 +64,12 @@ export class SlabCache {
     return this.heap.slabs.shrinkCache(this.id);
   }
 
+  /**
+   * Under the heap's lock, as Heap.stats(): in a pool the census walks slabs that other threads
+   * create and release meanwhile (a page released and reused between reading its owner entry and
+   * its header was reported as a CorruptionError, 'slab N names cache M, which does not exist').
+   */
   stats(): CacheStats {
-    return cacheStats(this.heap, this.id);
+    return this.heap.slabs.withLock(() => cacheStats(this.heap, this.id));
   }
 }
