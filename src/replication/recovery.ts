@@ -28,6 +28,9 @@ import { parseTarget } from "./target.js";
 
 export type Progress = (done: number, total: number) => void;
 
+/** Bytes of checkpoint applied between two progress reports. */
+const PROGRESS_STEP = 1 << 20;
+
 /** Applies records to a service that is not serving yet. */
 export class Restorer {
   readonly aligns = new Map<string, number>();
@@ -185,18 +188,25 @@ export async function startReplication(svc: Service, progress?: Progress): Promi
   const damagedCheckpoints: SkippedCheckpoint[] = [];
   const ckp = await backend.loadCheckpoint(skipCorrupt ? damagedCheckpoints : undefined);
   let ckpRecords = 0;
+  // The checkpoint is part of what is read (often most of it): the bar covers it, then the log.
+  const ckpBytes = ckp?.bytes.length ?? 0;
   if (ckp !== null) {
+    let shown = 0;
     for (let at = 0; at < ckp.bytes.length; ) {
       const k = check(ckp.bytes, at);
       if (!k.ok) throw new LogCorruptionError(ckp.where, at, k.why);
       await restorer.apply(decode(ckp.bytes, at, k.size, k.type));
       ckpRecords++;
       at += k.size;
+      if (at - shown >= PROGRESS_STEP || at === ckp.bytes.length) {
+        progress?.(at, ckp.bytes.length);
+        shown = at;
+      }
     }
   }
   const report = await backend.replay(ckp?.seq ?? 0, (e) => restorer.apply(e.record), {
     skipCorrupt,
-    progress,
+    progress: progress && ((done, total) => progress(ckpBytes + done, ckpBytes + total)),
   });
   const skipped: Damage[] = [...damagedCheckpoints, ...report.skipped];
   // New records are numbered after a damaged checkpoint passed over, so that the checkpoint taken

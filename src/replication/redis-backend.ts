@@ -147,6 +147,7 @@ export class RedisBackend implements ReplicationBackend {
     let expected = afterSeq + 1;
     let start = `${afterSeq + 1}-0`;
     let seen = 0;
+    let read = 0;
     for (;;) {
       const rows = (await this.client.callBuffer("XRANGE", log, start, "+", "COUNT", PAGE)) as [
         Buffer,
@@ -163,6 +164,7 @@ export class RedisBackend implements ReplicationBackend {
         const where = `${log} ${id}`;
         const rec = pageKeys[i] === null ? rows[i][1][1] : pages[pi++];
         seen++;
+        read += rec?.length ?? 0;
         // A lost record's entry still names its seq: the next one is not a second gap to report,
         // and new records go after it (the stream refuses ids at or below its last).
         const lost = (why: string) => {
@@ -192,7 +194,9 @@ export class RedisBackend implements ReplicationBackend {
         report.lastSeq = c.seq;
         expected = c.seq + 1;
       }
-      options.progress?.(seen, total);
+      // In bytes, as the file backend's (the bar adds the checkpoint's): the stream says how
+      // many entries it holds, not their size, so the total is estimated from those read.
+      options.progress?.(read, seen >= total ? read : Math.round((read / seen) * total));
       start = `(${rows[rows.length - 1][0].toString()}`;
     }
     return report;
