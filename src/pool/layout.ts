@@ -33,7 +33,8 @@
  * Slot (Int32 words, SLOT_WORDS = 64 so that slots and the two halves of a slot sit on pairs of
  * cache lines of their own, page/layout.ts PAIR_BYTES): STATE (FREE, CLAIMING, ALIVE, DEAD),
  * THREAD (threadId of the worker; written while CLAIMING, so a slot seen ALIVE names its own
- * thread, never the one that held it before), words 2-3 unused,
+ * thread, never the one that held it before), FREE_OWNED (1: whoever recovers the slot frees its
+ * pool.alloc blocks too, Mempool.freeOwnedWhenReaped; 0 from the claim on), word 3 unused,
  * PARKED (pages on its block cache, plain stores by its thread), INFLIGHT_CUR and INFLIGHT_NEXT
  * (the remote-free list being drained under the lock, for recovery: block-cache.ts). From word 32,
  * the half other workers write: words 32-33 unused, REMOTE_HEAD (the remote-free list: page of its
@@ -80,6 +81,7 @@ export const P_SLOTS = 64;
 export const SLOT_WORDS = 64;
 export const SL_STATE = 0;
 export const SL_THREAD = 1;
+export const SL_FREE_OWNED = 2;
 export const SL_PARKED = 4;
 export const SL_INFLIGHT_CUR = 5;
 export const SL_INFLIGHT_NEXT = 6;

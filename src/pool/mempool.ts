@@ -440,6 +440,9 @@ export class Mempool {
   freeOwnedWhenReaped(threadId: number): void {
     nonNegativeInteger("threadId", threadId);
     this.freeOwnedOnReap.add(threadId);
+    // In its slots as well: a thread that takes over a lock the worker dies holding recovers it
+    // first, before any reap.
+    for (const s of this.segments) s.freeOwnedOnRecovery(threadId);
   }
 
   /**

@@ -152,6 +152,7 @@ export class Segment {
         // thread must not take it for that thread's (Mempool.reapThread reads STATE first).
         if (Atomics.compareExchange(this.w, sw + P.SL_STATE, P.SLOT_FREE, P.SLOT_CLAIMING) === P.SLOT_FREE) {
           Atomics.store(this.w, sw + P.SL_THREAD, threadId);
+          Atomics.store(this.w, sw + P.SL_FREE_OWNED, 0);
           Atomics.add(this.w, this.rw + P.P_ALIVE, 1);
           Atomics.store(this.w, sw + P.SL_STATE, P.SLOT_ALIVE);
           return s;
@@ -206,6 +207,20 @@ export class Segment {
   }
 
   /**
+   * Whoever recovers the slots of `threadId` (alive now) frees their pool.alloc blocks too: said in
+   * the slot, since the recovery may come from any thread that takes over a lock the dead worker
+   * held (Mutex onSteal), not only from the one that asked.
+   */
+  freeOwnedOnRecovery(threadId: number): void {
+    for (let slot = 1; slot <= this.maxSlots; slot++) {
+      const sw = this.slotWord(slot);
+      // STATE before THREAD: a slot seen ALIVE names its own thread (claim).
+      if (Atomics.load(this.w, sw + P.SL_STATE) === P.SLOT_ALIVE && this.threadOf(slot) === threadId)
+        Atomics.store(this.w, sw + P.SL_FREE_OWNED, 1);
+    }
+  }
+
+  /**
    * Recovers a dead slot; returns true once done. With `wait` false it gives up (false) rather
    * than wait for a live holder of the lock.
    */
@@ -229,6 +244,7 @@ export class Segment {
    */
   private recoverLocked(slot: number, freeOwned: boolean): void {
     if (this.state(slot) !== P.SLOT_DEAD) return;
+    freeOwned ||= Atomics.load(this.w, this.slotWord(slot) + P.SL_FREE_OWNED) === 1;
     this.pages.repair([this.hotStackOf(slot)]);
     this.w[this.regionWord(slot)] = 0;
     this.blocks.recover(slot);
