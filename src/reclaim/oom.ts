@@ -49,6 +49,12 @@ export class OomKiller extends EventEmitter {
   failedKills = 0;
 
   register(consumer: Consumer): () => void {
+    if (
+      typeof consumer?.name !== "string" ||
+      typeof consumer.footprint !== "function" ||
+      typeof consumer.kill !== "function"
+    )
+      throw new InvalidArgumentError("consumer", consumer?.name, "needs name, footprint() and kill()");
     checkAdj(consumer.oomScoreAdj);
     this.consumers.add(consumer);
     return () => this.consumers.delete(consumer);
@@ -58,17 +64,17 @@ export class OomKiller extends EventEmitter {
   badness(c: Consumer, total: number): number {
     checkAdj(c.oomScoreAdj);
     if (c.oomScoreAdj === -1000) return Number.NEGATIVE_INFINITY;
-    return Math.max(1, c.footprint() + (c.oomScoreAdj / 1000) * total);
+    return Math.max(1, footprintOf(c) + (c.oomScoreAdj / 1000) * total);
   }
 
   /** The consumer that would be killed now, or null if none may be. */
   select(): Consumer | null {
-    const total = [...this.consumers].reduce((n, c) => n + Math.max(0, c.footprint()), 0);
+    const total = this.total();
     let best: Consumer | null = null;
     let bestScore = Number.NEGATIVE_INFINITY;
     for (const c of this.consumers) {
       // Killing a consumer that holds nothing frees nothing.
-      if (c.footprint() <= 0) continue;
+      if (footprintOf(c) <= 0) continue;
       const b = this.badness(c, total);
       if (b > bestScore) {
         best = c;
@@ -76,6 +82,12 @@ export class OomKiller extends EventEmitter {
       }
     }
     return bestScore === Number.NEGATIVE_INFINITY ? null : best;
+  }
+
+  private total(): number {
+    let n = 0;
+    for (const c of this.consumers) n += footprintOf(c);
+    return n;
   }
 
   /**
@@ -95,12 +107,11 @@ export class OomKiller extends EventEmitter {
     for (;;) {
       const victim = this.select();
       if (!victim) return null;
-      const total = [...this.consumers].reduce((n, c) => n + Math.max(0, c.footprint()), 0);
       const event: OomEvent = {
         victim: victim.name,
         reason,
-        badness: this.badness(victim, total),
-        footprint: victim.footprint(),
+        badness: this.badness(victim, this.total()),
+        footprint: footprintOf(victim),
       };
       this.consumers.delete(victim);
       try {
@@ -116,6 +127,20 @@ export class OomKiller extends EventEmitter {
       this.emit("oom", event);
       return event;
     }
+  }
+}
+
+/**
+ * A consumer's footprint, 0 when it has none to give: one that threw failed every kill (and the
+ * reclaim that asked), and one that answered NaN made the total NaN, so that no consumer with an
+ * oomScoreAdj other than 0 could be chosen any more.
+ */
+function footprintOf(c: Consumer): number {
+  try {
+    const f = c.footprint();
+    return typeof f === "number" && Number.isFinite(f) && f > 0 ? f : 0;
+  } catch {
+    return 0;
   }
 }
 

@@ -109,6 +109,41 @@ describe("the OOM killer", () => {
     expect(kills).toBe(1);
   });
 
+  it("a consumer whose footprint throws or is no number is never chosen, and the others still are", async () => {
+    const oom = new OomKiller();
+    const throwing: Consumer = {
+      name: "throwing",
+      oomScoreAdj: 0,
+      footprint: () => {
+        throw new Error("pool gone");
+      },
+      kill: () => {},
+    };
+    const nan: Consumer = { name: "nan", oomScoreAdj: 0, footprint: () => Number.NaN, kill: () => {} };
+    // With a NaN total every badness adjusted by a score other than 0 was NaN: nobody was chosen.
+    const adjusted = consumer("adjusted", 100, 500);
+    for (const x of [throwing, nan, adjusted]) oom.register(x);
+    expect(oom.select()?.name).toBe("adjusted");
+    const e = await oom.kill("test");
+    expect(e).toMatchObject({ victim: "adjusted", footprint: 100 });
+    expect(e?.badness).toBe(150);
+    expect(await oom.kill("test")).toBeNull();
+  });
+
+  it("refuses a consumer without name, footprint() or kill(), registering nothing", async () => {
+    const oom = new OomKiller();
+    for (const bad of [
+      null,
+      { oomScoreAdj: 0, footprint: () => 1, kill: () => {} },
+      { name: "x", oomScoreAdj: 0, kill: () => {} },
+      { name: "x", oomScoreAdj: 0, footprint: () => 1 },
+    ]) {
+      expect(() => oom.register(bad as never)).toThrow(InvalidArgumentError);
+    }
+    expect(oom.select()).toBeNull();
+    expect(await oom.kill("test")).toBeNull();
+  });
+
   it("validates oomScoreAdj", () => {
     const oom = new OomKiller();
     expect(() => oom.register(consumer("x", 1, 1001))).toThrow(InvalidArgumentError);
