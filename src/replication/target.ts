@@ -48,14 +48,19 @@ export function parseTarget(spec: string, dataDir: string): Target {
     const name = url.pathname.replace(/^\//, "") || "mneme";
     if (!NAME.test(name)) throw bad("the name after the port is 1-64 of A-Z a-z 0-9 _ . -");
     for (const k of url.searchParams.keys()) if (k !== "cluster") throw bad(`unknown parameter ${k}`);
+    // Another value (cluster=yes) taken silently as "no cluster" would give a single-node client
+    // that meets a cluster's MOVED replies, not a clear error at start.
+    const cluster = url.searchParams.get("cluster") ?? "0";
+    if (!["0", "1", "false", "true"].includes(cluster)) throw bad("cluster= takes 1 or 0");
     const username = url.username === "" ? null : decodeURIComponent(url.username);
     const password = url.password === "" ? null : decodeURIComponent(url.password);
     return {
       kind: "redis",
-      host: url.hostname,
+      // An IPv6 address comes bracketed ([::1]), which no resolver takes.
+      host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
       port,
       name,
-      cluster: url.searchParams.get("cluster") === "1",
+      cluster: cluster === "1" || cluster === "true",
       username,
       password,
     };
@@ -67,5 +72,5 @@ export function parseTarget(spec: string, dataDir: string): Target {
 export function describeTarget(t: Target): string {
   return t.kind === "file"
     ? `file:${t.dir}`
-    : `redis://${t.host}:${t.port}/${t.name}${t.cluster ? "?cluster=1" : ""}`;
+    : `redis://${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}/${t.name}${t.cluster ? "?cluster=1" : ""}`;
 }
