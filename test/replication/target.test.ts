@@ -28,11 +28,10 @@ describe("redis:// targets", () => {
   });
 });
 
-// A real redis-server listening on IPv6 loopback too (it skips loudly where redis-server is missing).
-const { redisInstalled } = await import("../helpers/redis.js");
+// A real redis-server listening on IPv6 loopback too (startRedis says loudly it is missing).
 const redis = redisInstalled()
   ? await startRedisOn(await freePort(), ["--bind", "127.0.0.1", "::1"])
-  : undefined;
+  : await startRedis();
 afterAll(() => redis?.stop());
 
 describe.skipIf(!redis)("replicating to Redis over IPv6", () => {
