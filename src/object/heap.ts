@@ -97,7 +97,10 @@ export class Heap {
    * land in array caches and partly used slabs: after them, the registry drains those (settle),
    * for direct reclaim and for a Reclaimer over this registry alike.
    */
-  readonly shrinkers = new ShrinkerRegistry({ own: "slab-empty", run: (bytes) => this.shrinkSlabs(bytes) });
+  readonly shrinkers = new ShrinkerRegistry({
+    own: "slab-empty",
+    run: (bytes) => this.slabs.withLock(() => this.shrinkSlabs(bytes)),
+  });
   private readonly ps: number;
   /** 1 / pageSize: exact for a power of two, and a multiply is much cheaper than a divide. */
   private readonly perByte: number;
@@ -152,8 +155,10 @@ export class Heap {
     this.shrinkers.register({
       name: "slab-empty",
       priority: 0,
-      count: () => this.slabs.emptyBytes(),
-      scan: (bytes) => this.shrinkSlabs(bytes),
+      // Under the heap's lock: a Reclaimer over heap.shrinkers (or heap.reclaim()) in a pool
+      // thread runs these while other threads change the lists and the large-run cache.
+      count: () => this.slabs.withLock(() => this.slabs.emptyBytes()),
+      scan: (bytes) => this.slabs.withLock(() => this.shrinkSlabs(bytes)),
     });
   }
 
