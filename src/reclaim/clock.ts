@@ -10,14 +10,30 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
+/** The longest delay one Node timer takes (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER = 2 ** 31 - 1;
+
+/**
+ * Node fires a timer of more than MAX_TIMER ms after 1 ms (with a TimeoutOverflowWarning): a
+ * flusher with an interval of 30 days ran a pass every millisecond. A longer delay is a chain of
+ * timers here; the handle is the chain's, so clearTimeout ends it wherever it is.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
-    return t;
+    const handle: { timer: NodeJS.Timeout | null } = { timer: null };
+    const arm = (left: number): void => {
+      const step = Math.min(left, MAX_TIMER);
+      handle.timer = setTimeout(() => (left > MAX_TIMER ? arm(left - MAX_TIMER) : fn()), step);
+      handle.timer.unref?.();
+    };
+    arm(ms);
+    return handle;
   },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  clearTimeout: (h) => {
+    const timer = (h as { timer?: NodeJS.Timeout | null } | null)?.timer;
+    if (timer) clearTimeout(timer);
+  },
 };
 
 interface Timer {
