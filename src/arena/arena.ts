@@ -28,7 +28,11 @@ export interface ArenaOptions {
   bytes: number;
   /** Bytes per page: a power of two from 512 to 65536. Default 4096. */
   pageSize?: number;
-  /** Back the arena with a SharedArrayBuffer so worker threads can attach it. Default false. */
+  /**
+   * Back the arena with a SharedArrayBuffer so worker threads can attach it. Default false. The
+   * allocators on it take no lock of their own: threads must not call them at the same time (a
+   * Mempool's heap and pages are the thread-safe ones).
+   */
   shared?: boolean;
 }
 

@@ -181,7 +181,10 @@ export class Heap {
     return this.marks;
   }
 
-  /** Attaches a heap created elsewhere on the same buffer (for example from a worker). */
+  /**
+   * Attaches a heap created elsewhere on the same buffer (for example from a worker). Such heaps
+   * take no lock: one thread at a time may use them (Mempool's heap is the thread-safe one).
+   */
   static attach(buffer: ArenaBuffer): Heap {
     const pages = new PageAllocator({ arena: Arena.attach(buffer) });
     if (pages.arena.root(ROOT_HEAP) === 0)

@@ -186,7 +186,10 @@ export class PageAllocator {
     return { pages: this.hot, count: this.w[this.hotCountWord], countWord: this.hotCountWord };
   }
 
-  /** Attaches an arena created elsewhere (for example in the main thread, from a worker). */
+  /**
+   * Attaches an arena created elsewhere (for example in the main thread, from a worker). Without
+   * a pool there is no lock: one thread at a time may use the allocator.
+   */
   static attach(buffer: ArenaBuffer): PageAllocator {
     return new PageAllocator({ arena: Arena.attach(buffer) });
   }
