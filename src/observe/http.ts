@@ -60,6 +60,8 @@ export class ObserveServer {
   private server: Server | null = null;
   /** A listen() under way (this.server is set once it is bound). */
   private listening = false;
+  /** Counts close() calls: a listen() that a close() overtook closes the server it bound. */
+  private closes = 0;
   private readonly files = new Map<string, { body: Buffer; type: string }>();
   private readonly streams = new Set<ServerResponse>();
   private timer: NodeJS.Timeout | null = null;
@@ -121,6 +123,7 @@ export class ObserveServer {
     // Streams aside, a connection is short-lived; the bound keeps a flood of them from holding
     // descriptors and memory without limit (Node closes the ones past it at once).
     server.maxConnections = this.maxStreams + 64;
+    const closes = this.closes;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen({ host, port }, () => {
@@ -128,6 +131,12 @@ export class ObserveServer {
         resolve();
       });
     });
+    // close() ran while the port was being bound: it found no server to close, so the one bound
+    // now would listen (and hold the process open) after its owner had shut down.
+    if (this.closes !== closes) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw new MnemeError("ECLOSED", "the HTTP side was closed while it started listening");
+    }
     this.server = server;
     this.svc.events.on("event", this.onEvent);
     const addr = server.address();
@@ -135,6 +144,7 @@ export class ObserveServer {
   }
 
   async close(): Promise<void> {
+    this.closes++;
     this.svc.events.off("event", this.onEvent);
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;

@@ -245,4 +245,27 @@ describe("the HTTP side with misbehaving clients", () => {
     const port = await o.http.listen("127.0.0.1", 0);
     expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
   });
+
+  it("close() while listen() is binding: the bound server is closed, listen() rejects ECLOSED", async () => {
+    const svc = await startService();
+    const http = new ObserveServer(svc);
+    try {
+      const listening = http.listen("127.0.0.1", 0).then(
+        (port) => port,
+        (err: unknown) => err,
+      );
+      await http.close();
+      const e = await listening;
+      expect(e).toBeInstanceOf(MnemeError);
+      expect((e as MnemeError).code).toBe("ECLOSED");
+      // Nothing left listening for the event log either: an event reaches no one, and a new
+      // listen() on the same object works.
+      expect(svc.events.listenerCount("event")).toBe(0);
+      const port = await http.listen("127.0.0.1", 0);
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
+    } finally {
+      await http.close();
+      await svc.close();
+    }
+  });
 });
