@@ -42,6 +42,7 @@ export async function inspectDir(dir: string): Promise<InspectReport> {
   };
   const badCheckpoints: Damage[] = [];
   let checkpoint: InspectReport["checkpoint"] = null;
+  let lostUpTo = 0;
   for (const c of backend.checkpoints()) {
     try {
       const loaded = await new FileBackend(dir, { segmentSize: 1 }).loadCheckpointNamed(c.name);
@@ -59,6 +60,7 @@ export async function inspectDir(dir: string): Promise<InspectReport> {
       // Damage is reported; a file that cannot be read is an error naming it (exit 1).
       if (!(e instanceof LogCorruptionError)) throw e;
       badCheckpoints.push({ where: e.file, offset: e.offset, why: e.why });
+      lostUpTo = Math.max(lostUpTo, c.seq);
     }
   }
   if (segments.length === 0 && checkpoint === null && badCheckpoints.length === 0)
@@ -77,7 +79,7 @@ export async function inspectDir(dir: string): Promise<InspectReport> {
       records[TYPE_NAMES[e.type]]++;
       apply(e.record);
     },
-    { skipCorrupt: true, readOnly: true },
+    { skipCorrupt: true, readOnly: true, lostUpTo },
   );
   const owners: Record<string, number> = {};
   let bytes = 0;

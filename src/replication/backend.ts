@@ -23,6 +23,11 @@ export interface ReplayOptions {
   skipCorrupt: boolean;
   /** Look only: never truncate a torn tail, never throw for damage (report it). */
   readOnly?: boolean;
+  /**
+   * Records up to this seq are known lost, with a damaged checkpoint passed over: the log going
+   * on after them is that damage, already reported, not a second gap.
+   */
+  lostUpTo?: number;
   /** Called now and then with bytes read so far and in all. */
   progress?: (done: number, total: number) => void;
 }

@@ -206,6 +206,7 @@ export async function startReplication(svc: Service, progress?: Progress): Promi
   }
   const report = await backend.replay(ckp?.seq ?? 0, (e) => restorer.apply(e.record), {
     skipCorrupt,
+    lostUpTo: Math.max(0, ...damagedCheckpoints.map((d) => d.seq)),
     progress: progress && ((done, total) => progress(ckpBytes + done, ckpBytes + total)),
   });
   const skipped: Damage[] = [...damagedCheckpoints, ...report.skipped];

@@ -181,7 +181,7 @@ export class RedisBackend implements ReplicationBackend {
           lost(c.ok ? "record does not match its entry" : c.why);
           continue;
         }
-        if (c.seq !== expected) {
+        if (c.seq !== expected && !(c.seq > expected && c.seq <= (options.lostUpTo ?? 0) + 1)) {
           damage({
             where,
             offset: 0,

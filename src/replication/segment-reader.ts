@@ -98,7 +98,8 @@ export async function replaySegments(
         continue;
       }
       if (c.seq > afterSeq) {
-        if (c.seq !== expected && !(resynced && c.seq > expected)) {
+        const known = resynced || c.seq <= (options.lostUpTo ?? 0) + 1;
+        if (c.seq !== expected && !(known && c.seq > expected)) {
           damage({
             where,
             offset: at,

@@ -7,11 +7,15 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { LogCorruptionError, MnemeError } from "../../src/errors.js";
 import { FILE_HEADER, segmentName } from "../../src/replication/file-backend.js";
 import type { Service } from "../../src/service/server.js";
+import { startRedis } from "../helpers/redis.js";
 import { startService, tempDir } from "../service/helpers.js";
+
+const redis = await startRedis();
+afterAll(() => redis?.stop());
 
 async function makeLog(checkpoint: boolean): Promise<string> {
   const dir = tempDir();
@@ -92,5 +96,63 @@ describe("inspect and start on a damaged or unreadable directory", () => {
     expect(p.status).toBe(1);
     expect(p.stderr.trim()).toBe(`mneme: cannot read ${bad}: EISDIR: illegal operation on a directory, read`);
     await expect(start(dir, true)).rejects.toThrow(`cannot read ${bad}`);
+  });
+});
+
+/** Writes `n` blocks of 1500 bytes through a server replicating to `replicate`. */
+async function writeBlocks(replicate: string, n: number, checkpoint: boolean): Promise<string[]> {
+  const svc = await startService({ replicate, segmentSize: 4096, replicationBatch: 1 });
+  const r = new Redis({ port: svc.port });
+  const handles: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const h = String(await r.call("ALLOC", 1500));
+    await r.call("WRITE", h, 0, Buffer.alloc(1500, i + 1));
+    handles.push(h);
+  }
+  await r.call("SYNC");
+  r.disconnect();
+  if (checkpoint) await svc.replication!.checkpoint();
+  await svc.close();
+  return handles;
+}
+
+describe("a damaged checkpoint with a log after it, passed over (recoverSkipCorrupt)", () => {
+  it("file: reported once, not again as the records before it missing from the log", async () => {
+    const dir = tempDir();
+    await writeBlocks(`file:${dir}`, 4, true);
+    const later = await writeBlocks(`file:${dir}`, 3, false);
+    const file = join(dir, readdirSync(dir).find((f) => f.endsWith(".ckp"))!);
+    const b = readFileSync(file);
+    b[FILE_HEADER + 25] ^= 0x40;
+    writeFileSync(file, b);
+    const json = JSON.parse(inspect(dir, true).stdout) as { badCheckpoints: unknown[]; damage: unknown[] };
+    expect(json.badCheckpoints).toHaveLength(1);
+    expect(json.damage).toEqual([]);
+    const svc = await startService({ replicate: `file:${dir}`, recoverSkipCorrupt: true });
+    try {
+      expect(svc.stats().replication.lastRecovery!.skipped).toBe(1);
+      expect(svc.caps.find(later[2])).toBeDefined();
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it.skipIf(!redis)("redis: the same", async () => {
+    const replicate = `${redis!.url}/ckp-once`;
+    await writeBlocks(replicate, 4, true);
+    const later = await writeBlocks(replicate, 3, false);
+    const admin = new Redis({ port: redis!.port });
+    const key = "mneme:{ckp-once}:checkpoint";
+    const v = (await admin.getBuffer(key))!;
+    v[8 + FILE_HEADER + 25] ^= 0x40;
+    await admin.set(key, v);
+    admin.disconnect();
+    const svc = await startService({ replicate, recoverSkipCorrupt: true });
+    try {
+      expect(svc.stats().replication.lastRecovery!.skipped).toBe(1);
+      expect(svc.caps.find(later[2])).toBeDefined();
+    } finally {
+      await svc.close();
+    }
   });
 });
