@@ -134,7 +134,20 @@ export class Vmalloc {
           `${n} data pages and a ${tableNeed}-page table`,
         );
       }
-      table = this.pages.alloc(tableNeed * this.ps) / this.ps;
+      try {
+        table = this.pages.alloc(tableNeed * this.ps) / this.ps;
+      } catch (e) {
+        // The error is the caller's request, not the table's bytes: the table is one block, so on
+        // a fragmented arena it can fail where the data pages (single ones) would not.
+        if (!(e instanceof OutOfMemoryError)) throw e;
+        throw new OutOfMemoryError(
+          bytes,
+          e.largestFree,
+          e.free,
+          e.reason,
+          `its page table needs ${tableNeed} contiguous pages (the ${n} data pages need not be)`,
+        );
+      }
       tablePages = tableNeed;
       this.owner.fill(OWNER_META, table, table + tableNeed);
       this.account(tableNeed);
