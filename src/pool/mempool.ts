@@ -75,6 +75,8 @@ export class Mempool {
   private readonly ps: number;
   /** Threads whose blocks go back when they are reaped (freeOwnedWhenReaped). */
   private readonly freeOwnedOnReap = new Set<number>();
+  /** The workers watch() watches, by thread id, until their exit event. */
+  private readonly watched = new Map<number, Worker>();
 
   private constructor(segments: Segment[]) {
     this.segments = segments;
@@ -386,7 +388,28 @@ export class Mempool {
     if (typeof worker?.threadId !== "number" || typeof worker.once !== "function")
       throw new InvalidArgumentError("worker", worker, "not a Worker (node:worker_threads)");
     const id = worker.threadId;
-    worker.once("exit", () => this.reapWatched(id, this.freeOwnedOnReap.delete(id)));
+    this.watched.set(id, worker);
+    for (const s of this.segments) s.stopped ??= (slot) => this.hasStopped(s, slot);
+    // The probe of hasStopped reads the loop's start once the worker is up; after its end, never.
+    worker.once("online", () => worker.performance?.eventLoopUtilization());
+    worker.once("exit", () => {
+      this.watched.delete(id);
+      this.reapWatched(id, this.freeOwnedOnReap.delete(id));
+    });
+  }
+
+  /**
+   * Whether the watched worker of `slot` (in `s`) has stopped, its exit event not yet handled: then
+   * the slot is marked dead, so that a lock it held is taken over. This thread waits in the lock
+   * without running its event loop, so the exit event cannot tell it (terminate() not awaited,
+   * then a pool call: it waited for good). The Worker's event-loop figures say it synchronously:
+   * Node answers an idle time of -1 once the thread has left JavaScript for good.
+   */
+  private hasStopped(s: Segment, slot: number): boolean {
+    const w = this.watched.get(s.threadOf(slot));
+    if (w === undefined || w.performance?.eventLoopUtilization().idle !== -1) return false;
+    s.markDead(slot);
+    return s.state(slot) === P.SLOT_DEAD;
   }
 
   /**

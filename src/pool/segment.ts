@@ -66,6 +66,12 @@ export class Segment {
   readonly blocks: BlockCache;
   slot = 0;
   mutex: Mutex | null = null;
+  /**
+   * Whether the thread of a slot that holds the lock is known here to have stopped although the
+   * slot is not marked dead yet (Mempool.watch: the watching thread cannot hear the exit event
+   * while it waits in the lock); asked only after a wait for the lock timed out.
+   */
+  stopped: ((slot: number) => boolean) | null = null;
 
   private constructor(heap: Heap) {
     this.heap = heap;
@@ -170,7 +176,7 @@ export class Segment {
       this.w,
       this.rw + P.P_MUTEX,
       slot,
-      (s) => this.state(s) === P.SLOT_DEAD,
+      (s) => this.state(s) === P.SLOT_DEAD || this.stopped?.(s) === true,
       (dead) => this.recoverLocked(dead, false),
     );
     this.mutex = mutex;
