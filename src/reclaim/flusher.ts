@@ -94,6 +94,23 @@ export class Flusher {
   private last: FlushReport | null = null;
 
   constructor(source: DirtySource, options: FlusherOptions = {}) {
+    if (
+      typeof source?.cachedPages !== "function" ||
+      typeof source.dirtyPages !== "function" ||
+      typeof source.writeback !== "function"
+    )
+      throw new InvalidArgumentError("source", source, "needs cachedPages(), dirtyPages() and writeback()");
+    if (options === null || typeof options !== "object")
+      throw new InvalidArgumentError("options", options, "must be an object");
+    // Checked here: a clock without setTimeout failed only in start(), after startWriteback had
+    // put the throttle on the space's writes.
+    const clock = options.clock ?? systemClock;
+    if (
+      typeof clock?.now !== "function" ||
+      typeof clock.setTimeout !== "function" ||
+      typeof clock.clearTimeout !== "function"
+    )
+      throw new InvalidArgumentError("clock", clock, "must be a Clock (now, setTimeout, clearTimeout)");
     this.source = source;
     this.lowRatio = ratio("lowRatio", options.lowRatio ?? 0.3);
     this.highRatio = ratio("highRatio", options.highRatio ?? 0.6);
@@ -108,7 +125,7 @@ export class Flusher {
     this.interval = positive("interval", options.interval ?? 30_000);
     this.metadataInterval = positive("metadataInterval", options.metadataInterval ?? 5_000);
     this.expire = positive("expire", options.expire ?? 30_000);
-    this.clock = options.clock ?? systemClock;
+    this.clock = clock;
   }
 
   /** The dirty ratio and its zone now. */

@@ -83,6 +83,9 @@ export function startReclaim(space: AddressSpace, options: FrameReclaimOptions):
   const interval = options.interval ?? 100;
   if (!Number.isSafeInteger(interval) || interval < 1)
     throw new InvalidArgumentError("interval", interval, "must be a positive integer of ms");
+  const clock = options.clock ?? systemClock;
+  if (typeof clock?.setTimeout !== "function" || typeof clock.clearTimeout !== "function")
+    throw new InvalidArgumentError("clock", clock, "must be a Clock (setTimeout, clearTimeout)");
   if (options.zone !== undefined) {
     checkZone(options.zone);
     // Silently ignored before: a given zone comes with its own watermarks.
@@ -150,7 +153,6 @@ export function startReclaim(space: AddressSpace, options: FrameReclaimOptions):
     return direct;
   };
 
-  const clock = options.clock ?? systemClock;
   let timer: unknown = null;
   const tick = (): void => {
     timer = null;

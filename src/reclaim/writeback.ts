@@ -46,6 +46,8 @@ export function startWriteback(space: AddressSpace, options: FlusherOptions = {}
   // A second one replaced the first's gate while the first's timers went on writing (two
   // flushers, one of them unreachable until close()).
   if (!space.closed && space.writeGate !== null) throw busy();
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError("options", options, "must be an object");
   const flusher = new SpaceFlusher(space, { ...options, clock: options.clock ?? systemClock });
   // First: on a closed space it throws before anything is installed.
   space.onClose(() => flusher.stop());

@@ -82,6 +82,22 @@ describe("startWriteback, once per space", () => {
     expect(flusher.stats().wakeups).toBe(0);
   });
 
+  it("a bad clock or options are refused before anything is installed; a good call then works", async () => {
+    const clock = new ManualClock();
+    const { space, v } = smallSpace(clock);
+    for (const bad of [{}, { now: () => 0 }, "clock"]) {
+      const e = caught(() => startWriteback(space, { clock: bad as never }));
+      expect(e).toBeInstanceOf(InvalidArgumentError);
+      expect(space.writeGate).toBeNull();
+    }
+    expect(caught(() => startWriteback(space, null as never))).toBeInstanceOf(InvalidArgumentError);
+    expect(space.writeGate).toBeNull();
+    await space.write(v, new Uint8Array([1]));
+    const flusher = startWriteback(space, { clock });
+    expect(flusher.stats().running).toBe(true);
+    await space.close();
+  });
+
   it("refuses something that is not an address space", () => {
     for (const bad of [undefined, null, {}, "space"]) {
       expect(caught(() => startWriteback(bad as never))).toBeInstanceOf(InvalidArgumentError);

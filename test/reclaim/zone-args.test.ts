@@ -81,6 +81,10 @@ describe("startReclaim with a zone of its own", () => {
     );
     expect(e).toBeInstanceOf(InvalidArgumentError);
     expect((e as InvalidArgumentError).argument).toBe("marks");
+    // A clock without setTimeout failed after the space had been added and its gate set.
+    expect(
+      caught(() => startReclaim(space, { reclaimer, name: "a", clock: {} as ManualClock })),
+    ).toBeInstanceOf(InvalidArgumentError);
     expect(reclaimer.stats().shrinkers).toEqual([]);
     expect((await space.read(v, 1))[0]).toBe(0);
     // The same space still takes a good one.
