@@ -67,6 +67,7 @@ export class Connection {
       maxArgs: svc.config.maxArgs,
       maxInline: svc.config.maxInline,
     });
+    this.parser.guarded = !this.authed;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", () => {});
@@ -81,6 +82,7 @@ export class Connection {
   login(user: string): void {
     this.identity = user;
     this.authed = true;
+    this.parser.guarded = false;
   }
 
   reset(): void {
@@ -88,6 +90,7 @@ export class Connection {
     this.name = "";
     this.identity = "default";
     this.authed = this.svc.openByDefault;
+    this.parser.guarded = !this.authed;
   }
 
   /**
@@ -244,8 +247,18 @@ export class Connection {
   private onData(chunk: Buffer): void {
     if (this.closing || this.gone) return;
     this.lastActive = Date.now();
+    this.parse(chunk);
+  }
+
+  /** Feeds a chunk to the parser (an empty one checks a held frame again) and runs what came out. */
+  private parse(chunk: Buffer): void {
     try {
-      this.parser.feed(chunk, (args) => this.queue.push(args));
+      this.parser.feed(chunk, (args) => {
+        this.queue.push(args);
+        // An AUTH or HELLO may log in: the words after it get the limits of a client that has,
+        // until it has run (drain puts them back if it failed).
+        if (this.parser.guarded && mayAuthenticate(args[0])) this.parser.guarded = false;
+      });
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
       this.svc.counters.protocolErrors++;
@@ -284,6 +297,13 @@ export class Connection {
   /** Runs queued commands while reply buffers allow; flushes; stalls when they do not. */
   private drain(): void {
     this.runQueue();
+    this.parser.guarded = !this.authed;
+    if (this.parser.recheck && !this.closing) {
+      // An AUTH that failed (or a RESET) let the header of the frame still arriving pass: it is
+      // checked again now, not once the client has sent all it announced.
+      this.parse(NO_BYTES);
+      return;
+    }
     this.pace();
   }
 
@@ -387,6 +407,13 @@ export class Connection {
     if (!this.jobOut && !this.asyncOut) this.stream.detach();
     this.svc.closed(this);
   }
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
+function mayAuthenticate(name: Buffer): boolean {
+  const n = name.toString("latin1").toLowerCase();
+  return n === "auth" || n === "hello";
 }
 
 function isFree(name: Buffer): boolean {

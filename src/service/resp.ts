@@ -43,6 +43,14 @@ export interface ParserLimits {
 
 const REQUEST_SLACK = 1 << 20;
 
+/**
+ * Limits for a client that has not authenticated (Redis's own): a few small words are enough for
+ * AUTH and HELLO, and without them any client that can connect made the server hold a request of
+ * up to maxBulk + 1 MiB, per connection, before it had proved anything (10,000 of them: 170 GB).
+ */
+export const UNAUTHENTICATED_MAX_ARGS = 10;
+export const UNAUTHENTICATED_MAX_BULK = 16384;
+
 /** The largest multibulk request a parser with these limits takes (INFO reports it). */
 export function requestLimit(limits: Pick<ParserLimits, "maxBulk" | "maxRequest">): number {
   return limits.maxRequest ?? limits.maxBulk + REQUEST_SLACK;
@@ -62,10 +70,24 @@ export class RequestParser {
   private need = 0;
   private readonly limits: ParserLimits;
   private readonly maxRequest: number;
+  /**
+   * The client has not authenticated: multibulk requests get the UNAUTHENTICATED_* limits, and an
+   * incomplete frame is checked again with each chunk (so one whose header passed while an AUTH
+   * was pending is refused once that AUTH has failed, rather than buffered whole). The connection
+   * sets it.
+   */
+  guarded = false;
+  /** The incomplete frame held was last checked while not guarded. */
+  private heldOpen = false;
 
   constructor(limits: ParserLimits) {
     this.limits = limits;
     this.maxRequest = requestLimit(limits);
+  }
+
+  /** Whether the frame held must be checked again (feed an empty chunk): guarded since it was. */
+  get recheck(): boolean {
+    return this.guarded && this.heldOpen && this.buffered > 0;
   }
 
   /** Bytes held for a frame not yet complete. */
@@ -79,7 +101,7 @@ export class RequestParser {
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
       const have = this.buf.length - this.pos + this.pendingBytes;
-      if (this.need > 0 && have < this.need) return;
+      if (this.need > 0 && have < this.need && !this.guarded) return;
       this.buf = Buffer.concat([this.buf.subarray(this.pos), ...this.pending]);
       this.pos = 0;
       this.pending = [];
@@ -89,6 +111,7 @@ export class RequestParser {
       this.pos = 0;
     }
     this.need = 0;
+    this.heldOpen = false;
     const buf = this.buf;
     while (this.pos < buf.length) {
       const args = buf[this.pos] === 42 /* '*' */ ? this.multibulk(buf) : this.inline(buf);
@@ -109,6 +132,9 @@ export class RequestParser {
     if (count === null || count > this.limits.maxArgs) {
       throw new ProtocolError("ERR Protocol error: invalid multibulk length");
     }
+    if (this.guarded && count > UNAUTHENTICATED_MAX_ARGS) {
+      throw new ProtocolError("ERR Protocol error: unauthenticated multibulk length");
+    }
     p = nl + 1;
     const args: Buffer[] = [];
     for (let i = 0; i < count; i++) {
@@ -121,6 +147,9 @@ export class RequestParser {
       const len = parseSigned(buf, p + 1, hl - 1);
       if (len === null || len < 0 || len > this.limits.maxBulk) {
         throw new ProtocolError("ERR Protocol error: invalid bulk length");
+      }
+      if (this.guarded && len > UNAUTHENTICATED_MAX_BULK) {
+        throw new ProtocolError("ERR Protocol error: unauthenticated bulk length");
       }
       const body = hl + 1;
       if (body + len + 2 - start > this.maxRequest) {
@@ -167,6 +196,7 @@ export class RequestParser {
   }
 
   private incomplete(start: number, needUntil: number): null {
+    this.heldOpen = !this.guarded;
     this.pos = start;
     this.need = needUntil > 0 ? needUntil - start : 0;
     return null;
