@@ -7,7 +7,7 @@
  * |----------------------------|--------|--------------------------------------------------------|
  * | mneme:{NAME}:log           | stream | one entry per record, id `<seq>-0`: field `r` = the record (format.ts), or field `p` = the seq of a page key |
  * | mneme:{NAME}:pages:<seq>   | string | a BATCH record (its pages), named by its seq           |
- * | mneme:{NAME}:checkpoint    | string | u64 seq (LE) + checkpoint image (file header + records) |
+ * | mneme:{NAME}:checkpoint    | string | u64 seq (LE) + checkpoint image (file header + records), or an index of its parts (redis-checkpoint.ts) |
  *
  * Durable means acknowledged by Redis: records go out on one connection (ioredis pipelines them),
  * Redis answers in order, so when the reply to the last command sent has come back, everything
@@ -42,6 +42,7 @@ import type {
 } from "./backend.js";
 import { checkpointProblem, FILE_HEADER, fileHeader } from "./file-backend.js";
 import { check, decode, type LogEntry, RecordType } from "./format.js";
+import { loadParts, PART_BYTES, type StoredCheckpoint, storeCheckpoint } from "./redis-checkpoint.js";
 import { describeTarget, type Target } from "./target.js";
 
 type Client = Redis | Cluster;
@@ -69,6 +70,8 @@ export class RedisBackend implements ReplicationBackend {
   private verifying: Promise<void> = Promise.resolve();
   /** Seq of the newest checkpoint in Redis (0: none), and of the last record Redis acknowledged. */
   private baseSeq = 0;
+  /** The checkpoint in Redis and its parts (redis-checkpoint.ts), to delete once replaced. */
+  private stored: StoredCheckpoint | null = null;
   private ackedSeq = 0;
   /** After a lost connection: whether Redis still holds the log (see the header); durable() waits for it. */
   private whole: Promise<void> = Promise.resolve();
@@ -76,7 +79,11 @@ export class RedisBackend implements ReplicationBackend {
   /** Set by the replicator: writes a checkpoint at once, once Redis lost part of the log. */
   rebuild?: () => Promise<void>;
 
-  constructor(t: Extract<Target, { kind: "redis" }>) {
+  constructor(
+    t: Extract<Target, { kind: "redis" }>,
+    /** A checkpoint larger than this is stored in parts (redis-checkpoint.ts). */
+    private readonly partBytes = PART_BYTES,
+  ) {
     this.target = describeTarget(t);
     this.key = `mneme:{${t.name}}`;
     const options = {
@@ -120,12 +127,18 @@ export class RedisBackend implements ReplicationBackend {
     const where = `${this.key}:checkpoint`;
     const v = (await this.client.getBuffer(where)) as Buffer | null;
     if (v === null) return null;
-    const seq = v.length >= 8 ? Number(v.readBigUInt64LE(0)) : -1;
-    const img = v.subarray(8);
-    const why = seq < 0 ? { offset: 0, why: "shorter than its seq" } : checkpointProblem(img, seq);
-    if (why === null) {
-      this.baseSeq = seq;
-      return { seq, bytes: img.subarray(FILE_HEADER), where };
+    const loaded = await loadParts(this.client, where, v);
+    const { seq } = loaded;
+    let why: { offset: number; why: string } | null;
+    if (seq < 0) why = { offset: 0, why: "shorter than its seq" };
+    else if ("why" in loaded) why = { offset: 0, why: `${loaded.where}: ${loaded.why}` };
+    else {
+      this.stored = { seq, parts: loaded.parts };
+      why = checkpointProblem(loaded.image, seq);
+      if (why === null) {
+        this.baseSeq = seq;
+        return { seq, bytes: loaded.image.subarray(FILE_HEADER), where };
+      }
     }
     if (skipped === undefined) throw new LogCorruptionError(where, why.offset, why.why);
     skipped.push({ where, ...why, seq: Math.max(0, seq) });
@@ -261,9 +274,9 @@ export class RedisBackend implements ReplicationBackend {
 
   async checkpoint(seq: number, image: readonly Buffer[]): Promise<void> {
     this.logSinceCheckpoint = 0;
-    const head = Buffer.alloc(8);
-    head.writeBigUInt64LE(BigInt(seq));
-    await this.client.set(`${this.key}:checkpoint`, Buffer.concat([head, fileHeader("MNEMECKP"), ...image]));
+    const key = `${this.key}:checkpoint`;
+    const bufs = [fileHeader("MNEMECKP"), ...image];
+    this.stored = await storeCheckpoint(this.client, key, seq, bufs, this.partBytes, this.stored);
     this.baseSeq = seq;
     const log = `${this.key}:log`;
     let start = "-";
