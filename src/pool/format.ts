@@ -49,7 +49,13 @@ export class SegmentTooSmallError extends InvalidArgumentError {
 }
 
 /** Formats `bytes` of shared memory as segment `index` of `count`; returns its heap. */
-export function formatSegment(bytes: number, options: SegmentOptions, index: number, count: number): Heap {
+export function formatSegment(
+  bytes: number,
+  options: SegmentOptions,
+  index: number,
+  count: number,
+  poolId: number,
+): Heap {
   const maxWorkers = options.maxWorkers ?? P.DEFAULT_MAX_WORKERS;
   if (!Number.isInteger(maxWorkers) || maxWorkers < 1 || maxWorkers > 250) {
     throw new InvalidArgumentError("maxWorkers", maxWorkers, "must be an integer from 1 to 250");
@@ -122,6 +128,7 @@ export function formatSegment(bytes: number, options: SegmentOptions, index: num
   w[rw + P.P_SEGMENT] = index;
   w[rw + P.P_SEGMENTS] = count;
   w[rw + P.P_OWNERS] = rootAddress + ownersAt;
+  w[rw + P.P_POOL_ID] = poolId;
   w[rw + P.P_CACHE_ENTRIES] = cacheEntries;
   w[rw + P.P_CACHE_BUDGET] = cacheEntries === 0 ? 0 : cachePages;
   w[rw + P.P_CACHE_SHARE] = options.workerCachePages === undefined ? 1 : 0;

@@ -16,6 +16,7 @@
  * | 5    | SEGMENT       | index of this segment in its pool                            |
  * | 6    | SEGMENTS      | segments of the pool                                         |
  * | 7    | OWNERS        | byte offset of the allocation-owner map (Uint8 per page)     |
+ * | 8    | POOL_ID       | a random number, the same in every segment of one pool       |
  * | 11   | RECOVERIES    | dead workers recovered so far                                |
  * | 12   | CACHE_ENTRIES | entries of each of a slot's block-cache stacks (0: no cache) |
  * | 13   | CACHE_BUDGET  | pages a slot may park (block cache plus remote-free list), or |
@@ -65,6 +66,7 @@ export const P_REGIONS = 4;
 export const P_SEGMENT = 5;
 export const P_SEGMENTS = 6;
 export const P_OWNERS = 7;
+export const P_POOL_ID = 8;
 export const P_RECOVERIES = 11;
 export const P_CACHE_ENTRIES = 12;
 export const P_CACHE_BUDGET = 13;

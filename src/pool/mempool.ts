@@ -23,6 +23,7 @@
  * done. Blocks the dead worker still owned stay allocated until someone frees them; debugInfo()
  * lists them under its slot.
  */
+import { randomInt } from "node:crypto";
 import { threadId as currentThread, type Worker } from "node:worker_threads";
 import {
   CorruptionError,
@@ -97,9 +98,10 @@ export class Mempool {
     const count = Math.ceil(bytes / segmentBytes);
     if (count > 2 ** 20) throw new InvalidArgumentError("bytes", bytes, "needs too many segments");
     const segments: Segment[] = [];
+    const id = randomInt(2 ** 31);
     for (let i = 0; i < count; i++) {
       const size = i === count - 1 ? bytes - segmentBytes * (count - 1) : segmentBytes;
-      segments.push(Mempool.segment(Math.max(size, 64 * 1024), options, i, count, segmentBytes, bytes));
+      segments.push(Mempool.segment(Math.max(size, 64 * 1024), options, i, count, segmentBytes, bytes, id));
     }
     const pool = new Mempool(segments);
     pool.join();
@@ -118,10 +120,11 @@ export class Mempool {
     count: number,
     cap: number,
     total: number,
+    id: number,
   ): Segment {
     for (let bytes = size; ; bytes = Math.min(cap, bytes * 2)) {
       try {
-        return Segment.create(bytes, options, index, count);
+        return Segment.create(bytes, options, index, count, id);
       } catch (e) {
         if (!(e instanceof SegmentTooSmallError)) throw e;
         if (count > 1 && bytes < cap && index === count - 1) continue;
@@ -136,7 +139,17 @@ export class Mempool {
     if (handle?.kind !== "mneme.mempool" || !Array.isArray(handle.buffers) || handle.buffers.length === 0) {
       throw new InvalidArgumentError("handle", handle, "not a Mempool handle (pass pool.handle)");
     }
-    const pool = new Mempool(handle.buffers.map((b) => Segment.attach(b)));
+    const segments = handle.buffers.map((b) => Segment.attach(b));
+    // Segment i's addresses go to the i-th buffer: a handle put together from buffers in another
+    // order, from part of them or from two pools would free and allocate in the wrong arena.
+    const id = segments[0].poolId;
+    if (segments.some((s, i) => s.index !== i || s.count !== segments.length || s.poolId !== id))
+      throw new InvalidArgumentError(
+        "handle",
+        handle,
+        "its buffers are not one pool's segments in order (pass pool.handle)",
+      );
+    const pool = new Mempool(segments);
     pool.join();
     return pool;
   }

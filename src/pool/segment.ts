@@ -106,12 +106,27 @@ export class Segment {
   }
 
   /** Formats a shared arena with a heap and a pool root (format.ts). */
-  static create(bytes: number, options: SegmentOptions, index: number, count: number): Segment {
-    return new Segment(formatSegment(bytes, options, index, count));
+  static create(
+    bytes: number,
+    options: SegmentOptions,
+    index: number,
+    count: number,
+    poolId: number,
+  ): Segment {
+    return new Segment(formatSegment(bytes, options, index, count, poolId));
   }
 
   static attach(buffer: SharedArrayBuffer): Segment {
     return new Segment(Heap.attach(buffer));
+  }
+
+  /** Segments of the pool, and the pool's id (layout.ts): what attach checks a handle against. */
+  get count(): number {
+    return this.w[this.rw + P.P_SEGMENTS];
+  }
+
+  get poolId(): number {
+    return this.w[this.rw + P.P_POOL_ID];
   }
 
   get maxSlots(): number {
