@@ -179,9 +179,26 @@ export function createBackend(svc: Service): ReplicationBackend {
 
 /** Opens the backend, recovers what it holds into `svc`, and returns the running replicator. */
 export async function startReplication(svc: Service, progress?: Progress): Promise<Replicator> {
-  const c = svc.config;
   const backend = createBackend(svc);
   await backend.open();
+  const made: { rep: Replicator | null } = { rep: null };
+  try {
+    return await recover(svc, backend, made, progress);
+  } catch (e) {
+    // A start refused (damage, a pool too small) leaves nothing running: the Redis connection
+    // (or the everysec timer) kept a program that embeds the service from ever exiting.
+    await (made.rep?.close() ?? backend.close()).catch(() => {});
+    throw e;
+  }
+}
+
+async function recover(
+  svc: Service,
+  backend: ReplicationBackend,
+  made: { rep: Replicator | null },
+  progress?: Progress,
+): Promise<Replicator> {
+  const c = svc.config;
   const started = performance.now();
   const restorer = new Restorer(svc);
   const skipCorrupt = c.recoverSkipCorrupt;
@@ -221,6 +238,7 @@ export async function startReplication(svc: Service, progress?: Progress): Promi
     vma: c.replicateVma,
     backlog: c.replicationBacklog,
   });
+  made.rep = rep;
   restorer.handOver(rep);
   await backend.startAppending(lastSeq);
   if (ckp !== null || report.records > 0 || report.truncated !== null || skipped.length > 0) {
