@@ -403,7 +403,9 @@ export class Mempool {
     const id = worker.threadId;
     this.watched.set(id, worker);
     for (const s of this.segments) s.stopped ??= (slot) => this.hasStopped(s, slot);
-    // The probe of hasStopped reads the loop's start once the worker is up; after its end, never.
+    // hasStopped's probe needs the loop's start, which Node reads only while the thread runs: now
+    // if the worker is up already, else once it is.
+    worker.performance?.eventLoopUtilization();
     worker.once("online", () => worker.performance?.eventLoopUtilization());
     worker.once("exit", () => {
       this.watched.delete(id);

@@ -5,11 +5,17 @@
  * the exit event, which cannot arrive while it waits in the lock: it waited for good. The watching
  * thread now asks the Worker object itself whether its thread has stopped.
  */
-import { expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { fixture, start } from "./helpers.js";
 
-it("a pool call right after terminate() of the lock holder returns, and the holder is recovered", async () => {
-  const w = start<string>(fixture("terminate-call-worker.ts"), {});
+describe("a pool call right after terminate() of the lock holder", () => {
+  for (const late of [false, true])
+    it(`returns, and the holder is recovered (${late ? "watched once running" : "watched from its start"})`, () =>
+      terminateThenCall(late));
+});
+
+async function terminateThenCall(late: boolean): Promise<void> {
+  const w = start<string>(fixture("terminate-call-worker.ts"), { late });
   let timer: NodeJS.Timeout | undefined;
   // Only a guard against a hung creator (it can no longer answer): not a timing threshold.
   const hung = new Promise<string>((resolve) => {
@@ -23,4 +29,4 @@ it("a pool call right after terminate() of the lock holder returns, and the hold
     clearTimeout(timer);
     await w.worker.terminate();
   }
-});
+}
