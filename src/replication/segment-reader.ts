@@ -74,6 +74,10 @@ export async function replaySegments(
       if (i > lastFull) {
         // Created, crashed before its header was durable: nothing was in it.
         await torn(i, 0, "segment header incomplete");
+      } else if (last && buf.every((b) => b === 0)) {
+        // Its size reached the disk before its bytes (a power loss; XFS shows those as zeros):
+        // none of it was durable, so none of it was promised.
+        await torn(i, 0, "segment never written (zeros)");
       } else {
         damage({ where, offset: 0, why: "not a mneme log segment (bad header)" });
         // Its records show as a gap in seq after it: the same damage, not reported twice.

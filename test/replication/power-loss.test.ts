@@ -7,6 +7,7 @@
  * | left on disk                                                     | recovery                     |
  * |------------------------------------------------------------------|------------------------------|
  * | the closed segment's tail torn, the new segment empty or headerless | a torn tail: cut, starts   |
+ * | the last segment all zeros (XFS: its size durable, its bytes not)  | a torn tail: removed, starts |
  * | segments the checkpoint covers, one with a torn tail or a bad byte | not read: starts            |
  *
  * Neither loses a record the contract covers (SYNC waits for the background fsync), so neither
@@ -99,6 +100,36 @@ describe("a power loss around a rotation", () => {
       }
     });
   }
+});
+
+describe("a power loss after a rotation, on a file system that shows unwritten bytes as zeros", () => {
+  it("a last segment of zeros (its size durable, its bytes not) is a torn tail, removed; the log goes on", async () => {
+    const dir = tempDir();
+    const svc = await start(dir);
+    const handles = await write(svc, 12);
+    await svc.close();
+    const segs = segments(dir);
+    const zeroed = join(dir, segs.at(-1)!);
+    writeFileSync(zeroed, Buffer.alloc(readFileSync(zeroed).length));
+    const again = await start(dir);
+    let later: string[];
+    try {
+      const rec = again.stats().replication.lastRecovery!;
+      expect(rec.truncatedIn).toBe(zeroed);
+      expect(rec.truncatedAt).toBe(0);
+      expect(rec.skipped).toBe(0);
+      expect((await contents(again, handles[0]))[0]).toBe(1);
+      later = await write(again, 6, 100);
+    } finally {
+      await again.close();
+    }
+    const third = await start(dir);
+    try {
+      expect((await contents(third, later.at(-1)!))[0]).toBe(106);
+    } finally {
+      await third.close();
+    }
+  });
 });
 
 describe("a power loss while a checkpoint deleted the segments it covers", () => {
