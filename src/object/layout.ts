@@ -274,12 +274,13 @@ export const VMALLOC_AREA_SPAN = 2 ** 32;
  *
  * | word | name    | meaning                                                    |
  * |------|---------|------------------------------------------------------------|
- * | 0    | TABLE   | first page of the area's page table (0 = slot free)        |
+ * | 0    | TABLE   | first page of the area's page table or directory (0 = slot free) |
  * | 1    | PAGES   | pages mapped                                               |
  * | 2    | BYTES   | bytes the caller asked for                                 |
- * | 3    | TABLE_PAGES | pages of a table taken from the page layer, or -(order+1) for a reserve block |
+ * | 3    | TABLE_PAGES | pages of a two-level table (directory and leaves), or -(order+1) for a reserve block |
  *
- * The page table is one Int32 per mapped page: the arena page index that backs it.
+ * The page table holds one Int32 per mapped page, the arena page index that backs it: in a row in
+ * a reserve block, or in leaf pages listed by a directory (vmalloc-table.ts).
  */
 export const VM_WORDS = 4;
 export const V_TABLE = 0;

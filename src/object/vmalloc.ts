@@ -10,7 +10,8 @@
  * with arena addresses: free() refuses them and vfree() refuses arena addresses. Each area has a
  * slot in a fixed directory; its page table is heap metadata, taken from the reserve for tables of
  * one page or an order-2 block, so building it can neither fail half-way nor recurse. Larger
- * tables are taken from the page layer before any data page, all or nothing.
+ * tables are two-level (vmalloc-table.ts), single pages from the page layer under a small
+ * directory, taken before any data page, all or nothing.
  *
  * Translation costs one table read per page crossed; vread/vwrite copy page-sized runs.
  */
@@ -33,6 +34,7 @@ import {
   VMALLOC_BASE,
 } from "./layout.js";
 import type { Reserve, ReserveOrder } from "./reserve.js";
+import { entryWord, tableShape } from "./vmalloc-table.js";
 
 /** One area holds less than 2 GiB (its byte length is an Int32 in the directory). */
 export const MAX_VMALLOC_BYTES = 2 ** 31 - 1;
@@ -124,49 +126,35 @@ export class Vmalloc {
         );
       }
     } else {
-      if (n + tableNeed > this.pages.freePages) {
+      const { leaves, dir } = tableShape(n, entriesPerPage);
+      tablePages = dir + leaves;
+      if (n + tablePages > this.pages.freePages) {
         // Not "fragmented" although the free bytes cover the request's: its table needs pages too.
         throw new OutOfMemoryError(
           bytes,
           this.pages.largestFree,
           this.pages.freeBytes,
           "exhausted",
-          `${n} data pages and a ${tableNeed}-page table`,
+          `${n} data pages and a ${tablePages}-page table`,
         );
       }
-      try {
-        table = this.pages.alloc(tableNeed * this.ps) / this.ps;
-      } catch (e) {
-        // The error is the caller's request, not the table's bytes: the table is one block, so on
-        // a fragmented arena it can fail where the data pages (single ones) would not.
-        if (!(e instanceof OutOfMemoryError)) throw e;
-        throw new OutOfMemoryError(
-          bytes,
-          e.largestFree,
-          e.free,
-          e.reason,
-          `its page table needs ${tableNeed} contiguous pages (the ${n} data pages need not be)`,
-        );
-      }
-      tablePages = tableNeed;
-      this.owner.fill(OWNER_META, table, table + tableNeed);
-      this.account(tableNeed);
+      table = this.takeTable(bytes, n, leaves, dir);
     }
     let data: number[];
     try {
       data = this.pages.allocBulk(n);
     } catch (e) {
       if (borrowed) this.reserve.giveBack(table, fromReserve as ReserveOrder);
-      else this.putTable(table, tablePages, fromReserve);
+      else this.putTable(table, fromReserve >= 0 ? -(fromReserve + 1) : tablePages, n);
       w[this.rw + R_PEAK] = peak;
       throw e instanceof OutOfMemoryError
         ? new OutOfMemoryError(bytes, e.largestFree, e.free, e.reason, "vmalloc data pages")
         : e;
     }
-    const t = table * entriesPerPage;
+    const tp = fromReserve >= 0 ? -(fromReserve + 1) : tablePages;
     for (let i = 0; i < n; i++) {
       const page = data[i] / this.ps;
-      w[t + i] = page;
+      w[entryWord(w, entriesPerPage, table, tp, i)] = page;
       this.owner[page] = OWNER_VMALLOC;
     }
     this.account(n);
@@ -174,7 +162,7 @@ export class Vmalloc {
     w[d + V_TABLE] = table;
     w[d + V_PAGES] = n;
     w[d + V_BYTES] = bytes;
-    w[d + V_TABLE_PAGES] = fromReserve >= 0 ? -(fromReserve + 1) : tableNeed;
+    w[d + V_TABLE_PAGES] = tp;
     w[this.rw + R_VM_COUNT]++;
     w[this.rw + R_VM_HINT] = slot + 1;
     this.reserve.refill();
@@ -187,16 +175,15 @@ export class Vmalloc {
     const d = this.vw + slot * VM_WORDS;
     const table = w[d + V_TABLE];
     const n = w[d + V_PAGES];
-    const t = table * (this.ps >> 2);
+    const tp = w[d + V_TABLE_PAGES];
+    const epp = this.ps >> 2;
     for (let i = 0; i < n; i++) {
-      const page = w[t + i];
+      const page = w[entryWord(w, epp, table, tp, i)];
       this.owner[page] = 0;
       this.pages.free(page * this.ps);
     }
     this.account(-n);
-    const tp = w[d + V_TABLE_PAGES];
-    if (tp < 0) this.putTable(table, 2 ** (-tp - 1), (-tp - 1) as ReserveOrder);
-    else this.putTable(table, tp, -1);
+    this.putTable(table, tp, n);
     w[d + V_TABLE] = 0;
     w[d + V_PAGES] = 0;
     w[d + V_BYTES] = 0;
@@ -215,8 +202,9 @@ export class Vmalloc {
   /** The arena address backing virtual address `v` (any byte of a live area). */
   translate(v: number): number {
     const { slot, offset } = this.locate(v, 1);
-    const table = this.w[this.vw + slot * VM_WORDS + V_TABLE];
-    const page = this.w[table * (this.ps >> 2) + Math.floor(offset / this.ps)];
+    const d = this.vw + slot * VM_WORDS;
+    const i = Math.floor(offset / this.ps);
+    const page = this.w[entryWord(this.w, this.ps >> 2, this.w[d + V_TABLE], this.w[d + V_TABLE_PAGES], i)];
     return page * this.ps + (offset % this.ps);
   }
 
@@ -261,8 +249,8 @@ export class Vmalloc {
 
   /** The arena page backing page `i` of the area at `vaddress` (for the checker). */
   pageOf(vaddress: number, i: number): number {
-    const table = this.w[this.vw + this.slotOf(vaddress, true) * VM_WORDS + V_TABLE];
-    return this.w[table * (this.ps >> 2) + i];
+    const d = this.vw + this.slotOf(vaddress, true) * VM_WORDS;
+    return this.w[entryWord(this.w, this.ps >> 2, this.w[d + V_TABLE], this.w[d + V_TABLE_PAGES], i)];
   }
 
   /** Copies `length` bytes between `buf` and the area bytes at `at` (located by locate). */
@@ -274,7 +262,10 @@ export class Vmalloc {
   ): void {
     const { slot, offset } = at;
     const w = this.w;
-    const t = w[this.vw + slot * VM_WORDS + V_TABLE] * (this.ps >> 2);
+    const d = this.vw + slot * VM_WORDS;
+    const table = w[d + V_TABLE];
+    const tp = w[d + V_TABLE_PAGES];
+    const epp = this.ps >> 2;
     const ps = this.ps;
     let done = 0;
     let off = offset;
@@ -282,7 +273,7 @@ export class Vmalloc {
       const pi = Math.floor(off / ps);
       const within = off - pi * ps;
       const run = Math.min(ps - within, length - done);
-      const a = w[t + pi] * ps + within;
+      const a = w[entryWord(w, epp, table, tp, pi)] * ps + within;
       if (toArena) copyBytes(this.mem, a, buf.subarray(done, done + run));
       else copyBytes(buf, done, this.mem.subarray(a, a + run));
       done += run;
@@ -346,13 +337,53 @@ export class Vmalloc {
     return -1;
   }
 
-  private putTable(table: number, pages: number, fromReserve: ReserveOrder | -1): void {
-    if (fromReserve >= 0) {
-      this.reserve.give(table, fromReserve as ReserveOrder);
+  /**
+   * A two-level table for `n` data pages (vmalloc-table.ts): `leaves` single pages and a `dir`-page
+   * directory listing them, marked as metadata; returns the directory's first page. All or nothing.
+   */
+  private takeTable(bytes: number, n: number, leaves: number, dir: number): number {
+    const epp = this.ps >> 2;
+    let table = 0;
+    let single: number[];
+    try {
+      // One directory page (every area with pages of 4 KiB or more) is a single page like the leaves.
+      if (dir > 1) table = this.pages.alloc(dir * this.ps) / this.ps;
+      single = this.pages.allocBulk(leaves + (dir > 1 ? 0 : 1));
+    } catch (e) {
+      if (table !== 0) this.pages.free(table * this.ps);
+      // The error is the caller's request, not the table's bytes.
+      if (!(e instanceof OutOfMemoryError)) throw e;
+      const why =
+        dir > 1 && table === 0 ? `its page-table directory needs ${dir} contiguous pages` : "its page table";
+      throw new OutOfMemoryError(bytes, e.largestFree, e.free, e.reason, `${why} (${n} data pages)`);
+    }
+    const first = dir > 1 ? 0 : 1;
+    if (dir === 1) table = single[0] / this.ps;
+    this.owner.fill(OWNER_META, table, table + dir);
+    for (let j = 0; j < leaves; j++) {
+      const leaf = single[first + j] / this.ps;
+      this.w[table * epp + j] = leaf;
+      this.owner[leaf] = OWNER_META;
+    }
+    this.account(dir + leaves);
+    return table;
+  }
+
+  /** Gives back the table at `table` (TABLE_PAGES word `tp`) of an area of `n` pages. */
+  private putTable(table: number, tp: number, n: number): void {
+    if (tp < 0) {
+      this.reserve.give(table, (-tp - 1) as ReserveOrder);
       return;
     }
-    this.owner.fill(0, table, table + pages);
-    this.account(-pages);
+    const { leaves, dir } = tableShape(n, this.ps >> 2);
+    const epp = this.ps >> 2;
+    for (let j = 0; j < leaves; j++) {
+      const leaf = this.w[table * epp + j];
+      this.owner[leaf] = 0;
+      this.pages.free(leaf * this.ps);
+    }
+    this.owner.fill(0, table, table + dir);
     this.pages.free(table * this.ps);
+    this.account(-(dir + leaves));
   }
 }
