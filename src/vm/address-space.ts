@@ -169,29 +169,28 @@ export class AddressSpace {
     if (options.now !== undefined && typeof options.now !== "function") {
       throw new InvalidArgumentError("now", options.now, "must be a function returning the time in ms");
     }
-    let policy: ReplacementPolicy;
-    if (options.policy === undefined || typeof options.policy === "string") {
-      policy = createPolicy(options.policy ?? DEFAULT_POLICY, frames);
-    } else {
-      policy = options.policy;
-      const p = (policy ?? {}) as Partial<ReplacementPolicy>;
-      // Every method: one missing was a TypeError at its first use, in the middle of an eviction
-      // or an unmap that had changed half of its state (forget, evict), or in every stats().
-      const missing = POLICY_METHODS.filter((name) => typeof p[name] !== "function");
-      if (missing.length > 0) {
-        throw new InvalidArgumentError(
-          "policy",
-          policy,
-          `must be a policy name or a ReplacementPolicy (missing ${missing.join(", ")})`,
-        );
-      }
-      if (p.capacity !== frames || p.size !== 0 || policiesInUse.has(policy)) {
-        throw new InvalidArgumentError(
-          "policy",
-          p.name,
-          `must be a fresh policy with capacity ${frames}, given to no other address space`,
-        );
-      }
+    // A name's factory (registerPolicy: anyone's) is held to what a given instance is.
+    const named = options.policy === undefined || typeof options.policy === "string";
+    const policy: ReplacementPolicy = named
+      ? createPolicy((options.policy as string | undefined) ?? DEFAULT_POLICY, frames)
+      : (options.policy as ReplacementPolicy);
+    const p = (policy ?? {}) as Partial<ReplacementPolicy>;
+    // Every method: one missing was a TypeError at its first use, in the middle of an eviction
+    // or an unmap that had changed half of its state (forget, evict), or in every stats().
+    const missing = POLICY_METHODS.filter((name) => typeof p[name] !== "function");
+    if (missing.length > 0) {
+      throw new InvalidArgumentError(
+        "policy",
+        named ? options.policy : policy,
+        `must be a policy name or a ReplacementPolicy (${named ? "its factory's policy is " : ""}missing ${missing.join(", ")})`,
+      );
+    }
+    if (p.capacity !== frames || p.size !== 0 || policiesInUse.has(policy)) {
+      throw new InvalidArgumentError(
+        "policy",
+        p.name,
+        `must be a fresh policy with capacity ${frames}, given to no other address space`,
+      );
     }
     this.pageSize = pageSize;
     this.frameLimit = frames;

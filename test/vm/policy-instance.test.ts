@@ -6,7 +6,7 @@
  * here. The second space is now refused.
  */
 import { describe, expect, it } from "vitest";
-import { AddressSpace, InvalidArgumentError, LruPolicy } from "../../src/index.js";
+import { AddressSpace, InvalidArgumentError, LruPolicy, registerPolicy } from "../../src/index.js";
 import { MemoryStore } from "./helpers.js";
 
 const PS = 4096;
@@ -57,5 +57,23 @@ describe("a policy instance must have every method of ReplacementPolicy", () => 
     await space.unmap(v);
     space.check();
     await space.close();
+  });
+});
+
+describe("a registered policy's factory is held to the same", () => {
+  it("one whose policy lacks a method, has another capacity or is shared is refused by name", () => {
+    registerPolicy("no-forget", "test: LRU without forget", (c) => {
+      const lru = new LruPolicy(c) as Partial<LruPolicy>;
+      lru.forget = undefined;
+      return lru as LruPolicy;
+    });
+    expect(() => new AddressSpace({ frames: 2, policy: "no-forget" })).toThrow(/missing forget/);
+    registerPolicy("fixed-size", "test: always 8 frames", () => new LruPolicy(8));
+    expect(() => new AddressSpace({ frames: 2, policy: "fixed-size" })).toThrow(/capacity 2/);
+    const one = new LruPolicy(2);
+    registerPolicy("singleton", "test: one instance for all", () => one);
+    const a = new AddressSpace({ frames: 2, policy: "singleton" });
+    expect(() => new AddressSpace({ frames: 2, policy: "singleton" })).toThrow(InvalidArgumentError);
+    expect(a.policy).toBe(one);
   });
 });
