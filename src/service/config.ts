@@ -27,6 +27,7 @@
  * | mapFlushInterval | 30000          | ms      | MAP page cache: flusher wake-up (and dirty expiry)         |
  * | mapMinFree      | derived        | frames  | MAP frames kept free (min watermark); 0 = frames/64        |
  * | requirepass     | none           |         | password of the default user; nothing but AUTH/HELLO before |
+ * |                 |                |         | it, in requests of at most 10 words of 16 KiB (as Redis)   |
  * | users           | none           |         | extra ACL users name:password (each its own identity)      |
  * | freeOnClose     | false          |         | free a connection's anonymous blocks when it closes        |
  * | replicate       | none           |         | file, file:DIR or redis://HOST:PORT[/NAME]; none = off     |

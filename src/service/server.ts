@@ -76,7 +76,7 @@ export class Service {
   readonly pool: Mempool;
   /** MAP regions (pageable, backed by the vm layer). */
   readonly maps: MapRegions;
-  readonly caps = new CapabilityTable();
+  readonly caps: CapabilityTable;
   readonly quotas: Quotas;
   readonly replyBuffers: ReplyBuffers;
   readonly counters: Counters = {
@@ -113,6 +113,7 @@ export class Service {
 
   constructor(config: Partial<ServiceConfig> = {}) {
     this.config = resolveConfig(config);
+    this.caps = new CapabilityTable({ trackConnections: this.config.freeOnClose });
     try {
       this.pool = Mempool.create(this.config.memory, { maxWorkers: Math.max(16, this.config.workers + 2) });
     } catch (e) {
@@ -381,10 +382,7 @@ export class Service {
   /** A connection is gone: its blocks stay with the identity unless freeOnClose. */
   closed(conn: Connection): void {
     this.clients.delete(conn.id);
-    if (this.config.freeOnClose) {
-      for (const cap of this.caps.madeBy(conn.id, "anon")) void this.release(cap);
-    }
-    this.caps.orphan(conn.id);
+    for (const cap of this.caps.takeMadeBy(conn.id)) void this.release(cap);
   }
 }
 
