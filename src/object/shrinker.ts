@@ -61,10 +61,17 @@ export class ShrinkerRegistry {
     return this.list.map((s) => s.name);
   }
 
-  /** Bytes all shrinkers could free now. */
+  /**
+   * Bytes all shrinkers could free now. A count that is no finite number (undefined from a count()
+   * that forgot to return, NaN) counts as nothing, as a scan's answer does: summed, it made the
+   * total NaN.
+   */
   count(): number {
     let n = 0;
-    for (const s of this.list) n += Math.max(0, s.count());
+    for (const s of this.list) {
+      const c: unknown = s.count();
+      if (typeof c === "number" && Number.isFinite(c) && c > 0) n += c;
+    }
     return n;
   }
 

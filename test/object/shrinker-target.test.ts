@@ -54,4 +54,23 @@ describe("a reclaim target", () => {
     expect(asked).toEqual(["undefined", "nan", "infinite", "string", "honest"]);
     expect(heap.shrinkers.shrink(4096).freed).toBe(4096);
   });
+
+  it("a count that answers no finite number counts as nothing in the registry's total", () => {
+    // Regression (fixed): heap.shrinkers.count() summed Math.max(0, count()), NaN for a count()
+    // that returned undefined or NaN, so the total said NaN whatever the other shrinkers held.
+    const heap = new Heap({ bytes: 1 << 20 });
+    heap.free(heap.malloc(3 * 4096)); // a cached large run: the heap's own count is 12 KiB
+    const own = heap.shrinkers.count();
+    expect(own).toBe(3 * 4096);
+    for (const [name, answer] of [
+      ["undefined", undefined],
+      ["nan", Number.NaN],
+      ["infinite", Number.POSITIVE_INFINITY],
+      ["string", "4096"],
+      ["negative", -4096],
+      ["honest", 4096],
+    ] as const)
+      heap.registerShrinker({ name, count: () => answer as number, scan: () => 0 });
+    expect(heap.shrinkers.count()).toBe(own + 4096);
+  });
 });
