@@ -59,6 +59,7 @@ export { checkpointProblem, FILE_HEADER };
 
 const SEGMENT = /^log-(\d{16})\.seg$/;
 const CHECKPOINT = /^checkpoint-(\d{16})\.ckp$/;
+const CHECKPOINT_TMP = /^checkpoint-\d{16}\.ckp\.tmp$/;
 /** iovecs per writev (Linux IOV_MAX is 1024). */
 const IOV = 512;
 
@@ -124,7 +125,9 @@ export class FileBackend implements ReplicationBackend {
   async open(): Promise<void> {
     // Not mkdirSync's recursive mode: it never returns below /proc (see data-dir.ts).
     prepareDataDirectory(this.dir, "replication directory");
-    for (const f of readdirSync(this.dir)) if (f.endsWith(".tmp")) await unlink(join(this.dir, f));
+    // Only the checkpoints this backend was writing: the directory may be one of the operator's
+    // (file:/tmp, or the data directory), whose own *.tmp files are none of ours.
+    for (const f of readdirSync(this.dir)) if (CHECKPOINT_TMP.test(f)) await unlink(join(this.dir, f));
   }
 
   segments(): { name: string; first: number }[] {

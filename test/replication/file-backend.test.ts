@@ -3,7 +3,7 @@
  * the next one is written, and durable() covers them all.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -153,6 +153,17 @@ describe("a full disk", () => {
 });
 
 describe("file backend directory", () => {
+  it("open() removes the checkpoints it was writing, and no other *.tmp of the directory", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mneme-fb-"));
+    dirs.push(dir);
+    const mine = `${checkpointName(12)}.tmp`;
+    for (const f of [mine, "notes.tmp", "checkpoint.tmp"]) writeFileSync(join(dir, f), "x");
+    const b = new FileBackend(dir, { segmentSize: 4096 });
+    await b.open();
+    expect(readdirSync(dir).sort()).toEqual(["checkpoint.tmp", "notes.tmp"]);
+    await b.close();
+  });
+
   it("an unusable directory is a DataDirectoryError at open, never a hang (Node's recursive mkdir loops below /proc)", () => {
     // In a child process: the old code spun in a synchronous loop, which no test timeout interrupts.
     const script =
