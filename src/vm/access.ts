@@ -35,11 +35,14 @@ export async function readRange(
   if (into !== undefined && (!(into instanceof Uint8Array) || into.length < length)) {
     throw new InvalidArgumentError("into", into, `must be a Uint8Array of at least ${length} bytes`);
   }
-  const out = into ?? resultBuffer(length);
+  // Into a view of this space's frames (a pin's): read through a copy, as write() does.
+  const out = into !== undefined && !s.source.holds(into.buffer) ? into : resultBuffer(length);
   await walk(s, m, v, length, false, (frame, inPage, pos, n) => {
     copyBytes(out, pos, frame.subarray(inPage, inPage + n));
   });
-  return out;
+  if (into === undefined || out === into) return out;
+  copyBytes(into, 0, out);
+  return into;
 }
 
 /** Writes `bytes` at `v`. */
@@ -49,6 +52,10 @@ export async function writeRange(s: SpaceState, v: number, bytes: Uint8Array): P
     throw new InvalidArgumentError("bytes", bytes, "must be a non-empty Uint8Array");
   }
   let m = s.range(v, bytes.length, true);
+  // A source inside this space's frames (a pin's views) may overlap the destination across a page
+  // boundary, where the page-by-page copy would read bytes it had already overwritten: memmove
+  // semantics through a copy.
+  if (s.source.holds(bytes.buffer)) bytes = bytes.slice();
   if (s.writeGate !== null) {
     // Checked before the gate too: a bad call must not set off the throttle's flush.
     await s.writeGate();

@@ -16,6 +16,8 @@ export interface FrameSource {
   free(address: number): void;
   /** The bytes of [address, address + length) inside one block. */
   view(address: number, length: number): Uint8Array;
+  /** Whether `buffer` holds frames (a caller's array may be a view of them: a pin's). */
+  holds(buffer: ArrayBufferLike): boolean;
 }
 
 export function pageSource(pages: PageAllocator): FrameSource {
@@ -25,6 +27,7 @@ export function pageSource(pages: PageAllocator): FrameSource {
     alloc: (bytes) => pages.alloc(bytes, bytes),
     free: (address) => pages.free(address),
     view: (address, length) => pages.memory.subarray(address, address + length),
+    holds: (buffer) => buffer === pages.memory.buffer,
   };
 }
 
@@ -35,11 +38,13 @@ export function pageSource(pages: PageAllocator): FrameSource {
  */
 export function poolSource(pool: Mempool): FrameSource {
   const ps = pool.pageSize;
+  const buffers = new Set<ArrayBufferLike>(pool.handle.buffers);
   return {
     pageSize: ps,
     maxBlock: ps,
     alloc: (bytes) => pool.alloc(bytes),
     free: (address) => pool.free(address),
     view: (address, length) => pool.view(address, length),
+    holds: (buffer) => buffers.has(buffer),
   };
 }
