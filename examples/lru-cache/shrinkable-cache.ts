@@ -9,20 +9,26 @@
 import { LRUCache } from "lru-cache";
 import { Heap } from "mneme";
 
+/** An entry: the heap block holding the value, and the value's length (the block may be larger). */
+interface Entry {
+  address: number;
+  length: number;
+}
+
 export function shrinkableCache(heap: Heap, maxEntries: number) {
-  const cache = new LRUCache<string, number>({
+  const cache = new LRUCache<string, Entry>({
     max: maxEntries,
-    dispose: (address) => heap.free(address),
+    dispose: (entry) => heap.free(entry.address),
   });
   const unregister = heap.registerShrinker({
     name: "user-lru-cache",
     priority: 100,
-    count: () => [...cache.values()].reduce((n, a) => n + heap.usableSize(a), 0),
+    count: () => [...cache.values()].reduce((n, e) => n + heap.usableSize(e.address), 0),
     scan: (bytes) => {
       let freed = 0;
       while (freed < bytes && cache.size > 0) {
         const oldest = cache.rkeys().next().value as string;
-        freed += heap.usableSize(cache.get(oldest, { updateAgeOnGet: false }) as number);
+        freed += heap.usableSize((cache.peek(oldest) as Entry).address);
         cache.delete(oldest);
       }
       return freed;
@@ -32,13 +38,17 @@ export function shrinkableCache(heap: Heap, maxEntries: number) {
     cache,
     /** Stores `bytes` under `key` in heap memory. */
     put(key: string, bytes: Uint8Array): void {
-      const a = heap.malloc(bytes.length);
-      heap.memory.set(bytes, a);
-      cache.set(key, a);
+      const address = heap.malloc(bytes.length);
+      heap.memory.set(bytes, address);
+      cache.set(key, { address, length: bytes.length });
     },
+    /**
+     * The bytes stored under `key`: as many as were put. The block's usable size is larger for
+     * most lengths (size classes), and the bytes past the value are whatever the block held before.
+     */
     get(key: string): Uint8Array | undefined {
-      const a = cache.get(key);
-      return a === undefined ? undefined : heap.memory.slice(a, a + heap.usableSize(a));
+      const e = cache.get(key);
+      return e === undefined ? undefined : heap.memory.slice(e.address, e.address + e.length);
     },
     close: unregister,
   };

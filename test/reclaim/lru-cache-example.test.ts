@@ -17,4 +17,19 @@ describe("examples/lru-cache: a user cache as a shrinker", () => {
     heap.check();
     c.close();
   });
+
+  it("get() gives back the bytes put, no more: not the block's usable size with what it held before", () => {
+    const heap = new Heap({ bytes: 1 << 20 });
+    const c = shrinkableCache(heap as never, 100);
+    // A freed block of the same size class, full of other data, is the one the value gets.
+    const old = heap.malloc(8);
+    heap.memory.fill(0xee, old, old + 8);
+    heap.free(old);
+    c.put("a", new Uint8Array([1, 2, 3]));
+    expect(c.get("a")).toEqual(new Uint8Array([1, 2, 3]));
+    c.put("a", new Uint8Array(100).fill(7));
+    expect(c.get("a")).toEqual(new Uint8Array(100).fill(7));
+    c.close();
+    heap.check();
+  });
 });
