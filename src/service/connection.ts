@@ -104,8 +104,8 @@ export class Connection {
     // Node exposes a socket's descriptor only on its internal handle; -1 (Redis's "none") without.
     const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
     return (
-      `id=${this.id} addr=${s.remoteAddress ?? "?"}:${s.remotePort ?? 0} ` +
-      `laddr=${s.localAddress ?? "?"}:${s.localPort ?? 0} fd=${fd} name=${this.name} ` +
+      `id=${this.id} addr=${hostPort(s.remoteAddress, s.remotePort)} ` +
+      `laddr=${hostPort(s.localAddress, s.localPort)} fd=${fd} name=${this.name} ` +
       `age=${Math.floor((now - this.since) / 1000)} idle=${Math.floor((now - this.lastActive) / 1000)} ` +
       `flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 watch=0 cmd=${this.lastCommand} user=${this.identity} ` +
       `redir=-1 resp=${this.proto} lib-name=${this.libInfo["lib-name"] ?? ""} lib-ver=${this.libInfo["lib-ver"] ?? ""}`
@@ -410,6 +410,12 @@ export class Connection {
 }
 
 const NO_BYTES = Buffer.alloc(0);
+
+/** An address as Redis writes it: an IPv6 one in brackets ("[::1]:6389"), so its port is plain. */
+function hostPort(address: string | undefined, port: number | undefined): string {
+  const host = address ?? "?";
+  return `${host.includes(":") ? `[${host}]` : host}:${port ?? 0}`;
+}
 
 function mayAuthenticate(name: Buffer): boolean {
   const n = name.toString("latin1").toLowerCase();
