@@ -53,6 +53,7 @@ export async function flushStore(p: Pager, store: Store): Promise<void> {
     await store.flush?.();
   } catch (e) {
     p.unflushed.add(store);
+    p.stats.storeErrors++;
     throw e instanceof MnemeError ? e : new StoreError(store.description, "flush", 0, e);
   }
 }

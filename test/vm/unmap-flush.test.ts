@@ -102,13 +102,16 @@ describe("unmap() of a persistent store's last mapping flushes it", () => {
     await file.close();
   });
 
-  it("sync() reports a store's plain flush error as StoreError", async () => {
+  it("sync() reports a store's plain flush error as StoreError, counted in storeErrors", async () => {
     const file = new CountingFile(join(tmp.path, "plain.dat"));
     const space = new AddressSpace({ frames: 4, pageSize: PS });
     const v = space.map({ length: 2 * PS, store: file });
     await space.write(v, pattern(PS, 5));
     file.failFlush = true;
+    const errors = space.stats().storeErrors;
     await expect(space.sync()).rejects.toBeInstanceOf(StoreError);
+    // A failed flush is a store error like a failed write (debugInfo's "store errors").
+    expect(space.stats().storeErrors).toBe(errors + 1);
     await space.sync();
     expect(file.flushes).toBe(2);
     await space.close();
