@@ -210,6 +210,8 @@ export class Reclaimer extends EventEmitter {
     let written = 0;
     for (const launder of [...this.launderers]) {
       if (written >= bytes) break;
+      // Detached while an earlier space's writeback was awaited: its owner withdrew it.
+      if (!this.launderers.has(launder)) continue;
       try {
         written += await launder(bytes - written);
       } catch {
