@@ -25,6 +25,7 @@
  */
 import { randomInt } from "node:crypto";
 import { threadId as currentThread, type Worker } from "node:worker_threads";
+import type { Mutex } from "../arena/mutex.js";
 import {
   CorruptionError,
   DoubleFreeError,
@@ -76,6 +77,8 @@ export class Mempool {
   private readonly ps: number;
   /** Threads whose blocks go back when they are reaped (freeOwnedWhenReaped). */
   private readonly freeOwnedOnReap = new Set<number>();
+  /** A closed handle's own attachment while watch()'s recoveries are under way (reapPass). */
+  private reaper: Mempool | null = null;
   /** The workers watch() watches, by thread id, until their exit event. */
   private readonly watched = new Map<number, Worker>();
 
@@ -136,6 +139,11 @@ export class Mempool {
 
   /** Attaches, in a worker, the pool whose handle was passed to it. */
   static attach(handle: MempoolHandle): Mempool {
+    return Mempool.open(handle);
+  }
+
+  /** attach(), with `prepare` run on each segment before this thread takes a slot and its locks. */
+  private static open(handle: MempoolHandle, prepare?: (s: Segment) => void): Mempool {
     if (handle?.kind !== "mneme.mempool" || !Array.isArray(handle.buffers) || handle.buffers.length === 0) {
       throw new InvalidArgumentError("handle", handle, "not a Mempool handle (pass pool.handle)");
     }
@@ -149,6 +157,7 @@ export class Mempool {
         handle,
         "its buffers are not one pool's segments in order (pass pool.handle)",
       );
+    if (prepare) for (const s of segments) prepare(s);
     const pool = new Mempool(segments);
     pool.join();
     return pool;
@@ -442,19 +451,37 @@ export class Mempool {
   /** One pass of reapWatched; true if a slot is left to recover. */
   private reapPass(threadId: number, freeOwned: boolean): boolean {
     if (this.closed) {
-      // No slot to lock with: a handle of its own for the pass (none free: the next pass tries again).
-      let own: Mempool;
-      try {
-        own = Mempool.attach(this.handle);
-      } catch (e) {
-        if (e instanceof OutOfPoolMemoryError) return true;
-        throw e;
+      // No slot to lock with: a handle of its own while recoveries are under way (none free: the
+      // next pass tries again). Closing it takes the locks, and this thread must not wait for one
+      // (above): it is closed once a pass has nothing left and its locks can be had at once.
+      if (this.reaper === null) {
+        // Attaching takes each lock once: not while a live thread holds one (the next pass tries
+        // again); one a stopped worker holds is taken over (hasStopped, set before the locks).
+        for (const s of this.segments) {
+          const holder = Atomics.load(s.w, s.rw + P.P_MUTEX);
+          if (holder !== 0 && s.state(holder) !== P.SLOT_DEAD && !this.hasStopped(s, holder)) return true;
+        }
+        try {
+          this.reaper = Mempool.open(this.handle, (s) => {
+            s.stopped = (slot) => this.hasStopped(s, slot);
+          });
+        } catch (e) {
+          if (e instanceof OutOfPoolMemoryError) return true;
+          throw e;
+        }
       }
-      try {
-        return own.reapPass(threadId, freeOwned);
-      } finally {
-        own.close();
+      const reaper = this.reaper;
+      if (reaper.reapPass(threadId, freeOwned)) return true;
+      const taken: Mutex[] = [];
+      for (const s of reaper.segments) {
+        if (s.mutex === null || !s.mutex.tryLock()) break;
+        taken.push(s.mutex);
       }
+      for (const m of taken) m.unlock();
+      if (taken.length < reaper.segments.length) return true;
+      reaper.close();
+      this.reaper = null;
+      return false;
     }
     let pending = false;
     for (const s of this.segments) {
