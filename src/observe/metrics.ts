@@ -56,13 +56,29 @@ const PAGECACHE_COUNTERS = new Set([
   "orphaned",
 ]);
 
+/**
+ * prom-client's process metrics, one registry for the process: each collectDefaultMetrics() call
+ * starts a GC observer and an event-loop-delay monitor that nothing ever stops, so a registry per
+ * Metrics (per ObserveServer, per Service) added both again for every service a process started.
+ */
+let processMetrics: Registry | null = null;
+
+function processRegistry(): Registry {
+  if (processMetrics === null) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics, prefix: "mneme_process_" });
+  }
+  return processMetrics;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   private current: Scrape | null = null;
   private readonly pagecacheSeen = new Set<string>();
+  private readonly process: Registry;
 
   constructor(private readonly svc: Service) {
-    collectDefaultMetrics({ register: this.registry, prefix: "mneme_process_" });
+    this.process = processRegistry();
     this.register();
   }
 
@@ -79,7 +95,8 @@ export class Metrics {
       if (!this.pagecacheSeen.has(k) && typeof stats.maps[k] === "number") this.pagecacheFamily(k);
     }
     try {
-      return await this.registry.metrics();
+      const [own, proc] = await Promise.all([this.registry.metrics(), this.process.metrics()]);
+      return `${own}\n${proc}`;
     } finally {
       this.current = null;
     }
