@@ -203,7 +203,7 @@ export class RequestParser {
   }
 }
 
-/** Decimal digits (optional '-') in buf[from, to); leading zeros fine; null if not a number. */
+/** Decimal digits (optional '-', not before 0) in buf[from, to); leading zeros fine; null if not a number. */
 function parseSigned(buf: Buffer, from: number, to: number): number | null {
   let neg = false;
   if (from < to && buf[from] === 45) {
@@ -217,7 +217,10 @@ function parseSigned(buf: Buffer, from: number, to: number): number | null {
     if (c < 0 || c > 9) return null;
     n = n * 10 + c;
   }
-  return neg ? -n : n;
+  // "-0" is no number to Redis (string2ll): "*-0" and "$-0" are protocol errors, not an empty
+  // command and an empty word.
+  if (neg) return n === 0 ? null : -n;
+  return n;
 }
 
 /** Redis's sdssplitargs: words separated by blanks, "double" (with \x escapes) and 'single' quotes. */

@@ -142,6 +142,21 @@ describe.skipIf(!redis)("connection commands, byte for byte as redis-server", ()
     expect(afterHello(got.mneme)).toBe(afterHello(got.redis));
   });
 
+  it("negative zero as a multibulk or bulk length is a protocol error, as to Redis", async () => {
+    for (const bytes of [
+      "*1\r\n$-0\r\n\r\nPING\r\n",
+      "*-0\r\nPING\r\n",
+      "*-00\r\nPING\r\n",
+      "*-1\r\nPING\r\n",
+    ]) {
+      const [r, m] = await Promise.all([
+        raw(redis!.port, bytes, (t) => t.endsWith("+PONG\r\n")),
+        raw(mneme.port, bytes, (t) => t.endsWith("+PONG\r\n")),
+      ]);
+      expect(m, JSON.stringify(bytes)).toEqual(r);
+    }
+  });
+
   it("QUIT with an argument is answered and the connection closed, as by Redis", async () => {
     const frames = [frame("QUIT", "x")];
     const [r, m] = await Promise.all([raw(redis!.port, frames), raw(mneme.port, frames)]);
