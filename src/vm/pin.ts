@@ -12,7 +12,7 @@
  * Pins end with terminate(): release() then does nothing (the frames may be another space's).
  */
 import { DoubleFreeError, InvalidAddressError, InvalidArgumentError } from "../errors.js";
-import { acquireTarget, afterUse } from "./access.js";
+import { acquireTarget } from "./access.js";
 import type { SpaceState } from "./space-state.js";
 
 /** A pinned range: its pages stay resident until release(). */
@@ -79,8 +79,9 @@ export async function pinRange(
       pager.unref(f);
       frames.push(f);
       // As read() does: the next page's fault reads ahead (a pin of n pages was n faults, each its
-      // own store round trip), and the kept hint acts (a readOnce page goes first once unpinned).
-      afterUse(s, m, page, base + page);
+      // own store round trip). Not the eviction front (readOnce, drop-behind): pinned pages there
+      // would be passed over by every fault's scan of it for as long as the pin lasts.
+      m.lastPage = page;
     }
   } catch (e) {
     // A kill released the frames, pins and all.
