@@ -89,7 +89,7 @@ export class Metrics {
   /** The text of one scrape. */
   async text(): Promise<string> {
     const stats = this.svc.stats();
-    const heaps = Array.isArray(stats.heap) ? stats.heap : [stats.heap];
+    const heaps = "segments" in stats.heap ? stats.heap.segments : [stats.heap];
     this.current = { stats, heaps, usedPerOrder: this.usedPerOrder() };
     for (const k of Object.keys(stats.maps)) {
       if (!this.pagecacheSeen.has(k) && typeof stats.maps[k] === "number") this.pagecacheFamily(k);

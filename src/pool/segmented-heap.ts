@@ -3,12 +3,14 @@
  * heap. Addresses carry their segment (segment * 2^32 + offset), so free() and friends find the
  * right heap from the address alone. Named caches and vmalloc live in segment 0.
  */
-import { InvalidAddressError, OutOfMemoryError } from "../errors.js";
+import { InvalidAddressError, InvalidArgumentError, OutOfMemoryError } from "../errors.js";
 import type { AllocFlags, Heap } from "../object/heap.js";
 import type { HeapStats } from "../object/inspect.js";
+import type { Shrinker } from "../object/shrinker.js";
 import type { SlabCache, SlabCacheOptions } from "../object/slab-cache.js";
 import { RETRY_HOME, SEGMENT_SPAN } from "./layout.js";
 import type { Segment } from "./segment.js";
+import { combineHeapStats } from "./segment-stats.js";
 
 export class SegmentedHeap {
   private readonly segments: Segment[];
@@ -87,8 +89,46 @@ export class SegmentedHeap {
     return this.segments.reduce((n, s) => n + s.heap.shrink(), 0);
   }
 
-  stats(): HeapStats[] {
-    return this.segments.map((s) => s.heap.stats());
+  /**
+   * The figures of all the segments together, as Heap.stats() gives them for one arena
+   * (segment-stats.ts), and each segment's own in `segments` (index = segment).
+   */
+  stats(): HeapStats & { segments: HeapStats[] } {
+    const segments = this.segments.map((s) => s.heap.stats());
+    return { ...combineHeapStats(segments), segments };
+  }
+
+  /** A multi-segment pool has no single buffer: its memory is per segment (Mempool.view). */
+  get memory(): Uint8Array {
+    throw new InvalidArgumentError(
+      "memory",
+      this.segments.length,
+      "a multi-segment pool has no single buffer; use pool.view()",
+    );
+  }
+
+  /** The pool address that backs virtual address `v` (vmalloc lives in segment 0). */
+  vtranslate(vaddress: number): number {
+    return this.segments[0].heap.vtranslate(vaddress);
+  }
+
+  /** A shrinker for every segment's heap (each asks it when it runs short); the result removes it from all. */
+  registerShrinker(shrinker: Shrinker): () => void {
+    const removers: (() => void)[] = [];
+    try {
+      for (const s of this.segments) removers.push(s.heap.registerShrinker(shrinker));
+    } catch (e) {
+      for (const r of removers) r();
+      throw e;
+    }
+    return () => {
+      for (const r of removers) r();
+    };
+  }
+
+  /** Asks each segment's shrinkers for `bytes` in turn, until one frees anything; true if one did. */
+  reclaim(bytes: number): boolean {
+    return this.segments.some((s) => s.heap.reclaim(bytes));
   }
 
   check(): void {

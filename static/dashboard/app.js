@@ -46,13 +46,14 @@ const events = [];
 function renderStats(s) {
   const st = s.stats;
   const p = st.pool;
-  const heaps = Array.isArray(st.heap) ? st.heap : [st.heap];
+  // The whole pool's figures, a multi-segment pool's too (its per-segment ones are in heap.segments).
+  const heap = st.heap;
   $("hdr-used").textContent = bytes(p.total - p.free);
   $("hdr-total").textContent = bytes(p.total);
   $("hdr-clients").textContent = st.clients;
   $("hdr-handles").textContent = st.handles;
   $("hdr-uptime").textContent = `${Math.floor(st.uptimeMs / 1000)} s`;
-  const page = heaps[0].pageLayer;
+  const page = heap.pageLayer;
   kv($("numbers"), [
     ["pool.total", p.total, bytes(p.total)],
     ["pool.free", p.free, bytes(p.free)],
@@ -60,14 +61,10 @@ function renderStats(s) {
     ["pool.contiguous", p.contiguous, bytes(p.contiguous)],
     ["page.fragmentation", page.fragmentation, page.fragmentation.toFixed(3)],
     ["page.freeBlocksPerOrder", page.freeBlocksPerOrder.join(" "), page.freeBlocksPerOrder.join(" ")],
-    [
-      "heap.footprint",
-      heaps.reduce((n, h) => n + h.footprint, 0),
-      bytes(heaps.reduce((n, h) => n + h.footprint, 0)),
-    ],
-    ["heap.objects", heaps.reduce((n, h) => n + h.objects, 0)],
-    ["heap.large", heaps.reduce((n, h) => n + h.large.count, 0)],
-    ["heap.vmalloc", heaps.reduce((n, h) => n + h.vmalloc.areas, 0)],
+    ["heap.footprint", heap.footprint, bytes(heap.footprint)],
+    ["heap.objects", heap.objects],
+    ["heap.large", heap.large.count],
+    ["heap.vmalloc", heap.vmalloc.areas],
     ["handles", st.handles],
     ["clients", st.clients],
     ["allocs", st.counters.allocs],
@@ -77,7 +74,7 @@ function renderStats(s) {
     ["commands", st.counters.commands],
     ["replyBuffersInUse", st.replyBuffers.replyBuffersInUse],
   ]);
-  const caches = heaps.flatMap((h) => h.caches);
+  const caches = heap.caches;
   const named = caches.filter((c) => !c.kmalloc);
   grid(
     $("slabs"),

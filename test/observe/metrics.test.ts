@@ -44,7 +44,7 @@ describe("GET /metrics", () => {
     const small = String(await o.redis.call("ALLOC", "100"));
     const large = String(await o.redis.call("ALLOC", String(1 << 20)));
     const s = o.svc.stats();
-    const heap = Array.isArray(s.heap) ? s.heap[0] : s.heap;
+    const heap = "segments" in s.heap ? s.heap.segments[0] : s.heap;
     const { text } = await scrape(o.base);
     expect(sample(text, "mneme_pool_bytes", { state: "free" })).toBe(s.pool.free);
     expect(sample(text, "mneme_pool_bytes", { state: "used" })).toBe(s.pool.total - s.pool.free);
