@@ -63,8 +63,11 @@ function combinePages(parts: PageStats[]): PageStats {
   const sum = (read: (s: PageStats) => number) => parts.reduce((n, s) => n + read(s), 0);
   const free = sum((s) => s.free);
   const freeBlocksPerOrder: number[] = [];
-  for (const s of parts)
-    s.freeBlocksPerOrder.forEach((n, o) => (freeBlocksPerOrder[o] = (freeBlocksPerOrder[o] ?? 0) + n));
+  for (const s of parts) {
+    s.freeBlocksPerOrder.forEach((n, o) => {
+      freeBlocksPerOrder[o] = (freeBlocksPerOrder[o] ?? 0) + n;
+    });
+  }
   return {
     pageSize: parts[0].pageSize,
     total: sum((s) => s.total),

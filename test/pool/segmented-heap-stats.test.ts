@@ -45,7 +45,9 @@ describe("pool.heap of a multi-segment pool", () => {
     expect(s.pageLayer.free).toBe(s.free);
     expect(s.pageLayer.contiguous).toBe(s.contiguous);
     const orders = s.pageLayer.freeBlocksPerOrder;
-    orders.forEach((n, o) => expect(n).toBe(sum((h) => h.pageLayer.freeBlocksPerOrder[o] ?? 0)));
+    orders.forEach((n, o) => {
+      expect(n).toBe(sum((h) => h.pageLayer.freeBlocksPerOrder[o] ?? 0));
+    });
     // One entry per cache name, amounts added over the segments.
     const names = s.caches.map((c) => c.name);
     expect(new Set(names).size).toBe(names.length);
