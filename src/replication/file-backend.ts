@@ -44,6 +44,7 @@ import type {
   ReplicationBackend,
   SkippedCheckpoint,
 } from "./backend.js";
+import { lockDirectory } from "./dir-lock.js";
 import type { LogEntry } from "./format.js";
 import {
   CHECKPOINT_MAGIC,
@@ -114,6 +115,8 @@ export class FileBackend implements ReplicationBackend {
   private closing: Promise<void> | null = null;
   private closeError: Error | null = null;
   private idleResolve: (() => void) | null = null;
+  /** Releases the directory's lock (dir-lock.ts), taken by open(). */
+  private unlock: (() => void) | null = null;
 
   constructor(
     readonly dir: string,
@@ -125,6 +128,7 @@ export class FileBackend implements ReplicationBackend {
   async open(): Promise<void> {
     // Not mkdirSync's recursive mode: it never returns below /proc (see data-dir.ts).
     prepareDataDirectory(this.dir, "replication directory");
+    this.unlock = lockDirectory(this.dir);
     // Only the checkpoints this backend was writing: the directory may be one of the operator's
     // (file:/tmp, or the data directory), whose own *.tmp files are none of ours.
     for (const f of readdirSync(this.dir)) if (CHECKPOINT_TMP.test(f)) await unlink(join(this.dir, f));
@@ -254,6 +258,8 @@ export class FileBackend implements ReplicationBackend {
     await this.closing;
     if (this.fh) await this.fh.close();
     this.fh = null;
+    this.unlock?.();
+    this.unlock = null;
   }
 
   private pause(): Promise<void> {

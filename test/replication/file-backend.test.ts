@@ -2,14 +2,15 @@
  * The file backend's writer: segments that fill up are fsynced and closed in the background while
  * the next one is written, and durable() covers them all.
  */
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MnemeError } from "../../src/errors.js";
+import { LOCK_FILE } from "../../src/replication/dir-lock.js";
 import { checkpointName, FileBackend, segmentName } from "../../src/replication/file-backend.js";
 import { encodeFree, RecordType } from "../../src/replication/format.js";
 import { startService } from "../service/helpers.js";
@@ -123,7 +124,7 @@ describe("a full disk", () => {
     symlinkSync("/dev/full", join(dir, `${checkpointName(1)}.tmp`));
     b.beginCheckpoint(1);
     await expect(b.checkpoint(1, [Buffer.alloc(8192)])).rejects.toThrow(/ENOSPC/);
-    expect(readdirSync(dir).sort()).toEqual([segmentName(1)]);
+    expect(readdirSync(dir).sort()).toEqual([segmentName(1), LOCK_FILE].sort());
     await b.close();
   });
 
@@ -153,6 +154,38 @@ describe("a full disk", () => {
 });
 
 describe("file backend directory", () => {
+  it("is one server's: a second one is refused while the first lives, and takes over once it is gone", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mneme-fb-"));
+    dirs.push(dir);
+    // Another process holding the lock, as a first `mneme serve` on the directory would.
+    const other = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+    try {
+      writeFileSync(join(dir, LOCK_FILE), `${other.pid}\n`);
+      const svcErr = await startService({ replicate: `file:${dir}` }).then(
+        async (s) => {
+          await s.close();
+          return null;
+        },
+        (e: unknown) => e,
+      );
+      expect(svcErr).toBeInstanceOf(MnemeError);
+      expect((svcErr as MnemeError).code).toBe("ELOCKED");
+      expect((svcErr as MnemeError).message).toContain(`is in use by process ${other.pid}`);
+      expect(readFileSync(join(dir, LOCK_FILE), "utf8")).toBe(`${other.pid}\n`);
+      expect(readdirSync(dir)).toEqual([LOCK_FILE]);
+    } finally {
+      const gone = new Promise((r) => other.once("exit", r));
+      other.kill("SIGKILL");
+      await gone;
+    }
+    // Its owner killed (kill -9 leaves the file): stale, taken over, and released by close().
+    const b = new FileBackend(dir, { segmentSize: 4096 });
+    await b.open();
+    expect(readFileSync(join(dir, LOCK_FILE), "utf8")).toBe(`${process.pid}\n`);
+    await b.close();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it("open() removes the checkpoints it was writing, and no other *.tmp of the directory", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mneme-fb-"));
     dirs.push(dir);
@@ -160,7 +193,7 @@ describe("file backend directory", () => {
     for (const f of [mine, "notes.tmp", "checkpoint.tmp"]) writeFileSync(join(dir, f), "x");
     const b = new FileBackend(dir, { segmentSize: 4096 });
     await b.open();
-    expect(readdirSync(dir).sort()).toEqual(["checkpoint.tmp", "notes.tmp"]);
+    expect(readdirSync(dir).sort()).toEqual(["checkpoint.tmp", LOCK_FILE, "notes.tmp"].sort());
     await b.close();
   });
 
