@@ -3,7 +3,15 @@
  * the next one is written, and durable() covers them all.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -185,6 +193,40 @@ describe("file backend directory", () => {
     await b.close();
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  it.skipIf(!existsSync("/proc/self/stat"))(
+    "a lock whose owner was killed but not yet reaped by its parent (a zombie) is taken over",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "mneme-fb-"));
+      dirs.push(dir);
+      // A shell that starts a child and stops itself, so it never reaps the child once killed.
+      const sh = spawn("sh", ["-c", "sleep 60 & echo $!; kill -STOP $$"], {
+        stdio: ["ignore", "pipe", "ignore"],
+      });
+      try {
+        const pid = await new Promise<number>((r) =>
+          sh.stdout!.once("data", (d) => r(Number(String(d).trim()))),
+        );
+        const state = (p: number) => readFileSync(`/proc/${p}/stat`, "latin1").split(") ").at(-1)?.[0];
+        const until = async (p: number, s: string) => {
+          const deadline = Date.now() + 20_000;
+          while (state(p) !== s && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+          expect(state(p)).toBe(s);
+        };
+        // Stopped first: a running shell would reap its child as soon as it dies.
+        await until(sh.pid!, "T");
+        process.kill(pid, "SIGKILL");
+        await until(pid, "Z");
+        writeFileSync(join(dir, LOCK_FILE), `${pid}\n`);
+        const b = new FileBackend(dir, { segmentSize: 4096 });
+        await b.open();
+        expect(readFileSync(join(dir, LOCK_FILE), "utf8")).toBe(`${process.pid}\n`);
+        await b.close();
+      } finally {
+        sh.kill("SIGKILL");
+      }
+    },
+  );
 
   it("open() removes the checkpoints it was writing, and no other *.tmp of the directory", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mneme-fb-"));
