@@ -50,8 +50,9 @@ export class ShrinkerRegistry {
       throw new InvalidArgumentError("shrinker", shrinker.name, "needs scan()");
     const p = shrinker.priority ?? 100;
     if (!Number.isFinite(p)) throw new InvalidArgumentError("priority", p, "must be a finite number");
-    this.list.push(shrinker);
-    this.list.sort((a, b) => (a.priority ?? 100) - (b.priority ?? 100));
+    // A new array, never the one a round iterates: sorted in place under a running round, a
+    // shrinker that a scan registered shifted the others, so one was asked twice.
+    this.list = [...this.list, shrinker].sort((a, b) => (a.priority ?? 100) - (b.priority ?? 100));
     return () => {
       this.list = this.list.filter((s) => s !== shrinker);
     };
@@ -90,8 +91,11 @@ export class ShrinkerRegistry {
     if (this.running) return result;
     this.running = true;
     try {
-      for (const s of this.list) {
+      const list = this.list;
+      for (const s of list) {
         if (result.freed >= bytes) break;
+        // Unregistered by an earlier scan of this round: no longer asked.
+        if (this.list !== list && !this.list.includes(s)) continue;
         if (s.count() <= 0) continue;
         result.asked.push(s.name);
         // A scan that answers no finite count (undefined, NaN, Infinity) freed nothing it can show:
