@@ -47,7 +47,9 @@ export function watermarks(total: number, options: WatermarkOptions = {}): Water
     throw new InvalidArgumentError("options", options, "must be an object");
   const min = options.min ?? Math.max(2, Math.floor(total / 64));
   const gap = Math.max(1, Math.floor(min / 4), Math.min(RECLAIM_CLUSTER, Math.floor(total / 16)));
-  const low = options.low ?? Math.max(min + 1, min + gap);
+  // The defaults stay within the frames: unclamped, a min given near the total made a default low
+  // past it, refused in words about a low the caller never gave ('high 100: must be above low (118)').
+  const low = options.low ?? Math.min(total - 1, Math.max(min + 1, min + gap));
   const high = options.high ?? Math.min(total, Math.max(low + 1, low + gap));
   for (const [name, v] of [
     ["min", min],
@@ -58,8 +60,16 @@ export function watermarks(total: number, options: WatermarkOptions = {}): Water
       throw new InvalidArgumentError(name, v, "must be a non-negative integer");
   }
   if (min >= total) throw new InvalidArgumentError("min", min, `must be below the ${total} frames`);
-  if (!(min < low)) throw new InvalidArgumentError("low", low, `must be above min (${min})`);
-  if (!(low < high)) throw new InvalidArgumentError("high", high, `must be above low (${low})`);
+  if (!(min < low)) {
+    if (options.low === undefined)
+      throw new InvalidArgumentError("min", min, `leaves no room for low and high below the ${total} frames`);
+    throw new InvalidArgumentError("low", low, `must be above min (${min})`);
+  }
+  if (!(low < high)) {
+    if (options.high === undefined)
+      throw new InvalidArgumentError("low", low, `leaves no room for high within the ${total} frames`);
+    throw new InvalidArgumentError("high", high, `must be above low (${low})`);
+  }
   if (high > total) throw new InvalidArgumentError("high", high, `must be at most the ${total} frames`);
   return { total, min, low, high };
 }

@@ -42,4 +42,26 @@ describe("free-frame watermarks", () => {
     expect(() => watermarks(100, { min: 1.5, low: 10, high: 20 })).toThrow(InvalidArgumentError);
     expect(() => watermarks(3)).toThrow(InvalidArgumentError);
   });
+
+  it("keeps the defaults of low and high within the frames for a min given near the total", () => {
+    // Regression (fixed): watermarks(100, { min: 95 }) was refused as 'high 100: must be above low
+    // (118)', a low the caller never gave, past the frames.
+    expect(watermarks(100, { min: 95 })).toEqual({ total: 100, min: 95, low: 99, high: 100 });
+    expect(watermarks(100, { min: 90, low: 95 })).toEqual({ total: 100, min: 90, low: 95, high: 100 });
+    // No room left: the error names what the caller gave.
+    for (const [options, field] of [
+      [{ min: 99 }, "min"],
+      [{ min: 90, low: 100 }, "low"],
+    ] as const) {
+      let caught: unknown;
+      try {
+        watermarks(100, options);
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(InvalidArgumentError);
+      expect((caught as Error).message).toContain(field);
+      expect((caught as Error).message).not.toMatch(/118|119/);
+    }
+  });
 });
