@@ -59,13 +59,25 @@ interface Slot {
   outstanding: number;
 }
 
+interface Pending {
+  slot: Slot;
+  ops: Op[];
+  done: () => void;
+}
+
 export class WorkerPool {
+  /** The live workers; one that exits leaves this list (see lost). */
   private readonly slots: Slot[] = [];
-  private readonly pending = new Map<number, () => void>();
+  private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private readonly started: Promise<void>[] = [];
+  private closing = false;
 
-  constructor(count: number, pool: Mempool, replies: ReplyBuffers) {
+  constructor(
+    count: number,
+    private readonly pool: Mempool,
+    private readonly replies: ReplyBuffers,
+  ) {
     for (let i = 0; i < count; i++) {
       const worker = new Worker(new URL(import.meta.url), {
         workerData: {
@@ -84,17 +96,47 @@ export class WorkerPool {
         }),
       );
       worker.on("message", (id: number) => {
-        const done = this.pending.get(id);
-        if (done === undefined) return;
+        const p = this.pending.get(id);
+        if (p === undefined) return;
         this.pending.delete(id);
         slot.outstanding--;
-        done();
+        p.done();
       });
       worker.on("error", (e) => {
         console.error("mneme: service worker failed", e);
       });
+      worker.once("exit", () => this.lost(slot));
       this.slots.push(slot);
     }
+  }
+
+  /**
+   * A worker exited while the server runs (an uncaught error, a resource limit): its jobs would
+   * never come back and their connections would wait for good. They run here, on the I/O thread,
+   * as with `workers: 0` (each op is a copy, so one the worker had done already is done again to
+   * the same effect), and later jobs go to the other workers, or run here when none is left.
+   */
+  private lost(slot: Slot): void {
+    if (this.closing) return;
+    const at = this.slots.indexOf(slot);
+    if (at >= 0) this.slots.splice(at, 1);
+    console.error(
+      `mneme: a service worker exited; ${this.slots.length} left, its jobs run on the I/O thread`,
+    );
+    for (const [id, p] of this.pending) {
+      if (p.slot !== slot) continue;
+      this.pending.delete(id);
+      this.runHere(p.ops, p.done);
+    }
+  }
+
+  private runHere(ops: Op[], done: () => void): void {
+    try {
+      runOps(this.pool, new Uint8Array(this.replies.buffer), this.replies.slotSize, ops);
+    } catch (e) {
+      console.error("mneme: a job failed on the I/O thread", e);
+    }
+    done();
   }
 
   ready(): Promise<void> {
@@ -107,17 +149,40 @@ export class WorkerPool {
 
   /** Hands a job to the least busy worker; `done` runs on the I/O thread when it is finished. */
   submit(job: Job, done: () => void): void {
+    if (this.slots.length === 0) {
+      // Every worker is gone (lost): the job runs here, done as later as a worker's would be.
+      queueMicrotask(() => this.runHere(job.ops, done));
+      return;
+    }
     let best = this.slots[0];
     for (const s of this.slots) if (s.outstanding < best.outstanding) best = s;
     const id = this.nextId++;
-    this.pending.set(id, done);
+    this.pending.set(id, { slot: best, ops: job.ops, done });
     best.outstanding++;
     const msg: JobMessage = { id, ops: job.ops };
     best.worker.postMessage(msg);
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
+
+/** The copies of a job's ops, between the pool and the reply buffers. */
+function runOps(pool: Mempool, replies: Uint8Array, slotSize: number, ops: Op[]): void {
+  for (const op of ops) {
+    if ("w" in op) {
+      copyBytes(pool.view(op.w, op.d.length), 0, op.d);
+    } else {
+      let at = op.r;
+      const p = op.p;
+      for (let i = 0; i < p.length; i += 3) {
+        const n = p[i + 2];
+        copyBytes(replies, p[i] * slotSize + p[i + 1], pool.view(at, n));
+        at += n;
+      }
+    }
   }
 }
 
@@ -129,19 +194,7 @@ function serveJobs(): void {
   const slotSize = data.slotSize;
   const port = parentPort!;
   port.on("message", (msg: JobMessage) => {
-    for (const op of msg.ops) {
-      if ("w" in op) {
-        copyBytes(pool.view(op.w, op.d.length), 0, op.d);
-      } else {
-        let at = op.r;
-        const p = op.p;
-        for (let i = 0; i < p.length; i += 3) {
-          const n = p[i + 2];
-          copyBytes(replies, p[i] * slotSize + p[i + 1], pool.view(at, n));
-          at += n;
-        }
-      }
-    }
+    runOps(pool, replies, slotSize, msg.ops);
     port.postMessage(msg.id);
   });
   port.postMessage(0);
