@@ -102,6 +102,12 @@ async function walk(
   const base = s.baseKey(m);
   let pos = 0;
   while (pos < length) {
+    // The write gate (a flusher's throttle) before every page a write dirties: once per write(),
+    // one write of many pages dirtied them all past the high ratio. writeRange passed the first.
+    if (writing && pos > 0 && s.writeGate !== null) {
+      await s.writeGate();
+      if (m.removed) throw new InvalidAddressError(v + pos, "was unmapped during the operation");
+    }
     const rel = v + pos - m.start;
     const page = Math.floor(rel / ps);
     const inPage = rel - page * ps;

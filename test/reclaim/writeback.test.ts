@@ -68,6 +68,25 @@ describe("writeback of an address space (flusher, throttling)", () => {
     expect(flusher.stats().running).toBe(false);
   });
 
+  it("throttles within one write of many pages: dirty stays at or below the high ratio plus a batch", async () => {
+    // Regression (fixed): the gate ran once per write(), so one write of 200 pages over 200 frames
+    // left all 200 dirty against a high ratio of 60%.
+    const dir = mkdtempSync(join(tmpdir(), "mneme-wb-"));
+    dirs.push(dir);
+    const clock = new ManualClock(1_000);
+    const frames = 200;
+    const space = new AddressSpace({ frames, now: () => clock.now() });
+    const flusher = startWriteback(space, { clock, lowRatio: 0.3, highRatio: 0.6, batch: 8 });
+    const v = space.map({ length: frames * PS, store: new FileStore(join(dir, "data.bin")) });
+    const data = new Uint8Array(frames * PS).map((_, i) => (i * 13) & 0xff);
+    await space.write(v, data);
+    expect(flusher.stats().throttled).toBeGreaterThan(0);
+    expect(space.dirtyPages()).toBeLessThanOrEqual(Math.ceil(0.6 * frames) + 8);
+    await space.sync();
+    expect(Buffer.compare(readFileSync(join(dir, "data.bin")), Buffer.from(data))).toBe(0);
+    await space.close();
+  });
+
   it("without the flusher the same writer fills the frames with dirty pages", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mneme-wb-"));
     dirs.push(dir);
