@@ -236,13 +236,17 @@ export class RedisStore implements Store {
             1000,
           );
           cursor = next;
-          for (const k of keys) {
-            // "<prefix>:*" also matches the keys of a longer prefix (p:a's pages under p's),
-            // another store's: only this store's page keys and its record go.
-            if (k !== this.sizeKey && !PAGE_SUFFIX.test(k.slice(this.prefix.length))) continue;
-            const n = await node.del(k);
-            if (k !== this.sizeKey) deleted += n;
-          }
+          // "<prefix>:*" also matches the keys of a longer prefix (p:a's pages under p's),
+          // another store's: only this store's page keys and its record go.
+          const mine = keys.filter(
+            (k) => k === this.sizeKey || PAGE_SUFFIX.test(k.slice(this.prefix.length)),
+          );
+          // One DEL per key (a Cluster node's keys span slots), all in flight at once: awaited
+          // one by one, each was a round trip (about 0.9 s for 20,000 pages on loopback).
+          const counts = await Promise.all(mine.map((k) => node.del(k)));
+          mine.forEach((k, i) => {
+            if (k !== this.sizeKey) deleted += counts[i];
+          });
         } while (cursor !== "0");
       }
     } catch (e) {
