@@ -242,7 +242,7 @@ export class RedisStore implements Store {
             (k) => k === this.sizeKey || PAGE_SUFFIX.test(k.slice(this.prefix.length)),
           );
           // One DEL per key (a Cluster node's keys span slots), all in flight at once: awaited
-          // one by one, each was a round trip (about 0.9 s for 20,000 pages on loopback).
+          // one by one, each was a round trip (20,000 pages: 0.47 s on loopback, 0.14 s at once).
           const counts = await Promise.all(mine.map((k) => node.del(k)));
           mine.forEach((k, i) => {
             if (k !== this.sizeKey) deleted += counts[i];
