@@ -161,6 +161,8 @@ function connect() {
   source.addEventListener("error", () => {
     status.dataset.state = "lost";
     status.textContent = "reconnecting…";
+    // A response that is not a stream (a proxy's 502) ends an EventSource for good: start anew.
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 1000);
   });
   source.addEventListener("hello", (m) => {
     const hello = JSON.parse(m.data);

@@ -80,6 +80,28 @@ describe.skipIf(!haveChromium)("dashboard in chromium, its server busy or gone",
     await page.close();
   });
 
+  it("a page whose event stream was refused for good (a proxy's 502) connects again", async () => {
+    // Regression (fixed): an EventSource gives up on a response that is not a stream (a 502 from
+    // a proxy in front); the page said "reconnecting…" and never tried again.
+    svc = await startService();
+    http = new ObserveServer(svc, { intervalMs: 100 });
+    const port = await http.listen("127.0.0.1", 0);
+    const page = await browser.newPage();
+    let refused = 0;
+    await page.route("**/events", (route) => {
+      if (refused < 2) {
+        refused++;
+        return route.fulfill({ status: 502, contentType: "text/plain", body: "bad gateway" });
+      }
+      return route.continue();
+    });
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForSelector(live);
+    await updating(page);
+    expect(refused).toBe(2);
+    await page.close();
+  });
+
   it("client names and identities are shown as text, never run as HTML", async () => {
     svc = await startService({ users: { alice: "pw" } });
     http = new ObserveServer(svc, { intervalMs: 100 });
