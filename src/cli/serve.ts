@@ -8,6 +8,7 @@
  */
 import type { Command } from "commander";
 import { InvalidArgumentError as CommanderArgumentError } from "commander";
+import { InvalidArgumentError } from "../errors.js";
 import { recoveryBar } from "../replication/progress-bar.js";
 import { DEFAULTS, type ServiceConfig } from "../service/config.js";
 import { Service } from "../service/server.js";
@@ -74,6 +75,24 @@ function int(attribute: string, text: string): number {
   if (!/^\d+$/.test(text))
     throw new CommanderArgumentError(`${flag(attribute)}: ${JSON.stringify(text)} is not a whole number`);
   return Number(text);
+}
+
+/**
+ * Runs `make`, with a refused setting named by its flag: the configuration's own words name its
+ * fields ('invalid replyBuffers 0'), which the command line spells --reply-buffers.
+ */
+function named<T>(make: () => T, config: Partial<ServiceConfig>): T {
+  try {
+    return make();
+  } catch (e) {
+    if (e instanceof InvalidArgumentError && Object.hasOwn(config, e.argument)) {
+      // The reason may name another field too ('must be below mapDirtyHigh').
+      e.message = e.message
+        .replace(`invalid ${e.argument} `, `invalid ${flag(e.argument)} `)
+        .replace(/\b[a-z]+[A-Z][A-Za-z]*\b/g, (w) => (Object.hasOwn(config, w) ? flag(w) : w));
+    }
+    throw e;
+  }
 }
 
 export function registerServe(program: Command): void {
@@ -192,7 +211,7 @@ export function registerServe(program: Command): void {
         users,
         freeOnClose: o.freeOnClose === true,
       };
-      const service = new Service(config);
+      const service = named(() => new Service(config), config);
       const bar = recoveryBar(service);
       const port = await service.listen().finally(() => bar.stop());
       // Before the first line: a supervisor may signal as soon as it reads "serving" (Node's

@@ -24,6 +24,17 @@ describe("bounds and missing things", () => {
     expect(mneme(["bench", "--help"]).stdout.replace(/\s+/g, " ")).toMatch(/--repeat <n> .*\(1 to 100\)/);
   });
 
+  it("serve: a setting the service refuses is named by its flag", () => {
+    // Regression (fixed): the service's words named its configuration field ('invalid
+    // replyBuffers 0'), not the flag the operator typed.
+    expectOneLineError(mneme(["serve", "--reply-buffers", "0"]), /invalid --reply-buffers 0: .*4 to/);
+    expectOneLineError(mneme(["serve", "--max-clients", "0"]), /invalid --max-clients 0/);
+    expectOneLineError(
+      mneme(["serve", "--reply-buffers", "0"], { MNEME_REPLY_BUFFERS: "0" }),
+      /invalid --reply-buffers 0/,
+    );
+  });
+
   it("stats: a --timeout past what a timer holds is refused, not truncated with a warning", async () => {
     const port = String(await freePort());
     expectOneLineError(

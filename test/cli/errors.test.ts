@@ -13,7 +13,7 @@ describe("errors are one line and a non-zero exit", () => {
     expectOneLineError(mneme(["serve", "--map-dirty-low", "2"]), /--map-dirty-low: "2" is not a ratio/);
     expectOneLineError(
       mneme(["serve", "--map-dirty-low", "0.7", "--data", tempDir()]),
-      /mapDirtyLow.*below mapDirtyHigh/,
+      /--map-dirty-low.*below --map-dirty-high/,
     );
   });
 

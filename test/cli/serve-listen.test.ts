@@ -53,18 +53,18 @@ describe("serve --host and --data must not be empty", () => {
     const data = tempDir();
     expectOneLineError(
       mneme(["serve", "--port", "0", "--no-http", "--data", data], { MNEME_HOST: "" }),
-      /^mneme: invalid host "": must not be empty$/,
+      /^mneme: invalid --host "": must not be empty$/,
     );
     expectOneLineError(
       mneme(["serve", "--port", "0", "--no-http", "--host", " ", "--data", data]),
-      /^mneme: invalid host " ": must not be empty$/,
+      /^mneme: invalid --host " ": must not be empty$/,
     );
   });
 
   it("an empty --data (the working directory, then a bare ENOENT from the log) is refused", () => {
     expectOneLineError(
       mneme(["serve", "--port", "0", "--no-http", "--data", ""]),
-      /^mneme: invalid data "": must not be empty$/,
+      /^mneme: invalid --data "": must not be empty$/,
     );
   });
 });
@@ -85,7 +85,7 @@ describe("serve --memory", () => {
           "--data",
           tempDir(),
         ]),
-        /^mneme: invalid memory \d+: too small for the pool and its own structures \(/,
+        /^mneme: invalid --memory \d+: too small for the pool and its own structures \(/,
       );
     }
   });
@@ -95,7 +95,7 @@ describe("serve --requirepass", () => {
   it("an empty password (MNEME_REQUIREPASS=) is refused rather than locking out clients that send none", () => {
     expectOneLineError(
       mneme(["serve", "--port", "0", "--no-http", "--data", tempDir()], { MNEME_REQUIREPASS: "" }),
-      /^mneme: invalid requirepass "": must not be empty \(leave it out for none\)$/,
+      /^mneme: invalid --requirepass "": must not be empty \(leave it out for none\)$/,
     );
   });
 });
