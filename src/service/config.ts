@@ -195,6 +195,10 @@ export function resolveConfig(partial: Partial<ServiceConfig>): ServiceConfig {
     if (typeof password !== "string") {
       throw new InvalidArgumentError(`password of user ${name}`, password, "must be a string");
     }
+    // As requirepass: '--user alice:$ALICE_PW' with the variable unset made alice a user
+    // anyone could log in as, with an empty password.
+    if (password === "")
+      throw new InvalidArgumentError(`password of user ${name}`, password, "must not be empty");
   }
   return c;
 }

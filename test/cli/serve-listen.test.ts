@@ -98,6 +98,13 @@ describe("serve --requirepass", () => {
       /^mneme: invalid --requirepass "": must not be empty \(leave it out for none\)$/,
     );
   });
+
+  it("a user with an empty password (--user alice:$UNSET) is refused, not a user anyone can log in as", () => {
+    expectOneLineError(
+      mneme(["serve", "--port", "0", "--no-http", "--data", tempDir(), "--user", "alice:"]),
+      /^mneme: invalid password of user alice "": must not be empty$/,
+    );
+  });
 });
 
 describe("serve --user", () => {
