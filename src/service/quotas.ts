@@ -67,8 +67,11 @@ export class Quotas {
     u.handles--;
   }
 
+  /** Identities holding memory now (one that only asked STATS, or freed all it had, is not counted). */
   identities(): number {
-    return this.usage.size;
+    let n = 0;
+    for (const u of this.usage.values()) if (u.handles > 0) n++;
+    return n;
   }
 
   /** Charges every capability again from scratch (after a recovery, which charges regions nothing). */
