@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { type Heap, Mempool } from "../../src/index.js";
-import { fixture, start } from "../pool/helpers.js";
+import { whileWorkersChurn } from "../pool/helpers.js";
 
 describe("SlabCache.stats() in a pool", () => {
   it("reads the slabs holding the heap's lock", () => {
@@ -38,32 +38,13 @@ describe("SlabCache.stats() in a pool", () => {
     const heap = pool.heap as Heap;
     const cache = heap.createCache("mine", 100);
     const mine = Array.from({ length: 500 }, () => cache.alloc());
-    // Words: [0] stop, [1] operations done (test/pool/fixtures/churn-worker.ts).
-    const control = new SharedArrayBuffer(16);
-    const c = new Int32Array(control);
-    const workers = [1, 2].map((seed) =>
-      start<{ kind: string }>(
-        fixture("churn-worker.ts"),
-        { handle: pool.handle, mode: "churn", seed, control },
-        pool,
-      ),
-    );
-    try {
-      // Both at work before the reads start (each counts its operations in word 1).
-      while (Atomics.load(c, 1) < 20_000) await new Promise((r) => setTimeout(r, 5));
+    await whileWorkersChurn(pool, () => {
       for (let round = 0; round < 20_000; round++) {
         const s = cache.stats();
         expect(s.inUse).toBe(500);
         expect(s.partialSlabs + s.fullSlabs + s.emptySlabs).toBe(s.slabs);
       }
-    } finally {
-      Atomics.store(c, 0, 1);
-      for (const w of workers) {
-        let reply = await w.next();
-        while (reply.kind === "running") reply = await w.next();
-        expect(reply.kind).toBe("done");
-      }
-    }
+    });
     for (const a of mine) cache.free(a);
     pool.check();
   }, 120_000);

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { type Heap, Mempool } from "../../src/index.js";
-import { fixture, start } from "../pool/helpers.js";
+import { whileWorkersChurn } from "../pool/helpers.js";
 
 describe("the heap's shrinker in a pool", () => {
   it("counts and scans holding the heap's lock", () => {
@@ -43,30 +43,12 @@ describe("the heap's shrinker in a pool", () => {
   it("leaves a sound heap when reclaim runs beside workers that churn it", async () => {
     const pool = Mempool.create(8 << 20, { maxWorkers: 4 });
     const heap = pool.heap as Heap;
-    // Words: [0] stop, [1] operations done (test/pool/fixtures/churn-worker.ts).
-    const control = new SharedArrayBuffer(16);
-    const c = new Int32Array(control);
-    const workers = [1, 2].map((seed) =>
-      start<{ kind: string }>(
-        fixture("churn-worker.ts"),
-        { handle: pool.handle, mode: "churn", seed, control },
-        pool,
-      ),
-    );
-    try {
-      while (Atomics.load(c, 1) < 20_000) await new Promise((r) => setTimeout(r, 5));
+    await whileWorkersChurn(pool, () => {
       for (let round = 0; round < 20_000; round++) {
         heap.shrinkers.count();
         heap.reclaim(1 << 20);
       }
-    } finally {
-      Atomics.store(c, 0, 1);
-      for (const w of workers) {
-        let reply = await w.next();
-        while (reply.kind === "running") reply = await w.next();
-        expect(reply.kind).toBe("done");
-      }
-    }
+    });
     pool.check();
   }, 120_000);
 });

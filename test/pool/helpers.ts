@@ -122,3 +122,31 @@ export function fillPool(pool: Mempool, bytes: number): number[] {
     }
   }
 }
+
+/**
+ * Runs `body` while two workers churn `pool`'s heap (fixtures/churn-worker.ts, seeds 1 and 2),
+ * both at work before it starts; then stops them and checks that each finished cleanly.
+ */
+export async function whileWorkersChurn(pool: Mempool, body: () => void): Promise<void> {
+  // Words: [0] stop, [1] operations done (counted by the workers).
+  const control = new SharedArrayBuffer(16);
+  const c = new Int32Array(control);
+  const workers = [1, 2].map((seed) =>
+    start<{ kind: string }>(
+      fixture("churn-worker.ts"),
+      { handle: pool.handle, mode: "churn", seed, control },
+      pool,
+    ),
+  );
+  try {
+    while (Atomics.load(c, 1) < 20_000) await new Promise((r) => setTimeout(r, 5));
+    body();
+  } finally {
+    Atomics.store(c, 0, 1);
+    for (const w of workers) {
+      let reply = await w.next();
+      while (reply.kind === "running") reply = await w.next();
+      expect(reply.kind).toBe("done");
+    }
+  }
+}
