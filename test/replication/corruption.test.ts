@@ -364,9 +364,9 @@ describe("bad replication options are refused with a clear error", () => {
 
   it("on the command line", () => {
     for (const [args, msg] of [
-      [["--replicate", "nowhere"], /invalid replicate "nowhere"/],
-      [["--replication-batch", "0"], /invalid replicationBatch 0/],
-      [["--appendfsync", "sometimes"], /invalid appendfsync/],
+      [["--replicate", "nowhere"], /invalid --replicate "nowhere"/],
+      [["--replication-batch", "0"], /invalid --replication-batch 0/],
+      [["--appendfsync", "sometimes"], /invalid --appendfsync/],
     ] as const) {
       const p = spawnSync(
         process.execPath,
