@@ -176,9 +176,8 @@ export class Reclaimer extends EventEmitter {
       result.rounds++;
       this.counters.rounds++;
       const r = this.shrinkers.shrink(bytes - result.freed);
-      // A shrinker whose scan returns no number (undefined, NaN) made the sum NaN, which ended
-      // reclaim at once with NaN freed, in the counters for good: such a round freed nothing known.
-      const freed = Number.isFinite(r.freed) && r.freed > 0 ? r.freed : 0;
+      // Always a finite count: the registry counts a scan that answers no number as nothing.
+      const freed = r.freed;
       result.freed += freed;
       this.emit("round", { round: result.rounds, freed, asked: r.asked });
       if (freed > 0) {
