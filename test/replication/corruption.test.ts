@@ -20,11 +20,11 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { LogCorruptionError } from "../../src/errors.js";
 import { FILE_HEADER } from "../../src/replication/file-backend.js";
-import { walk } from "../../src/replication/format.js";
 import type { ServiceConfig } from "../../src/service/config.js";
 import { Service } from "../../src/service/server.js";
 import { startRedis } from "../helpers/redis.js";
 import { startService, tempDir } from "../service/helpers.js";
+import { recordOffsets, segments } from "./log-files.js";
 
 const redis = await startRedis();
 afterAll(() => redis?.stop());
@@ -49,19 +49,6 @@ async function makeLog(extra: Partial<ServiceConfig> = {}): Promise<{ dir: strin
   r.disconnect();
   await svc.close();
   return { dir, handles };
-}
-
-function segments(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".seg"))
-    .sort();
-}
-
-/** Offsets of the records of a segment. */
-function recordOffsets(file: string): number[] {
-  const offs: number[] = [];
-  walk(readFileSync(file), FILE_HEADER, (_e, at) => offs.push(at));
-  return offs;
 }
 
 function start(dir: string, extra: Partial<ServiceConfig> = {}): Promise<Service> {

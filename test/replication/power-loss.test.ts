@@ -13,27 +13,15 @@
  * Neither loses a record the contract covers (SYNC waits for the background fsync), so neither
  * may stop the server from starting.
  */
-import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { FILE_HEADER } from "../../src/replication/file-backend.js";
-import { walk } from "../../src/replication/format.js";
 import type { ServiceConfig } from "../../src/service/config.js";
 import type { Service } from "../../src/service/server.js";
 import { startService, tempDir } from "../service/helpers.js";
-
-function segments(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".seg"))
-    .sort();
-}
-
-function recordOffsets(file: string): number[] {
-  const offs: number[] = [];
-  walk(readFileSync(file), FILE_HEADER, (_e, at) => offs.push(at));
-  return offs;
-}
+import { recordOffsets, segments } from "./log-files.js";
 
 function start(dir: string, extra: Partial<ServiceConfig> = {}): Promise<Service> {
   return startService({ replicate: `file:${dir}`, segmentSize: 4096, replicationBatch: 1, ...extra });

@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { FILE_HEADER } from "../../src/replication/file-backend.js";
-import { walk } from "../../src/replication/format.js";
 import { Service } from "../../src/service/server.js";
 import { startService, tempDir } from "../service/helpers.js";
+import { recordOffsets } from "./log-files.js";
 
 function lastSegment(dir: string): string {
   return join(
@@ -20,12 +20,6 @@ function lastSegment(dir: string): string {
       .sort()
       .at(-1)!,
   );
-}
-
-function recordOffsets(file: string): number[] {
-  const offs: number[] = [];
-  walk(readFileSync(file), FILE_HEADER, (_e, at) => offs.push(at));
-  return offs;
 }
 
 describe("a torn batch whose pages hold valid-looking records", () => {
